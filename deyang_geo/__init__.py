@@ -1,0 +1,28 @@
+"""deyang-geo: 15-minute service-circle planning with real network analysis."""
+
+from __future__ import annotations
+
+from ._errors import (
+    ConfigError,
+    DeyangGeoError,
+    InfeasibleError,
+    InputError,
+    InputWarning,
+    NetworkError,
+    Problem,
+    SolverError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "DeyangGeoError",
+    "InfeasibleError",
+    "InputError",
+    "InputWarning",
+    "NetworkError",
+    "Problem",
+    "SolverError",
+    "__version__",
+]

@@ -1,0 +1,94 @@
+"""Options shared by several commands, so that they keep one name and one meaning everywhere."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from . import settings
+
+log = logging.getLogger("deyang_geo")
+
+
+def add_network_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--network``: an OSM file (.osm, .osm.bz2, .osm.gz, .osm.pbf) or a saved graph."""
+    parser.add_argument(
+        "--network", required=True, type=Path, metavar="NET",
+        help="road network: .osm, .osm.bz2, .osm.gz, .osm.pbf or a saved graph (.graphml, .gpkg)",
+    )
+
+
+def add_points_options(parser: argparse.ArgumentParser, *, facilities: bool = True,
+                       demand: bool = True) -> None:
+    """Add ``--facilities``, ``--demand`` and ``--input-crs``."""
+    if facilities:
+        parser.add_argument(
+            "--facilities", required=True, type=Path, metavar="FAC",
+            help="facilities (GeoJSON, GeoPackage, Shapefile, CSV or Excel) with id and category",
+        )
+    if demand:
+        parser.add_argument(
+            "--demand", required=True, type=Path, metavar="DEM",
+            help="communities or demand points (GeoJSON, GeoPackage, Shapefile, CSV or Excel) "
+            "with id and population",
+        )
+    parser.add_argument(
+        "--input-crs", default="wgs84", metavar="CRS",
+        help="coordinate system of point files without one: wgs84, gcj02 (Amap, Tencent), "
+        "bd09 (Baidu) or EPSG:<code> (default: wgs84)",
+    )
+
+
+def add_travel_options(parser: argparse.ArgumentParser, *, minutes_list: bool = False) -> None:
+    """Add ``--mode``, ``--walk-speed-kmh`` and ``--minutes``."""
+    parser.add_argument(
+        "--mode", default="walk", choices=settings.modes,
+        help="travel mode (default: walk)",
+    )
+    parser.add_argument(
+        "--walk-speed-kmh", type=float, default=None, metavar="KMH",
+        help=f"walking speed in km/h (default: {settings.walk_speed_kmh}, GB 50180-2018)",
+    )
+    if minutes_list:
+        parser.add_argument(
+            "--minutes", default=",".join(f"{m:g}" for m in settings.isochrone_breaks_minutes),
+            metavar="M[,M...]", help="time breaks in minutes, comma-separated (default: 5,10,15)",
+        )
+    else:
+        parser.add_argument(
+            "--minutes", type=float, default=settings.threshold_minutes, metavar="M",
+            help=f"time threshold in minutes (default: {settings.threshold_minutes:g})",
+        )
+
+
+def add_out_option(parser: argparse.ArgumentParser, *, is_dir: bool = True) -> None:
+    """Add ``--out``: the output folder (or file)."""
+    parser.add_argument(
+        "--out", required=True, type=Path, metavar="DIR" if is_dir else "FILE",
+        help="output folder" if is_dir else "output file",
+    )
+
+
+def parse_minutes_list(text: str) -> tuple[float, ...]:
+    """Parse ``"5,10,15"`` into ``(5.0, 10.0, 15.0)``; raise a usage error when malformed."""
+    from ._errors import InputError
+
+    try:
+        values = tuple(sorted(float(t) for t in text.split(",") if t.strip()))
+    except ValueError:
+        msg = f"--minutes must be numbers separated by commas, got {text!r}"
+        raise InputError(msg) from None
+    if not values or any(v <= 0 for v in values):
+        msg = f"--minutes must be positive numbers, got {text!r}"
+        raise InputError(msg)
+    return values
+
+
+def echo(message: str) -> None:
+    """Print a line for the user, surviving consoles that cannot show Chinese (GBK, ASCII)."""
+    stream = sys.stdout
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    safe = message.encode(encoding, errors="replace").decode(encoding, errors="replace")
+    print(safe, file=stream)  # noqa: T201

@@ -1,0 +1,134 @@
+"""The ``deyang-geo`` command line: a thin skin over the public API.
+
+Each command lives in a module ``_cli_<name>.py`` that defines ``NAME``, ``HELP``,
+``add_arguments(parser)`` and ``run(args) -> int``; heavy imports happen inside ``run`` so that
+``deyang-geo --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import warnings
+from collections.abc import Sequence
+from types import ModuleType
+
+from . import __version__
+from ._cli_common import echo
+from ._errors import DeyangGeoError, InputError
+
+#: Command modules in the order ``--help`` lists them.
+COMMAND_MODULES: tuple[str, ...] = (
+    "demo",
+    "run",
+    "network",
+    "access",
+    "isochrones",
+    "compliance",
+    "suggest_sites",
+    "report",
+)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def _command_modules() -> list[ModuleType]:
+    modules = []
+    for name in COMMAND_MODULES:
+        try:
+            modules.append(importlib.import_module(f"deyang_geo._cli_{name}"))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"deyang_geo._cli_{name}":
+                raise
+    return modules
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with one sub-command per command module."""
+    parser = argparse.ArgumentParser(
+        prog="deyang-geo",
+        description="15-minute service-circle planning: networks from OpenStreetMap, minutes to "
+        "services, plan compliance, site suggestion, maps and reports.",
+    )
+    parser.add_argument("--version", action="version", version=f"deyang-geo {__version__}")
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    verbosity.add_argument("-v", "--verbose", action="store_true", help="print debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in _command_modules():
+        p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def _configure_logging(*, quiet: bool, verbose: bool) -> None:
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    logger = logging.getLogger("deyang_geo")
+    logger.setLevel(level)
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return the exit code (0 ok, 2 bad input or usage, 1 failure).
+
+    Parameters
+    ----------
+    argv
+        Arguments without the program name; ``None`` means ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The process exit code.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    if getattr(args, "_run", None) is None:
+        parser.print_help()
+        return EXIT_USAGE
+    _configure_logging(quiet=args.quiet, verbose=args.verbose)
+    if args.quiet:
+        warnings.simplefilter("ignore")
+    try:
+        return int(args._run(args))
+    except InputError as exc:
+        echo_err(f"error: {exc}")
+        return EXIT_USAGE
+    except DeyangGeoError as exc:
+        echo_err(f"error: {exc}")
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        echo_err("interrupted")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last resort: no traceback for a planner
+        echo_err(f"internal error ({type(exc).__name__}): {exc}")
+        echo_err("run again with --verbose for details, and please report it")
+        if args.verbose:
+            raise
+        return EXIT_FAILURE
+
+
+def echo_err(message: str) -> None:
+    """Print a message on standard error, surviving consoles that cannot show Chinese."""
+    stream = sys.stderr
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    print(message.encode(encoding, errors="replace").decode(encoding), file=stream)  # noqa: T201
+
+
+__all__ = ["build_parser", "echo", "main"]
