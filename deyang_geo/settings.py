@@ -47,8 +47,19 @@ isochrone_walkoff_m: float = 50.0
 #: covered; at or above ``partly_covered_share`` it is partly covered.
 covered_share: float = 0.8
 partly_covered_share: float = 0.2
+#: Time breaks in minutes at which population coverage is reported.
+coverage_breaks_minutes: tuple[float, ...] = (5.0, 10.0, 15.0)
 #: Grid spacing in metres used to spread a community polygon's population over points.
 demand_grid_spacing_m: float = 100.0
 
 #: Folder for osmnx's HTTP cache and other caches.
 cache_folder: Path = Path("cache")
+#: Folder of the embedded demo data; ``None`` means ``data/demo`` next to the package.
+demo_data_dir: Path | None = None
+
+#: Web maps: point layers with more points than this are aggregated into square cells.
+webmap_max_features: int = 5000
+#: Web maps: tolerance in metres for simplifying drawn lines and polygons.
+webmap_simplify_m: float = 5.0
+#: Printable figures: resolution of PNG files in dots per inch.
+figure_dpi: int = 300

@@ -1,0 +1,118 @@
+"""The ``access`` command: minutes to the nearest facility of each category, coverage and a map."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+from ._cli_common import (
+    add_network_option,
+    add_out_option,
+    add_points_options,
+    add_travel_options,
+    echo,
+    log,
+)
+
+NAME = "access"
+HELP = ("minutes from every demand unit to the nearest facility of each category, population "
+        "coverage per community and a map")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``access``."""
+    add_network_option(parser)
+    add_points_options(parser)
+    add_travel_options(parser)
+    add_out_option(parser)
+    parser.epilog = (
+        "writes DIR/access.csv (demand_id, category, minutes, facility_id; minutes empty when "
+        "unreachable), DIR/coverage.csv (per community and category: population, covered "
+        "population, share, class), the township/division/study-area tables, "
+        "DIR/outside_reach.csv and DIR/map.html"
+    )
+
+
+@contextlib.contextmanager
+def warnings_to_log() -> Iterator[None]:
+    """Show the toolkit's input warnings as plain log lines instead of Python warnings."""
+    from ._errors import InputWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InputWarning)
+        yield
+    for w in caught:
+        if issubclass(w.category, InputWarning):
+            log.warning("warning: %s", w.message)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``access`` and return the exit code."""
+    import numpy as np
+
+    from ._errors import InputError
+    from .access import minutes_to_nearest
+    from .coverage import compute_coverage
+    from .demand import demand_units
+    from .io import atomic_path, read_communities, read_facilities
+    from .network import read_network
+    from .routing import RoutingNetwork
+    from .webmap import save_map, study_map
+
+    minutes = float(args.minutes)
+    if not minutes > 0:
+        msg = f"--minutes must be a positive number, got {args.minutes:g}"
+        raise InputError(msg)
+    if args.walk_speed_kmh is not None and not args.walk_speed_kmh > 0:
+        msg = f"--walk-speed-kmh must be a positive number, got {args.walk_speed_kmh:g}"
+        raise InputError(msg)
+    out = Path(args.out)
+    with warnings_to_log():
+        facilities = read_facilities(args.facilities, input_crs=args.input_crs)
+        communities = read_communities(args.demand, input_crs=args.input_crs)
+        net = RoutingNetwork.from_graph(read_network(args.network, modes=(args.mode,)))
+        units = demand_units(communities, crs=net.crs)
+        access = minutes_to_nearest(net, units, facilities, mode=args.mode,
+                                    walk_speed_kmh=args.walk_speed_kmh)
+        speed = "" if args.walk_speed_kmh is None else f", {args.walk_speed_kmh:g} km/h"
+        coverage = compute_coverage(
+            access, units, communities, threshold_minutes=minutes,
+            provenance={"network": str(args.network), "facilities": str(args.facilities),
+                        "demand": str(args.demand), "mode": args.mode,
+                        "walk_speed_kmh": "" if args.walk_speed_kmh is None
+                        else f"{args.walk_speed_kmh:g}"},
+        )
+        table = access[["demand_id", "category", "minutes", "facility_id"]].copy()
+        finite = np.isfinite(table["minutes"].to_numpy(dtype=float, na_value=np.nan))
+        table["minutes"] = table["minutes"].where(finite)  # unreachable: empty
+        table.loc[~finite, "facility_id"] = None
+        with atomic_path(out / "access.csv") as tmp:
+            table.to_csv(tmp, index=False, encoding="utf-8-sig", float_format="%.2f", na_rep="")
+        coverage.write(out)
+        fmap = study_map(
+            title="15-minute service circle / 15分钟服务圈",
+            scenario=f"{args.mode} {minutes:g} min{speed}",
+            communities=communities, facilities=facilities, coverage=coverage.communities,
+            outside=coverage.outside,
+            synthetic=bool(_any_true(communities, "synthetic") or _any_true(facilities,
+                                                                             "synthetic")),
+        )
+        save_map(fmap, out / "map.html")
+    n_outside = int((coverage.communities["class"] == "outside").sum())
+    echo(f"wrote {out / 'access.csv'} ({len(units)} demand units x {len(coverage.categories)} "
+         f"categories), coverage.csv ({len(communities)} communities, {n_outside} community-"
+         f"category pairs outside {minutes:g} min) and map.html in {out}")
+    return 0
+
+
+def _any_true(frame: object, column: str) -> bool:
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame) or column not in frame.columns:
+        return False
+    return bool(frame[column].fillna(False).astype(bool).any())

@@ -1,0 +1,144 @@
+"""The ``compliance`` command: which targets of the plan are met, and the gaps, per level."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from . import settings
+from ._cli_common import add_network_option, add_out_option, add_points_options, echo, log
+
+NAME = "compliance"
+HELP = ("check the plan's targets (coverage, floor area per household, sizes, attributes) per "
+        "community, township, division and city")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``compliance``."""
+    add_network_option(parser)
+    add_points_options(parser)
+    # --mode and --walk-speed-kmh as in _cli_common.add_travel_options (whose --minutes does not
+    # apply here: thresholds come from the standards catalog)
+    parser.add_argument(
+        "--mode", default="walk", choices=settings.modes,
+        help="travel mode (default: walk)",
+    )
+    parser.add_argument(
+        "--walk-speed-kmh", type=float, default=None, metavar="KMH",
+        help=f"walking speed in km/h (default: {settings.walk_speed_kmh}, GB 50180-2018)",
+    )
+    parser.add_argument(
+        "--standards", type=Path, default=None, metavar="FILE",
+        help="standards catalog (TOML) to use instead of the packaged Deyang one",
+    )
+    parser.add_argument(
+        "--threshold", action="append", default=[], metavar="KEY=MIN",
+        help="override a category's or a target's time threshold in minutes, repeatable "
+        "(e.g. elderly_daycare=10, T7=15)",
+    )
+    parser.add_argument(
+        "--osm-facilities", action="store_true",
+        help="also take facilities from the --network OSM file through the catalog's tag "
+        "mapping; the planner's facilities win over OSM ones of the same category nearby",
+    )
+    parser.add_argument(
+        "--merge-distance-m", type=float, default=50.0, metavar="M",
+        help="with --osm-facilities: an OSM facility this close to a planner's facility of the "
+        "same category is the same facility (default: 50)",
+    )
+    add_out_option(parser)
+    parser.epilog = (
+        "writes DIR/compliance_city.csv (one row per target and scope: value, target, met, "
+        "gaps, source, verified), compliance_divisions.csv, compliance_townships.csv, "
+        "compliance_communities.csv, compliance_undersized.csv, compliance_parameters.csv "
+        "(UTF-8 with BOM, bilingual headers) and compliance.xlsx (a sheet per level)"
+    )
+
+
+def parse_thresholds(items: list[str]) -> dict[str, float]:
+    """Parse ``["elderly_daycare=10", "T7=15"]`` into a mapping; raise InputError when bad."""
+    from ._errors import InputError
+
+    out: dict[str, float] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        try:
+            minutes = float(value)
+        except ValueError:
+            minutes = float("nan")
+        if not sep or not key.strip() or not minutes > 0:
+            msg = f"--threshold must look like KEY=MINUTES with positive minutes, got {item!r}"
+            raise InputError(msg)
+        out[key.strip()] = minutes
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``compliance`` and return the exit code."""
+    from ._cli_access import warnings_to_log
+    from ._errors import InputError
+    from .access import minutes_to_nearest, reach_set
+    from .compliance import evaluate_compliance, gap_summary
+    from .demand import demand_units
+    from .facilities import facilities_from_osm, merge_facilities
+    from .io import read_communities, read_facilities
+    from .network import read_network
+    from .routing import RoutingNetwork
+    from .snapping import snap_points
+    from .standards import load_catalog
+
+    if args.walk_speed_kmh is not None and not args.walk_speed_kmh > 0:
+        msg = f"--walk-speed-kmh must be a positive number, got {args.walk_speed_kmh:g}"
+        raise InputError(msg)
+    if not args.merge_distance_m >= 0:
+        msg = f"--merge-distance-m must be >= 0, got {args.merge_distance_m:g}"
+        raise InputError(msg)
+    thresholds = parse_thresholds(args.threshold)
+    out = Path(args.out)
+    with warnings_to_log():
+        catalog = load_catalog(args.standards)
+        facilities = read_facilities(args.facilities, input_crs=args.input_crs, catalog=catalog)
+        communities = read_communities(args.demand, input_crs=args.input_crs)
+        net = RoutingNetwork.from_graph(read_network(args.network, modes=(args.mode,)))
+        merged_note = ""
+        if args.osm_facilities:
+            osm = facilities_from_osm(args.network, catalog=catalog)
+            merged = merge_facilities(facilities, osm, distance_m=args.merge_distance_m)
+            facilities = merged.facilities
+            merged_note = (f"{len(osm)} from OSM, {merged.n_merged} merged as duplicates "
+                           f"within {args.merge_distance_m:g} m")
+        units = demand_units(communities, crs=net.crs)
+        access = minutes_to_nearest(net, units, facilities, mode=args.mode,
+                                    walk_speed_kmh=args.walk_speed_kmh)
+        unit_xy = units.geometry.to_crs(net.crs)
+        units_snapped = snap_points(net, unit_xy.x.to_numpy(), unit_xy.y.to_numpy(),
+                                    mode=args.mode)
+
+        def reach(subset: Any, max_minutes: float) -> Any:
+            xy = subset.geometry.to_crs(net.crs)
+            fac_snapped = snap_points(net, xy.x.to_numpy(), xy.y.to_numpy(), mode=args.mode)
+            return reach_set(net, fac_snapped, units_snapped, mode=args.mode,
+                             max_minutes=max_minutes, walk_speed_kmh=args.walk_speed_kmh)
+
+        result = evaluate_compliance(
+            communities=communities, facilities=facilities, units=units, access=access,
+            reach=reach, catalog=catalog, mode=args.mode, thresholds=thresholds,
+            provenance={
+                "network": str(args.network), "facilities": str(args.facilities),
+                "demand": str(args.demand), "input_crs": args.input_crs,
+                "walk_speed_kmh": f"{args.walk_speed_kmh or settings.walk_speed_kmh:g}",
+                "osm_facilities": merged_note,
+            },
+        )
+        result.write(out)
+    table = result.targets
+    assessed = table["met"].notna()
+    n_met = int(table.loc[assessed, "met"].astype(bool).sum())
+    for line in gap_summary(result):
+        log.info("missed: %s", line)
+    echo(f"wrote compliance tables and compliance.xlsx to {out}: {int(assessed.sum())} of "
+         f"{len(table)} target rows assessed, {n_met} met, {int(assessed.sum()) - n_met} missed "
+         f"({len(communities)} communities, {len(facilities)} facilities, catalog "
+         f"{catalog.version})")
+    return 0

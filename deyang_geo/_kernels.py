@@ -1,0 +1,263 @@
+"""Compiled shortest-path kernels (numba) on CSR arrays: multi-source and many bounded searches."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+# The kernels use a binary min-heap with lazy deletion (a node may sit in the heap several
+# times; stale entries are skipped when popped). Its capacity is the number of directed edges
+# plus the number of initial entries, which bounds the pushes of one search.
+
+
+@njit(cache=True, inline="always")
+def _heap_push(
+    heap_d: NDArray[np.float64], heap_n: NDArray[np.int64], size: int, d: float, n: int
+) -> int:
+    i = size
+    heap_d[i] = d
+    heap_n[i] = n
+    while i > 0:
+        parent = (i - 1) >> 1
+        if heap_d[parent] <= heap_d[i]:
+            break
+        heap_d[parent], heap_d[i] = heap_d[i], heap_d[parent]
+        heap_n[parent], heap_n[i] = heap_n[i], heap_n[parent]
+        i = parent
+    return size + 1
+
+
+@njit(cache=True, inline="always")
+def _heap_pop(heap_d: NDArray[np.float64], heap_n: NDArray[np.int64], size: int) -> int:
+    # Moves the last entry to the root and sifts it down; the caller has read the root before.
+    size -= 1
+    heap_d[0] = heap_d[size]
+    heap_n[0] = heap_n[size]
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= size:
+            break
+        child = left
+        right = left + 1
+        if right < size and heap_d[right] < heap_d[left]:
+            child = right
+        if heap_d[i] <= heap_d[child]:
+            break
+        heap_d[child], heap_d[i] = heap_d[i], heap_d[child]
+        heap_n[child], heap_n[i] = heap_n[i], heap_n[child]
+        i = child
+    return size
+
+
+@njit(cache=True)
+def multi_source_dijkstra(  # noqa: PLR0917
+    indptr: NDArray[np.int64],
+    indices: NDArray[np.int64],
+    weights: NDArray[np.float64],
+    init_nodes: NDArray[np.int64],
+    init_dist: NDArray[np.float64],
+    init_label: NDArray[np.int64],
+    bound: float,
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Return the shortest distance to every node from the nearest initial entry, and its label.
+
+    Nodes farther than ``bound`` (or unreachable) keep ``inf`` and label ``-1``. On equal
+    distances the entry met first wins (deterministic).
+    """
+    n = indptr.shape[0] - 1
+    dist = np.full(n, np.inf)
+    label = np.full(n, -1, dtype=np.int64)
+    done = np.zeros(n, dtype=np.bool_)
+    cap = indices.shape[0] + init_nodes.shape[0] + 1
+    heap_d = np.empty(cap, dtype=np.float64)
+    heap_n = np.empty(cap, dtype=np.int64)
+    size = 0
+    for k in range(init_nodes.shape[0]):
+        node = init_nodes[k]
+        d = init_dist[k]
+        if d <= bound and d < dist[node]:
+            dist[node] = d
+            label[node] = init_label[k]
+            size = _heap_push(heap_d, heap_n, size, d, node)
+    while size > 0:
+        d = heap_d[0]
+        node = heap_n[0]
+        size = _heap_pop(heap_d, heap_n, size)
+        if done[node] or d > dist[node]:
+            continue
+        done[node] = True
+        lab = label[node]
+        for j in range(indptr[node], indptr[node + 1]):
+            nb = indices[j]
+            nd = d + weights[j]
+            if nd <= bound and nd < dist[nb]:
+                dist[nb] = nd
+                label[nb] = lab
+                size = _heap_push(heap_d, heap_n, size, nd, nb)
+    return dist, label
+
+
+@njit(cache=True)
+def reach_chunk(  # noqa: PLR0917
+    indptr: NDArray[np.int64],
+    indices: NDArray[np.int64],
+    weights: NDArray[np.float64],
+    src_nodes: NDArray[np.int64],
+    src_cost: NDArray[np.float64],
+    src_edge: NDArray[np.int64],
+    src_frac: NDArray[np.float64],
+    src_conn: NDArray[np.float64],
+    node_tptr: NDArray[np.int64],
+    node_target: NDArray[np.int64],
+    node_tcost: NDArray[np.float64],
+    edge_tptr: NDArray[np.int64],
+    edge_target: NDArray[np.int64],
+    edge_tfrac: NDArray[np.float64],
+    edge_tconn: NDArray[np.float64],
+    w_fwd: NDArray[np.float64],
+    w_bwd: NDArray[np.float64],
+    n_targets: int,
+    bound: float,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """Run one bounded search per source and return its reached targets as CSR pieces.
+
+    Parameters are per source ``s``: ``src_nodes[s, 0:2]`` and ``src_cost[s, 0:2]`` (the two
+    edge ends and the cost to reach them, ``inf`` when not allowed), its edge, fraction and
+    connector cost (for targets on the same edge). ``node_t*`` is a CSR map node -> (target,
+    cost from node to target); ``edge_t*`` a CSR map edge -> targets on it. Returns
+    ``(counts, targets, costs)``: per source the number of targets reached within ``bound``,
+    then the targets (ascending per source) and their costs, sources one after the other.
+    Only the nodes and targets touched by a search are reset before the next one.
+    """
+    n = indptr.shape[0] - 1
+    n_src = src_nodes.shape[0]
+    dist = np.full(n, np.inf)
+    done = np.zeros(n, dtype=np.bool_)
+    touched = np.empty(n, dtype=np.int64)
+    tbest = np.full(n_targets, np.inf)
+    ttouched = np.empty(n_targets, dtype=np.int64)
+    cap = indices.shape[0] + 3
+    heap_d = np.empty(cap, dtype=np.float64)
+    heap_n = np.empty(cap, dtype=np.int64)
+    counts = np.zeros(n_src, dtype=np.int64)
+    out_cap = max(1024, 64 * n_src)
+    out_t = np.empty(out_cap, dtype=np.int64)
+    out_c = np.empty(out_cap, dtype=np.float64)
+    n_out = 0
+    for s in range(n_src):
+        n_touched = 0
+        n_ttouched = 0
+        size = 0
+        for k in range(2):
+            node = src_nodes[s, k]
+            d = src_cost[s, k]
+            if node >= 0 and d <= bound and d < dist[node]:
+                if dist[node] == np.inf:
+                    touched[n_touched] = node
+                    n_touched += 1
+                dist[node] = d
+                size = _heap_push(heap_d, heap_n, size, d, node)
+        while size > 0:
+            d = heap_d[0]
+            node = heap_n[0]
+            size = _heap_pop(heap_d, heap_n, size)
+            if done[node] or d > dist[node]:
+                continue
+            done[node] = True
+            for j in range(node_tptr[node], node_tptr[node + 1]):
+                t = node_target[j]
+                c = d + node_tcost[j]
+                if c <= bound and c < tbest[t]:
+                    if tbest[t] == np.inf:
+                        ttouched[n_ttouched] = t
+                        n_ttouched += 1
+                    tbest[t] = c
+            for j in range(indptr[node], indptr[node + 1]):
+                nb = indices[j]
+                nd = d + weights[j]
+                if nd <= bound and nd < dist[nb]:
+                    if dist[nb] == np.inf:
+                        touched[n_touched] = nb
+                        n_touched += 1
+                    dist[nb] = nd
+                    size = _heap_push(heap_d, heap_n, size, nd, nb)
+        e = src_edge[s]
+        if e >= 0:
+            fs = src_frac[s]
+            for j in range(edge_tptr[e], edge_tptr[e + 1]):
+                t = edge_target[j]
+                ft = edge_tfrac[j]
+                if ft == fs:
+                    c = 0.0
+                elif ft > fs:
+                    c = (ft - fs) * w_fwd[e]
+                else:
+                    c = (fs - ft) * w_bwd[e]
+                c += src_conn[s] + edge_tconn[j]
+                if c <= bound and c < tbest[t]:
+                    if tbest[t] == np.inf:
+                        ttouched[n_ttouched] = t
+                        n_ttouched += 1
+                    tbest[t] = c
+        if n_out + n_ttouched > out_cap:
+            new_cap = max(2 * out_cap, n_out + n_ttouched)
+            grown_t = np.empty(new_cap, dtype=np.int64)
+            grown_c = np.empty(new_cap, dtype=np.float64)
+            grown_t[:n_out] = out_t[:n_out]
+            grown_c[:n_out] = out_c[:n_out]
+            out_t = grown_t
+            out_c = grown_c
+            out_cap = new_cap
+        order = np.sort(ttouched[:n_ttouched])
+        for k in range(n_ttouched):
+            t = order[k]
+            out_t[n_out] = t
+            out_c[n_out] = tbest[t]
+            n_out += 1
+            tbest[t] = np.inf
+        counts[s] = n_ttouched
+        for k in range(n_touched):
+            node = touched[k]
+            dist[node] = np.inf
+            done[node] = False
+    return counts, out_t[:n_out].copy(), out_c[:n_out].copy()
+
+
+@njit(cache=True)
+def same_edge_best(  # noqa: PLR0917
+    src_ptr: NDArray[np.int64],
+    src_order: NDArray[np.int64],
+    src_frac: NDArray[np.float64],
+    src_conn: NDArray[np.float64],
+    t_edge: NDArray[np.int64],
+    t_frac: NDArray[np.float64],
+    t_conn: NDArray[np.float64],
+    w_fwd: NDArray[np.float64],
+    w_bwd: NDArray[np.float64],
+    best: NDArray[np.float64],
+    best_src: NDArray[np.int64],
+) -> None:
+    """Improve ``best``/``best_src`` in place with direct along-edge trips from sources.
+
+    ``src_ptr``/``src_order`` list the sources on each edge (CSR over edges).
+    """
+    for t in range(t_edge.shape[0]):
+        e = t_edge[t]
+        if e < 0:
+            continue
+        ft = t_frac[t]
+        for j in range(src_ptr[e], src_ptr[e + 1]):
+            s = src_order[j]
+            fs = src_frac[s]
+            if ft == fs:
+                c = 0.0
+            elif ft > fs:
+                c = (ft - fs) * w_fwd[e]
+            else:
+                c = (fs - ft) * w_bwd[e]
+            c += src_conn[s] + t_conn[t]
+            if c < best[t] or (c == best[t] and s < best_src[t]):
+                best[t] = c
+                best_src[t] = s

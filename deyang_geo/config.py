@@ -1,0 +1,768 @@
+"""The study configuration: one TOML file that makes a whole analysis reproducible."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, is_dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from . import settings
+from ._errors import ConfigError, Problem
+
+__all__ = [
+    "AnalysisConfig",
+    "AreaConfig",
+    "InputFile",
+    "InputsConfig",
+    "NetworkConfig",
+    "OutputConfig",
+    "SitingScenario",
+    "StudyConfig",
+    "load_study",
+]
+
+#: Location-allocation models a scenario may ask for.
+SITING_MODELS: tuple[str, ...] = ("mclp", "lscp", "pmedian", "capacitated")
+#: Where candidate sites come from: the candidates file, network nodes in uncovered areas, or
+#: both.
+CANDIDATE_SOURCES: tuple[str, ...] = ("file", "nodes", "both")
+#: Outputs a study can write.
+OUTPUTS: tuple[str, ...] = (
+    "access", "coverage", "isochrones", "compliance", "sites", "map", "figures", "report",
+    "workbook", "geopackage",
+)
+#: Languages of labels in maps, figures and reports.
+LANGS: tuple[str, ...] = ("zh", "en", "both")
+#: Network sources, exactly one of which a study names.
+NETWORK_SOURCES: tuple[str, ...] = ("osm", "place", "bbox", "graph")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AreaConfig:
+    """The study area.
+
+    Attributes
+    ----------
+    name
+        How the area is called in titles (``"旌阳区"``).
+    boundary
+        A boundary file (GeoJSON, GeoPackage, Shapefile), or None for the county-level
+        divisions shipped with the demo.
+    divisions
+        Division names (Chinese) to keep from the boundary file; empty keeps all features.
+    """
+
+    name: str
+    boundary: Path | None
+    divisions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Where the road network comes from and how it is travelled.
+
+    Attributes
+    ----------
+    osm, place, bbox, graph
+        Exactly one is set: an OSM file (.osm, .osm.bz2, .osm.gz, .osm.pbf), a place name for
+        osmnx, a bounding box ``(west, south, east, north)`` in WGS-84 degrees, or a saved
+        graph (.graphml, .gpkg).
+    modes
+        Travel modes to compute (``settings.modes``).
+    speeds_kmh
+        Speeds overriding the settings, per mode (drive speeds come from ``maxspeed``).
+    dem
+        An elevation raster for slope-aware walking, or None.
+    keep_disconnected
+        Keep pieces of the network not connected to the largest one.
+    """
+
+    osm: Path | None
+    place: str | None
+    bbox: tuple[float, float, float, float] | None
+    graph: Path | None
+    modes: tuple[str, ...]
+    speeds_kmh: Mapping[str, float]
+    dem: Path | None
+    keep_disconnected: bool
+
+    @property
+    def source(self) -> str:
+        """Return which source is used: ``"osm"``, ``"place"``, ``"bbox"`` or ``"graph"``."""
+        for name in NETWORK_SOURCES:
+            if getattr(self, name) is not None:
+                return name
+        return "osm"  # pragma: no cover - load_study guarantees one source
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """A planner's file and the coordinate system of coordinates that do not declare one.
+
+    Attributes
+    ----------
+    path
+        The file (absolute).
+    input_crs
+        ``"wgs84"``, ``"gcj02"``, ``"bd09"`` or ``"EPSG:<code>"``.
+    """
+
+    path: Path
+    input_crs: str
+
+
+@dataclass(frozen=True)
+class InputsConfig:
+    """The study's own data.
+
+    Attributes
+    ----------
+    communities
+        Communities (or demand points) with population.
+    facilities
+        Existing facilities, or None when they come only from OpenStreetMap.
+    candidates
+        Candidate sites for new facilities, or None.
+    facilities_from_osm
+        Also take facilities from the OSM source through the catalog's tag mapping.
+    merge_distance_m
+        OSM facilities this close to a listed one of the same category are the same facility.
+    """
+
+    communities: InputFile
+    facilities: InputFile | None
+    candidates: InputFile | None
+    facilities_from_osm: bool
+    merge_distance_m: float
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """Accessibility and coverage parameters.
+
+    Attributes
+    ----------
+    mode
+        Travel mode of the analysis.
+    threshold_minutes
+        Time threshold; None uses each category's threshold from the standards catalog.
+    rural_mode, rural_threshold_minutes
+        Mode and threshold for rural communities (assumptions, labelled in reports); None uses
+        ``mode`` and the catalog's rural thresholds.
+    isochrone_breaks_minutes
+        Isochrone breaks, increasing.
+    categories
+        Catalog keys analysed; empty analyses every category present in the facilities.
+    max_snap_m
+        Largest distance between a point and the network for it to be snapped.
+    covered_share, partly_covered_share
+        Population shares at or above which a community counts as covered / partly covered.
+    demand_grid_spacing_m
+        Grid spacing spreading a community polygon's population.
+    isochrone_walkoff_m
+        How far isochrones reach off the street.
+    """
+
+    mode: str
+    threshold_minutes: float | None
+    rural_mode: str | None
+    rural_threshold_minutes: float | None
+    isochrone_breaks_minutes: tuple[float, ...]
+    categories: tuple[str, ...]
+    max_snap_m: float
+    covered_share: float
+    partly_covered_share: float
+    demand_grid_spacing_m: float
+    isochrone_walkoff_m: float
+
+
+@dataclass(frozen=True)
+class SitingScenario:
+    """Site suggestion for one category.
+
+    Attributes
+    ----------
+    category
+        Catalog key.
+    model
+        ``"mclp"``, ``"lscp"``, ``"pmedian"`` or ``"capacitated"``.
+    new_sites
+        Number of new sites (mclp, pmedian, capacitated), or None.
+    budget
+        Budget in the unit of the candidates' ``cost`` column, or None.
+    minutes
+        Coverage time limit.
+    mode
+        Travel mode.
+    time_limit_s
+        Solver time limit in seconds.
+    candidates
+        ``"file"``, ``"nodes"`` or ``"both"``.
+    candidate_spacing_m
+        Spacing of network-node candidates.
+    target_share
+        Population share to cover (lscp).
+    alternatives
+        Alternative sites reported per chosen site.
+    """
+
+    category: str
+    model: str
+    new_sites: int | None
+    budget: float | None
+    minutes: float
+    mode: str
+    time_limit_s: float
+    candidates: str
+    candidate_spacing_m: float
+    target_share: float
+    alternatives: int
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """What the study writes and where.
+
+    Attributes
+    ----------
+    folder
+        Output folder (absolute; the command line's ``--out`` overrides it).
+    lang
+        ``"zh"``, ``"en"`` or ``"both"``.
+    outputs
+        Which outputs are written (:data:`OUTPUTS`).
+    """
+
+    folder: Path
+    lang: str
+    outputs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A whole study, as read from its TOML file.
+
+    Attributes
+    ----------
+    path
+        The TOML file (absolute); relative paths in it are relative to its folder.
+    name
+        Study name for titles.
+    synthetic
+        Whether the study's data is synthetic (said in every output).
+    area, network, inputs, analysis, output
+        The sections.
+    standards_catalog
+        A standards catalog file, or None for the packaged one.
+    siting
+        One scenario per category, in file order.
+    """
+
+    path: Path
+    name: str
+    synthetic: bool
+    area: AreaConfig
+    network: NetworkConfig
+    inputs: InputsConfig
+    analysis: AnalysisConfig
+    standards_catalog: Path | None
+    siting: tuple[SitingScenario, ...]
+    output: OutputConfig
+
+    def scenario(self, category: str) -> SitingScenario:
+        """Return the site-suggestion scenario of a category.
+
+        Parameters
+        ----------
+        category
+            Catalog key.
+
+        Returns
+        -------
+        SitingScenario
+            The scenario.
+
+        Raises
+        ------
+        KeyError
+            If the study has no scenario for the category.
+        """
+        for s in self.siting:
+            if s.category == category:
+                return s
+        raise KeyError(category)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the configuration as plain JSON-ready values, for reports and provenance.
+
+        Returns
+        -------
+        dict
+            Nested dictionaries; paths as strings.
+        """
+        result = _plain(self)
+        assert isinstance(result, dict)
+        return result
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading and checking
+
+
+def _show(value: Any) -> str:
+    """Show a TOML value the way a planner typed it (strings in double quotes)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _type_name(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+             list: "a list", dict: "a table"}
+    return names.get(type(value), type(value).__name__)
+
+
+class _Section:
+    """One TOML table being read: values are taken key by key, problems collected."""
+
+    def __init__(self, data: Mapping[str, Any], where: str, reader: _Reader) -> None:
+        self.data = data
+        self.where = where
+        self.reader = reader
+        self.used: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.where}.{name}" if self.where else name
+
+    def problem(self, name: str, message: str) -> None:
+        self.reader.problem(f"{self.key(name)}: {message}")
+
+    def _get(self, name: str) -> Any:
+        self.used.add(name)
+        return self.data.get(name)
+
+    def has(self, name: str) -> bool:
+        return name in self.data
+
+    def _typed(self, name: str, default: T, check: Callable[[Any], bool], expected: str,
+               convert: Callable[[Any], T]) -> T:
+        value = self._get(name)
+        if value is None:
+            return default
+        if not check(value):
+            self.problem(name, f"expected {expected}, got {_show(value)}")
+            return default
+        return convert(value)
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        return self._typed(name, default, lambda v: isinstance(v, str), "a string", str)
+
+    def boolean(self, name: str, default: bool) -> bool:
+        return self._typed(name, default, lambda v: isinstance(v, bool), "true or false", bool)
+
+    def integer(self, name: str, default: int | None = None, *,
+                minimum: int | None = None) -> int | None:
+        value = self._typed(name, default, lambda v: isinstance(v, int)
+                            and not isinstance(v, bool), "an integer", int)
+        if value is not None and minimum is not None and value < minimum and self.has(name):
+            self.problem(name, f"must be at least {minimum}, got {value}")
+        return value
+
+    def number(self, name: str, default: float | None = None, *, positive: bool = False,
+               minimum: float | None = None, maximum: float | None = None) -> float | None:
+        value = self._typed(
+            name, default,
+            lambda v: isinstance(v, int | float) and not isinstance(v, bool)
+            and math.isfinite(v), "a number", float)
+        if value is None or not self.has(name):
+            return value
+        if positive and value <= 0:
+            self.problem(name, f"must be positive, got {_show(self.data[name])}")
+        if minimum is not None and value < minimum:
+            self.problem(name, f"must be at least {minimum:g}, got {_show(self.data[name])}")
+        if maximum is not None and value > maximum:
+            self.problem(name, f"must be at most {maximum:g}, got {_show(self.data[name])}")
+        return value
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.text(name)
+        if value is None:
+            return default
+        if value not in choices:
+            self.problem(name, f"expected one of {', '.join(choices)}, got {_show(value)}")
+            return default
+        return value
+
+    def texts(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        value = self._get(name)
+        if value is None:
+            return default
+        if isinstance(value, str):
+            return (value,)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.problem(name, f"expected a list of strings, got {_show(value)}")
+            return default
+        return tuple(value)
+
+    def numbers(self, name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+        value = self._get(name)
+        if value is None:
+            return default
+        if not isinstance(value, list) or not value or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value
+        ):
+            self.problem(name, f"expected a list of numbers, got {_show(value)}")
+            return default
+        return tuple(float(v) for v in value)
+
+    def path(self, name: str, *, must_exist: bool = True) -> Path | None:
+        value = self.text(name)
+        if value is None or not value.strip():
+            return None
+        file = (self.reader.folder / Path(value).expanduser()).resolve()
+        if must_exist and not file.exists():
+            self.problem(name, f"file not found: {file}")
+        return file
+
+    def table(self, name: str) -> _Section:
+        value = self._get(name)
+        if value is None:
+            value = {}
+        elif not isinstance(value, Mapping):
+            self.problem(name, f"expected a table, got {_show(value)}")
+            value = {}
+        return _Section(value, self.key(name), self.reader)
+
+    def finish(self) -> None:
+        """Record each key that was not read as unknown, suggesting the nearest known key."""
+        for name in self.data:
+            if name in self.used:
+                continue
+            close = difflib.get_close_matches(name, sorted(self.used), n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            known = ", ".join(sorted(self.used))
+            self.problem(name, f"unknown key{hint}; known keys here: {known}")
+
+
+class _Reader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.folder = path.parent
+        self.problems: list[Problem] = []
+
+    def problem(self, message: str) -> None:
+        self.problems.append(Problem(message, file=str(self.path)))
+
+
+def _input_file(section: _Section, name: str, default_crs: str,
+                required: bool) -> InputFile | None:
+    """Read ``name = "file"`` or ``[inputs.name] path = ..., input_crs = ...``."""
+    value = section.data.get(name)
+    if isinstance(value, Mapping):
+        sub = section.table(name)
+        path = sub.path("path")
+        crs = sub.text("input_crs", default_crs) or default_crs
+        sub.finish()
+        if path is None:
+            sub.problem("path", "missing: the file to read")
+            return None
+        _check_crs(sub, "input_crs", crs)
+        return InputFile(path, crs)
+    path = section.path(name)
+    if path is None:
+        if required:
+            section.problem(name, "missing: the file to read")
+        return None
+    return InputFile(path, default_crs)
+
+
+def _check_crs(section: _Section, name: str, value: str) -> None:
+    from .crs import _normalise_crs_name
+
+    try:
+        _normalise_crs_name(value)
+    except ValueError as exc:
+        section.problem(name, str(exc))
+
+
+def _category_key(section: _Section, name: str, value: str,
+                  lookup: Mapping[str, str] | None) -> str:
+    if lookup is None:
+        return value
+    from .io import _norm, _norm_keep_brackets
+
+    key = lookup.get(_norm_keep_brackets(value)) or lookup.get(_norm(value))
+    if key is None:
+        close = difflib.get_close_matches(value, sorted(set(lookup.values())), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        section.problem(name, f"unknown category {_show(value)}{hint}: use a key of the "
+                        "standards catalog")
+        return value
+    return key
+
+
+def _categories(catalog_path: Path | None, reader: _Reader) -> tuple[Any, Mapping[str, str]]:
+    """Return the catalog and its category lookup, (None, {}) if it cannot be read."""
+    from .io import _category_lookup
+    from .standards import load_catalog
+
+    try:
+        catalog = load_catalog(catalog_path)
+    except ConfigError as exc:
+        reader.problems.extend(exc.problems)
+        return None, {}
+    lookup, _ = _category_lookup(catalog)
+    return catalog, lookup
+
+
+def load_study(path: str | os.PathLike[str]) -> StudyConfig:
+    """Read and check a study configuration file.
+
+    Every problem (TOML syntax, unknown keys, wrong types, missing files, unknown categories)
+    is collected and reported together, each naming its key path, e.g.
+    ``siting.fitness_station.new_sites: expected an integer, got "five"``. Relative paths are
+    relative to the folder of the TOML file. Defaults not given come from
+    :mod:`deyang_geo.settings` at the time of the call.
+
+    Parameters
+    ----------
+    path
+        The ``.toml`` file.
+
+    Returns
+    -------
+    StudyConfig
+        The checked configuration (frozen).
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem found.
+    """
+    file = Path(path).expanduser().resolve()
+    try:
+        with file.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(Problem("study file not found", file=str(file))) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(Problem(f"not valid TOML: {exc}", file=str(file))) from None
+    except UnicodeDecodeError:
+        msg = "not valid TOML: the file must be saved as UTF-8"
+        raise ConfigError(Problem(msg, file=str(file))) from None
+    reader = _Reader(file)
+    top = _Section(data, "", reader)
+
+    study = top.table("study")
+    name = study.text("name", file.stem) or file.stem
+    synthetic = study.boolean("synthetic", False)
+    study.finish()
+
+    standards = top.table("standards")
+    catalog_path = standards.path("catalog")
+    standards.finish()
+    catalog, lookup = (None, {}) if catalog_path is not None and not catalog_path.exists() \
+        else _categories(catalog_path, reader)
+
+    area_s = top.table("area")
+    area = AreaConfig(
+        name=area_s.text("name", name) or name,
+        boundary=area_s.path("boundary"),
+        divisions=area_s.texts("divisions"),
+    )
+    area_s.finish()
+
+    network = _network(top.table("network"))
+    inputs = _inputs(top.table("inputs"))
+    analysis = _analysis(top.table("analysis"), lookup or None)
+    siting = _siting(top.table("siting"), analysis, lookup or None, catalog)
+
+    out_s = top.table("output")
+    output = OutputConfig(
+        folder=out_s.path("folder", must_exist=False) or (file.parent / "out").resolve(),
+        lang=out_s.choice("lang", "both", LANGS),
+        outputs=out_s.texts("outputs", OUTPUTS),
+    )
+    for item in output.outputs:
+        if item not in OUTPUTS:
+            out_s.problem("outputs", f"unknown output {_show(item)}; expected some of "
+                          f"{', '.join(OUTPUTS)}")
+    out_s.finish()
+    top.finish()
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return StudyConfig(
+        path=file, name=name, synthetic=synthetic, area=area, network=network, inputs=inputs,
+        analysis=analysis, standards_catalog=catalog_path, siting=siting, output=output,
+    )
+
+
+def _network(s: _Section) -> NetworkConfig:
+    osm = s.path("osm")
+    place = s.text("place")
+    bbox_value = s._get("bbox")
+    bbox: tuple[float, float, float, float] | None = None
+    if bbox_value is not None:
+        if (isinstance(bbox_value, list) and len(bbox_value) == 4
+                and all(isinstance(v, int | float) and not isinstance(v, bool)
+                        for v in bbox_value)):
+            west, south, east, north = (float(v) for v in bbox_value)
+            if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+                s.problem("bbox", f"expected [west, south, east, north] in degrees with west < "
+                          f"east and south < north, got {_show(bbox_value)}")
+            bbox = (west, south, east, north)
+        else:
+            s.problem("bbox", f"expected [west, south, east, north], got {_show(bbox_value)}")
+    graph = s.path("graph")
+    given = [n for n, v in (("osm", osm), ("place", place), ("bbox", bbox_value),
+                            ("graph", graph)) if v is not None]
+    if len(given) != 1:
+        what = "none" if not given else ", ".join(given)
+        s.reader.problem(f"{s.where}: exactly one source is needed (osm, place, bbox or "
+                         f"graph), got {what}")
+    modes = s.texts("modes", ("walk",))
+    for mode in modes:
+        if mode not in settings.modes:
+            s.problem("modes", f"unknown mode {_show(mode)}; expected some of "
+                      f"{', '.join(settings.modes)}")
+    speeds_s = s.table("speeds_kmh")
+    speeds: dict[str, float] = {}
+    for mode in settings.modes:
+        if mode == "drive":
+            continue
+        value = speeds_s.number(mode, positive=True, maximum=200)
+        if value is not None:
+            speeds[mode] = value
+    speeds_s.finish()
+    network = NetworkConfig(
+        osm=osm, place=place, bbox=bbox, graph=graph, modes=modes,
+        speeds_kmh=MappingProxyType(speeds), dem=s.path("dem"),
+        keep_disconnected=s.boolean("keep_disconnected", False),
+    )
+    s.finish()
+    return network
+
+
+def _inputs(s: _Section) -> InputsConfig:
+    default_crs = s.text("input_crs", "wgs84") or "wgs84"
+    if s.has("input_crs"):
+        _check_crs(s, "input_crs", default_crs)
+    communities = _input_file(s, "communities", default_crs, required=True)
+    facilities = _input_file(s, "facilities", default_crs, required=False)
+    candidates = _input_file(s, "candidates", default_crs, required=False)
+    from_osm = s.boolean("facilities_from_osm", False)
+    merge = s.number("merge_distance_m", 50.0, minimum=0.0)
+    if facilities is None and not from_osm and not s.has("facilities"):
+        s.problem("facilities", "missing: give a facilities file or set "
+                  "facilities_from_osm = true")
+    s.finish()
+    placeholder = InputFile(Path(), default_crs)
+    return InputsConfig(
+        communities=communities or placeholder, facilities=facilities,
+        candidates=candidates, facilities_from_osm=from_osm,
+        merge_distance_m=float(merge if merge is not None else 50.0),
+    )
+
+
+def _analysis(s: _Section, lookup: Mapping[str, str] | None) -> AnalysisConfig:
+    mode = s.choice("mode", "walk", settings.modes)
+    threshold = s.number("threshold_minutes", positive=True)
+    rural_mode = s.text("rural_mode")
+    if rural_mode is not None and rural_mode not in settings.modes:
+        s.problem("rural_mode", f"expected one of {', '.join(settings.modes)}, got "
+                  f"{_show(rural_mode)}")
+        rural_mode = None
+    rural_threshold = s.number("rural_threshold_minutes", positive=True)
+    breaks = s.numbers("isochrone_breaks_minutes", tuple(settings.isochrone_breaks_minutes))
+    if any(b <= 0 for b in breaks) or list(breaks) != sorted(set(breaks)):
+        s.problem("isochrone_breaks_minutes", f"expected positive increasing minutes, got "
+                  f"{_show(list(breaks))}")
+    categories = tuple(_category_key(s, "categories", c, lookup) for c in s.texts("categories"))
+    covered = s.number("covered_share", settings.covered_share, minimum=0.0, maximum=1.0)
+    partly = s.number("partly_covered_share", settings.partly_covered_share, minimum=0.0,
+                      maximum=1.0)
+    if covered is not None and partly is not None and partly > covered:
+        s.problem("partly_covered_share", f"must not exceed covered_share ({covered:g})")
+    analysis = AnalysisConfig(
+        mode=mode,
+        threshold_minutes=threshold,
+        rural_mode=rural_mode,
+        rural_threshold_minutes=rural_threshold,
+        isochrone_breaks_minutes=breaks,
+        categories=categories,
+        max_snap_m=_f(s.number("max_snap_m", settings.max_snap_m, positive=True)),
+        covered_share=_f(covered),
+        partly_covered_share=_f(partly),
+        demand_grid_spacing_m=_f(s.number("demand_grid_spacing_m",
+                                          settings.demand_grid_spacing_m, positive=True)),
+        isochrone_walkoff_m=_f(s.number("isochrone_walkoff_m", settings.isochrone_walkoff_m,
+                                        minimum=0.0)),
+    )
+    s.finish()
+    return analysis
+
+
+def _f(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def _siting(s: _Section, analysis: AnalysisConfig, lookup: Mapping[str, str] | None,
+            catalog: Any) -> tuple[SitingScenario, ...]:
+    scenarios: list[SitingScenario] = []
+    seen: set[str] = set()
+    for name in list(s.data):
+        sub = s.table(name)
+        category = _category_key(s, name, name, lookup)
+        if category in seen:
+            s.problem(name, f"a second scenario for {category!r}")
+        seen.add(category)
+        model = sub.choice("model", "mclp", SITING_MODELS)
+        new_sites = sub.integer("new_sites", minimum=1)
+        budget = sub.number("budget", positive=True)
+        given = sub.has("new_sites") or sub.has("budget")
+        if model in ("mclp", "capacitated") and not given:
+            sub.problem("new_sites", f"missing: model {model!r} needs new_sites or budget")
+        if model == "pmedian" and not sub.has("new_sites"):
+            sub.problem("new_sites", "missing: model 'pmedian' needs new_sites")
+        mode = sub.choice("mode", analysis.mode, settings.modes)
+        default_minutes = analysis.threshold_minutes or settings.threshold_minutes
+        if analysis.threshold_minutes is None and catalog is not None \
+                and category in catalog.categories:
+            default_minutes = float(catalog.categories[category].threshold_for(mode))
+        scenarios.append(SitingScenario(
+            category=category,
+            model=model,
+            new_sites=new_sites,
+            budget=budget,
+            minutes=_f(sub.number("minutes", default_minutes, positive=True)),
+            mode=mode,
+            time_limit_s=_f(sub.number("time_limit_s", 60.0, positive=True)),
+            candidates=sub.choice("candidates", "file", CANDIDATE_SOURCES),
+            candidate_spacing_m=_f(sub.number("candidate_spacing_m", 200.0, positive=True)),
+            target_share=_f(sub.number("target_share", 1.0, minimum=0.0, maximum=1.0)),
+            alternatives=int(sub.integer("alternatives", 3, minimum=0) or 0),
+        ))
+        sub.finish()
+    return tuple(scenarios)

@@ -1,0 +1,1549 @@
+"""Road networks from OpenStreetMap (online, OSM files, saved graphs) with per-mode travel times.
+
+Every source funnels into one builder that returns the "Road network graph" of
+``docs/architecture.md``: an osmnx-style ``networkx.MultiDiGraph`` projected to a local metric
+CRS, edges carrying ``length`` (m), ``geometry`` (u -> v), ``highway``, ``osmid``, ``name`` and,
+for each mode allowed on the edge in that direction, ``travel_time_{mode}`` in seconds.
+
+Rules per mode (one graph serves all modes):
+
+- walk, walk_elderly: every highway except motorways/trunks, cycleways and unbuilt roads (unless
+  ``foot=yes|designated|permissive``); respects ``foot`` and ``access``; both directions.
+- bike, ebike: roads and cycleways; footways, paths, steps and pedestrian streets only with
+  ``bicycle=yes|designated|permissive``; no motorways/trunks unless ``bicycle=yes``; respects
+  ``bicycle``, ``vehicle``, ``access``; one-way streets unless ``oneway:bicycle=no``.
+- drive: highway types in ``settings.drive_speeds_kmh``; respects ``motorcar``,
+  ``motor_vehicle``, ``vehicle``, ``access`` and one-way streets (roundabouts and motorways are
+  implied one-way); speed from ``maxspeed`` else ``settings.drive_speeds_kmh[highway]``.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import json
+import logging
+import math
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry.base import BaseGeometry
+
+from . import settings
+from ._errors import NetworkError, Problem
+from ._osm_file import HighwayData, highways_from_overpass, is_osm_path, read_highways
+
+log = logging.getLogger("deyang_geo")
+
+Boundary = BaseGeometry | str | os.PathLike[str]
+DemTransform = Sequence[float] | Any
+
+#: Which rule set each mode follows.
+MODE_KIND: dict[str, str] = {
+    "walk": "walk", "walk_elderly": "walk", "bike": "bike", "ebike": "bike", "drive": "drive",
+}
+#: Label stored in ``G.graph["speeds_kmh"]`` for the drive mode.
+DRIVE_SPEED_LABEL = "maxspeed/highway defaults"
+#: Suffixes of saved graphs :func:`load_graph` reads.
+GRAPH_SUFFIXES: tuple[str, ...] = (".graphml", ".gpkg")
+
+_UNBUILT = frozenset({
+    "abandoned", "bus_guideway", "busway", "construction", "disused", "escape", "no", "planned",
+    "platform", "proposed", "raceway", "razed", "rest_area", "services", "emergency_bay",
+})
+_MOTOR_ONLY = frozenset({"motorway", "motorway_link", "trunk", "trunk_link"})
+_FOOT_ONLY = frozenset({
+    "footway", "steps", "path", "pedestrian", "corridor", "bridleway", "elevator", "escalator",
+    "via_ferrata",
+})
+_ALLOW = frozenset({"yes", "designated", "permissive"})
+_DENY = frozenset({"no", "private", "use_sidepath", "agricultural", "forestry", "emergency",
+                   "psv", "bus", "delivery", "military"})
+_ONEWAY_FWD = frozenset({"yes", "true", "1"})
+_ONEWAY_BWD = frozenset({"-1", "reverse"})
+_ONEWAY_NO = frozenset({"no", "false", "0", "alternating", "reversible"})
+_BIKE_CONTRAFLOW = frozenset({"opposite", "opposite_lane", "opposite_track"})
+_MPH_TO_KMH = 1.609344
+_MAXSPEED_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(km/h|kmh|kph|mph|knots)?\s*$", re.IGNORECASE)
+_BOUNDARY_BUFFER_M = 500.0
+
+
+# --------------------------------------------------------------------------- mode rules
+def parse_maxspeed_kmh(value: object) -> float | None:
+    """Parse an OSM ``maxspeed`` value into km/h.
+
+    Parameters
+    ----------
+    value
+        ``"50"``, ``"50 km/h"``, ``"30 mph"``, ``"50;60"`` (mean), a list of such values (as
+        after simplification: mean), or anything else.
+
+    Returns
+    -------
+    float or None
+        The speed in km/h, or None when the value gives no usable number (``"none"``,
+        ``"CN:urban"``, ``"signals"``...).
+    """
+    if isinstance(value, (list, tuple)):
+        parts: list[object] = list(value)
+    elif isinstance(value, str):
+        parts = [p for p in value.split(";") if p.strip()]
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        parts = [str(value)]
+    else:
+        return None
+    speeds = []
+    for part in parts:
+        if isinstance(part, str) and ";" in part:
+            inner = parse_maxspeed_kmh(part)
+            if inner is not None:
+                speeds.append(inner)
+            continue
+        match = _MAXSPEED_RE.match(str(part))
+        if match is None:
+            continue
+        number = float(match.group(1))
+        unit = (match.group(2) or "").lower()
+        if unit == "mph":
+            number *= _MPH_TO_KMH
+        elif unit == "knots":
+            number *= 1.852
+        if number > 0:
+            speeds.append(number)
+    return float(np.mean(speeds)) if speeds else None
+
+
+def _first(tags: Mapping[str, str], *keys: str) -> str | None:
+    for key in keys:
+        value = tags.get(key)
+        if value is not None:
+            return value
+    return None
+
+
+def _oneway_direction(tags: Mapping[str, str]) -> int:
+    """Return 1 for one-way forward, -1 for one-way backward, 0 for both directions."""
+    oneway = tags.get("oneway", "").lower()
+    if oneway in _ONEWAY_FWD:
+        return 1
+    if oneway in _ONEWAY_BWD:
+        return -1
+    if oneway in _ONEWAY_NO:
+        return 0
+    if tags.get("junction") in {"roundabout", "circular"} or tags.get("highway") == "motorway":
+        return 1
+    return 0
+
+
+def _may_use(kind: str, tags: Mapping[str, str], drive_highways: frozenset[str]) -> bool:
+    highway = tags.get("highway", "")
+    if highway in _UNBUILT or tags.get("area") == "yes" or tags.get("service") == "private":
+        return False
+    if kind == "walk":
+        foot = tags.get("foot")
+        if foot in _ALLOW:
+            return True
+        if highway in _MOTOR_ONLY or highway == "cycleway":
+            return False
+        return _first(tags, "foot", "access") not in _DENY
+    if kind == "bike":
+        bicycle = tags.get("bicycle")
+        if bicycle in _ALLOW:
+            return True
+        if highway in _MOTOR_ONLY or highway in _FOOT_ONLY:
+            return False
+        return _first(tags, "bicycle", "vehicle", "access") not in _DENY
+    if highway not in drive_highways:
+        return False
+    return _first(tags, "motorcar", "motor_vehicle", "vehicle", "access") not in _DENY
+
+
+def way_modes(tags: Mapping[str, str], modes: Sequence[str], *,
+              drive_highways: Iterable[str] | None = None) -> tuple[int, int]:
+    """Return the bit masks of the modes that may use a way forward and backward.
+
+    Parameters
+    ----------
+    tags
+        The way's OSM tags.
+    modes
+        The modes; bit ``i`` of a mask stands for ``modes[i]``.
+    drive_highways
+        Highway types open to driving; default the keys of ``settings.drive_speeds_kmh``.
+
+    Returns
+    -------
+    tuple of int
+        ``(forward, backward)``: forward runs in the way's node order.
+    """
+    drive_set = frozenset(settings.drive_speeds_kmh if drive_highways is None
+                          else drive_highways)
+    direction = _oneway_direction(tags)
+    forward = backward = 0
+    for i, mode in enumerate(modes):
+        kind = MODE_KIND[mode]
+        if not _may_use(kind, tags, drive_set):
+            continue
+        bit = 1 << i
+        if kind == "walk":
+            forward |= bit
+            backward |= bit
+            continue
+        one_way = direction
+        if kind == "bike" and (tags.get("oneway:bicycle") == "no"
+                               or tags.get("cycleway") in _BIKE_CONTRAFLOW):
+            one_way = 0
+        if one_way >= 0:
+            forward |= bit
+        if one_way <= 0:
+            backward |= bit
+    return forward, backward
+
+
+def _check_modes(modes: Iterable[str] | str | None) -> tuple[str, ...]:
+    if modes is None:
+        return tuple(settings.modes)
+    items = [modes] if isinstance(modes, str) else list(modes)
+    names: list[str] = []
+    for item in items:
+        names.extend(p.strip() for p in str(item).split(",") if p.strip())
+    unknown = [m for m in names if m not in MODE_KIND]
+    if unknown or not names:
+        msg = (f"unknown travel mode(s) {', '.join(map(repr, unknown)) or '(none given)'}: "
+               f"choose from {', '.join(MODE_KIND)}")
+        raise NetworkError(msg)
+    return tuple(m for m in settings.modes if m in names) + tuple(
+        dict.fromkeys(m for m in names if m not in settings.modes))
+
+
+def _mode_speeds(modes: Sequence[str], speeds_kmh: Mapping[str, float] | None) -> dict[str, Any]:
+    speeds: dict[str, Any] = {}
+    given = dict(speeds_kmh or {})
+    problems: list[str] = []
+    for mode in modes:
+        if mode == "drive":
+            speeds[mode] = DRIVE_SPEED_LABEL
+            continue
+        value = given.get(mode, getattr(settings, f"{mode}_speed_kmh", None))
+        if value is None or not math.isfinite(float(value)) or float(value) <= 0:
+            problems.append(f"speed of mode {mode!r} must be a positive number of km/h, "
+                            f"got {value!r}")
+            continue
+        speeds[mode] = float(value)
+    if problems:
+        raise NetworkError(problems)
+    return speeds
+
+
+# --------------------------------------------------------------------------- boundaries
+def read_boundary(boundary: Boundary) -> Polygon | MultiPolygon:
+    """Return a study-area polygon in WGS-84 from a shapely geometry or a boundary file.
+
+    Parameters
+    ----------
+    boundary
+        A (Multi)Polygon in WGS-84 degrees, or a GeoJSON / GeoPackage / Shapefile path whose
+        polygons are united (reprojected to WGS-84 when the file has another CRS).
+
+    Returns
+    -------
+    Polygon or MultiPolygon
+        The study area.
+
+    Raises
+    ------
+    NetworkError
+        If the file cannot be read or holds no polygon.
+    """
+    if isinstance(boundary, BaseGeometry):
+        geom: BaseGeometry = boundary
+        where = None
+    else:
+        import geopandas as gpd
+
+        where = str(boundary)
+        try:
+            gdf = gpd.read_file(boundary)
+        except Exception as exc:
+            raise NetworkError(Problem(f"cannot read the boundary ({exc})", file=where)) from None
+        if gdf.crs is not None:
+            gdf = gdf.to_crs("EPSG:4326")
+        geom = gdf.geometry.union_all() if len(gdf) else Polygon()
+    if not geom.is_valid:
+        geom = shapely.make_valid(geom)
+    if isinstance(geom, shapely.GeometryCollection):
+        polys = [g for g in geom.geoms if isinstance(g, (Polygon, MultiPolygon))]
+        geom = shapely.union_all(polys) if polys else Polygon()
+    if not isinstance(geom, (Polygon, MultiPolygon)) or geom.is_empty:
+        raise NetworkError(Problem("the boundary must be a non-empty polygon", file=where))
+    minx, miny, maxx, maxy = geom.bounds
+    if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
+        raise NetworkError(Problem(
+            "the boundary is not in WGS-84 degrees (give the file a CRS or reproject it)",
+            file=where))
+    return geom
+
+
+def _buffer_wgs84(polygon: BaseGeometry, distance_m: float) -> Polygon | MultiPolygon:
+    import pyproj
+
+    from .crs import local_metric_crs
+
+    minx, miny, maxx, maxy = polygon.bounds
+    crs = local_metric_crs([minx, maxx], [miny, maxy])
+    fwd = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    inv = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    projected = shapely.transform(polygon, lambda c: np.column_stack(fwd.transform(c[:, 0],
+                                                                                   c[:, 1])))
+    buffered = projected.buffer(distance_m)
+    out = shapely.transform(buffered, lambda c: np.column_stack(inv.transform(c[:, 0], c[:, 1])))
+    assert isinstance(out, (Polygon, MultiPolygon))
+    return out
+
+
+def _check_bbox(bbox: Sequence[float]) -> Polygon:
+    values = [float(v) for v in bbox]
+    if len(values) != 4:
+        msg = f"a bounding box is four numbers west, south, east, north; got {list(bbox)!r}"
+        raise NetworkError(msg)
+    west, south, east, north = values
+    problems = []
+    if not (-180 <= west < east <= 180):
+        problems.append(f"bounding box: need -180 <= west < east <= 180, got {west}, {east}")
+    if not (-90 <= south < north <= 90):
+        problems.append(f"bounding box: need -90 <= south < north <= 90, got {south}, {north}")
+    if problems:
+        raise NetworkError(problems)
+    return shapely.box(west, south, east, north)
+
+
+# --------------------------------------------------------------------------- builder
+@dataclass
+class _Segments:
+    u: NDArray[np.int64]
+    v: NDArray[np.int64]
+    way: NDArray[np.int64]
+    mask: NDArray[np.int64]
+    reversed_: NDArray[np.bool_]
+    length: NDArray[np.float64]
+
+
+def _segments(data: HighwayData, fwd: NDArray[np.int64], bwd: NDArray[np.int64],
+              boundary: BaseGeometry | None) -> tuple[_Segments, int]:
+    """Directed edges (osmnx order: per way, forward segments then reversed ones)."""
+    from osmnx.distance import great_circle
+
+    kept = np.flatnonzero((fwd | bwd) != 0)
+    lens = np.fromiter((len(data.way_nodes[i]) for i in kept), dtype=np.int64, count=len(kept))
+    flat = np.fromiter(chain.from_iterable(data.way_nodes[i] for i in kept), dtype=np.int64,
+                       count=int(lens.sum()))
+    way_of = np.repeat(kept, lens)
+    within = np.ones(len(flat), dtype=bool)
+    within[np.cumsum(lens) - 1] = False  # the last node of each way starts no segment
+    within = within[:-1] if len(flat) else within
+    su, sv, sw = flat[:-1][within], flat[1:][within], way_of[:-1][within]
+    seq = np.arange(len(su))
+    nonloop = su != sv
+    su, sv, sw, seq = su[nonloop], sv[nonloop], sw[nonloop], seq[nonloop]
+    ids = data.node_ids
+    iu = np.clip(np.searchsorted(ids, su), 0, max(len(ids) - 1, 0))
+    iv = np.clip(np.searchsorted(ids, sv), 0, max(len(ids) - 1, 0))
+    known = (ids[iu] == su) & (ids[iv] == sv) if len(ids) else np.zeros(len(su), dtype=bool)
+    missing = int((~known).sum())
+    if missing:
+        log.info("left out %d way segments whose nodes lie outside the file's extract", missing)
+    if boundary is not None and known.any():
+        inside_u = shapely.contains_xy(boundary, data.node_lon[iu], data.node_lat[iu])
+        inside_v = shapely.contains_xy(boundary, data.node_lon[iv], data.node_lat[iv])
+        known &= inside_u & inside_v
+    su, sv, sw, seq, iu, iv = su[known], sv[known], sw[known], seq[known], iu[known], iv[known]
+    seg_len = np.asarray(great_circle(data.node_lat[iu], data.node_lon[iu],
+                                      data.node_lat[iv], data.node_lon[iv]), dtype=np.float64)
+    f = fwd[sw] != 0
+    b = bwd[sw] != 0
+    u = np.concatenate([su[f], sv[b]])
+    v = np.concatenate([sv[f], su[b]])
+    way = np.concatenate([sw[f], sw[b]])
+    mask = np.concatenate([fwd[sw][f], bwd[sw][b]])
+    rev = np.concatenate([np.zeros(int(f.sum()), bool), np.ones(int(b.sum()), bool)])
+    length = np.concatenate([seg_len[f], seg_len[b]])
+    order = np.lexsort((np.concatenate([seq[f], seq[b]]), rev, way))
+    segs = _Segments(u[order], v[order], way[order], mask[order], rev[order], length[order])
+    return segs, missing
+
+
+def _largest_weak(segs: _Segments) -> tuple[_Segments, int, int]:
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    nodes, inv = np.unique(np.concatenate([segs.u, segs.v]), return_inverse=True)
+    m = len(segs.u)
+    if m == 0:
+        return segs, 0, 0
+    iu, iv = inv[:m], inv[m:]
+    adj = coo_matrix((np.ones(m), (iu, iv)), shape=(len(nodes), len(nodes))).tocsr()
+    n_comp, labels = connected_components(adj, directed=True, connection="weak")
+    if n_comp <= 1:
+        return segs, 0, 0
+    biggest = int(np.argmax(np.bincount(labels)))
+    keep = labels[iu] == biggest
+    dropped_nodes = int((labels != biggest).sum())
+    out = _Segments(segs.u[keep], segs.v[keep], segs.way[keep], segs.mask[keep],
+                    segs.reversed_[keep], segs.length[keep])
+    return out, dropped_nodes, n_comp
+
+
+def _through_nodes_to_keep(segs: _Segments) -> NDArray[np.int64]:
+    """Nodes where the set of modes changes along a street: simplification must stop there."""
+    import pandas as pd
+
+    u, v, mask = segs.u, segs.v, segs.mask
+    nodes, counts = np.unique(np.concatenate([u, v]), return_counts=True)
+    candidates = nodes[(counts == 2) | (counts == 4)]
+    ins = pd.DataFrame({"n": v, "a": u, "m_in": mask})
+    outs = pd.DataFrame({"n": u, "b": v, "m_out": mask})
+    ins = ins[np.isin(ins["n"].to_numpy(), candidates)]
+    outs = outs[np.isin(outs["n"].to_numpy(), candidates)]
+    pairs = ins.merge(outs, on="n")
+    pairs = pairs[(pairs["a"] != pairs["b"]) & (pairs["m_in"] != pairs["m_out"])]
+    return np.unique(pairs["n"].to_numpy(dtype=np.int64))
+
+
+def _edge_attr_dicts(data: HighwayData, segs: _Segments, modes: Sequence[str],
+                     keep_tags: Sequence[str]) -> list[dict[str, Any]]:
+    """One attribute dict per directed segment, osmnx-style plus the internal mode mask."""
+    ways = np.unique(segs.way)
+    base: dict[int, dict[str, Any]] = {}
+    tag_keys = [k for k in keep_tags if k != "oneway"]
+    for w in ways.tolist():
+        tags = data.way_tags[w]
+        attrs: dict[str, Any] = {"osmid": data.way_ids[w]}
+        for key in tag_keys:
+            if key in tags:
+                attrs[key] = tags[key]
+        # as in OSM: one-way for vehicles (walkers still get both directions)
+        attrs["oneway"] = _oneway_direction(tags) != 0
+        base[w] = attrs
+    drive_bit = 1 << modes.index("drive") if "drive" in modes else 0
+    drive_s_per_m = np.full(len(data.way_ids), np.nan)
+    if drive_bit:
+        defaults = settings.drive_speeds_kmh
+        for w in ways.tolist():
+            tags = data.way_tags[w]
+            kmh = parse_maxspeed_kmh(tags.get("maxspeed"))
+            if kmh is None:
+                kmh = defaults.get(tags.get("highway", ""), defaults.get("road", 25.0))
+            drive_s_per_m[w] = 3.6 / kmh
+    drive_time = segs.length * drive_s_per_m[segs.way]
+    out: list[dict[str, Any]] = []
+    way_l = segs.way.tolist()
+    rev_l = segs.reversed_.tolist()
+    len_l = segs.length.tolist()
+    mask_l = segs.mask.tolist()
+    time_l = drive_time.tolist()
+    for w, r, length, m, t in zip(way_l, rev_l, len_l, mask_l, time_l, strict=True):
+        d = dict(base[w])
+        d["reversed"] = r
+        d["length"] = length
+        d["_mask"] = m
+        if m & drive_bit:
+            d["travel_time_drive"] = t
+        out.append(d)
+    return out
+
+
+def _to_graph(data: HighwayData, segs: _Segments, modes: Sequence[str],
+              keep_tags: Sequence[str]) -> nx.MultiDiGraph:
+    nodes = np.unique(np.concatenate([segs.u, segs.v]))
+    idx = np.searchsorted(data.node_ids, nodes)
+    lon = data.node_lon[idx].tolist()
+    lat = data.node_lat[idx].tolist()
+    G = nx.MultiDiGraph(crs="epsg:4326")
+    G.add_nodes_from((n, {"y": y, "x": x}) for n, y, x in zip(nodes.tolist(), lat, lon,
+                                                               strict=True))
+    attrs = _edge_attr_dicts(data, segs, modes, keep_tags)
+    G.add_edges_from(zip(segs.u.tolist(), segs.v.tolist(), attrs, strict=True))
+    return G
+
+
+def _simplify(G: nx.MultiDiGraph, segs: _Segments) -> nx.MultiDiGraph:
+    from osmnx.simplification import simplify_graph
+
+    keep = _through_nodes_to_keep(segs)
+    for n in keep.tolist():
+        G.nodes[n]["_keep"] = True
+    before = (len(G), G.number_of_edges())
+    Gs = simplify_graph(G, node_attrs_include=["_keep"],
+                        edge_attr_aggs={"length": sum, "travel_time_drive": sum})
+    log.debug("simplified the graph from %d nodes / %d edges to %d / %d", *before, len(Gs),
+              Gs.number_of_edges())
+    for n in keep.tolist():
+        if n in Gs:
+            del Gs.nodes[n]["_keep"]
+    return Gs
+
+
+def _choose_crs(G: nx.MultiDiGraph, crs: str | None) -> str:
+    if crs is not None and crs not in {"utm", "cgcs2000_gk3"}:
+        import pyproj
+
+        parsed = pyproj.CRS.from_user_input(crs)
+        if parsed.is_geographic:
+            msg = f"the network CRS must be projected (metres), got {crs}"
+            raise NetworkError(msg)
+        return str(crs)
+    from .crs import local_metric_crs
+
+    lon = np.fromiter((d["lon"] for d in G.nodes.values()), dtype=np.float64, count=len(G))
+    lat = np.fromiter((d["lat"] for d in G.nodes.values()), dtype=np.float64, count=len(G))
+    return local_metric_crs(lon, lat, kind="cgcs2000_gk3" if crs == "cgcs2000_gk3" else "utm")
+
+
+def _project(G: nx.MultiDiGraph, crs: str) -> None:
+    """Project nodes and edge geometries in place (on the builder's own graph)."""
+    import pyproj
+
+    tr = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    ids = list(G.nodes)
+    lon = np.fromiter((G.nodes[n]["x"] for n in ids), dtype=np.float64, count=len(ids))
+    lat = np.fromiter((G.nodes[n]["y"] for n in ids), dtype=np.float64, count=len(ids))
+    x, y = tr.transform(lon, lat)
+    for n, lo, la, xx, yy in zip(ids, lon.tolist(), lat.tolist(), np.asarray(x).tolist(),
+                                 np.asarray(y).tolist(), strict=True):
+        d = G.nodes[n]
+        d["x"], d["y"], d["lon"], d["lat"] = xx, yy, lo, la
+    pos = {n: i for i, n in enumerate(ids)}
+    edges = list(G.edges(keys=True, data=True))
+    m = len(edges)
+    geoms = np.empty(m, dtype=object)
+    geoms[:] = [d.get("geometry") for _, _, _, d in edges]
+    missing = np.fromiter((g is None for g in geoms), dtype=bool, count=m)
+    if missing.any():
+        iu = np.fromiter((pos[e[0]] for e, miss in zip(edges, missing, strict=True) if miss),
+                         dtype=np.int64)
+        iv = np.fromiter((pos[e[1]] for e, miss in zip(edges, missing, strict=True) if miss),
+                         dtype=np.int64)
+        pts = np.stack([lon[iu], lat[iu], lon[iv], lat[iv]], axis=1).reshape(-1, 2, 2)
+        geoms[missing] = shapely.linestrings(pts)
+    if m:
+        geoms = shapely.transform(
+            geoms, lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1])))
+    for (_, _, _, d), g in zip(edges, geoms, strict=True):
+        d["geometry"] = g
+    G.graph["crs"] = crs
+
+
+def _edge_arrays(G: nx.MultiDiGraph) -> tuple[list[tuple[Any, Any, Any, dict[str, Any]]],
+                                              NDArray[np.int64], NDArray[np.int64], int]:
+    ids = list(G.nodes)
+    pos = {n: i for i, n in enumerate(ids)}
+    edges = list(G.edges(keys=True, data=True))
+    iu = np.fromiter((pos[e[0]] for e in edges), dtype=np.int64, count=len(edges))
+    iv = np.fromiter((pos[e[1]] for e in edges), dtype=np.int64, count=len(edges))
+    return edges, iu, iv, len(ids)
+
+
+def _mode_components(iu: NDArray[np.int64], iv: NDArray[np.int64], n: int,
+                     sel: NDArray[np.bool_]) -> tuple[int, NDArray[np.bool_]]:
+    """Strongly connected components of the mode's edges: count, edges outside the largest."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    if not sel.any():
+        return 0, np.zeros(len(iu), dtype=bool)
+    a, b = iu[sel], iv[sel]
+    adj = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)).tocsr()
+    _, labels = connected_components(adj, directed=True, connection="strong")
+    touched = np.zeros(n, dtype=bool)
+    touched[a] = True
+    touched[b] = True
+    used_labels, sizes = np.unique(labels[touched], return_counts=True)
+    biggest = used_labels[np.argmax(sizes)]
+    outside = sel & ((labels[iu] != biggest) | (labels[iv] != biggest))
+    return len(used_labels), outside
+
+
+def _finish(G: nx.MultiDiGraph, modes: Sequence[str], speeds: Mapping[str, Any], *,
+            drop_disconnected: bool) -> None:
+    """Per-mode components, dropping (reported), travel-time attributes; on the builder's graph."""
+    edges, iu, iv, n = _edge_arrays(G)
+    m = len(edges)
+    masks = np.fromiter((_as_mask(d.get("_mask", 0)) for _, _, _, d in edges), dtype=np.int64,
+                        count=m)
+    lengths = np.fromiter((max(float(d["length"]), 1e-3) for _, _, _, d in edges),
+                          dtype=np.float64, count=m)
+    components: dict[str, int] = {}
+    disconnected: dict[str, dict[str, Any]] = {}
+    for i, mode in enumerate(modes):
+        bit = 1 << i
+        sel = (masks & bit) != 0
+        count, outside = _mode_components(iu, iv, n, sel)
+        components[mode] = count
+        pieces = max(count - 1, 0)
+        km = _street_km(iu, iv, lengths, outside)
+        disconnected[mode] = {"pieces": pieces, "edges": int(outside.sum()),
+                              "km": round(km, 3), "dropped": bool(drop_disconnected and pieces)}
+        if pieces:
+            verb = "dropped" if drop_disconnected else "kept"
+            log.warning("%s: %s %d piece(s) disconnected from the main network "
+                        "(%d directed edges, %.2f km)", mode, verb, pieces, int(outside.sum()),
+                        km)
+        if drop_disconnected:
+            masks[outside] &= ~bit
+    drive_bit = 1 << modes.index("drive") if "drive" in modes else 0
+    to_remove = []
+    for (u, v, k, d), mask, length in zip(edges, masks.tolist(), lengths.tolist(), strict=True):
+        d.pop("_mask", None)
+        for key, value in d.items():
+            if isinstance(value, list):  # osmnx merges into set order: make it deterministic
+                d[key] = sorted(value, key=str)
+        if mask == 0:
+            to_remove.append((u, v, k))
+            continue
+        d["length"] = length
+        for i, mode in enumerate(modes):
+            if mode == "drive":
+                continue
+            if mask & (1 << i):
+                d[f"travel_time_{mode}"] = length * 3.6 / speeds[mode]
+        if drive_bit:
+            if mask & drive_bit:
+                d["travel_time_drive"] = float(_sum_if_list(d.get("travel_time_drive",
+                                                                  math.nan)))
+            else:
+                d.pop("travel_time_drive", None)
+    G.remove_edges_from(to_remove)
+    G.remove_nodes_from([node for node, deg in G.degree() if deg == 0])
+    G.graph["components"] = components
+    G.graph["disconnected"] = disconnected
+
+
+def _as_mask(value: Any) -> int:
+    if isinstance(value, list):
+        out = -1
+        for item in value:
+            out &= int(item)
+        return max(out, 0)
+    return int(value)
+
+
+def _sum_if_list(value: Any) -> float:
+    if isinstance(value, list):
+        return float(sum(value))
+    return float(value)
+
+
+def _street_counts(G: nx.MultiDiGraph, G_full: nx.MultiDiGraph) -> None:
+    from osmnx.stats import count_streets_per_node
+
+    counts = count_streets_per_node(G_full, nodes=G.nodes)
+    nx.set_node_attributes(G, values=counts, name="street_count")
+
+
+def _build_graph(
+    data: HighwayData,
+    *,
+    modes: Sequence[str],
+    speeds: Mapping[str, Any],
+    boundary: BaseGeometry | None,
+    simplify: bool,
+    retain_all: bool,
+    drop_disconnected: bool,
+    crs: str | None,
+    source: str,
+    keep_tags: Sequence[str],
+) -> nx.MultiDiGraph:
+    """Build the graph from highway ways: the one builder every source funnels into."""
+    drive_set = frozenset(settings.drive_speeds_kmh)
+    n_ways = len(data.way_ids)
+    fwd = np.zeros(n_ways, dtype=np.int64)
+    bwd = np.zeros(n_ways, dtype=np.int64)
+    cache: dict[tuple[str | None, ...], tuple[int, int]] = {}
+    rule_keys = ("highway", "area", "access", "foot", "bicycle", "vehicle", "motor_vehicle",
+                 "motorcar", "oneway", "oneway:bicycle", "junction", "service", "cycleway")
+    for i, tags in enumerate(data.way_tags):
+        key = tuple(tags.get(k) for k in rule_keys)
+        masks = cache.get(key)
+        if masks is None:
+            masks = way_modes(tags, modes, drive_highways=drive_set)
+            cache[key] = masks
+        fwd[i], bwd[i] = masks
+    buffered = _buffer_wgs84(boundary, _BOUNDARY_BUFFER_M) if boundary is not None else None
+    segs, _ = _segments(data, fwd, bwd, buffered)
+    if len(segs.u) == 0:
+        where = " inside the study area" if boundary is not None else ""
+        msg = (f"{source}: no roads usable by {', '.join(modes)}{where} "
+               f"({n_ways} highway ways read)")
+        raise NetworkError(msg)
+    if not retain_all:
+        segs, dropped_nodes, n_comp = _largest_weak(segs)
+        if dropped_nodes:
+            log.warning("kept the largest of %d connected pieces, dropping %d nodes "
+                        "(use retain_all=True / --keep-disconnected to keep them)", n_comp,
+                        dropped_nodes)
+    G = _to_graph(data, segs, modes, keep_tags)
+    if simplify:
+        G = _simplify(G, segs)
+    G_full = G
+    if boundary is not None:
+        outside = [n for n, d in G.nodes(data=True)
+                   if not shapely.contains_xy(boundary, d["x"], d["y"])]
+        G = G.copy()
+        G.remove_nodes_from(outside)
+        if not retain_all and len(G):
+            from osmnx.truncate import largest_component
+
+            before = len(G)
+            G = largest_component(G, strongly=False)
+            if len(G) < before:
+                log.warning("clipping to the study area cut off %d nodes; kept the largest "
+                            "piece", before - len(G))
+        if G.number_of_edges() == 0:
+            msg = f"{source}: no roads usable by {', '.join(modes)} inside the study area"
+            raise NetworkError(msg)
+    _street_counts(G, G_full)
+    chosen = _choose_crs_from_lonlat(G, crs)
+    _project(G, chosen)
+    _finish(G, modes, speeds, drop_disconnected=drop_disconnected)
+    if G.number_of_edges() == 0:
+        msg = f"{source}: no roads usable by {', '.join(modes)} remain"
+        raise NetworkError(msg)
+    G.graph.update({
+        "crs": chosen,
+        "modes": tuple(modes),
+        "speeds_kmh": dict(speeds),
+        "source": source,
+        "simplified": bool(simplify),
+    })
+    log.info("built a network of %d nodes and %d edges for %s from %s", len(G),
+             G.number_of_edges(), ", ".join(modes), source)
+    return G
+
+
+def _choose_crs_from_lonlat(G: nx.MultiDiGraph, crs: str | None) -> str:
+    # nodes still carry lon/lat in x/y here; _choose_crs reads "lon"/"lat"
+    for d in G.nodes.values():
+        d["lon"], d["lat"] = d["x"], d["y"]
+    return _choose_crs(G, crs)
+
+
+def _keep_tags() -> tuple[str, ...]:
+    import osmnx as ox
+
+    return tuple(dict.fromkeys([*ox.settings.useful_tags_way, "name", "highway", "maxspeed"]))
+
+
+# --------------------------------------------------------------------------- offline files
+def graph_from_osm_file(
+    path: str | os.PathLike[str],
+    *,
+    modes: Iterable[str] | str | None = None,
+    boundary: Boundary | None = None,
+    simplify: bool = True,
+    retain_all: bool = False,
+    drop_disconnected: bool = True,
+    crs: str | None = None,
+    speeds_kmh: Mapping[str, float] | None = None,
+    dem: str | os.PathLike[str] | None = None,
+) -> nx.MultiDiGraph:
+    """Build the multi-mode road network from an ``.osm``, ``.osm.bz2/.gz`` or ``.osm.pbf`` file.
+
+    Parameters
+    ----------
+    path
+        The OSM file (a Geofabrik extract, a JOSM export...), read with pyosmium.
+    modes
+        Travel modes to compute (names, or one comma-separated string); default
+        ``settings.modes``.
+    boundary
+        Study area in WGS-84 (polygon or boundary file): the graph is clipped to it, osmnx-style
+        (built in a 500 m buffer, simplified, then cut to the polygon).
+    simplify
+        Merge interstitial nodes as osmnx does, never across a change of the allowed modes.
+    retain_all
+        Keep every connected piece; by default only the largest is kept (logged).
+    drop_disconnected
+        Per mode, remove the mode's travel time from edges outside the mode's largest strongly
+        connected component (logged and reported in :func:`network_summary`).
+    crs
+        Projected CRS of the result; default a local UTM zone (``"cgcs2000_gk3"`` for the
+        CGCS2000 Gauss-Kruger zone).
+    speeds_kmh
+        Speeds per mode overriding the settings (drive speeds come from the data).
+    dem
+        A DEM raster: walking modes get slope-aware times (see :func:`add_slope_walk_times`).
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        The road network graph of ``docs/architecture.md``.
+
+    Raises
+    ------
+    NetworkError
+        If the file is not an OSM file, has no usable roads (in the study area), or the study
+        area lies outside the file's extent.
+    """
+    mode_t = _check_modes(modes)
+    speeds = _mode_speeds(mode_t, speeds_kmh)
+    file = Path(path)
+    poly = read_boundary(boundary) if boundary is not None else None
+    bbox = None
+    if poly is not None:
+        buffered = _buffer_wgs84(poly, _BOUNDARY_BUFFER_M)
+        bbox = buffered.bounds
+    keep = _keep_tags()
+    data = read_highways(file, keep_tags=keep, bbox=bbox)
+    if poly is not None:
+        _check_extent(file, data, poly)
+    G = _build_graph(data, modes=mode_t, speeds=speeds, boundary=poly, simplify=simplify,
+                     retain_all=retain_all, drop_disconnected=drop_disconnected, crs=crs,
+                     source=str(file), keep_tags=keep)
+    if dem is not None:
+        walk_modes = tuple(m for m in mode_t if MODE_KIND[m] == "walk")
+        if walk_modes:
+            G = add_slope_walk_times(G, dem, modes=walk_modes)
+    return G
+
+
+def _check_extent(file: Path, data: HighwayData, poly: BaseGeometry) -> None:
+    if data.bounds is not None:
+        extent = shapely.box(*data.bounds)
+    elif len(data.node_ids):
+        extent = shapely.box(data.node_lon.min(), data.node_lat.min(), data.node_lon.max(),
+                             data.node_lat.max())
+    else:
+        return
+    if not extent.intersects(poly):
+        w, s, e, n = extent.bounds
+        pw, ps, pe, pn = poly.bounds
+        msg = (f"the study area ({pw:.4f}, {ps:.4f}, {pe:.4f}, {pn:.4f}) lies outside the "
+               f"file's extent ({w:.4f}, {s:.4f}, {e:.4f}, {n:.4f}): use an extract that "
+               "covers it")
+        raise NetworkError(Problem(msg, file=str(file)))
+
+
+# --------------------------------------------------------------------------- online (osmnx)
+@contextlib.contextmanager
+def _osmnx_cache() -> Iterator[None]:
+    import osmnx as ox
+
+    old = (ox.settings.use_cache, ox.settings.cache_folder)
+    ox.settings.use_cache = True
+    ox.settings.cache_folder = str(settings.cache_folder)
+    try:
+        yield
+    finally:
+        ox.settings.use_cache, ox.settings.cache_folder = old
+
+
+def _graph_from_overpass(
+    polygon: BaseGeometry,
+    *,
+    source: str,
+    modes: Iterable[str] | str | None,
+    simplify: bool,
+    retain_all: bool,
+    drop_disconnected: bool,
+    crs: str | None,
+    speeds_kmh: Mapping[str, float] | None,
+) -> nx.MultiDiGraph:
+    """Download with osmnx (Overpass) and build: what the online sources funnel into."""
+    from osmnx import _overpass
+
+    mode_t = _check_modes(modes)
+    speeds = _mode_speeds(mode_t, speeds_kmh)
+    buffered = _buffer_wgs84(polygon, _BOUNDARY_BUFFER_M)
+    with _osmnx_cache():
+        try:
+            responses = list(_overpass._download_overpass_network(buffered, "all", None))
+        except Exception as exc:
+            msg = f"{source}: could not download the network from Overpass ({exc})"
+            raise NetworkError(msg) from exc
+    keep = _keep_tags()
+    data = highways_from_overpass(responses, keep_tags=keep)
+    return _build_graph(data, modes=mode_t, speeds=speeds, boundary=polygon, simplify=simplify,
+                        retain_all=retain_all, drop_disconnected=drop_disconnected, crs=crs,
+                        source=source, keep_tags=keep)
+
+
+def graph_from_place(
+    query: str,
+    *,
+    modes: Iterable[str] | str | None = None,
+    which_result: int | None = None,
+    simplify: bool = True,
+    retain_all: bool = False,
+    drop_disconnected: bool = True,
+    crs: str | None = None,
+    speeds_kmh: Mapping[str, float] | None = None,
+) -> nx.MultiDiGraph:
+    """Download the network of a named place (Chinese or English) through osmnx, with cache.
+
+    Parameters
+    ----------
+    query
+        A place name Nominatim resolves to a polygon, e.g. ``"旌阳区, 德阳市"``.
+    modes, simplify, retain_all, drop_disconnected, crs, speeds_kmh
+        As in :func:`graph_from_osm_file`.
+    which_result
+        Which geocoding result to use (osmnx's meaning); default the first polygon.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        The road network graph.
+
+    Raises
+    ------
+    NetworkError
+        If the place cannot be resolved to a polygon or has no roads.
+    """
+    import osmnx as ox
+
+    if not isinstance(query, str) or not query.strip():
+        msg = f"a place name must be a non-empty string, got {query!r}"
+        raise NetworkError(msg)
+    with _osmnx_cache():
+        try:
+            gdf = ox.geocode_to_gdf(query, which_result=which_result)
+        except Exception as exc:
+            msg = f"the place {query!r} cannot be resolved to a boundary ({exc})"
+            raise NetworkError(msg) from exc
+    polygon = read_boundary(gdf.geometry.union_all())
+    return _graph_from_overpass(polygon, source=f"OpenStreetMap place {query!r}", modes=modes,
+                                simplify=simplify, retain_all=retain_all,
+                                drop_disconnected=drop_disconnected, crs=crs,
+                                speeds_kmh=speeds_kmh)
+
+
+def graph_from_polygon(
+    polygon: Boundary,
+    *,
+    modes: Iterable[str] | str | None = None,
+    simplify: bool = True,
+    retain_all: bool = False,
+    drop_disconnected: bool = True,
+    crs: str | None = None,
+    speeds_kmh: Mapping[str, float] | None = None,
+) -> nx.MultiDiGraph:
+    """Download the network inside a polygon (WGS-84, or a boundary file) through osmnx.
+
+    Parameters
+    ----------
+    polygon
+        The study area: a shapely (Multi)Polygon in WGS-84 degrees or a boundary file.
+    modes, simplify, retain_all, drop_disconnected, crs, speeds_kmh
+        As in :func:`graph_from_osm_file`.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        The road network graph.
+    """
+    poly = read_boundary(polygon)
+    return _graph_from_overpass(poly, source="OpenStreetMap polygon", modes=modes,
+                                simplify=simplify, retain_all=retain_all,
+                                drop_disconnected=drop_disconnected, crs=crs,
+                                speeds_kmh=speeds_kmh)
+
+
+def graph_from_bbox(
+    bbox: Sequence[float],
+    *,
+    modes: Iterable[str] | str | None = None,
+    simplify: bool = True,
+    retain_all: bool = False,
+    drop_disconnected: bool = True,
+    crs: str | None = None,
+    speeds_kmh: Mapping[str, float] | None = None,
+) -> nx.MultiDiGraph:
+    """Download the network inside a bounding box (west, south, east, north) through osmnx.
+
+    Parameters
+    ----------
+    bbox
+        ``(west, south, east, north)`` in WGS-84 degrees (osmnx's order).
+    modes, simplify, retain_all, drop_disconnected, crs, speeds_kmh
+        As in :func:`graph_from_osm_file`.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        The road network graph.
+    """
+    poly = _check_bbox(bbox)
+    west, south, east, north = poly.bounds
+    return _graph_from_overpass(poly, source=f"OpenStreetMap bbox {west},{south},{east},{north}",
+                                modes=modes, simplify=simplify, retain_all=retain_all,
+                                drop_disconnected=drop_disconnected, crs=crs,
+                                speeds_kmh=speeds_kmh)
+
+
+# --------------------------------------------------------------------------- saved graphs
+_JSON_GRAPH_ATTRS = ("modes", "speeds_kmh", "components", "disconnected")
+_GPKG_META_PREFIX = "deyang_geo__"
+
+
+def save_graph(G: nx.MultiDiGraph, path: str | os.PathLike[str]) -> Path:
+    """Save a network as GraphML (``.graphml``) or GeoPackage (``.gpkg``), atomically.
+
+    Parameters
+    ----------
+    G
+        A road network graph.
+    path
+        Destination; the suffix chooses the format.
+
+    Returns
+    -------
+    Path
+        The destination.
+
+    Raises
+    ------
+    NetworkError
+        If the suffix is neither ``.graphml`` nor ``.gpkg``.
+    """
+    import osmnx as ox
+
+    from .io import atomic_path
+
+    final = Path(path)
+    suffix = final.suffix.lower()
+    if suffix not in GRAPH_SUFFIXES:
+        msg = f"{final}: save a network as .graphml or .gpkg"
+        raise NetworkError(msg)
+    H = G.copy()
+    for key in _JSON_GRAPH_ATTRS:
+        if key in H.graph:
+            H.graph[key] = json.dumps(_jsonable(H.graph[key]), ensure_ascii=False)
+    with atomic_path(final) as tmp:
+        if suffix == ".graphml":
+            ox.save_graphml(H, tmp)
+        else:
+            _save_gpkg(H, tmp)
+    return final
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _save_gpkg(H: nx.MultiDiGraph, tmp: Path) -> None:
+    import osmnx as ox
+
+    nodes, edges = ox.graph_to_gdfs(H)
+    meta = {f"{_GPKG_META_PREFIX}{k}": str(v) for k, v in H.graph.items()}
+    nodes = ox.io._stringify_nonnumeric_cols(nodes)
+    edges = ox.io._stringify_nonnumeric_cols(edges)
+    nodes.to_file(tmp, layer="nodes", driver="GPKG", index=True, layer_metadata=meta)
+    edges.to_file(tmp, layer="edges", driver="GPKG", index=True)
+
+
+def load_graph(path: str | os.PathLike[str]) -> nx.MultiDiGraph:
+    """Load a network saved by :func:`save_graph` (GraphML or GeoPackage).
+
+    Parameters
+    ----------
+    path
+        A ``.graphml`` or ``.gpkg`` file.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        The graph, with per-mode travel times, lengths and coordinates as floats and
+        ``G.graph["modes"]`` a tuple.
+
+    Raises
+    ------
+    NetworkError
+        If the file is missing or not a saved network.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise NetworkError(Problem("the network file does not exist", file=str(file)))
+    suffix = file.suffix.lower()
+    if suffix not in GRAPH_SUFFIXES:
+        msg = "not a saved network: use .graphml or .gpkg"
+        raise NetworkError(Problem(msg, file=str(file)))
+    try:
+        G = _load_graphml(file) if suffix == ".graphml" else _load_gpkg(file)
+    except Exception as exc:
+        msg = f"cannot read the saved network ({type(exc).__name__}: {exc})"
+        raise NetworkError(Problem(msg, file=str(file))) from None
+    for key in _JSON_GRAPH_ATTRS:
+        value = G.graph.get(key)
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                G.graph[key] = json.loads(value)
+    if isinstance(G.graph.get("modes"), list):
+        G.graph["modes"] = tuple(G.graph["modes"])
+    if "crs" not in G.graph:
+        raise NetworkError(Problem("the saved network has no CRS", file=str(file)))
+    return G
+
+
+def _float_edge_attrs() -> dict[str, Any]:
+    types: dict[str, Any] = {f"travel_time_{m}": float for m in MODE_KIND}
+    types.update({"length": float, "grade": float, "grade_abs": float})
+    return types
+
+
+def _load_graphml(file: Path) -> nx.MultiDiGraph:
+    import osmnx as ox
+
+    return ox.load_graphml(
+        file,
+        node_dtypes={"lon": float, "lat": float, "elevation": float},
+        edge_dtypes=_float_edge_attrs(),
+        graph_dtypes={"simplified": ox.io._convert_bool_string},
+    )
+
+
+def _load_gpkg(file: Path) -> nx.MultiDiGraph:
+    import geopandas as gpd
+    import osmnx as ox
+    import pyogrio
+
+    nodes = gpd.read_file(file, layer="nodes").set_index("osmid")
+    edges = gpd.read_file(file, layer="edges").set_index(["u", "v", "key"])
+    meta = pyogrio.read_info(file, layer="nodes").get("layer_metadata") or {}
+    graph_attrs: dict[str, Any] = {k.removeprefix(_GPKG_META_PREFIX): v for k, v in meta.items()
+                                   if k.startswith(_GPKG_META_PREFIX)}
+    if "simplified" in graph_attrs:
+        graph_attrs["simplified"] = graph_attrs["simplified"] == "True"
+    graph_attrs.setdefault("crs", str(nodes.crs) if nodes.crs is not None else None)
+    for col in edges.columns:
+        if col != "geometry" and edges[col].dtype == object:
+            edges[col] = edges[col].map(_literal_list)
+    if "osmid" in edges:
+        edges["osmid"] = edges["osmid"].map(_literal)
+    for col in ("oneway", "reversed"):
+        if col in edges:
+            edges[col] = edges[col].map(_literal_bool)
+    for col, kind in _float_edge_attrs().items():
+        if col in edges:
+            edges[col] = edges[col].astype(kind)
+    G = ox.graph_from_gdfs(nodes, edges, graph_attrs=graph_attrs)
+    for _, _, d in G.edges(data=True):
+        for key in [k for k, val in d.items() if _is_missing(val)]:
+            del d[key]
+    return G
+
+
+def _literal(value: Any) -> Any:
+    if isinstance(value, str) and (value.startswith("[") or value.lstrip("-").isdigit()):
+        with contextlib.suppress(ValueError, SyntaxError):
+            return ast.literal_eval(value)
+    return value
+
+
+def _literal_list(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("[") and value.endswith("]"):
+        return _literal(value)
+    return value
+
+
+def _literal_bool(value: Any) -> Any:
+    value = _literal(value) if isinstance(value, str) and value.startswith("[") else value
+    if isinstance(value, list):
+        return [_literal_bool(v) for v in value]
+    if isinstance(value, str) and value in {"True", "False"}:
+        return value == "True"
+    return value
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None or (isinstance(value, str) and value == ""):
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def read_network(
+    path: str | os.PathLike[str],
+    *,
+    modes: Iterable[str] | str | None = None,
+    boundary: Boundary | None = None,
+) -> nx.MultiDiGraph:
+    """Read a network from an OSM file or a saved graph, choosing by the file name.
+
+    This is what the commands' ``--network NET`` option calls.
+
+    Parameters
+    ----------
+    path
+        ``.osm``, ``.osm.bz2``, ``.osm.gz``, ``.osm.pbf`` (built with default options) or a
+        saved ``.graphml`` / ``.gpkg``.
+    modes
+        Modes needed; a saved graph must carry them (default: all modes of the source).
+    boundary
+        Study area (WGS-84 polygon or file) to clip to.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        The road network graph.
+
+    Raises
+    ------
+    NetworkError
+        If the file type is unknown, or a saved graph lacks a requested mode.
+    """
+    file = Path(path)
+    if is_osm_path(file):
+        return graph_from_osm_file(file, modes=modes, boundary=boundary)
+    if file.suffix.lower() not in GRAPH_SUFFIXES:
+        msg = ("unknown network file type: use .osm, .osm.bz2, .osm.gz, .osm.pbf, .graphml or "
+               ".gpkg")
+        raise NetworkError(Problem(msg, file=str(file)))
+    G = load_graph(file)
+    if modes is not None:
+        wanted = _check_modes(modes)
+        have = tuple(G.graph.get("modes", ()))
+        missing = [m for m in wanted if m not in have]
+        if missing:
+            msg = (f"the saved network has no travel times for {', '.join(missing)} "
+                   f"(it has {', '.join(have) or 'none'}): rebuild it with these modes")
+            raise NetworkError(Problem(msg, file=str(file)))
+    if boundary is not None:
+        G = clip_to_boundary(G, boundary)
+    return G
+
+
+def clip_to_boundary(G: nx.MultiDiGraph, boundary: Boundary) -> nx.MultiDiGraph:
+    """Return the part of a road network graph whose nodes lie inside a study area.
+
+    Parameters
+    ----------
+    G
+        A road network graph (nodes carry ``lon``/``lat``); not modified.
+    boundary
+        The study area: a WGS-84 (Multi)Polygon or a boundary file.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        The induced subgraph (a copy).
+
+    Raises
+    ------
+    NetworkError
+        If no road is left inside the study area.
+    """
+    polygon = read_boundary(boundary)
+    ids = list(G.nodes)
+    lon = np.fromiter((G.nodes[n]["lon"] for n in ids), dtype=np.float64, count=len(ids))
+    lat = np.fromiter((G.nodes[n]["lat"] for n in ids), dtype=np.float64, count=len(ids))
+    inside = shapely.contains_xy(polygon, lon, lat)
+    H = G.subgraph([n for n, ok in zip(ids, inside.tolist(), strict=True) if ok]).copy()
+    if H.number_of_edges() == 0:
+        msg = f"{G.graph.get('source', 'the network')}: no roads inside the study area"
+        raise NetworkError(msg)
+    return H
+
+
+# --------------------------------------------------------------------------- slope
+def tobler_factor(grade: NDArray[np.float64] | float) -> NDArray[np.float64]:
+    """Tobler's hiking function relative to flat ground: 1 at grade 0, < 1 uphill.
+
+    ``exp(-3.5 |g + 0.05|) / exp(-3.5 * 0.05)``: the ratio of Tobler's speed on grade ``g``
+    (rise over run, signed in the direction of travel) to his speed on the flat, so that flat
+    ground keeps each mode's own walking speed. Gentle descents (peak at ``g = -0.05``) are
+    slightly faster than the flat.
+
+    Parameters
+    ----------
+    grade
+        Rise over run (0.1 is 10 %), positive uphill.
+
+    Returns
+    -------
+    numpy.ndarray
+        The speed factor.
+    """
+    g = np.asarray(grade, dtype=np.float64)
+    return np.asarray(np.exp(-3.5 * np.abs(g + 0.05)) / np.exp(-3.5 * 0.05), dtype=np.float64)
+
+
+def _sample_dem(dem: Any, transform: DemTransform | None, dem_crs: str | None,
+                G: nx.MultiDiGraph, ids: list[Any]) -> NDArray[np.float64]:
+    """Bilinear DEM elevations at the nodes (NaN outside the raster or on no-data)."""
+    import pyproj
+
+    x = np.fromiter((G.nodes[n]["x"] for n in ids), dtype=np.float64, count=len(ids))
+    y = np.fromiter((G.nodes[n]["y"] for n in ids), dtype=np.float64, count=len(ids))
+    nodata: float | None = None
+    if isinstance(dem, (str, os.PathLike)):
+        try:
+            import rasterio
+        except ImportError as exc:  # pragma: no cover - depends on the installation
+            msg = ("reading a DEM raster needs rasterio: pip install 'deyang-geo[dem]'")
+            raise ImportError(msg) from exc
+        try:
+            with rasterio.open(dem) as src:
+                array = src.read(1).astype(np.float64)
+                affine = tuple(src.transform)[:6]
+                raster_crs = src.crs.to_string() if src.crs is not None else None
+                nodata = src.nodata
+        except rasterio.errors.RasterioIOError as exc:
+            raise NetworkError(Problem(f"cannot read the DEM ({exc})", file=str(dem))) from None
+    else:
+        array = np.asarray(dem, dtype=np.float64)
+        if transform is None:
+            msg = "an in-memory DEM needs its affine transform (a, b, c, d, e, f)"
+            raise NetworkError(msg)
+        affine = tuple(float(t) for t in tuple(transform)[:6])
+        raster_crs = dem_crs
+    if array.ndim != 2:
+        msg = f"the DEM must be a 2-D array, got shape {array.shape}"
+        raise NetworkError(msg)
+    if raster_crs is not None and pyproj.CRS.from_user_input(raster_crs) != \
+            pyproj.CRS.from_user_input(G.graph["crs"]):
+        tr = pyproj.Transformer.from_crs(G.graph["crs"], raster_crs, always_xy=True)
+        x, y = (np.asarray(t, dtype=np.float64) for t in tr.transform(x, y))
+    a, b, c, d, e, f = affine
+    det = a * e - b * d
+    col = (e * (x - c) - b * (y - f)) / det - 0.5
+    row = (-d * (x - c) + a * (y - f)) / det - 0.5
+    if nodata is not None:
+        array = np.where(array == nodata, np.nan, array)
+    h, w = array.shape
+    c0 = np.floor(col).astype(np.int64)
+    r0 = np.floor(row).astype(np.int64)
+    fc = col - c0
+    fr = row - r0
+    c0c, c1c = np.clip(c0, 0, w - 1), np.clip(c0 + 1, 0, w - 1)
+    r0c, r1c = np.clip(r0, 0, h - 1), np.clip(r0 + 1, 0, h - 1)
+    z = (array[r0c, c0c] * (1 - fc) * (1 - fr) + array[r0c, c1c] * fc * (1 - fr)
+         + array[r1c, c0c] * (1 - fc) * fr + array[r1c, c1c] * fc * fr)
+    outside = (col < -0.5) | (row < -0.5) | (col > w - 0.5) | (row > h - 0.5)
+    z[outside] = np.nan
+    return np.asarray(z, dtype=np.float64)
+
+
+def add_slope_walk_times(
+    G: nx.MultiDiGraph,
+    dem: str | os.PathLike[str] | NDArray[np.float64],
+    *,
+    modes: Sequence[str] = ("walk", "walk_elderly"),
+    transform: DemTransform | None = None,
+    dem_crs: str | None = None,
+) -> nx.MultiDiGraph:
+    """Return a copy of ``G`` whose walking times follow the slope (Tobler's hiking function).
+
+    Node elevations are sampled from the DEM (bilinear); each edge's grade is the elevation
+    difference from u to v over its length; its walking time becomes
+    ``length / (speed * tobler_factor(grade))``, so flat ground keeps exactly the mode's speed,
+    uphill is slower and the two directions of a sloping street differ.
+
+    Parameters
+    ----------
+    G
+        A road network graph (not modified).
+    dem
+        A raster file (rasterio, the ``dem`` extra) or a 2-D array of elevations in metres.
+    modes
+        Walking modes to adjust; each must be in ``G.graph["modes"]``.
+    transform
+        For an array: its affine transform ``(a, b, c, d, e, f)`` (rasterio / affine order:
+        ``x = a*col + b*row + c``, ``y = d*col + e*row + f``).
+    dem_crs
+        For an array: its CRS; default the graph's CRS.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        The copy, with node ``elevation``, edge ``grade`` and adjusted ``travel_time_{mode}``;
+        edges touching a node without elevation keep their flat time (logged).
+
+    Raises
+    ------
+    NetworkError
+        If a mode is not a walking mode of the graph or the DEM is unusable.
+    """
+    have = tuple(G.graph.get("modes", ()))
+    bad = [m for m in modes if MODE_KIND.get(m) != "walk" or m not in have]
+    if bad:
+        msg = (f"slope-aware times apply to walking modes the graph has ({', '.join(have)}); "
+               f"cannot use {', '.join(bad)}")
+        raise NetworkError(msg)
+    speeds = G.graph.get("speeds_kmh", {})
+    H = G.copy()
+    ids = list(H.nodes)
+    z = _sample_dem(dem, transform, dem_crs, H, ids)
+    for n, zz in zip(ids, z.tolist(), strict=True):
+        H.nodes[n]["elevation"] = zz
+    pos = {n: i for i, n in enumerate(ids)}
+    edges = list(H.edges(keys=True, data=True))
+    m = len(edges)
+    iu = np.fromiter((pos[e[0]] for e in edges), dtype=np.int64, count=m)
+    iv = np.fromiter((pos[e[1]] for e in edges), dtype=np.int64, count=m)
+    length = np.fromiter((d["length"] for *_, d in edges), dtype=np.float64, count=m)
+    grade = (z[iv] - z[iu]) / length
+    known = np.isfinite(grade)
+    if not known.all():
+        log.warning("%d edges touch nodes outside the DEM or on no-data: kept flat times",
+                    int((~known).sum()))
+    factor = np.where(known, tobler_factor(np.where(known, grade, 0.0)), 1.0)
+    for mode in modes:
+        attr = f"travel_time_{mode}"
+        speed_ms = float(speeds[mode]) / 3.6
+        seconds = length / (speed_ms * factor)
+        for (_, _, _, d), s in zip(edges, seconds.tolist(), strict=True):
+            if attr in d:
+                d[attr] = s
+    for (_, _, _, d), g, ok in zip(edges, grade.tolist(), known.tolist(), strict=True):
+        if ok:
+            d["grade"] = round(g, 6)
+            d["grade_abs"] = round(abs(g), 6)
+    H.graph["slope"] = "Tobler hiking function, normalised to each walking mode's flat speed"
+    return H
+
+
+# --------------------------------------------------------------------------- summary
+@dataclass(frozen=True)
+class NetworkSummary:
+    """What a planner needs to know about a road network before using it.
+
+    Attributes
+    ----------
+    source
+        Where the network came from.
+    crs
+        Its projected CRS.
+    nodes, edges
+        Node and directed-edge counts.
+    modes
+        Travel modes with travel times.
+    street_km
+        Kilometres of street each mode may use (a two-way street counted once).
+    components
+        Strongly connected pieces per mode.
+    disconnected
+        Per mode: pieces apart from the main network, their directed edges and km, and
+        whether they were dropped.
+    bbox
+        (west, south, east, north) in WGS-84 degrees.
+    """
+
+    source: str
+    crs: str
+    nodes: int
+    edges: int
+    modes: tuple[str, ...]
+    street_km: dict[str, float] = field(default_factory=dict)
+    components: dict[str, int] = field(default_factory=dict)
+    disconnected: dict[str, dict[str, Any]] = field(default_factory=dict)
+    bbox: tuple[float, float, float, float] = (math.nan, math.nan, math.nan, math.nan)
+
+    def __str__(self) -> str:
+        """Return a few readable lines: counts, km per mode, pieces, extent."""
+        w, s, e, n = self.bbox
+        lines = [
+            f"network from {self.source}",
+            f"  {self.nodes:,} nodes, {self.edges:,} directed edges, CRS {self.crs}",
+            f"  extent W {w:.5f}  S {s:.5f}  E {e:.5f}  N {n:.5f} (WGS-84)",
+        ]
+        for mode in self.modes:
+            info = self.disconnected.get(mode, {})
+            pieces = int(info.get("pieces", 0))
+            note = ""
+            if pieces:
+                verb = "dropped" if info.get("dropped") else "kept"
+                note = (f"; {verb} {pieces} disconnected piece(s), {info.get('km', 0):.2f} km")
+            lines.append(f"  {mode:<13}{self.street_km.get(mode, 0.0):10.2f} km of street, "
+                         f"{self.components.get(mode, 0)} component(s){note}")
+        return "\n".join(lines)
+
+
+def _street_km(iu: NDArray[np.int64], iv: NDArray[np.int64], length: NDArray[np.float64],
+               sel: NDArray[np.bool_]) -> float:
+    """Km of street among the selected directed edges, a street usable both ways counted once."""
+    import pandas as pd
+
+    df = pd.DataFrame({"a": iu[sel], "b": iv[sel], "cm": np.round(length[sel] * 100)})
+    rev = df.rename(columns={"a": "b", "b": "a"}).drop_duplicates()
+    twins = df.merge(rev, on=["a", "b", "cm"], how="left", indicator=True)
+    is_twin = (twins["_merge"] == "both").to_numpy()
+    lengths = length[sel]
+    total = lengths[~is_twin].sum() + lengths[is_twin].sum() / 2.0
+    return round(float(total) / 1000.0, 3)
+
+
+def network_summary(G: nx.MultiDiGraph) -> NetworkSummary:
+    """Summarise a road network graph.
+
+    Parameters
+    ----------
+    G
+        A road network graph.
+
+    Returns
+    -------
+    NetworkSummary
+        Counts, km of street per mode, components, dropped pieces, extent and CRS.
+    """
+    modes = tuple(G.graph.get("modes", ()))
+    edges, iu, iv, n = _edge_arrays(G)
+    m = len(edges)
+    length = np.fromiter((float(d.get("length", 0.0)) for *_, d in edges), dtype=np.float64,
+                         count=m)
+    street_km: dict[str, float] = {}
+    components: dict[str, int] = {}
+    for mode in modes:
+        attr = f"travel_time_{mode}"
+        sel = np.fromiter((attr in d for *_, d in edges), dtype=bool, count=m)
+        components[mode] = _mode_components(iu, iv, n, sel)[0]
+        street_km[mode] = _street_km(iu, iv, length, sel)
+    lon = np.fromiter((d.get("lon", np.nan) for d in G.nodes.values()), dtype=np.float64,
+                      count=len(G))
+    lat = np.fromiter((d.get("lat", np.nan) for d in G.nodes.values()), dtype=np.float64,
+                      count=len(G))
+    bbox = ((float(np.nanmin(lon)), float(np.nanmin(lat)), float(np.nanmax(lon)),
+             float(np.nanmax(lat))) if len(G) and np.isfinite(lon).any()
+            else (math.nan, math.nan, math.nan, math.nan))
+    return NetworkSummary(
+        source=str(G.graph.get("source", "unknown")),
+        crs=str(G.graph.get("crs")),
+        nodes=len(G),
+        edges=m,
+        modes=modes,
+        street_km=street_km,
+        components=components,
+        disconnected=dict(G.graph.get("disconnected", {})),
+        bbox=bbox,
+    )
+
+
+__all__ = [
+    "DRIVE_SPEED_LABEL",
+    "MODE_KIND",
+    "NetworkSummary",
+    "add_slope_walk_times",
+    "clip_to_boundary",
+    "graph_from_bbox",
+    "graph_from_osm_file",
+    "graph_from_place",
+    "graph_from_polygon",
+    "load_graph",
+    "network_summary",
+    "parse_maxspeed_kmh",
+    "read_boundary",
+    "read_network",
+    "save_graph",
+    "tobler_factor",
+    "way_modes",
+]

@@ -1,0 +1,647 @@
+"""The review-meeting report: a self-contained HTML file, an Excel workbook, CSVs, a GeoPackage."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ._errors import InputError
+from .io import atomic_path, write_text_atomic
+from .webmap import Lang, category_label, label
+
+__all__ = [
+    "DataSource",
+    "ReportPaths",
+    "build_report",
+    "excel_safe",
+    "write_geopackage",
+    "write_tables",
+]
+
+#: Rows of one table shown in the HTML report; the workbook and CSVs have every row.
+MAX_HTML_ROWS = 300
+
+#: Bilingual headers of common columns (Chinese, English).
+COLUMN_LABELS: dict[str, tuple[str, str]] = {
+    "category": ("设施类别", "category"),
+    "community_id": ("社区编号", "community id"),
+    "id": ("编号", "id"),
+    "name": ("名称", "name"),
+    "kind": ("类型", "kind"),
+    "township": ("街道/乡镇", "township"),
+    "division": ("区县", "division"),
+    "population": ("人口", "population"),
+    "households": ("户数", "households"),
+    "communities": ("社区数", "communities"),
+    "units": ("需求单元", "demand units"),
+    "minutes": ("分钟", "minutes"),
+    "class": ("覆盖等级", "class"),
+    "target_id": ("目标", "target"),
+    "description": ("说明", "description"),
+    "description_zh": ("说明", "description (zh)"),
+    "description_en": ("说明 (英文)", "description"),
+    "scope": ("范围", "scope"),
+    "value": ("现状值", "value"),
+    "target": ("目标值", "target"),
+    "met": ("达标", "met"),
+    "gap": ("差距", "gap"),
+    "source": ("来源", "source"),
+    "verified": ("已核实", "verified"),
+    "site_id": ("选址编号", "site id"),
+    "rank": ("排序", "rank"),
+    "added_population": ("新增覆盖人口", "newly covered population"),
+    "alternatives": ("备选", "alternatives"),
+    "covered_population_before": ("选址前覆盖人口", "covered before"),
+    "covered_population_after": ("选址后覆盖人口", "covered after"),
+    "floor_area_m2": ("建筑面积 m²", "floor area m²"),
+    "parameter": ("参数", "parameter"),
+}
+_QUANTITY_LABELS: dict[str, tuple[str, str]] = {
+    "covered_population": ("覆盖人口", "covered population"),
+    "uncovered_population": ("未覆盖人口", "people outside reach"),
+    "covered_share": ("覆盖率", "covered share"),
+    "class": ("覆盖等级", "class"),
+    "covered_communities_share": ("达标社区比例", "share of communities covered"),
+    "covered_communities": ("覆盖社区数", "communities covered"),
+    "partly_covered_communities": ("部分覆盖社区数", "communities partly covered"),
+    "outside_communities": ("未覆盖社区数", "communities outside reach"),
+    "covered": ("覆盖", "covered"),
+}
+_BREAK = re.compile(r"^(?P<q>[a-z_]+?)_(?P<m>[0-9.]+)min$")
+_SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
+_LAYER_BAD = re.compile(r"[^A-Za-z0-9_]+")
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """One input of the study and whether it is real or synthetic.
+
+    Parameters
+    ----------
+    name
+        What it is (e.g. ``"Divisions"``, ``"Road network"``).
+    status
+        ``"real"``, ``"synthetic"``, ``"mixed"`` or ``"unknown"``.
+    origin
+        Where it comes from (file, OSM extract, planner's list), with attribution.
+    note
+        Anything a reader should know (date, licence, caveats).
+    """
+
+    name: str
+    status: str
+    origin: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """The files written by :func:`build_report`."""
+
+    html: Path
+    workbook: Path | None
+    csv: tuple[Path, ...]
+    geopackage: Path | None
+    figures: tuple[Path, ...] = field(default=())
+
+    def all(self) -> list[Path]:
+        """Return every written file.
+
+        Returns
+        -------
+        list of Path
+            HTML, workbook, CSVs, GeoPackage and figure files.
+        """
+        out = [self.html]
+        if self.workbook is not None:
+            out.append(self.workbook)
+        out.extend(self.csv)
+        if self.geopackage is not None:
+            out.append(self.geopackage)
+        out.extend(self.figures)
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# tables
+
+
+def excel_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy whose text cells cannot run as spreadsheet formulas.
+
+    Text starting with ``=``, ``+``, ``@``, a tab or a carriage return (and ``-`` unless it is
+    a number) gets a leading apostrophe, so a name taken from OSM or a planner's file such as
+    ``=HYPERLINK(...)`` shows as text in Excel. Lists become comma-separated text; geometry
+    columns are dropped.
+
+    Parameters
+    ----------
+    table
+        Any table; it is not modified.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The safe copy.
+    """
+    out = pd.DataFrame(table).copy()
+    if isinstance(table, gpd.GeoDataFrame):
+        out = out.drop(columns=[c for c in out.columns
+                                if isinstance(out[c].dtype, gpd.array.GeometryDtype)])
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(_safe_cell)
+    out.columns = [str(c) for c in out.columns]
+    return out
+
+
+def _safe_cell(value: Any) -> Any:
+    if isinstance(value, (list, tuple, np.ndarray)):
+        value = ", ".join(str(v) for v in value)
+    if not isinstance(value, str) or not value:
+        return value
+    first = value[0]
+    if first in "=+@\t\r" or (first == "-" and not _is_number(value)):
+        return "'" + value
+    return value
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _sheet_name(name: str, used: set[str]) -> str:
+    base = _SHEET_BAD.sub("_", name)[:31] or "table"
+    candidate, i = base, 2
+    while candidate.lower() in used:
+        suffix = f"_{i}"
+        candidate = base[: 31 - len(suffix)] + suffix
+        i += 1
+    used.add(candidate.lower())
+    return candidate
+
+
+def _file_stem(name: str) -> str:
+    stem = re.sub(r"[^\w.-]+", "_", name, flags=re.UNICODE).strip("_")
+    return stem or "table"
+
+
+def write_tables(out_dir: str | os.PathLike[str], tables: Mapping[str, pd.DataFrame], *,
+                 workbook_name: str = "tables.xlsx", csv: bool = True
+                 ) -> tuple[Path | None, tuple[Path, ...]]:
+    """Write tables as one Excel workbook (a sheet each) and CSVs (UTF-8 with BOM), atomically.
+
+    Parameters
+    ----------
+    out_dir
+        Output folder.
+    tables
+        Name -> table; the name becomes the sheet and the CSV file name.
+    workbook_name
+        The workbook's file name.
+    csv
+        Also write one CSV per table.
+
+    Returns
+    -------
+    tuple
+        ``(workbook path or None when there is no table, CSV paths)``.
+    """
+    folder = Path(out_dir)
+    present = {name: excel_safe(t) for name, t in tables.items() if t is not None}
+    if not present:
+        return None, ()
+    workbook = folder / workbook_name
+    used: set[str] = set()
+    with atomic_path(workbook) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+        for name, table in present.items():
+            table.to_excel(writer, sheet_name=_sheet_name(name, used), index=False)
+    written: list[Path] = []
+    if csv:
+        for name, table in present.items():
+            path = folder / f"{_file_stem(name)}.csv"
+            with atomic_path(path) as tmp:
+                table.to_csv(tmp, index=False, encoding="utf-8-sig")
+            written.append(path)
+    return workbook, tuple(written)
+
+
+def write_geopackage(path: str | os.PathLike[str], layers: Mapping[str, gpd.GeoDataFrame]
+                     ) -> Path | None:
+    """Write layers into one GeoPackage (WGS-84) that QGIS opens, atomically.
+
+    A layer mixing points, lines and polygons is split into ``<name>_points``, ``_lines`` and
+    ``_polygons`` so that each GeoPackage layer has one geometry type. List values become
+    comma-separated text.
+
+    Parameters
+    ----------
+    path
+        The ``.gpkg`` file.
+    layers
+        Layer name -> GeoDataFrame (any CRS; a frame without CRS is taken as WGS-84).
+
+    Returns
+    -------
+    Path or None
+        The file, or ``None`` when there was no layer with geometry.
+    """
+    prepared: list[tuple[str, gpd.GeoDataFrame]] = []
+    for name, gdf in layers.items():
+        if gdf is None or not isinstance(gdf, gpd.GeoDataFrame) or len(gdf) == 0:
+            continue
+        frame = gdf if gdf.crs is not None else gdf.set_crs(4326)
+        frame = frame.to_crs(4326)
+        frame = frame.loc[frame.geometry.notna().to_numpy()
+                          & ~frame.geometry.is_empty.to_numpy()]
+        if frame.empty:
+            continue
+        attrs = excel_safe(frame.drop(columns=frame.geometry.name))
+        for col in attrs.columns:
+            if attrs[col].dtype == object:
+                attrs[col] = attrs[col].map(lambda v: v if v is None or isinstance(
+                    v, (str, int, float, bool)) else str(v))
+        frame = gpd.GeoDataFrame(attrs, geometry=frame.geometry.to_numpy(), crs=4326)
+        layer = _LAYER_BAD.sub("_", name).strip("_") or "layer"
+        kinds = frame.geometry.geom_type.str.replace("Multi", "", regex=False)
+        families = {"Point": "points", "LineString": "lines", "Polygon": "polygons"}
+        present = sorted(set(kinds))
+        if len(present) == 1:
+            prepared.append((layer, frame))
+        else:
+            for kind in present:
+                suffix = families.get(kind, kind.lower())
+                prepared.append((f"{layer}_{suffix}", frame.loc[(kinds == kind).to_numpy()]))
+    if not prepared:
+        return None
+    with atomic_path(path) as tmp:
+        for layer, frame in prepared:
+            frame.to_file(tmp, layer=layer, driver="GPKG")
+    return Path(path)
+
+
+# --------------------------------------------------------------------------------------------
+# HTML
+
+
+def _header(column: str, lang: Lang) -> str:
+    if column in COLUMN_LABELS:
+        return label(*COLUMN_LABELS[column], lang)
+    match = _BREAK.match(column)
+    if match and match["q"] in _QUANTITY_LABELS:
+        zh, en = _QUANTITY_LABELS[match["q"]]
+        minutes = match["m"]
+        return label(f"{zh} ({minutes}分钟)", f"{en} ({minutes} min)", lang)
+    return column
+
+
+def _cell(column: str, value: Any, *, lang: Lang, catalog: Any) -> str:
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return html.escape(", ".join(str(v) for v in value))
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        if column in ("met", "verified", "synthetic"):
+            mark = "✔" if value else "✘"
+            cls = "ok" if value else "bad"
+            return f'<span class="{cls}">{mark}</span>'
+        return "✔" if value else ""
+    if column == "category":
+        return html.escape(category_label(str(value), lang=lang, catalog=catalog))
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        if "share" in column:
+            return f"{100 * number:.1f}%"
+        if "population" in column or column in ("households", "communities", "units"):
+            return f"{number:,.0f}"
+        return f"{number:,.2f}".rstrip("0").rstrip(".") if math.isfinite(number) else ""
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}" if column not in ("rank", "code") else str(int(value))
+    return html.escape(str(value))
+
+
+def _table_html(table: pd.DataFrame, *, lang: Lang, catalog: Any,
+                max_rows: int = MAX_HTML_ROWS) -> str:
+    frame = pd.DataFrame(table)
+    if isinstance(table, gpd.GeoDataFrame):
+        frame = frame.drop(columns=[table.geometry.name])
+    columns = [str(c) for c in frame.columns]
+    frame.columns = columns
+    head = "".join(f"<th>{html.escape(_header(c, lang))}</th>" for c in columns)
+    body = []
+    for record in frame.head(max_rows).to_dict("records"):
+        cells = "".join(f"<td>{_cell(str(c), record[c], lang=lang, catalog=catalog)}</td>"
+                        for c in columns)
+        body.append(f"<tr>{cells}</tr>")
+    more = ""
+    if len(frame) > max_rows:
+        note = label(f"仅显示前 {max_rows} 行, 共 {len(frame)} 行; 完整表格见工作簿",
+                     f"first {max_rows} of {len(frame)} rows shown; the workbook has them all",
+                     lang)
+        more = f'<p class="note">{html.escape(note)}</p>'
+    return (f'<div class="tablewrap"><table><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>{more}")
+
+
+def _figure_png(figure: Any, *, dpi: int = 150) -> bytes:
+    if isinstance(figure, (str, os.PathLike)):
+        path = Path(figure)
+        if path.suffix.lower() != ".png":
+            msg = f"figures embedded in the report must be PNG files, got {path.name!r}"
+            raise InputError(msg)
+        return path.read_bytes()
+    if isinstance(figure, bytes):
+        return figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if figure.canvas is None or type(figure.canvas).__name__ == "FigureCanvasBase":
+        FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+_CSS = """
+body{font:14px/1.5 "Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif;margin:0;
+ color:#222;background:#f4f4f4}
+main{max-width:1100px;margin:0 auto;background:#fff;padding:24px 36px 48px}
+h1{font-size:26px;margin:0 0 4px}h2{border-bottom:2px solid #08519c;padding-bottom:2px;
+ margin-top:32px;font-size:19px}h3{font-size:15px;margin:18px 0 6px}
+.banner{background:#b00000;color:#fff;font-weight:700;font-size:18px;padding:10px 16px;
+ border-radius:6px;margin:12px 0}
+.banner.real{background:#1a7f37}
+.tablewrap{overflow-x:auto;max-width:100%}
+table{border-collapse:collapse;font-size:12px;margin:6px 0 12px}
+th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
+th{background:#eef3f8}tbody tr:nth-child(even){background:#fafafa}
+.ok{color:#1a7f37;font-weight:700}.bad{color:#b00000;font-weight:700}
+.status-synthetic{color:#b00000;font-weight:700}.status-real{color:#1a7f37;font-weight:700}
+.status-mixed,.status-unknown{color:#a05a00;font-weight:700}
+figure{margin:12px 0}figure img{max-width:100%;border:1px solid #ddd}
+figcaption{font-size:12px;color:#555}
+.note{font-size:12px;color:#555}
+@media print{body{background:#fff}main{padding:0}h2{page-break-after:avoid}
+ figure,table{page-break-inside:avoid}.banner{-webkit-print-color-adjust:exact;
+ print-color-adjust:exact}}
+"""
+
+
+def _coerce_sources(sources: Any) -> list[DataSource]:
+    out = []
+    if isinstance(sources, Mapping):
+        for name, value in sources.items():
+            if isinstance(value, DataSource):
+                out.append(value)
+            elif isinstance(value, Mapping):
+                out.append(DataSource(str(name), str(value.get("status", "unknown")),
+                                      str(value.get("origin", "")), str(value.get("note", ""))))
+            else:
+                out.append(DataSource(str(name), str(value)))
+        return out
+    for item in sources or ():
+        if isinstance(item, DataSource):
+            out.append(item)
+        elif isinstance(item, Mapping):
+            out.append(DataSource(str(item.get("name", "")), str(item.get("status", "unknown")),
+                                  str(item.get("origin", "")), str(item.get("note", ""))))
+        else:
+            msg = f"a data source must be a DataSource or a mapping, got {item!r}"
+            raise InputError(msg)
+    return out
+
+
+def _named_tables(value: Any, attrs: Sequence[tuple[str, str]]) -> dict[str, pd.DataFrame]:
+    """Tables from a result object (attributes), a mapping or one table."""
+    if value is None:
+        return {}
+    if isinstance(value, pd.DataFrame):
+        return {attrs[0][1]: value}
+    if isinstance(value, Mapping):
+        return {str(k): v for k, v in value.items() if isinstance(v, pd.DataFrame)}
+    out = {}
+    for attr, name in attrs:
+        table = getattr(value, attr, None)
+        if isinstance(table, pd.DataFrame):
+            out[name] = table
+    return out
+
+
+_COVERAGE_ATTRS = (("study_area", "coverage_study_area"), ("divisions", "coverage_divisions"),
+                   ("townships", "coverage_townships"), ("communities", "coverage"),
+                   ("outside", "outside_reach"))
+_COMPLIANCE_ATTRS = (("targets", "compliance_targets"), ("by_division", "compliance_divisions"),
+                     ("by_township", "compliance_townships"),
+                     ("by_community", "compliance_communities"))
+
+
+def build_report(
+    out_dir: str | os.PathLike[str],
+    *,
+    title: str,
+    parameters: Mapping[str, Any],
+    sources: Sequence[DataSource | Mapping[str, Any]] | Mapping[str, Any],
+    coverage: Any = None,
+    compliance: Any = None,
+    sites: pd.DataFrame | None = None,
+    site_summary: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+    tables: Mapping[str, pd.DataFrame] | None = None,
+    layers: Mapping[str, gpd.GeoDataFrame] | None = None,
+    figures: Mapping[str, Any] | None = None,
+    synthetic: bool | None = None,
+    lang: Lang = "both",
+    catalog: Any = None,
+    links: Mapping[str, str] | None = None,
+    name: str = "report",
+) -> ReportPaths:
+    """Write the meeting report with whatever parts of the analysis exist.
+
+    Writes ``<name>.html`` (self-contained: styles inline, figures as base64 PNG, no script),
+    ``<name>_tables.xlsx`` (a sheet per table), one CSV per table (UTF-8 with BOM, for Excel)
+    and ``<name>_layers.gpkg`` (a layer per table with geometry, WGS-84), all atomically.
+
+    Parameters
+    ----------
+    out_dir
+        Output folder.
+    title
+        The report's title (study area and scenario).
+    parameters
+        Parameter name -> value (mode, speed, thresholds...), shown first.
+    sources
+        The data sources with their status (:class:`DataSource`, mappings with ``name``,
+        ``status``, ``origin``, ``note``, or a mapping name -> status).
+    coverage
+        A ``CoverageResult`` (its ``study_area``, ``divisions``, ``townships``,
+        ``communities``, ``outside`` tables), a mapping name -> table, or one table.
+    compliance
+        A ``ComplianceResult`` (its ``targets`` table: target id, description, scope, value,
+        target, met, gap, source, verified; and ``by_*`` tables), a mapping or one table.
+    sites
+        Proposed sites (``site_id``, ``rank``, ``added_population``, ``alternatives``...).
+    site_summary
+        Before/after figures of the site suggestion (e.g. ``summary.json``: one mapping, or
+        one per category), shown as a table.
+    tables
+        Further tables name -> table for the workbook and CSVs (and shown in an appendix).
+    layers
+        Layer name -> GeoDataFrame for the GeoPackage.
+    figures
+        Caption -> matplotlib figure, PNG file path or PNG bytes, embedded in order.
+    synthetic
+        Whether the data is synthetic (a red banner); ``None`` decides from ``sources`` (any
+        source with status ``synthetic`` or ``mixed``).
+    lang
+        ``"zh"``, ``"en"`` or ``"both"``.
+    catalog
+        A standards catalog for category names.
+    links
+        Caption -> relative file name of companion outputs (e.g. the interactive map).
+    name
+        Stem of the written files.
+
+    Returns
+    -------
+    ReportPaths
+        The written files.
+    """
+    folder = Path(out_dir)
+    source_list = _coerce_sources(sources)
+    if synthetic is None:
+        synthetic = any(s.status.lower() in ("synthetic", "mixed") for s in source_list)
+    coverage_tables = _named_tables(coverage, _COVERAGE_ATTRS)
+    compliance_tables = _named_tables(compliance, _COMPLIANCE_ATTRS)
+    site_tables: dict[str, pd.DataFrame] = {}
+    if sites is not None:
+        site_tables["sites"] = sites
+    if site_summary is not None:
+        summaries = ([site_summary] if isinstance(site_summary, Mapping)
+                     else list(site_summary))
+        site_tables["sites_summary"] = pd.DataFrame(
+            [{k: v for k, v in r.items() if not isinstance(v, (Mapping, list))}
+             for r in summaries])
+    extra = dict(tables or {})
+    params = pd.DataFrame({"parameter": [str(k) for k in parameters],
+                           "value": [str(v) for v in parameters.values()]})
+    source_table = pd.DataFrame([s.__dict__ for s in source_list],
+                                columns=["name", "status", "origin", "note"])
+
+    def t(zh: str, en: str) -> str:
+        return label(zh, en, lang)
+
+    esc = html.escape
+    parts = [f"<h1>{esc(title)}</h1>"]
+    if synthetic:
+        parts.append('<div class="banner">SYNTHETIC DATA / 合成数据 — '
+                     + esc(t("本报告使用合成数据, 结果不代表实际情况",
+                             "results do not describe the real situation")) + "</div>")
+    else:
+        parts.append(f'<div class="banner real">{esc(t("真实数据", "Real data"))}</div>')
+
+    parts.append(f"<h2>1. {esc(t('参数', 'Parameters'))}</h2>")
+    parts.append(_table_html(params, lang=lang, catalog=catalog))
+
+    parts.append(f"<h2>2. {esc(t('数据来源', 'Data sources'))}</h2>")
+    rows = []
+    for s in source_list:
+        status = s.status.lower()
+        status_text = {"real": t("真实", "real"), "synthetic": t("合成", "SYNTHETIC"),
+                       "mixed": t("部分合成", "mixed")}.get(status, s.status)
+        css = re.sub(r"[^a-z]", "", status) or "unknown"
+        rows.append(f'<tr><td>{esc(s.name)}</td><td class="status-{css}">{esc(status_text)}'
+                    f"</td><td>{esc(s.origin)}</td><td>{esc(s.note)}</td></tr>")
+    parts.append(f"<table><thead><tr><th>{esc(t('数据', 'data'))}</th>"
+                 f"<th>{esc(t('状态', 'status'))}</th><th>{esc(t('来源', 'origin'))}</th>"
+                 f"<th>{esc(t('说明', 'note'))}</th></tr></thead><tbody>{''.join(rows)}"
+                 "</tbody></table>")
+
+    section = 3
+    figure_items = list((figures or {}).items())
+    if coverage_tables:
+        parts.append(f"<h2>{section}. {esc(t('覆盖情况', 'Coverage'))}</h2>")
+        section += 1
+        captions = {"coverage_study_area": t("按设施类别 (全域)", "By category (study area)"),
+                    "coverage_divisions": t("按区县", "By division"),
+                    "coverage_townships": t("按街道/乡镇", "By township"),
+                    "coverage": t("按社区", "By community"),
+                    "outside_reach": t("服务范围外的社区", "Communities outside reach")}
+        for key, table in coverage_tables.items():
+            parts.append(f"<h3>{esc(captions.get(key, key))}</h3>")
+            parts.append(_table_html(table, lang=lang, catalog=catalog))
+    if compliance_tables:
+        parts.append(f"<h2>{section}. {esc(t('规划目标达标情况', 'Compliance with plan targets'))}"
+                     "</h2>")
+        section += 1
+        for key, table in compliance_tables.items():
+            if key != "compliance_targets":
+                parts.append(f"<h3>{esc(key)}</h3>")
+            parts.append(_table_html(table, lang=lang, catalog=catalog))
+    if site_tables:
+        parts.append(f"<h2>{section}. {esc(t('建议选址', 'Proposed sites'))}</h2>")
+        section += 1
+        if "sites_summary" in site_tables:
+            parts.append(f"<h3>{esc(t('选址前后', 'Before and after'))}</h3>")
+            parts.append(_table_html(site_tables["sites_summary"], lang=lang, catalog=catalog))
+        if "sites" in site_tables:
+            parts.append(f"<h3>{esc(t('选址 (排序, 含备选)', 'Sites (ranked, with alternatives)'))}"
+                         "</h3>")
+            parts.append(_table_html(site_tables["sites"], lang=lang, catalog=catalog))
+    if figure_items:
+        parts.append(f"<h2>{section}. {esc(t('图', 'Figures'))}</h2>")
+        section += 1
+        for caption, figure in figure_items:
+            data = base64.b64encode(_figure_png(figure)).decode("ascii")
+            parts.append(f'<figure><img alt="{esc(str(caption))}" '
+                         f'src="data:image/png;base64,{data}">'
+                         f"<figcaption>{esc(str(caption))}</figcaption></figure>")
+    if extra:
+        parts.append(f"<h2>{section}. {esc(t('附表', 'Appendix tables'))}</h2>")
+        section += 1
+        for key, table in extra.items():
+            parts.append(f"<h3>{esc(key)}</h3>")
+            parts.append(_table_html(table, lang=lang, catalog=catalog))
+
+    all_tables: dict[str, pd.DataFrame] = {"parameters": params, "sources": source_table,
+                                           **coverage_tables, **compliance_tables,
+                                           **site_tables, **extra}
+    workbook, csvs = write_tables(folder, all_tables, workbook_name=f"{name}_tables.xlsx")
+    geo_layers = dict(layers or {})
+    for key, table in {**coverage_tables, **site_tables}.items():
+        if isinstance(table, gpd.GeoDataFrame) and key not in geo_layers:
+            geo_layers[key] = table
+    gpkg = write_geopackage(folder / f"{name}_layers.gpkg", geo_layers)
+
+    files = [(t("表格工作簿", "workbook"), workbook.name if workbook else None),
+             (t("图层 (GeoPackage, QGIS)", "layers (GeoPackage, QGIS)"),
+              gpkg.name if gpkg else None)]
+    files.extend((caption, target) for caption, target in (links or {}).items())
+    items = "".join(f'<li>{esc(c)}: <a href="{esc(f)}">{esc(f)}</a></li>'
+                    for c, f in files if f)
+    parts.append(f"<h2>{section}. {esc(t('其他文件', 'Companion files'))}</h2><ul>{items}</ul>")
+    if csvs:
+        parts.append(f'<p class="note">CSV (UTF-8 BOM): {esc(", ".join(p.name for p in csvs))}'
+                     "</p>")
+
+    document = (
+        '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)}</title><style>{_CSS}</style></head>"
+        f"<body><main>{''.join(parts)}</main></body></html>\n"
+    )
+    html_path = write_text_atomic(folder / f"{name}.html", document)
+    return ReportPaths(html=html_path, workbook=workbook, csv=csvs, geopackage=gpkg)

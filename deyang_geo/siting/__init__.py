@@ -1,0 +1,18 @@
+"""Site suggestion: location-allocation models on sparse reach sets, solved exactly with HiGHS."""
+
+from __future__ import annotations
+
+from ._core import coverage_matrix, minutes_csr
+from ._result import SitingResult
+from .models import capacitated_coverage, lscp, mclp, multi_category, pmedian
+
+__all__ = [
+    "SitingResult",
+    "capacitated_coverage",
+    "coverage_matrix",
+    "lscp",
+    "mclp",
+    "minutes_csr",
+    "multi_category",
+    "pmedian",
+]

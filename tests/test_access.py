@@ -1,0 +1,340 @@
+"""Tests of minutes to the nearest source and reach sets, against networkx Dijkstra."""
+
+from __future__ import annotations
+
+import warnings
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from deyang_geo._errors import InputError, InputWarning
+from deyang_geo.access import (
+    ReachSet,
+    minutes_to_nearest,
+    nearest_minutes,
+    node_minutes,
+    reach_set,
+)
+from deyang_geo.routing import RoutingNetwork
+from deyang_geo.snapping import Snapped, snap_points
+
+WALK_MS = 4.0 / 3.6
+CRS = "EPSG:32648"
+
+
+# ---------------------------------------------------------------------- reference
+def reference_graph(G: nx.MultiDiGraph, net: RoutingNetwork, sources: Snapped,
+                    targets: Snapped, mode: str, walk_ms: float) -> nx.DiGraph:
+    """The street graph plus one node per source and per target, costs worked out by hand.
+
+    Source i -> its edge's ends, edge's ends -> target j, and source -> target directly when
+    both lie on the same street. A fraction 0 of a closed direction costs 0 (at the node).
+    """
+    attr = f"travel_time_{mode}"
+    H = nx.DiGraph()
+    H.add_nodes_from(G.nodes)
+    for u, v, d in G.edges(data=True):
+        if attr in d and (not H.has_edge(u, v) or H[u][v]["weight"] > d[attr]):
+            H.add_edge(u, v, weight=d[attr])
+
+    def w(a: int, b: int) -> float:
+        data = G.get_edge_data(a, b)
+        vals = [d[attr] for d in data.values() if attr in d] if data else []
+        return min(vals) if vals else np.inf
+
+    def part(frac: float, weight: float) -> float:
+        return 0.0 if frac == 0 else frac * weight
+
+    def ends(points: Snapped, i: int) -> tuple[int, int, float, float, float]:
+        e = points.edge[i]
+        u, v = int(net.node_ids[net.edge_u[e]]), int(net.node_ids[net.edge_v[e]])
+        return u, v, points.fraction[i], points.distance_m[i] / walk_ms, 0.0
+
+    for i in np.flatnonzero(sources.snapped):
+        u, v, f, c, _ = ends(sources, i)
+        for node, cost in ((v, c + part(1 - f, w(u, v))), (u, c + part(f, w(v, u)))):
+            if np.isfinite(cost):
+                H.add_edge(("s", i), node, weight=cost)
+    for j in np.flatnonzero(targets.snapped):
+        u, v, f, c, _ = ends(targets, j)
+        for node, cost in ((u, c + part(f, w(u, v))), (v, c + part(1 - f, w(v, u)))):
+            if np.isfinite(cost):
+                H.add_edge(node, ("t", j), weight=min(cost, H.get_edge_data(
+                    node, ("t", j), {"weight": np.inf})["weight"]))
+        for i in np.flatnonzero(sources.snapped & (sources.edge == targets.edge[j])):
+            fs, cs = sources.fraction[i], sources.distance_m[i] / walk_ms
+            if f == fs:
+                cost = 0.0
+            elif f > fs:
+                cost = (f - fs) * w(u, v)
+            else:
+                cost = (fs - f) * w(v, u)
+            if np.isfinite(cost):
+                H.add_edge(("s", i), ("t", j), weight=cost + cs + c)
+    return H
+
+
+def reference_seconds(H: nx.DiGraph, n_src: int, n_tgt: int) -> np.ndarray:
+    out = np.full((n_src, n_tgt), np.inf)
+    for i in range(n_src):
+        if ("s", i) not in H:
+            continue
+        lengths = nx.single_source_dijkstra_path_length(H, ("s", i))
+        for key, d in lengths.items():
+            if isinstance(key, tuple) and key[0] == "t":
+                out[i, key[1]] = d
+    return out
+
+
+def nan_inf(a: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(a), np.inf, a)
+
+
+# ---------------------------------------------------------------------- random graphs
+@st.composite
+def random_case(draw):
+    n = draw(st.integers(2, 10))
+    coords = draw(st.lists(st.tuples(st.integers(0, 400), st.integers(0, 400)),
+                           min_size=n, max_size=n, unique=True))
+    pairs = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)),
+                          min_size=1, max_size=3 * n, unique=True))
+    pairs = sorted({(min(a, b), max(a, b)) for a, b in pairs if a != b})
+    if not pairs:
+        pairs = [(0, 1)]
+    kinds = draw(st.lists(st.sampled_from(["both", "fwd", "bwd", "none"]),
+                          min_size=len(pairs), max_size=len(pairs)))
+    factors = draw(st.lists(st.floats(0.5, 3.0), min_size=2 * len(pairs),
+                            max_size=2 * len(pairs)))
+    G = nx.MultiDiGraph(crs=CRS, modes=("walk", "drive"), speeds_kmh={"walk": 4.0})
+    for k, (x, y) in enumerate(coords):
+        G.add_node(100 + k, x=float(x), y=float(y))
+    for p, ((a, b), kind) in enumerate(zip(pairs, kinds, strict=True)):
+        line = shapely.LineString([coords[a], coords[b]])
+        L = line.length
+        for u, v, geom, fwd, fac in ((a, b, line, True, factors[2 * p]),
+                                     (b, a, line.reverse(), False, factors[2 * p + 1])):
+            data = {"length": L, "geometry": geom, "travel_time_walk": L / WALK_MS * fac}
+            if kind == "both" or (kind == "fwd" and fwd) or (kind == "bwd" and not fwd):
+                data["travel_time_drive"] = L / 10.0 * fac
+            G.add_edge(100 + u, 100 + v, **data)
+    pts = st.tuples(st.floats(-50, 450), st.floats(-50, 450))
+    src = draw(st.lists(pts, min_size=1, max_size=5))
+    tgt = draw(st.lists(pts, min_size=1, max_size=8))
+    # put a few targets exactly on a source (0-minute case) or on a node
+    if draw(st.booleans()):
+        tgt.append(src[0])
+    if draw(st.booleans()):
+        tgt.append((float(coords[0][0]), float(coords[0][1])))
+    mode = draw(st.sampled_from(["walk", "drive"]))
+    max_minutes = draw(st.sampled_from([None, 1.0, 3.0]))
+    return G, np.array(src, dtype=float), np.array(tgt, dtype=float), mode, max_minutes
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_case())
+def test_random_graphs_match_networkx(case):
+    G, src, tgt, mode, max_minutes = case
+    net = RoutingNetwork.from_graph(G)
+    s = snap_points(net, src[:, 0], src[:, 1], mode=mode, max_snap_m=150.0)
+    t = snap_points(net, tgt[:, 0], tgt[:, 1], mode=mode, max_snap_m=150.0)
+    H = reference_graph(G, net, s, t, mode, WALK_MS)
+    ref = reference_seconds(H, len(s), len(t)) / 60.0
+    limit = np.inf if max_minutes is None else max_minutes
+    best_ref = ref.min(axis=0)
+    best_ref[best_ref > limit] = np.inf
+
+    minutes, which = nearest_minutes(net, s, t, mode=mode, max_minutes=max_minutes)
+    np.testing.assert_allclose(nan_inf(minutes), best_ref, rtol=1e-9,
+                               atol=1e-9)
+    assert ((which >= 0) == np.isfinite(best_ref)).all()
+    hit = np.flatnonzero(which >= 0)
+    np.testing.assert_allclose(ref[which[hit], hit], minutes[hit], rtol=1e-9)
+
+    # node minutes: multi-source Dijkstra from the source nodes of H
+    srcs = [("s", i) for i in range(len(s)) if ("s", i) in H]
+    node_ref = np.full(net.n_nodes, np.inf)
+    if srcs:
+        d = nx.multi_source_dijkstra_path_length(H, srcs)
+        for k, node in enumerate(net.node_ids.tolist()):
+            node_ref[k] = d.get(node, np.inf) / 60.0
+    node_ref[node_ref > limit] = np.inf
+    nm, nlab = node_minutes(net, s, mode=mode, max_minutes=max_minutes)
+    np.testing.assert_allclose(nan_inf(nm), node_ref, rtol=1e-9)
+    assert ((nlab >= 0) == np.isfinite(node_ref)).all()
+
+    # reach sets: brute force over all pairs
+    bound = 3.0 if max_minutes is None else max_minutes
+    rs = reach_set(net, s, t, mode=mode, max_minutes=bound)
+    dense = np.full((len(s), len(t)), np.inf)
+    rows = np.repeat(np.arange(rs.n_sources), np.diff(rs.indptr))
+    dense[rows, rs.indices] = rs.minutes
+    expected = np.where(ref <= bound, ref, np.inf)
+    np.testing.assert_allclose(dense, expected, rtol=1e-9, atol=1e-9)
+    for i in range(rs.n_sources):
+        row = rs.indices[rs.indptr[i]:rs.indptr[i + 1]]
+        assert (np.diff(row) > 0).all()
+
+
+# ---------------------------------------------------------------------- hand fixture
+def corridor() -> tuple[nx.MultiDiGraph, RoutingNetwork]:
+    """A 300 m street 1-2-3-4 (100 m per edge) walked both ways; 2->3 drivable one way.
+
+    ``travel_time_walk`` is 90 s per edge (4 km/h), drive 2->3 takes 10 s.
+    """
+    G = nx.MultiDiGraph(crs=CRS, modes=("walk", "drive"), speeds_kmh={"walk": 4.0})
+    for k in range(4):
+        G.add_node(k + 1, x=100.0 * k, y=0.0)
+    for k in range(3):
+        a, b = k + 1, k + 2
+        line = shapely.LineString([(100.0 * k, 0), (100.0 * (k + 1), 0)])
+        G.add_edge(a, b, length=100.0, geometry=line, travel_time_walk=90.0,
+                   **({"travel_time_drive": 10.0} if k == 1 else {}))
+        G.add_edge(b, a, length=100.0, geometry=line.reverse(), travel_time_walk=90.0)
+    return G, RoutingNetwork.from_graph(G)
+
+
+def test_partial_edges_and_connectors_by_hand():
+    _, net = corridor()
+    # source at x=50 (10 m off the street), targets at x=20 (same edge), 150, 290 (5 m off)
+    s = snap_points(net, [50.0], [10.0])
+    t = snap_points(net, [20.0, 150.0, 290.0], [0.0, 0.0, -5.0])
+    minutes, which = nearest_minutes(net, s, t, mode="walk")
+    conn = 10 / WALK_MS
+    expected_s = [conn + 30 * 0.9, conn + 100 * 0.9, conn + 240 * 0.9 + 5 / WALK_MS]
+    np.testing.assert_allclose(minutes * 60, expected_s)
+    assert which.tolist() == [0, 0, 0]
+
+
+def test_one_way_edge_by_hand():
+    _, net = corridor()
+    # drive only 2->3 (x 100..200): a source at x=150 reaches x=180 directly, not x=120
+    s = snap_points(net, [150.0], [0.0], mode="drive")
+    t = snap_points(net, [180.0, 120.0, 100.0, 200.0], [0.0, 0.0, 0.0, 0.0], mode="drive")
+    minutes, which = nearest_minutes(net, s, t, mode="drive")
+    assert minutes[0] * 60 == pytest.approx(3.0)
+    assert np.isnan(minutes[1])
+    assert np.isnan(minutes[2])
+    assert minutes[3] * 60 == pytest.approx(5.0)
+    assert which.tolist() == [0, -1, -1, 0]
+
+
+def test_walk_speed_rescales_and_sets_connector():
+    _, net = corridor()
+    s = snap_points(net, [0.0], [10.0])
+    t = snap_points(net, [300.0], [0.0])
+    m4, _ = nearest_minutes(net, s, t, mode="walk")
+    m5, _ = nearest_minutes(net, s, t, mode="walk", walk_speed_kmh=5.0)
+    assert m4[0] == pytest.approx(310 / 1000 * 15)
+    assert m5[0] == pytest.approx(310 / 1000 * 12)
+
+
+def test_unsnapped_points_are_nan():
+    _, net = corridor()
+    s = snap_points(net, [0.0, 0.0], [500.0, 0.0])
+    t = snap_points(net, [100.0, 100.0], [0.0, 900.0])
+    assert s.snapped.tolist() == [False, True]
+    minutes, which = nearest_minutes(net, s, t, mode="walk")
+    assert minutes[0] == pytest.approx(1.5)
+    assert which[0] == 1
+    assert np.isnan(minutes[1])
+    assert which[1] == -1
+    rs = reach_set(net, s, t, mode="walk", max_minutes=15)
+    assert rs.indptr.tolist() == [0, 0, 1]
+
+
+def test_reach_set_keeps_zero_minutes():
+    _, net = corridor()
+    s = snap_points(net, [100.0, 300.0], [0.0, 0.0])
+    t = snap_points(net, [100.0, 200.0, 300.0], [0.0, 0.0, 0.0])
+    rs = reach_set(net, s, t, mode="walk", max_minutes=1.5)
+    assert isinstance(rs, ReachSet)
+    m = rs.to_csr()
+    assert m.shape == (2, 3)
+    assert m.nnz == rs.nnz == 4
+    assert m.indices.tolist() == [0, 1, 1, 2]
+    np.testing.assert_allclose(m.data, [0.0, 1.5, 1.5, 0.0])
+    assert rs.to_membership().toarray().tolist() == [[True, True, False], [False, True, True]]
+
+
+def test_reach_set_many_chunks(monkeypatch):
+    import deyang_geo.access as access
+
+    monkeypatch.setattr(access, "_REACH_CHUNK", 3)
+    _, net = corridor()
+    xs = np.linspace(0, 300, 11)
+    s = snap_points(net, xs, np.zeros(11))
+    t = snap_points(net, xs, np.zeros(11))
+    rs = reach_set(net, s, t, mode="walk", max_minutes=2.0)
+    dense = rs.to_csr().toarray()
+    d = np.abs(xs[:, None] - xs[None, :]) * 0.9 / 60
+    expected = np.where(d <= 2.0 + 1e-12, d, 0.0)
+    np.testing.assert_allclose(dense, expected, atol=1e-12)
+    assert rs.nnz == int((d <= 2.0 + 1e-12).sum())
+
+
+# ---------------------------------------------------------------------- table level
+def _frames():
+    demand = gpd.GeoDataFrame(
+        {"id": ["d1", "d2", "d3"], "population": [10, 20, 30]},
+        geometry=gpd.points_from_xy([0.0, 300.0, 150.0], [0.0, 0.0, 900.0]), crs=CRS)
+    facilities = gpd.GeoDataFrame(
+        {"id": ["f1", "f2", "f3"], "category": ["health_room", "health_room", "police_room"]},
+        geometry=gpd.points_from_xy([100.0, 250.0, 0.0], [0.0, 0.0, 5.0]), crs=CRS)
+    return demand, facilities
+
+
+def test_minutes_to_nearest_table():
+    _, net = corridor()
+    demand, facilities = _frames()
+    before = demand.copy()
+    with pytest.warns(InputWarning, match="d3"):
+        out = minutes_to_nearest(net, demand.to_crs("EPSG:4326"), facilities,
+                                 categories=["health_room", "police_room", "library_room"])
+    assert list(out.columns) == ["demand_id", "category", "minutes", "facility_id"]
+    assert out["demand_id"].tolist() == ["d1"] * 3 + ["d2"] * 3 + ["d3"] * 3
+    assert out["category"].tolist() == ["health_room", "police_room", "library_room"] * 3
+    expected = [1.5, 5 / 1000 * 15, np.nan, 50 / 1000 * 15, 305 / 1000 * 15, np.nan,
+                np.nan, np.nan, np.nan]
+    np.testing.assert_allclose(out["minutes"].to_numpy(dtype=float), expected, rtol=1e-6)
+    ids = out["facility_id"]
+    assert ids.isna().tolist() == [False, False, True, False, False, True, True, True, True]
+    assert ids.dropna().tolist() == ["f1", "f3", "f2", "f3"]
+    assert out.attrs["unsnapped_demand"] == ["d3"]
+    pd.testing.assert_frame_equal(demand, before)
+
+
+def test_minutes_to_nearest_unit_id_and_max_minutes():
+    _, net = corridor()
+    demand, facilities = _frames()
+    demand = demand.iloc[:2].assign(unit_id=["u1", "u2"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = minutes_to_nearest(net, demand, facilities, max_minutes=1.0)
+    assert out["demand_id"].tolist() == ["u1", "u1", "u2", "u2"]
+    assert out["category"].tolist() == ["health_room", "police_room"] * 2
+    m = out["minutes"].to_numpy(dtype=float)
+    assert np.isnan(m[0])
+    assert m[1] == pytest.approx(0.075)
+    assert m[2] == pytest.approx(0.75)
+    assert np.isnan(m[3])
+
+
+def test_minutes_to_nearest_reports_all_problems():
+    _, net = corridor()
+    demand, facilities = _frames()
+    demand = demand.drop(columns="id")
+    demand.loc[1, "geometry"] = shapely.box(0, 0, 1, 1)
+    facilities = facilities.drop(columns="category")
+    with pytest.raises(InputError) as info:
+        minutes_to_nearest(net, demand, facilities)
+    text = str(info.value)
+    assert "'id'" in text
+    assert "'category'" in text
+    assert "row 2" in text
+    assert len(info.value.problems) == 3

@@ -1,0 +1,423 @@
+"""Compliance on a hand-made study whose answers are worked out by hand below.
+
+Communities (township, division):
+  C1 urban, 1000 people, 400 households (A, 旌阳区)
+  C2 urban,  500 people, 200 households (A, 旌阳区)
+  C3 rural,  300 people, 100 households (B, 罗江区)
+One demand unit each: U1, U2, U3.
+
+Service stations (walk threshold 5 min urban, 30 min rural in the catalog):
+  F1 120 m2, F2 30 m2.  Reach (minutes): F1->U1 2, F1->U2 4, F1->U3 40 (beyond 30);
+  F2->U2 0 (explicit zero), F2->U3 10.
+2SFCA for T5 (demand = households / 100: U1 4, U2 2, U3 1):
+  R1 = 120 / (4 + 2) = 20, R2 = 30 / (2 + 1) = 10
+  A(U1) = 20, A(U2) = 20 + 10 = 30, A(U3) = 10   [m2 per 100 households]
+  city = (4*20 + 2*30 + 1*10) / 7 = 150/7; missing: C1 (30-20)*4 = 40, C3 (30-10)*1 = 20.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import shapely
+
+from deyang_geo._errors import InputError
+from deyang_geo.compliance import HEADERS, evaluate_compliance, gap_summary
+from deyang_geo.standards import default_catalog_path, load_catalog
+
+
+def _communities(**extra: list[object]) -> gpd.GeoDataFrame:
+    data: dict[str, list[object]] = {
+        "id": ["C1", "C2", "C3"],
+        "name": ["陕西馆社区", "文庙社区", "白马村"],
+        "kind": ["urban", "urban", "rural"],
+        "population": [1000, 500, 300],
+        "households": [400, 200, 100],
+        "township": ["A", "A", "B"],
+        "division": ["旌阳区", "旌阳区", "罗江区"],
+    }
+    data.update(extra)
+    return gpd.GeoDataFrame(
+        data, geometry=[shapely.Point(104.40, 31.13), shapely.Point(104.41, 31.13),
+                        shapely.Point(104.50, 31.20)], crs="EPSG:4326")
+
+
+def _facilities(**extra: list[object]) -> gpd.GeoDataFrame:
+    data: dict[str, list[object]] = {
+        "id": ["F1", "F2", "F3", "F4", "F5"],
+        "name": ["站1", "站2", "中心1", "中心2", "健身"],
+        "category": ["service_station", "service_station", "service_centre", "service_centre",
+                     "fitness_station"],
+        "floor_area_m2": [120.0, 30.0, 900.0, 700.0, np.nan],
+    }
+    data.update(extra)
+    return gpd.GeoDataFrame(
+        data,
+        # F1 next to C1, F2 next to C3 (rural), F3/F4 near C2, F5 near C1
+        geometry=[shapely.Point(104.4001, 31.13), shapely.Point(104.5001, 31.20),
+                  shapely.Point(104.4101, 31.13), shapely.Point(104.4102, 31.13),
+                  shapely.Point(104.4002, 31.13)],
+        crs="EPSG:4326")
+
+
+UNITS = pd.DataFrame({
+    "unit_id": ["U1", "U2", "U3"],
+    "community_id": ["C1", "C2", "C3"],
+    "population": [1000.0, 500.0, 300.0],
+    "households": [400.0, 200.0, 100.0],
+})
+
+ACCESS = pd.DataFrame({
+    "demand_id": ["U1", "U2", "U3"] * 2,
+    "category": ["service_station"] * 3 + ["fitness_station"] * 3,
+    "minutes": [2.0, 3.0, 10.0, 4.0, 7.0, np.nan],
+    "facility_id": ["F1", "F2", "F2", "F5", "F5", None],
+})
+
+
+def _reach() -> sp.csr_array:
+    # rows F1..F5 (facility table order), columns U1..U3; explicit 0.0 for F2->U2
+    indptr = np.array([0, 3, 5, 5, 5, 5])
+    indices = np.array([0, 1, 2, 1, 2])
+    minutes = np.array([2.0, 4.0, 40.0, 0.0, 10.0])
+    return sp.csr_array((minutes, indices, indptr), shape=(5, 3))
+
+
+def _run(**kw: object) -> object:
+    args: dict[str, object] = {
+        "communities": _communities(), "facilities": _facilities(), "units": UNITS,
+        "access": ACCESS, "reach": _reach(),
+    }
+    args.update(kw)
+    return evaluate_compliance(**args)  # type: ignore[arg-type]
+
+
+def _row(table: pd.DataFrame, target: str, scope: str, **keys: str) -> pd.Series:
+    sel = (table["target_id"] == target) & (table["scope"] == scope)
+    for k, v in keys.items():
+        sel &= table[k] == v
+    assert sel.sum() == 1, (target, scope, keys)
+    return table.loc[sel].iloc[0]
+
+
+def test_two_step_floating_catchment_by_hand() -> None:
+    res = _run()
+    city = _row(res.targets, "T5", "all")
+    assert city["value"] == pytest.approx(150 / 7)
+    assert city["met"] == False  # noqa: E712
+    assert city["m2_missing"] == pytest.approx(60.0)
+    assert city["communities_short"] == 2
+    assert city["people_short"] == 1300
+    comm = res.by_community[res.by_community["target_id"] == "T5"].set_index("community_id")
+    assert comm.loc["C1", "value"] == pytest.approx(20.0)
+    assert comm.loc["C2", "value"] == pytest.approx(30.0)
+    assert comm.loc["C3", "value"] == pytest.approx(10.0)
+    assert list(comm["met"]) == [False, True, False]
+    assert comm.loc["C1", "m2_missing"] == pytest.approx(40.0)
+    # township A = C1 + C2: (80 + 60) / 6
+    town = _row(res.by_township, "T5", "all", township="A")
+    assert town["value"] == pytest.approx(140 / 6)
+    div = _row(res.by_division, "T5", "all", division="罗江区")
+    assert div["value"] == pytest.approx(10.0)
+    assert div["m2_missing"] == pytest.approx(20.0)
+
+
+def test_2sfca_matches_a_reach_set_and_a_callable() -> None:
+    from deyang_geo.access import ReachSet
+
+    m = _reach()
+    rs = ReachSet(indptr=m.indptr.astype(np.int64), indices=m.indices.astype(np.int64),
+                  minutes=m.data, n_sources=5, n_demand=3, max_minutes=60.0)
+    a = _row(_run(reach=rs).targets, "T5", "all")["value"]
+    calls = []
+
+    def reach(fac: pd.DataFrame, max_minutes: float) -> sp.csr_array:
+        calls.append((list(fac["id"]), max_minutes))
+        return sp.csr_array(_reach()[[0, 1]])
+
+    b = _row(_run(reach=reach).targets, "T5", "all")["value"]
+    assert a == pytest.approx(150 / 7)
+    assert b == pytest.approx(150 / 7)
+    assert calls[0] == (["F1", "F2"], 30.0)
+
+
+def test_reach_set_too_short_warns() -> None:
+    from deyang_geo._errors import InputWarning
+    from deyang_geo.access import ReachSet
+
+    m = _reach()
+    rs = ReachSet(indptr=m.indptr.astype(np.int64), indices=m.indices.astype(np.int64),
+                  minutes=m.data, n_sources=5, n_demand=3, max_minutes=15.0)
+    with pytest.warns(InputWarning, match="cut short"):
+        _run(reach=rs, targets=["T5"])
+
+
+def test_supply_is_conserved() -> None:
+    # every facility with a non-empty catchment hands out exactly its area
+    res = _run(targets=["T5"])
+    comm = res.by_community.set_index("community_id")
+    demand = np.array([4.0, 2.0, 1.0])
+    assert float((comm["value"].to_numpy() * demand).sum()) == pytest.approx(150.0)
+
+
+def test_coverage_shares_urban_and_rural() -> None:
+    res = _run()
+    t2 = _row(res.targets, "T2", "urban")  # U1 2 min, U2 3 min <= 5
+    assert t2["value"] == 1.0
+    assert t2["met"] == True  # noqa: E712
+    assert t2["population_share"] == 1.0
+    t3 = _row(res.targets, "T3", "rural")  # U3 10 min <= 30 (rural assumption)
+    assert t3["value"] == 1.0
+    t7u = _row(res.targets, "T7", "urban")  # U1 4 <= 5 yes, U2 7 no
+    assert t7u["value"] == 0.5
+    assert t7u["met"] == False  # noqa: E712
+    assert t7u["communities_short"] == 1
+    assert t7u["people_short"] == 500
+    assert t7u["population_share"] == pytest.approx(1000 / 1500)
+    t7r = _row(res.targets, "T7", "rural")  # unreachable
+    assert t7r["value"] == 0.0
+    assert t7r["communities_short"] == 1  # ceil(0.6 * 1)
+    assert t7r["people_short"] == 180  # ceil(0.6 * 300)
+    t10 = _row(res.targets, "T10", "all")  # no children's home at all
+    assert t10["value"] == 0.0
+    assert t10["communities_short"] == 3  # ceil(0.9 * 3)
+    # T1: every basic service within 15 min; health room etc. missing -> nobody
+    assert _row(res.targets, "T1", "urban")["value"] == 0.0
+    comm = res.by_community[res.by_community["target_id"] == "T7"].set_index("community_id")
+    assert list(comm["met"]) == [True, False, False]
+
+
+def test_threshold_override_by_category_and_target() -> None:
+    res = _run(thresholds={"fitness_station": 8})
+    assert _row(res.targets, "T7", "urban")["value"] == 1.0
+    res = _run(thresholds={"T7": 3})
+    assert _row(res.targets, "T7", "urban")["value"] == 0.0
+    assert "set by the user" in _row(res.targets, "T7", "urban")["standard_source"]
+    with pytest.raises(InputError, match="neither a category nor a target"):
+        _run(thresholds={"nonsense": 3})
+
+
+def test_size_targets_t6_and_t2_size() -> None:
+    res = _run()
+    t6 = _row(res.targets, "T6", "all")
+    # F1 120 < 300, F2 30 < 300, F3 900 >= 800, F4 700 < 800
+    assert t6["value"] == pytest.approx(0.25)
+    assert t6["facilities"] == 4
+    assert t6["facilities_short"] == 3
+    assert t6["m2_missing"] == pytest.approx(180 + 270 + 100)
+    und = res.undersized.set_index("id")
+    assert sorted(und.index) == ["F1", "F2", "F4"]
+    assert und.loc["F4", "m2_missing"] == pytest.approx(100.0)
+    assert und.loc["F2", "community_id"] == "C3"
+    assert und.loc["F4", "division"] == "旌阳区"
+    # T2.size: urban stations only (F1 in C1); F2 lies in rural C3
+    t2s = _row(res.targets, "T2.size", "urban")
+    assert t2s["facilities"] == 1
+    assert t2s["value"] == 0.0
+    assert t2s["facilities_short"] == 1
+    assert "300" in t2s["standard_source"]
+
+
+def test_attribute_targets_present_and_missing() -> None:
+    comm = _communities(
+        social_workers=[1, 0, 2],
+        info_platform=["是", "否", True],
+        volunteers=[400, 100, 60],
+    )
+    fac = _facilities(barrier_free=[None, None, None, None, "yes"],
+                      opening_hours_per_day=[8, 6, None, 9, None])
+    res = _run(communities=comm, facilities=fac)
+    t12 = _row(res.targets, "T12", "all")
+    assert t12["value"] == pytest.approx(2 / 3)
+    assert t12["communities_short"] == 1
+    t15u = _row(res.targets, "T15", "urban")
+    assert t15u["value"] == 0.5
+    assert t15u["met"] == False  # noqa: E712
+    assert t15u["communities_short"] == 1  # ceil(0.6 * 2) - 1
+    assert _row(res.targets, "T15", "rural")["met"] == True  # noqa: E712
+    t13 = _row(res.targets, "T13", "all")
+    assert t13["value"] == pytest.approx(560 / 1800)
+    assert t13["met"] == True  # noqa: E712
+    per = res.by_community[res.by_community["target_id"] == "T13"].set_index("community_id")
+    assert list(per["met"]) == [True, False, False]
+    t9 = _row(res.targets, "T9", "all")
+    assert t9["value"] == 1.0
+    t11 = _row(res.targets, "T11", "all")
+    assert t11["value"] == pytest.approx(2 / 3)
+    assert t11["facilities_unknown"] == 1
+    assert t11["facilities_short"] == 1
+    t14 = _row(res.targets, "T14", "urban")
+    assert t14["status"] == "not assessed: column social_organisations missing"
+    assert pd.isna(t14["met"])
+    assert _row(res.by_division, "T14", "rural", division="罗江区")["status"].startswith(
+        "not assessed")
+    assert _row(res.targets, "T16", "rural")["status"].startswith("not assessable")
+    # without the columns at all
+    bare = _run()
+    assert _row(bare.targets, "T12", "all")["status"] == (
+        "not assessed: column social_workers missing")
+    assert _row(bare.targets, "T9", "all")["status"] == (
+        "not assessed: column barrier_free missing")
+
+
+def test_capacity_not_assessed_without_reach_or_column() -> None:
+    res = _run(reach=None)
+    assert _row(res.targets, "T5", "all")["status"] == "not assessed: no reach set given"
+    res = _run(targets=["T8"])
+    assert _row(res.targets, "T8", "all")["status"] == "not assessed: column site_area_m2 missing"
+
+
+def test_t4_per_person_rural_scope() -> None:
+    fac = _facilities(site_area_m2=[np.nan] * 5,
+                      category=["outdoor_square", "outdoor_square", "service_centre",
+                                "service_centre", "fitness_station"])
+    fac.loc[0, "site_area_m2"] = 1800.0
+    fac.loc[1, "site_area_m2"] = 400.0
+    # outdoor_square: threshold 10 min urban, 30 min rural
+    # F1 catchment U1 (2), U2 (4) -> 1500 people; F2 catchment U2 (0), U3 (10) -> 800 people
+    # R1 = 1.2, R2 = 0.5; A(U3) = 0.5 < 2.5 -> C3 short 2.0 * 300 = 600 m2
+    res = _run(facilities=fac, targets=["T4"])
+    t4 = _row(res.targets, "T4", "rural")
+    assert t4["value"] == pytest.approx(0.5)
+    assert t4["m2_missing"] == pytest.approx(600.0)
+    assert t4["people_short"] == 300
+    assert set(res.by_community["community_id"]) == {"C3"}
+
+
+def test_inputs_not_mutated_and_deterministic() -> None:
+    comm, fac = _communities(), _facilities()
+    c0, f0, u0, a0 = comm.copy(), fac.copy(), UNITS.copy(), ACCESS.copy()
+    r1 = _run(communities=comm, facilities=fac)
+    r2 = _run(communities=comm, facilities=fac)
+    pd.testing.assert_frame_equal(r1.targets, r2.targets)
+    pd.testing.assert_frame_equal(r1.by_community, r2.by_community)
+    pd.testing.assert_frame_equal(comm, c0)
+    pd.testing.assert_frame_equal(fac, f0)
+    pd.testing.assert_frame_equal(UNITS, u0)
+    pd.testing.assert_frame_equal(ACCESS, a0)
+
+
+def test_bad_inputs_reported_together() -> None:
+    comm = _communities()
+    comm.loc[1, "kind"] = "town"
+    acc = ACCESS.copy()
+    acc.loc[0, "demand_id"] = "U9"
+    with pytest.raises(InputError) as info:
+        _run(communities=comm, access=acc)
+    text = str(info.value)
+    assert "kind" in text
+    assert "U9" in text
+    with pytest.raises(InputError, match="population"):
+        _run(communities=_communities().drop(columns="population"))
+
+
+def test_every_row_carries_source_and_verified() -> None:
+    res = _run()
+    assert res.targets["source"].str.len().gt(0).all()
+    assert res.targets["verified"].notna().all()
+    t2 = _row(res.targets, "T2", "urban")
+    assert "GB50180" in t2["standard_source"]
+    assert t2["standard_verified"] == False  # noqa: E712
+    assert set(res.targets["target_id"]) >= {f"T{i}" for i in range(1, 17)}
+
+
+def test_modified_catalog_copy_changes_results(tmp_path: Path) -> None:
+    text = default_catalog_path().read_text(encoding="utf-8")
+    text = text.replace('version = "deyang-2018.1"', 'version = "other-1"')
+    text = text.replace('measure = "m2_per_100_households"\narea_column = "floor_area_m2"\n'
+                        "target = 30.0", 'measure = "m2_per_100_households"\n'
+                        'area_column = "floor_area_m2"\ntarget = 20.0')
+    path = tmp_path / "std_other.toml"
+    path.write_text(text, encoding="utf-8")
+    res = _run(catalog=load_catalog(path), targets=["T5"])
+    assert res.catalog_version == "other-1"
+    assert res.parameters["catalog_version"] == "other-1"
+    t5 = _row(res.targets, "T5", "all")
+    assert t5["target"] == 20.0
+    assert t5["m2_missing"] == pytest.approx(10.0)  # only C3: (20 - 10) * 1
+
+
+def test_write_csv_with_bom_and_workbook(tmp_path: Path) -> None:
+    res = _run()
+    files = res.write(tmp_path / "out")
+    names = sorted(p.name for p in files)
+    assert "compliance.xlsx" in names
+    assert "compliance_city.csv" in names
+    raw = (tmp_path / "out" / "compliance_city.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    back = pd.read_csv(tmp_path / "out" / "compliance_city.csv", encoding="utf-8-sig")
+    assert HEADERS["value"] in back.columns
+    assert "现状值 value" in back.columns
+    assert len(back) == len(res.targets)
+    with pd.ExcelFile(tmp_path / "out" / "compliance.xlsx") as book:
+        sheets = book.sheet_names
+        city = pd.read_excel(book, sheet_name="全市 city")
+    assert "社区 communities" in sheets
+    assert "区县 divisions" in sheets
+    assert len(city) == len(res.targets)
+    params = pd.read_csv(tmp_path / "out" / "compliance_parameters.csv", encoding="utf-8-sig")
+    assert "deyang-2018.1" in params.iloc[:, 1].tolist()
+    assert not list((tmp_path / "out").glob(".*tmp*"))
+
+
+def test_gap_summary_lines() -> None:
+    lines = gap_summary(_run())
+    t5 = next(line for line in lines if line.startswith("T5 all"))
+    assert "60 m2" in t5
+    assert "2 communities" in t5
+    assert not any(line.startswith("T2 urban") for line in lines)
+
+
+def test_capacity_gaps_kept_when_average_met() -> None:
+    # with a 20 m2 target the city average 150/7 is met, but C3 (10) is still short
+    res = _run(targets=["T5"], thresholds={})
+    text = default_catalog_path().read_text(encoding="utf-8")
+    assert "target = 30.0" in text
+    t5 = _row(res.targets, "T5", "all")
+    assert t5["communities_short"] == 2  # C1 and C3 below 30
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def test_cli_end_to_end(tmp_path: Path) -> None:
+    """A straight street (nodes every 0.002 deg = 190.6 m at 31.13 N), walk 4 km/h.
+
+    C1 (urban, 400 households) sits 47.6 m from station S1 (400 m2): 0.7 min;
+    C2 (urban, 300 households) 1048 m away: 15.7 min > 5; C3 (rural, 100) 1906 m: 28.6 <= 30.
+    2SFCA T5: S1 serves C1 and C3 (demand 4 + 1): R = 80; city = (4*80 + 1*80) / 8 = 50;
+    C2 gets nothing: 30 * 3 = 90 m2 missing. Centre M1 600 m2 < 800: T6 value 1/2.
+    """
+    from deyang_geo.cli import main
+
+    out = tmp_path / "out"
+    code = main([
+        "-q", "compliance", "--network", str(FIXTURES / "std_streets.osm"),
+        "--facilities", str(FIXTURES / "std_facilities.csv"),
+        "--demand", str(FIXTURES / "std_communities.geojson"),
+        "--osm-facilities", "--out", str(out),
+    ])
+    assert code == 0
+    city = pd.read_csv(out / "compliance_city.csv", encoding="utf-8-sig")
+    city = city.rename(columns={v: k for k, v in HEADERS.items()})
+    t2 = _row(city, "T2", "urban")
+    assert t2["value"] == 0.5
+    assert t2["status"] == "未达标 missed"
+    t5 = _row(city, "T5", "all")
+    assert t5["value"] == pytest.approx(50.0, abs=1e-3)
+    assert t5["m2_missing"] == pytest.approx(90.0, abs=1e-3)
+    assert _row(city, "T6", "all")["value"] == 0.5
+    assert _row(city, "T3", "rural")["value"] == 1.0
+    # the fitness station at C3 comes from the OSM file
+    assert _row(city, "T7", "rural")["value"] == 1.0
+    assert "未核实 UNVERIFIED" in set(city["standard_verified"])
+    assert (out / "compliance.xlsx").exists()
+    assert main(["-q", "compliance", "--network", str(FIXTURES / "std_streets.osm"),
+                 "--facilities", str(FIXTURES / "std_facilities.csv"),
+                 "--demand", str(FIXTURES / "std_communities.geojson"),
+                 "--threshold", "nonsense", "--out", str(out)]) == 2

@@ -1,0 +1,244 @@
+"""Tests of deyang_geo.coverage on a hand-computed example."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from deyang_geo import InputError
+from deyang_geo.coverage import CoverageResult, compute_coverage, coverage_column
+
+NAN = float("nan")
+
+# Communities A..D; D has no population (its units are weighed equally).
+COMMUNITIES = gpd.GeoDataFrame(
+    {
+        "id": ["A", "B", "C", "D"],
+        "name": ["甲社区", "乙村", "丙社区", "丁村"],
+        "kind": ["urban", "rural", "urban", "rural"],
+        "township": ["T1", "T1", "T2", "T2"],
+        "division": ["旌阳区", "旌阳区", "罗江区", "罗江区"],
+        "population": [100, 100, 100, 0],
+    },
+    geometry=[shapely.box(i * 1000, 0, i * 1000 + 500, 500) for i in range(4)],
+    crs="EPSG:32648",
+)
+UNITS = pd.DataFrame({
+    "unit_id": ["A#1", "A#2", "B#1", "C#1", "C#2", "C#3", "D#1", "D#2"],
+    "community_id": ["A", "A", "B", "C", "C", "C", "D", "D"],
+    "population": [60.0, 40.0, 100.0, 30.0, 30.0, 40.0, 0.0, 0.0],
+})
+ACCESS = pd.DataFrame(
+    [
+        ("A#1", "health_room", 4.0, "h1"), ("A#2", "health_room", 12.0, "h1"),
+        ("B#1", "health_room", NAN, None), ("C#1", "health_room", 3.0, "h2"),
+        ("C#2", "health_room", 9.0, "h2"), ("C#3", "health_room", 16.0, "h2"),
+        ("D#1", "health_room", 2.0, "h3"), ("D#2", "health_room", NAN, None),
+        # A#2 and the D units have no library row: unreachable
+        ("A#1", "library_room", 20.0, "l1"), ("B#1", "library_room", 14.0, "l1"),
+        ("C#1", "library_room", 1.0, "l2"), ("C#2", "library_room", 1.0, "l2"),
+        ("C#3", "library_room", 1.0, "l2"),
+    ],
+    columns=["demand_id", "category", "minutes", "facility_id"],
+)
+
+
+@pytest.fixture(scope="module")
+def result() -> CoverageResult:
+    return compute_coverage(ACCESS, UNITS, COMMUNITIES)
+
+
+def _row(table: pd.DataFrame, **keys: str) -> pd.Series:
+    mask = np.ones(len(table), dtype=bool)
+    for k, v in keys.items():
+        mask &= (table[k] == v).to_numpy()
+    assert mask.sum() == 1, keys
+    return table[mask].iloc[0]
+
+
+def test_coverage_column_names() -> None:
+    assert coverage_column("covered_share", 15) == "covered_share_15min"
+    assert coverage_column("covered_population", 7.5) == "covered_population_7.5min"
+    with pytest.raises(ValueError, match="unknown coverage quantity"):
+        coverage_column("share", 5)
+
+
+def test_parameters_default_from_settings(result: CoverageResult) -> None:
+    assert result.breaks_minutes == (5.0, 10.0, 15.0)
+    assert result.threshold_minutes == 15.0
+    assert (result.covered_share, result.partly_covered_share) == (0.8, 0.2)
+    assert result.categories == ("health_room", "library_room")
+
+
+EXPECTED_COMMUNITIES = [
+    # id, category, (share 5, 10, 15), (class 5, 10, 15), covered population 15, median minutes
+    ("A", "health_room", (0.6, 0.6, 1.0), ("partly", "partly", "covered"), 100.0, 4.0),
+    ("B", "health_room", (0.0, 0.0, 0.0), ("outside",) * 3, 0.0, NAN),
+    ("C", "health_room", (0.3, 0.6, 0.6), ("partly",) * 3, 60.0, 9.0),
+    ("D", "health_room", (0.5, 0.5, 0.5), ("partly",) * 3, 0.0, 2.0),
+    ("A", "library_room", (0.0, 0.0, 0.0), ("outside",) * 3, 0.0, 20.0),
+    ("B", "library_room", (0.0, 0.0, 1.0), ("outside", "outside", "covered"), 100.0, 14.0),
+    ("C", "library_room", (1.0, 1.0, 1.0), ("covered",) * 3, 100.0, 1.0),
+    ("D", "library_room", (0.0, 0.0, 0.0), ("outside",) * 3, 0.0, NAN),
+]
+
+
+@pytest.mark.parametrize(
+    ("cid", "category", "shares", "classes", "covered15", "median"), EXPECTED_COMMUNITIES)
+def test_community_table(result: CoverageResult, cid: str, category: str,
+                         shares: tuple[float, ...], classes: tuple[str, ...], covered15: float,
+                         median: float) -> None:
+    row = _row(result.communities, community_id=cid, category=category)
+    for b, share, cls in zip((5, 10, 15), shares, classes, strict=True):
+        assert row[coverage_column("covered_share", b)] == pytest.approx(share)
+        assert row[coverage_column("class", b)] == cls
+    assert row["class"] == classes[-1]
+    assert row[coverage_column("covered_population", 15)] == covered15
+    if math.isnan(median):
+        assert math.isnan(row["minutes"])
+    else:
+        assert row["minutes"] == median
+
+
+def test_community_table_order_and_attributes(result: CoverageResult) -> None:
+    table = result.communities
+    assert list(table["community_id"]) == ["A", "A", "B", "B", "C", "C", "D", "D"]
+    assert list(table["category"][:2]) == ["health_room", "library_room"]
+    assert list(table["population"][::2]) == [100.0, 100.0, 100.0, 0.0]
+    assert list(table["units"][::2]) == [2, 1, 3, 2]
+    assert _row(table, community_id="A", category="health_room")["name"] == "甲社区"
+
+
+def test_units_table(result: CoverageResult) -> None:
+    units = result.units
+    assert len(units) == 8 * 2
+    row = _row(units, demand_id="A#2", category="library_room")
+    assert math.isnan(row["minutes"])
+    assert pd.isna(row["facility_id"])
+    assert not row["covered_15min"]
+    row = _row(units, demand_id="C#3", category="health_room")
+    assert (row["facility_id"], row["covered_10min"], row["covered_15min"]) == ("h2", False, False)
+
+
+def test_township_aggregates(result: CoverageResult) -> None:
+    row = _row(result.townships, division="旌阳区", township="T1", kind="all",
+               category="health_room")
+    assert (row["communities"], row["population"]) == (2, 200.0)
+    assert row["covered_population_15min"] == 100.0
+    assert row["covered_share_15min"] == 0.5
+    assert (row["covered_communities_15min"], row["partly_covered_communities_15min"],
+            row["outside_communities_15min"]) == (1, 0, 1)
+    assert row["covered_communities_share_15min"] == 0.5
+    row = _row(result.townships, division="旌阳区", township="T1", kind="urban",
+               category="health_room")
+    assert (row["communities"], row["covered_share_5min"]) == (1, 0.6)
+    # kinds listed: all first, then urban, then rural
+    kinds = result.townships[(result.townships["township"] == "T2")
+                             & (result.townships["category"] == "health_room")]["kind"]
+    assert list(kinds) == ["all", "urban", "rural"]
+
+
+def test_division_and_study_area_aggregates(result: CoverageResult) -> None:
+    row = _row(result.divisions, division="罗江区", kind="rural", category="health_room")
+    # D has no population: the share is undefined, its class still counts
+    assert row["population"] == 0.0
+    assert math.isnan(row["covered_share_15min"])
+    assert row["partly_covered_communities_15min"] == 1
+    row = _row(result.study_area, kind="all", category="health_room")
+    assert (row["communities"], row["population"]) == (4, 300.0)
+    assert row["covered_population_5min"] == 90.0
+    assert row["covered_share_5min"] == pytest.approx(0.3)
+    assert (row["covered_communities_5min"], row["partly_covered_communities_5min"],
+            row["outside_communities_5min"]) == (0, 3, 1)
+    row = _row(result.study_area, kind="urban", category="library_room")
+    assert row["covered_share_15min"] == 0.5
+    assert (row["covered_communities_15min"], row["outside_communities_15min"]) == (1, 1)
+    assert "division" not in result.study_area.columns
+
+
+def test_outside_sorted_by_uncovered_population(result: CoverageResult) -> None:
+    outside = result.outside
+    assert isinstance(outside, gpd.GeoDataFrame)
+    assert list(zip(outside["community_id"], outside["category"], strict=True)) == [
+        ("A", "library_room"), ("B", "health_room"), ("D", "library_room")]
+    assert list(outside["uncovered_population_15min"]) == [100.0, 100.0, 0.0]
+    assert outside.crs == COMMUNITIES.crs
+    assert outside.geometry.iloc[1].equals(COMMUNITIES.geometry.iloc[1])
+
+
+def test_thresholds_and_breaks_are_settable() -> None:
+    res = compute_coverage(ACCESS, UNITS, COMMUNITIES, breaks_minutes=[10], threshold_minutes=12,
+                           covered_share=0.5, partly_covered_share=0.1,
+                           categories=["health_room"])
+    assert res.breaks_minutes == (10.0, 12.0)
+    assert res.categories == ("health_room",)
+    row = _row(res.communities, community_id="C", category="health_room")
+    assert (row["covered_share_12min"], row["class"]) == (pytest.approx(0.6), "covered")
+    row = _row(res.communities, community_id="A", category="health_room")
+    assert row["class_12min"] == "covered"  # 12.0 <= 12: inclusive
+    assert "covered_share_15min" not in res.communities.columns
+
+
+def test_inputs_not_mutated() -> None:
+    access, units, comm = ACCESS.copy(), UNITS.copy(), COMMUNITIES.copy()
+    compute_coverage(access, units, comm)
+    pd.testing.assert_frame_equal(access, ACCESS)
+    pd.testing.assert_frame_equal(units, UNITS)
+    pd.testing.assert_frame_equal(comm, COMMUNITIES)
+
+
+def test_units_without_community_column_are_communities() -> None:
+    units = pd.DataFrame({"id": ["A", "B"], "population": [10, 30]})
+    access = pd.DataFrame({"demand_id": ["A", "B"], "category": ["x", "x"],
+                           "minutes": [3.0, 30.0], "facility_id": ["f", "f"]})
+    res = compute_coverage(access, units, units)
+    assert list(res.communities["class"]) == ["covered", "outside"]
+    assert res.study_area["covered_share_15min"].iloc[0] == 0.25
+    assert list(res.townships["township"]) == [""]
+
+
+def test_bad_inputs_are_reported_together() -> None:
+    access = pd.concat([ACCESS, pd.DataFrame({
+        "demand_id": ["Z#9", "A#1"], "category": ["health_room", "health_room"],
+        "minutes": [1.0, 2.0], "facility_id": ["h", "h"]})], ignore_index=True)
+    with pytest.raises(InputError) as info:
+        compute_coverage(access, UNITS, COMMUNITIES)
+    message = str(info.value)
+    assert "3 problems" in message
+    assert "row 14, column 'demand_id': demand id 'Z#9' is not among the demand units" in message
+    # both rows of the duplicated pair are named
+    assert "row 1: demand unit 'A#1' has several rows for category 'health_room'" in message
+    assert "row 15: demand unit 'A#1' has several rows" in message
+    units = UNITS.assign(community_id=["A", "A", "B", "C", "C", "C", "D", "X"])
+    with pytest.raises(InputError, match="'X' is not among the communities"):
+        compute_coverage(ACCESS, units, COMMUNITIES)
+    with pytest.raises(InputError, match="partly_covered_share <= covered_share"):
+        compute_coverage(ACCESS, UNITS, COMMUNITIES, covered_share=0.1, partly_covered_share=0.5)
+    with pytest.raises(InputError, match="no 'minutes' column"):
+        compute_coverage(ACCESS.drop(columns="minutes"), UNITS, COMMUNITIES)
+
+
+def test_write_csv_with_bom(result: CoverageResult, tmp_path: Path) -> None:
+    written = result.write(tmp_path / "out")
+    names = sorted(p.name for p in written)
+    assert names == sorted(["coverage.csv", "coverage_townships.csv", "coverage_divisions.csv",
+                            "coverage_study_area.csv", "outside_reach.csv",
+                            "coverage_parameters.csv"])
+    raw = (tmp_path / "out" / "coverage.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    table = pd.read_csv(tmp_path / "out" / "coverage.csv", encoding="utf-8-sig")
+    assert table["name"].iloc[0] == "甲社区"
+    assert list(table["class"]) == list(result.communities["class"])
+    outside = pd.read_csv(tmp_path / "out" / "outside_reach.csv", encoding="utf-8-sig")
+    assert list(outside["community_id"]) == ["A", "B", "D"]
+    assert outside["lon"].between(100, 101).all()  # west of the UTM 48N central meridian
+    params = pd.read_csv(tmp_path / "out" / "coverage_parameters.csv", encoding="utf-8-sig")
+    assert dict(zip(params["parameter"], params["value"], strict=True))[
+        "breaks_minutes"] == "5,10,15"
+    assert not list((tmp_path / "out").glob(".*tmp*"))

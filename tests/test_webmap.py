@@ -1,0 +1,190 @@
+"""Tests of the interactive HTML map."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import LineString, Point
+
+from deyang_geo import webmap
+from deyang_geo._errors import InputError
+from deyang_geo.crs import wgs84_to_gcj02
+
+XSS_NAME = "<script>alert(1)</script>"
+
+
+def _data_layers(page_html: str) -> list[dict]:
+    """The FeatureCollections embedded by the map's GeoJSON layers."""
+    found = re.findall(r"var data = (\{.*?\});\n", page_html)
+    return [json.loads(text) for text in found]
+
+
+def test_every_layer_is_drawn_and_named(study_layers):
+    m = webmap.study_map(title="德阳", **study_layers)
+    names = webmap.overlay_names(m)
+    expected = [
+        "等时圈 Isochrones: 社区便民服务站 / Community service station",
+        "覆盖 Coverage: 体育健身站(点) / Fitness station",
+        "覆盖 Coverage: 社区便民服务站 / Community service station",
+        "社区与村 / Communities",
+        "区县界 / Divisions",
+        "路网 / Road network",
+        "河流与铁路 / River and railway",
+        "服务范围外社区 / Communities outside reach",
+        "设施 Facilities: 体育健身站(点) / Fitness station",
+        "设施 Facilities: 医疗卫生室 / Health room",
+        "设施 Facilities: 社区便民服务站 / Community service station",
+        "建议选址 (排序) / Proposed sites (ranked)",
+    ]
+    assert names == expected
+
+
+def test_absent_tables_are_not_drawn(study_layers):
+    m = webmap.study_map(title="demo", divisions=study_layers["divisions"],
+                         facilities=study_layers["facilities"], lang="en")
+    assert webmap.overlay_names(m) == [
+        "Divisions", "Facilities: Fitness station", "Facilities: Health room",
+        "Facilities: Community service station"]
+
+
+def test_languages(study_layers):
+    zh = webmap.overlay_names(webmap.study_map(title="t", lang="zh", **study_layers))
+    en = webmap.overlay_names(webmap.study_map(title="t", lang="en", **study_layers))
+    assert all(not re.search(r"[A-Za-z]", n) for n in zh)
+    assert all(not re.search(r"[\u4e00-\u9fff]", n) for n in en)
+    with pytest.raises(InputError, match="lang"):
+        webmap.study_map(title="t", lang="fr")  # type: ignore[arg-type]
+
+
+def test_data_text_is_escaped_everywhere(study_layers):
+    page = webmap.render_map(webmap.study_map(title="<i>T</i>", scenario="<b>s</b>",
+                                              **study_layers))
+    # hostile names never appear raw, neither as HTML nor inside a script
+    assert XSS_NAME not in page
+    assert "<b>西街</b>" not in page
+    assert "<i>T</i>" not in page
+    assert "&lt;i&gt;T&lt;/i&gt;" in page
+    # popups are built with escaped HTML (JSON-encoded) and never with folium's template
+    # literals, which a backtick in a name would break out of
+    assert "$(`" not in page
+    popups = [f["properties"].get("p", "") + f["properties"].get("t", "")
+              for layer in _data_layers(page) for f in layer["features"]]
+    joined = "".join(popups)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in joined
+    assert "<script" not in joined
+    # the only <script> elements are ours: Leaflet, the fullscreen control, folium's switches
+    # and the map
+    assert len(re.findall(r"<script", page)) == 4
+
+
+def test_page_is_self_contained(study_layers, tmp_path):
+    path = webmap.save_map(webmap.study_map(title="t", **study_layers), tmp_path / "m.html")
+    page = path.read_text(encoding="utf-8")
+    assert not re.search(r"<script[^>]+src=", page)
+    assert not re.search(r"<link[^>]+href=", page)
+    assert "L.map(" in page
+    assert "leaflet" in page.lower()
+    assert "Control.FullScreen" in page or "control.fullscreen" in page
+    assert "SYNTHETIC DATA" not in page  # only when asked
+    synthetic = webmap.render_map(webmap.study_map(title="t", synthetic=True, **study_layers))
+    assert "SYNTHETIC DATA / 合成数据" in synthetic
+
+
+def test_same_inputs_same_bytes(study_layers, tmp_path):
+    a = webmap.save_map(webmap.study_map(title="t", **study_layers), tmp_path / "a.html")
+    b = webmap.save_map(webmap.study_map(title="t", **study_layers), tmp_path / "b.html")
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_inputs_are_not_modified(study_layers):
+    before = {k: v.copy(deep=True) for k, v in study_layers.items()}
+    webmap.render_map(webmap.study_map(title="t", amap=True, **study_layers))
+    for key, table in study_layers.items():
+        pd.testing.assert_frame_equal(pd.DataFrame(table), pd.DataFrame(before[key]))
+        if isinstance(table, gpd.GeoDataFrame):
+            assert table.crs == before[key].crs
+
+
+def test_amap_shifts_overlays_to_gcj02():
+    lon, lat = 104.39, 31.13
+    facility = gpd.GeoDataFrame({"id": ["F"], "name": ["x"], "category": ["health_room"]},
+                                geometry=[Point(lon, lat)], crs=4326)
+    wgs = _data_layers(webmap.render_map(webmap.study_map(title="t", facilities=facility)))
+    gcj = _data_layers(webmap.render_map(webmap.study_map(title="t", facilities=facility,
+                                                          amap=True)))
+    glon, glat = wgs84_to_gcj02(lon, lat)
+    assert wgs[0]["features"][0]["geometry"]["coordinates"] == [lon, lat]
+    shifted = gcj[0]["features"][0]["geometry"]["coordinates"]
+    assert shifted == pytest.approx([glon, glat], abs=1e-5)
+    # the GCJ-02 offset in Deyang is hundreds of metres: the shift really happened
+    assert abs(shifted[0] - lon) * 95_000 > 200
+    page = webmap.render_map(webmap.study_map(title="t", facilities=facility, amap=True))
+    assert "autonavi" in page
+    assert "openstreetmap.org" not in page
+
+
+def test_tianditu_key_is_checked():
+    with pytest.raises(InputError, match="tianditu_key"):
+        webmap.study_map(title="t", tianditu_key="abc'+alert(1)+'")
+    page = webmap.render_map(webmap.study_map(title="t", tianditu_key="abc123",
+                                              basemap="tianditu"))
+    assert "tianditu.gov.cn" in page
+    assert "tk=abc123" in page
+
+
+def test_many_points_are_aggregated_with_population_kept():
+    rng = np.random.default_rng(7)
+    n = 20_000
+    points = gpd.GeoDataFrame(
+        {"id": [f"P{i}" for i in range(n)], "population": rng.integers(1, 50, n)},
+        geometry=gpd.points_from_xy(rng.uniform(104.3, 104.5, n), rng.uniform(31.05, 31.2, n)),
+        crs=4326)
+    page = webmap.render_map(webmap.study_map(title="t", communities=points, max_features=500))
+    layers = _data_layers(page)
+    assert len(layers) == 1
+    assert 0 < len(layers[0]["features"]) <= 500
+    cells = webmap._grid_aggregate(points, max_cells=500)
+    assert len(cells) <= 500
+    assert cells["population"].sum() == pytest.approx(points["population"].sum())
+    assert cells["n_points"].sum() == n
+
+
+def test_network_is_deduplicated_and_merged_by_tier():
+    edges = gpd.GeoDataFrame(
+        {"highway": ["residential", "residential", ["primary", "secondary"]]},
+        geometry=[LineString([(104.0, 31.0), (104.01, 31.0)]),
+                  LineString([(104.01, 31.0), (104.0, 31.0)]),
+                  LineString([(104.0, 31.0), (104.0, 31.01)])], crs=4326)
+    layers = _data_layers(webmap.render_map(webmap.study_map(title="t", network_edges=edges)))
+    features = layers[0]["features"]
+    assert sorted(f["properties"]["k"] for f in features) == ["major", "street"]
+    street = next(f for f in features if f["properties"]["k"] == "street")
+    # the two directions of one street are drawn once
+    assert street["geometry"]["type"] == "LineString"
+    assert len(street["geometry"]["coordinates"]) == 2
+
+
+def test_coverage_coloured_by_minutes(study_layers):
+    m = webmap.study_map(title="t", communities=study_layers["communities"],
+                         coverage=study_layers["coverage"], colour_by="minutes",
+                         categories=["fitness_station"], lang="en")
+    assert webmap.overlay_names(m) == ["Coverage: Fitness station", "Communities"]
+    layer = _data_layers(webmap.render_map(m))[0]
+    colours = {f["properties"]["t"]: f["properties"]["k"] for f in layer["features"]}
+    assert colours["五里村"] == webmap._minutes_colour(40.0) == "#d73027"
+    assert colours["东山社区"] == "#1a9850"
+
+
+def test_category_label_uses_catalog():
+    class Cat:
+        name_zh = "测试"
+        name_en = "Test"
+
+    assert webmap.category_label("x", lang="en", catalog={"x": Cat()}) == "Test"
+    assert webmap.category_label("fitness_station", lang="zh") == "体育健身站(点)"
+    assert webmap.category_label("unknown_key", lang="both") == "unknown_key"
