@@ -37,12 +37,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 @contextlib.contextmanager
-def warnings_to_log() -> Iterator[None]:
-    """Show the toolkit's input warnings as plain log lines instead of Python warnings."""
+def warnings_to_log(*, quiet: bool = False) -> Iterator[None]:
+    """Show the toolkit's input warnings as plain log lines instead of Python warnings.
+
+    Parameters
+    ----------
+    quiet
+        Leave the warning filters as they are (``--quiet`` ignores warnings).
+
+    Yields
+    ------
+    None
+        Nothing: the warnings raised inside the block are logged when it ends.
+    """
     from ._errors import InputWarning
 
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", InputWarning)
+        if not quiet:
+            warnings.simplefilter("always", InputWarning)
         yield
     for w in caught:
         if issubclass(w.category, InputWarning):
@@ -72,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         msg = f"--walk-speed-kmh must be a positive number, got {args.walk_speed_kmh:g}"
         raise InputError(msg)
     out = Path(args.out)
-    with warnings_to_log():
+    with warnings_to_log(quiet=args.quiet):
         facilities = read_facilities(args.facilities, input_crs=args.input_crs)
         communities = read_communities(args.demand, input_crs=args.input_crs)
         net = RoutingNetwork.from_graph(read_network(args.network, modes=(args.mode,)))

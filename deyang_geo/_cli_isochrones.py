@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if args.walk_speed_kmh is not None and not args.walk_speed_kmh > 0:
         msg = f"--walk-speed-kmh must be a positive number, got {args.walk_speed_kmh:g}"
         raise InputError(msg)
-    with warnings_to_log():
+    with warnings_to_log(quiet=args.quiet):
         facilities = read_facilities(args.facilities, input_crs=args.input_crs)
         net = RoutingNetwork.from_graph(read_network(args.network, modes=(args.mode,)))
         areas = isochrones(net, facilities, mode=args.mode, breaks_minutes=breaks,

@@ -162,13 +162,45 @@ class ComplianceResult:
                                        columns=["parameter", "value"]),
         }
 
+    def community_wide(self) -> pd.DataFrame:
+        """Return one row per community with a value and a met column per target.
+
+        Columns: ``community_id``, ``name``, ``kind``, ``township``, ``division``,
+        ``population``, then ``<target_id> value`` and ``<target_id> met`` in catalog order.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The communities in table order.
+        """
+        long = self.by_community
+        keys = ["community_id", "name", "kind", "township", "division", "population"]
+        if long.empty:
+            return pd.DataFrame(columns=keys)
+        base = long.drop_duplicates("community_id")[keys].reset_index(drop=True)
+        order = list(dict.fromkeys(long["target_id"]))
+        pos = pd.Series(np.arange(len(base)), index=base["community_id"])
+        row = pos.reindex(long["community_id"]).to_numpy()
+        columns: dict[str, Any] = {}
+        for tid in order:
+            sel = (long["target_id"] == tid).to_numpy()
+            value = np.full(len(base), np.nan)
+            value[row[sel]] = long["value"].to_numpy(dtype=float, na_value=np.nan)[sel]
+            met = pd.array([pd.NA] * len(base), dtype="boolean")
+            met[row[sel]] = long["met"].to_numpy()[sel]
+            columns[f"{tid} value"] = value
+            columns[f"{tid} met"] = met
+        return pd.concat([base, pd.DataFrame(columns)], axis=1)
+
     def write(self, out_dir: str | os.PathLike[str]) -> list[Path]:
         """Write every table as CSV (UTF-8 with BOM) and one Excel workbook, atomically.
 
         Files: ``compliance_city.csv``, ``compliance_divisions.csv``,
         ``compliance_townships.csv``, ``compliance_communities.csv``,
         ``compliance_undersized.csv``, ``compliance_parameters.csv`` and ``compliance.xlsx``
-        (a sheet per level). Headers are bilingual (``现状值 value``).
+        (a sheet per level). Headers are bilingual (``现状值 value``). The workbook's community
+        sheet is :meth:`community_wide` (one row per community; the long CSV has every
+        detail), which keeps it readable and quick to write for thousands of communities.
 
         Parameters
         ----------
@@ -197,6 +229,8 @@ class ComplianceResult:
             with atomic_path(folder / file_name) as tmp:
                 out.to_csv(tmp, index=False, encoding="utf-8-sig")
             written.append(folder / file_name)
+            if key == "community":
+                out = _for_output(self.community_wide())
             sheets.append((sheet, out))
         book = folder / "compliance.xlsx"
         with atomic_path(book) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
@@ -1175,6 +1209,9 @@ def _for_output(table: pd.DataFrame) -> pd.DataFrame:
     for c in ("verified", "standard_verified"):
         if c in out.columns:
             out[c] = [_yes_no(v, "已核实 verified", "未核实 UNVERIFIED") for v in out[c]]
+    for c in out.columns:
+        if isinstance(c, str) and c.endswith(" met"):
+            out[c] = [_yes_no(v, "是 yes", "否 no") for v in out[c]]
     return out.rename(columns={c: HEADERS.get(c, c) for c in out.columns})
 
 

@@ -213,6 +213,10 @@ class SitingScenario:
         Population share to cover (lscp).
     alternatives
         Alternative sites reported per chosen site.
+    exclusion_zones
+        Polygons where no site may go, or None.
+    forced, excluded
+        Candidate ids that must be chosen / may not be chosen.
     """
 
     category: str
@@ -226,6 +230,9 @@ class SitingScenario:
     candidate_spacing_m: float
     target_share: float
     alternatives: int
+    exclusion_zones: Path | None = None
+    forced: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -744,6 +751,10 @@ def _siting(s: _Section, analysis: AnalysisConfig, lookup: Mapping[str, str] | N
         given = sub.has("new_sites") or sub.has("budget")
         if model in ("mclp", "capacitated") and not given:
             sub.problem("new_sites", f"missing: model {model!r} needs new_sites or budget")
+        if sub.has("new_sites") and sub.has("budget"):
+            sub.problem("budget", "give new_sites or budget, not both")
+        if sub.has("budget") and model not in ("mclp", "capacitated"):
+            sub.problem("budget", f"works with models 'mclp' and 'capacitated', not {model!r}")
         if model == "pmedian" and not sub.has("new_sites"):
             sub.problem("new_sites", "missing: model 'pmedian' needs new_sites")
         mode = sub.choice("mode", analysis.mode, settings.modes)
@@ -763,6 +774,9 @@ def _siting(s: _Section, analysis: AnalysisConfig, lookup: Mapping[str, str] | N
             candidate_spacing_m=_f(sub.number("candidate_spacing_m", 200.0, positive=True)),
             target_share=_f(sub.number("target_share", 1.0, minimum=0.0, maximum=1.0)),
             alternatives=int(sub.integer("alternatives", 3, minimum=0) or 0),
+            exclusion_zones=sub.path("exclusion_zones"),
+            forced=sub.texts("forced"),
+            excluded=sub.texts("excluded"),
         ))
         sub.finish()
     return tuple(scenarios)

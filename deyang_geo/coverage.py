@@ -404,7 +404,8 @@ def _access_matrix(
     """Return the categories, the (units x categories) minutes and the nearest facilities.
 
     Minutes are NaN when unreachable; the facility ids are a flat categorical (unit-major),
-    missing when unreachable. Each long column is hashed once (``pd.factorize``); only the distinct values are compared.
+    missing when unreachable. Each long column is hashed once (``pd.factorize``); only the
+    distinct values are compared.
     """
     missing = [c for c in ("demand_id", "category", "minutes") if c not in access.columns]
     if missing:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COLUMN_ALIASES",
     "atomic_path",
+    "category_key",
     "read_candidates",
     "read_communities",
     "read_facilities",
@@ -64,7 +65,7 @@ _COMMON: dict[str, tuple[str, ...]] = {
     "lat": ("lat", "latitude", "纬度", "y", "北纬", "y坐标", "纵坐标", "point_y", "northing"),
     "coordinates": ("coordinates", "coordinate", "location", "lnglat", "lonlat", "坐标",
                     "经纬度", "经纬度坐标", "位置坐标"),
-    "township": ("township", "subdistrict", "sub_district", "street", "街道", "乡镇",
+    "township": ("township", "subdistrict", "sub_district", "街道", "乡镇",
                  "街道乡镇", "乡镇街道", "镇街", "所属街道", "所属乡镇", "所属镇街"),
     "division": ("division", "county", "district", "区县", "县", "县市区", "区市县",
                  "所属区县", "行政区", "行政区划"),
@@ -484,22 +485,23 @@ def _fix_coordinates(
         return x, y
     lon_col, lat_col = columns
     if geographic:
-        bad = have & ((np.abs(x) > 180) | (np.abs(y) > 90))
-        if bad.all() or (have.sum() >= 3 and bad[have].mean() > 0.5
-                         and np.nanmax(np.abs(np.r_[x[bad], y[bad]])) > 1000):
+        swappable = have & (np.abs(x) <= 90) & (np.abs(y) > 90) & (np.abs(y) <= 180)
+        bad = have & ((np.abs(x) > 180) | (np.abs(y) > 90)) & ~swappable
+        if bad.sum() == have.sum() or (have.sum() >= 3 and bad[have].mean() > 0.5
+                                       and np.nanmax(np.abs(np.r_[x[bad], y[bad]])) > 1000):
             first = int(np.flatnonzero(bad)[0])
             log.add(f"coordinates look projected (e.g. {x[first]:.6g}, {y[first]:.6g} in row "
                     f"{rows[first]}) but the coordinate system {crs_name!r} is in degrees; "
                     + _geographic_hint(), column=lon_col)
             return np.full_like(x, np.nan), np.full_like(y, np.nan)
-        swapped = have & (np.abs(x) <= 90) & (np.abs(y) > 90) & (np.abs(y) <= 180)
+        swapped = swappable
         if swapped.any():
             shown = ", ".join(str(r) for r in rows[swapped][:10])
             more = ", ..." if swapped.sum() > 10 else ""
             warnings.warn(
                 f"{label}: {int(swapped.sum())} rows have the latitude in the longitude column "
                 f"{lon_col!r} and the longitude in {lat_col!r} (rows {shown}{more}); they were "
-                "swapped back: check the columns", InputWarning, stacklevel=4)
+                "swapped back: check the columns", InputWarning, stacklevel=5)
             x[swapped], y[swapped] = y[swapped], x[swapped].copy()
         for i in np.flatnonzero(have & ((np.abs(x) > 180) | (np.abs(y) > 90))):
             log.add(f"coordinates out of range: longitude {x[i]:g}, latitude {y[i]:g}",
@@ -535,6 +537,40 @@ def _split_coordinates(values: Sequence[Any], rows: np.ndarray[Any, np.dtype[np.
             xs.append(parts[0])
             ys.append(parts[1])
     return xs, ys
+
+
+_DMS = re.compile(
+    r"^\s*([NSEW东西南北]?)\s*(\d+(?:\.\d+)?)\s*[°度]\s*(?:(\d+(?:\.\d+)?)\s*['′分])?"
+    r"\s*(?:(\d+(?:\.\d+)?)\s*(?:[\"″秒]|''|′′)?)?\s*([NSEW东西南北]?)\s*$",
+    re.IGNORECASE,
+)
+
+
+_DEC_HEMI = re.compile(r"^\s*([NSEW]?)\s*(\d+(?:\.\d+)?)()()\s*([NSEW]?)\s*$", re.IGNORECASE)
+
+
+def _dms_to_degrees(values: Sequence[Any]) -> list[Any]:
+    """Turn texts such as ``104°23'26.1"E`` or ``东经104度23分26秒`` into decimal degrees."""
+    out: list[Any] = list(values)
+    plain = pd.to_numeric(pd.Series(out, dtype=object), errors="coerce").notna().to_numpy()
+    for i in np.flatnonzero(~plain):
+        out[i] = _dms_cell(out[i])
+    return out
+
+
+def _dms_cell(cell: Any) -> Any:
+    """Return one DMS or hemisphere-suffixed text as degrees, anything else unchanged."""
+    if not isinstance(cell, str) or not cell.strip():
+        return cell
+    text = unicodedata.normalize("NFKC", cell)
+    match = _DMS.match(text.replace("东经", "E").replace("北纬", "N").replace("西经", "W")
+                       .replace("南纬", "S")) or _DEC_HEMI.match(text)
+    if match is None:
+        return cell
+    hemi = (match.group(1) or match.group(5) or "").upper()
+    value = (float(match.group(2)) + float(match.group(3) or 0) / 60.0
+             + float(match.group(4) or 0) / 3600.0)
+    return -value if hemi in ("S", "W", "西", "南") else value
 
 
 def _to_wgs84_points(x: np.ndarray[Any, np.dtype[np.float64]],
@@ -684,7 +720,7 @@ def _label_variants(label: str) -> list[str]:
         before, inner, after = text[:match.start()], match.group(1), text[match.end():]
         if len(inner) >= 4:
             out.append(_norm(inner))
-        if len(inner) < len(before):
+        if len(inner) <= len(before):
             out.append(_norm(before[:-len(inner)] + inner + after))
     return [v for v in out if v]
 
@@ -700,6 +736,8 @@ def _category_keys(values: Sequence[str | None], *, rows: np.ndarray[Any, np.dty
             continue
         key = lookup.get(_norm_keep_brackets(value)) or lookup.get(_norm(value))
         if key is None:
+            key = _by_suffix(_norm(value), lookup)
+        if key is None:
             close = difflib.get_close_matches(_norm(value), list(lookup), n=1, cutoff=0.6)
             hint = f"; did you mean {lookup[close[0]]!r}?" if close else ""
             log.add(f"unknown category {value!r}: not a key or name in the standards catalog "
@@ -707,6 +745,45 @@ def _category_keys(values: Sequence[str | None], *, rows: np.ndarray[Any, np.dty
                     kind="unknown category")
         out.append(key)
     return out
+
+
+def _by_suffix(value: str, lookup: Mapping[str, str]) -> str | None:
+    """Return the key of the only category whose Chinese label ends with ``value`` (卫生室)."""
+    if len(value) < 3 or value.isascii():
+        return None
+    keys = {key for label, key in lookup.items() if label.endswith(value)}
+    return keys.pop() if len(keys) == 1 else None
+
+
+def category_key(value: str, *, catalog: Any = None) -> str:
+    """Return the catalog key of a category written as a key or a Chinese or English name.
+
+    ``"体育健身站(点)"``, ``"体育健身点"``, ``"Fitness station"`` and ``"fitness_station"`` all
+    give ``"fitness_station"``.
+
+    Parameters
+    ----------
+    value
+        The category as a planner wrote it.
+    catalog
+        The standards catalog; ``None`` loads the packaged one.
+
+    Returns
+    -------
+    str
+        The catalog key.
+
+    Raises
+    ------
+    InputError
+        If the value names no category of the catalog (the message suggests the nearest key).
+    """
+    log = ProblemLog(None)
+    (key,) = _category_keys([value], rows=np.array([1], dtype=np.int64), column="category",
+                            log=log, catalog=catalog)
+    if key is None:
+        raise InputError(log.problems()[0].message)
+    return key
 
 
 def _kinds(values: Sequence[str | None] | None, names: Sequence[str | None], *,
@@ -766,30 +843,34 @@ def _geometries_from_file(src: _Source, *, input_crs: str, log: ProblemLog,
                           allowed_types=_GEOMETRY_TYPES[table])
     geoms = np.array(src.geometry, dtype=object, copy=True)
     geoms[~ok] = None
-    requested, _ = _crs_info(input_crs)
+    requested, requested_geographic = _crs_info(input_crs)
     file_crs = src.file_crs
     file_name = None if file_crs is None else _file_crs_name(file_crs)
-    # GeoJSON always says WGS-84; a planner's explicit choice (gcj02, a projected EPSG code)
-    # wins over that default. Any other declared system wins over the option.
-    if file_name is None or (file_name == "wgs84" and requested != "wgs84"):
+    present = np.flatnonzero(ok)
+    bounds = shapely.bounds(geoms[present]) if len(present) else np.zeros((0, 4))
+    inside_degrees = ((np.abs(bounds[:, [0, 2]]) <= 180).all(axis=1)
+                      & (np.abs(bounds[:, [1, 3]]) <= 90).all(axis=1))
+    # The file's own coordinate system wins (GeoJSON is WGS-84 by definition), so that one
+    # --input-crs for a planner's CSV does not shift a GeoJSON read beside it. input_crs is for
+    # files without one, and for a GeoJSON whose metres show that its implicit WGS-84 is wrong.
+    implicit_wrong = (file_name == "wgs84" and not requested_geographic and len(present) > 0
+                      and not inside_degrees.any())
+    if file_name is None or implicit_wrong:
         crs_name = requested
     else:
         crs_name = file_name
         if requested not in ("wgs84", file_name):
-            warnings.warn(f"{src.label}: the file declares {file_crs}; input_crs={input_crs!r} "
-                          "is ignored", InputWarning, stacklevel=4)
+            warnings.warn(f"{src.label}: the file's coordinate system ({file_crs}) is used; "
+                          f"input_crs={input_crs!r} applies to files without one (tables, "
+                          "shapefiles without .prj)", InputWarning, stacklevel=4)
     if crs_name.upper().startswith("EPSG:") or crs_name not in ("wgs84", "gcj02", "bd09"):
         import pyproj
 
         geographic = bool(pyproj.CRS.from_user_input(crs_name).is_geographic)
     else:
         geographic = True
-    present = np.flatnonzero(ok)
     if len(present) == 0:
         return geoms
-    bounds = shapely.bounds(geoms[present])
-    inside_degrees = ((np.abs(bounds[:, [0, 2]]) <= 180).all(axis=1)
-                      & (np.abs(bounds[:, [1, 3]]) <= 90).all(axis=1))
     if geographic and not inside_degrees.any():
         log.add(f"coordinates look projected (e.g. x={bounds[0, 0]:.6g}, y={bounds[0, 1]:.6g}) "
                 f"but the coordinate system {crs_name!r} is in degrees; " + _geographic_hint(),
@@ -845,6 +926,7 @@ def _geometries_from_columns(src: _Source, found: Mapping[str, str | None], *,
         log.add(f"no coordinate columns (looked for: {looked}; or one 'coordinates' column "
                 f"with 'lon,lat'); the file has: {have}", column="lon/lat")
         return np.full(len(src.frame), None, dtype=object)
+    xs, ys = _dms_to_degrees(xs), _dms_to_degrees(ys)
     x = parse_numbers(xs, rows=src.rows, column=columns[0], log=log, what="longitude (x)",
                       required=True, minimum=None)
     y = parse_numbers(ys, rows=src.rows, column=columns[1], log=log, what="latitude (y)",
@@ -979,7 +1061,9 @@ def _read_points(
             geoms = geoms.copy()
             geoms[area_like] = shapely.point_on_surface(geoms[area_like])
     columns = [c for c in _CANONICAL[table] if c in out]
-    used = {c for c in found.values() if c is not None}
+    coordinate_names = ("lon", "lat", "coordinates")
+    used = {c for name, c in found.items() if c is not None
+            and not (src.geometry is not None and name in coordinate_names)}
     frame = pd.DataFrame({c: out[c] for c in columns}, index=pd.RangeIndex(n))
     for column in src.frame.columns:
         if column not in used and str(column) not in frame.columns:
@@ -1005,7 +1089,7 @@ def _warn_outside(gdf: gpd.GeoDataFrame, area: Any, label: str) -> None:
         more = ", ..." if outside.sum() > 10 else ""
         warnings.warn(f"{label}: {int(outside.sum())} of {len(gdf)} features lie outside the "
                       f"study area (ids {shown}{more}); check their coordinate system "
-                      "(input_crs)", InputWarning, stacklevel=3)
+                      "(input_crs)", InputWarning, stacklevel=4)
 
 
 def read_facilities(

@@ -277,17 +277,40 @@ def _fmt_int(value: Any) -> str:
     return f"{round(number):,}"
 
 
-def _popup(title: str, rows: Sequence[tuple[str, str]]) -> str:
-    """Build popup HTML from an already escaped title and (escaped label, escaped value)."""
-    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows if v != "")
-    return f'<div class="dy-popup"><b>{title}</b><table>{body}</table></div>'
+def _popup(title: str, rows: Sequence[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
+    """Return a popup from an escaped title and (escaped label, escaped value) rows.
+
+    The layer turns it into a compact list (title, then one value per layer field) and the
+    page builds the HTML when the popup opens: big layers stay small.
+    """
+    return title, [(k, v) for k, v in rows if v != ""]
+
+
+def _compact_popups(props: Sequence[dict[str, Any]]) -> list[str]:
+    """Replace each feature's popup by ``[title, value per field...]``; return the fields."""
+    fields: dict[str, int] = {}
+    for prop in props:
+        if "p" in prop:
+            for key, _ in prop["p"][1]:
+                fields.setdefault(key, len(fields))
+    for prop in props:
+        if "p" in prop:
+            title, rows = prop["p"]
+            values = [""] * len(fields)
+            for key, value in rows:
+                values[fields[key]] = value
+            while values and values[-1] == "":
+                values.pop()
+            prop["p"] = [title, *values]
+    return list(fields)
 
 
 class _GeoJsonLayer(MacroElement):  # type: ignore[misc]
     """A GeoJSON layer whose styles, popups and tooltips were prepared (and escaped) in Python.
 
-    Feature properties: ``k`` style key, ``p`` popup HTML, ``t`` tooltip HTML, ``i`` icon HTML
-    (a ``L.divIcon`` for points), all escaped. Points without ``i`` are circle markers.
+    Feature properties: ``k`` style key, ``p`` popup (title and one value per field of
+    ``fields``), ``t`` tooltip HTML, ``i`` icon HTML (a ``L.divIcon`` for points), all escaped.
+    Points without ``i`` are circle markers.
     """
 
     _template = Template(
@@ -295,7 +318,17 @@ class _GeoJsonLayer(MacroElement):  # type: ignore[misc]
         {% macro script(this, kwargs) %}
         (function () {
             var styles = {{ this.styles_json }};
+            var fields = {{ this.fields_json }};
             var data = {{ this.data_json }};
+            function popupHtml(p) {
+                var h = '<div class="dy-popup"><b>' + p[0] + '</b><table>';
+                for (var i = 1; i < p.length; i++) {
+                    if (p[i] !== "") {
+                        h += '<tr><th>' + fields[i - 1] + '</th><td>' + p[i] + '</td></tr>';
+                    }
+                }
+                return h + '</table></div>';
+            }
             L.geoJSON(data, {
                 style: function (f) { return styles[f.properties.k]; },
                 pointToLayer: function (f, latlng) {
@@ -307,7 +340,10 @@ class _GeoJsonLayer(MacroElement):  # type: ignore[misc]
                     return L.circleMarker(latlng, styles[f.properties.k]);
                 },
                 onEachFeature: function (f, layer) {
-                    if (f.properties.p) { layer.bindPopup(f.properties.p, {maxWidth: 380}); }
+                    if (f.properties.p) {
+                        layer.bindPopup(function () { return popupHtml(f.properties.p); },
+                                        {maxWidth: 380});
+                    }
                     if (f.properties.t) { layer.bindTooltip(f.properties.t, {sticky: true}); }
                 }
             }).addTo({{ this._parent.get_name() }});
@@ -316,10 +352,11 @@ class _GeoJsonLayer(MacroElement):  # type: ignore[misc]
         """
     )
 
-    def __init__(self, features: list[dict[str, Any]], styles: Mapping[str, Mapping[str, Any]]
-                 ) -> None:
+    def __init__(self, features: list[dict[str, Any]], styles: Mapping[str, Mapping[str, Any]],
+                 fields: Sequence[str] = ()) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._name = "DyGeoJson"
+        self.fields_json = _js_json(list(fields))
         self.data_json = _js_json({"type": "FeatureCollection", "features": features})
         self.styles_json = _js_json(dict(styles))
 
@@ -494,11 +531,13 @@ class _Builder:
         geoms = _prepare_geometry(gdf.geometry.to_numpy(),
                                   simplify_m=self.simplify_m if simplify else 0.0,
                                   gcj02=self.gcj02)
+        props = [dict(p) for p in props]
+        fields = _compact_popups(props)
         features = _features(geoms, props)
         if not features:
             return
         group = folium.FeatureGroup(name=html.escape(name), show=show)
-        group.add_child(_GeoJsonLayer(features, styles))
+        group.add_child(_GeoJsonLayer(features, styles, fields))
         group.add_to(self.m)
         self.layer_names.append(name)
         if len(gdf):
@@ -697,10 +736,11 @@ def _draw_coverage(b: _Builder, view: gpd.GeoDataFrame, *, colour_by: str,
                                     "fillOpacity": 0.55, "radius": 5})
             cls = str(row.get("class", ""))
             cls_text = label(*CLASS_STYLES[cls][1:], b.lang) if cls in CLASS_STYLES else cls
-            title = _esc(_name(row, b.lang)) or _esc(b.t("聚合网格", "aggregated cell"))
+            name = _esc(_name(row, b.lang))
+            title = name or _esc(b.t("聚合网格", "aggregated cell"))
             share = row.get(share_col) if share_col else None
             rows = [
-                (_esc(b.t("设施类别", "category")), _esc(b.cat(category))),
+                (_esc(b.t("设施类别", "category")), _esc(b.cat(category)) if name else ""),
                 (_esc(b.t("覆盖等级", "class")), _esc(cls_text)),
                 (_esc(b.t("覆盖人口比例", "population covered")),
                  "" if share is None or pd.isna(share) else f"{100 * float(share):.0f}%"),
@@ -711,7 +751,10 @@ def _draw_coverage(b: _Builder, view: gpd.GeoDataFrame, *, colour_by: str,
                 rows.append((_esc(b.t("分钟", "minutes")),
                              "" if value is None or pd.isna(value) else
                              f"{float(value):.1f}"))
-            props.append({"k": key, "t": title, "p": _popup(title, rows)})
+            prop = {"k": key, "p": _popup(title, rows)}
+            if name:
+                prop["t"] = name
+            props.append(prop)
         name = b.t(f"覆盖: {b.cat(category)}", f"Coverage: {b.cat(category)}")
         if b.lang == "both":
             name = f"覆盖 Coverage: {b.cat(category)}"

