@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 NAME = "run"
-HELP = "run a whole study (network, access, coverage, compliance, sites, map, report) from a TOML file"
+HELP = "run a whole study (network, access, compliance, sites, map, report) from a TOML file"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -101,9 +101,14 @@ def run(args: argparse.Namespace) -> int:
         planner_candidates,
     )
     from .snapping import snap_points
+    from .standards import load_catalog
     from .webmap import save_map, study_map
 
     _check(args)
+    known = list(load_catalog().categories)
+    if args.category not in known:
+        msg = f"--category {args.category!r} is not a catalog key; known: {', '.join(known)}"
+        raise InputError(msg)
     minutes = float(args.minutes)
     out = Path(args.out)
     with warnings_to_log():
@@ -193,5 +198,6 @@ def run(args: argparse.Namespace) -> int:
          f"-> {result.covered_population_after:,.0f}, +{added:,.0f}) to sites.csv, "
          f"sites.geojson, summary.json and map.html in {out}")
     if math.isfinite(result.uncoverable_population) and result.uncoverable_population > 0:
-        log.info("%s people are out of reach of every candidate", f"{result.uncoverable_population:,.0f}")
+        log.info("%s people are out of reach of every candidate",
+                 f"{result.uncoverable_population:,.0f}")
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import geopandas as gpd
 import pandas as pd
@@ -14,6 +14,7 @@ from .io import write_text_atomic
 if TYPE_CHECKING:
     from .pipeline import StudyResult
     from .standards import Catalog
+    from .webmap import Lang
 
 log = logging.getLogger("deyang_geo")
 
@@ -95,7 +96,7 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
 
     cfg = result.config
     wanted = set(cfg.output.outputs)
-    lang = cfg.output.lang
+    lang = cast("Lang", cfg.output.lang)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     synthetic = cfg.synthetic

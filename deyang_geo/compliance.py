@@ -233,9 +233,8 @@ class ComplianceResult:
                 out = _for_output(self.community_wide())
             sheets.append((sheet, out))
         book = folder / "compliance.xlsx"
-        with atomic_path(book) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-            for sheet, out in sheets:
-                out.to_excel(writer, sheet_name=sheet, index=False)
+        with atomic_path(book) as tmp:
+            _write_xlsx(tmp, sheets)
         written.append(book)
         return written
 
@@ -509,13 +508,17 @@ class _Context:
                    raw_facilities=facilities, minutes=minutes)
 
     def threshold(self, target: Target, category: str, *, rural: bool) -> float:
-        """Minutes of ``category`` for ``target``, urban or rural."""
+        """Minutes of ``category`` for ``target``, urban or rural.
+
+        A user's override (target id, then category) wins; then the target's own (urban)
+        threshold; then the category's urban or rural threshold for the mode.
+        """
         if target.id in self.overrides:
             return float(self.overrides[target.id])
-        if target.threshold_minutes is not None:
-            return target.threshold_minutes
         if category in self.overrides:
             return float(self.overrides[category])
+        if target.threshold_minutes is not None and not rural:
+            return target.threshold_minutes
         return self.catalog.categories[category].threshold_for(self.mode, rural=rural)
 
     def threshold_text(self, target: Target, scope: str) -> str:
@@ -536,25 +539,27 @@ class _Context:
         """Return where the thresholds of ``target`` in ``scope`` come from, and if verified."""
         if target.id in self.overrides:
             return "set by the user", None
-        if target.threshold_minutes is not None:
-            return "stated by the target itself", target.verified
-        figures = {"urban": ("threshold",), "rural": ("rural_threshold", "threshold")}.get(
-            scope, ("threshold", "rural_threshold"))
         sources: list[str] = []
         verified: bool | None = True
+        if target.threshold_minutes is not None and scope in ("urban", "all"):
+            sources.append(f"{target.id} threshold: {target.threshold_source}")
+            verified = bool(target.threshold_verified)
         for cat in target.categories:
             if cat in self.overrides:
                 sources.append(f"{cat}: set by the user")
                 verified = None
                 continue
             c = self.catalog.categories[cat]
+            figures: list[str] = []
+            if scope in ("urban", "all") and target.threshold_minutes is None:
+                figures.append("threshold")
+            if scope in ("rural", "all"):
+                figures.append("rural_threshold" if "rural_threshold" in c.sources
+                               else "threshold")
             for fig in figures:
-                if fig in c.sources:
-                    sources.append(f"{cat} {fig.replace('_', ' ')}: {c.sources[fig]}")
-                    if verified is not None:
-                        verified = verified and c.verified_flags[fig]
-                    if scope == "rural":
-                        break
+                sources.append(f"{cat} {fig.replace('_', ' ')}: {c.sources[fig]}")
+                if verified is not None:
+                    verified = verified and c.verified_flags[fig]
         return " | ".join(dict.fromkeys(sources)), verified
 
 
@@ -1213,6 +1218,20 @@ def _for_output(table: pd.DataFrame) -> pd.DataFrame:
         if isinstance(c, str) and c.endswith(" met"):
             out[c] = [_yes_no(v, "是 yes", "否 no") for v in out[c]]
     return out.rename(columns={c: HEADERS.get(c, c) for c in out.columns})
+
+
+def _write_xlsx(path: Path, sheets: list[tuple[str, pd.DataFrame]]) -> None:
+    """Write tables into one workbook with openpyxl's fast write-only mode."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    for name, table in sheets:
+        sheet = book.create_sheet(title=name[:31])
+        sheet.append([str(c) for c in table.columns])
+        values = table.astype(object).where(table.notna(), None).to_numpy()
+        for row in values.tolist():
+            sheet.append(row)
+    book.save(path)
 
 
 def gap_summary(result: ComplianceResult) -> list[str]:

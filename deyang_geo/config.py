@@ -570,10 +570,12 @@ def load_study(path: str | os.PathLike[str]) -> StudyConfig:
     """
     file = Path(path).expanduser().resolve()
     try:
-        with file.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
+        raw = file.read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
         raise ConfigError(Problem("study file not found", file=str(file))) from None
+    try:
+        # Windows Notepad saves UTF-8 with a byte-order mark, which TOML does not allow
+        data = tomllib.loads(raw.decode("utf-8-sig"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(Problem(f"not valid TOML: {exc}", file=str(file))) from None
     except UnicodeDecodeError:

@@ -491,38 +491,45 @@ def _weighted_median(
 
 def _aggregate(long: pd.DataFrame, keys: list[str], breaks: tuple[float, ...]) -> pd.DataFrame:
     """Sum the community table per ``keys`` and category, for all kinds and for each kind."""
-    kinds = [k for k in ("urban", "rural") if (long["kind"] == k).any()]
-    kinds += sorted(set(long["kind"]) - {"urban", "rural", ""})
+    kind = long["kind"].to_numpy(dtype=object)
+    kinds = [k for k in ("urban", "rural") if (kind == k).any()]
+    kinds += sorted(set(kind.tolist()) - {"urban", "rural", ""})
+    columns: dict[str, object] = {c: long[c].to_numpy() for c in [*keys, "category"]}
+    columns["communities"] = np.ones(len(long), dtype=np.int64)
+    columns["population"] = long["population"].to_numpy()
+    for b in breaks:
+        cls = long[coverage_column("class", b)].to_numpy(dtype=object)
+        columns[coverage_column("covered_population", b)] = long[
+            coverage_column("covered_population", b)].to_numpy()
+        for quantity, value in (("covered_communities", COVERED),
+                                ("partly_covered_communities", PARTLY),
+                                ("outside_communities", OUTSIDE)):
+            columns[coverage_column(quantity, b)] = (cls == value).astype(np.int64)
+    work = pd.DataFrame(columns)
     frames = []
-    for kind in ["all", *kinds]:
-        part = long if kind == "all" else long[long["kind"] == kind]
-        work = part[[*keys, "category", "population"]].copy()
-        work["communities"] = 1
-        for b in breaks:
-            cls = part[coverage_column("class", b)]
-            work[coverage_column("covered_population", b)] = part[
-                coverage_column("covered_population", b)]
-            work[coverage_column("covered_communities", b)] = (cls == COVERED).astype(np.int64)
-            work[coverage_column("partly_covered_communities", b)] = (cls == PARTLY).astype(
-                np.int64)
-            work[coverage_column("outside_communities", b)] = (cls == OUTSIDE).astype(np.int64)
-        summed = work.groupby([*keys, "category"], sort=True).sum().reset_index()
-        summed.insert(len(keys), "kind", kind)
+    for name in ["all", *kinds]:
+        part = work if name == "all" else work[kind == name]
+        summed = part.groupby([*keys, "category"], sort=True).sum().reset_index()
+        summed.insert(len(keys), "kind", name)
         frames.append(summed)
     table = pd.concat(frames, ignore_index=True)
     if keys:
         table = table.sort_values(keys, kind="stable").reset_index(drop=True)
-    columns = [*keys, "kind", "category", "communities", "population"]
+    population = table["population"].to_numpy(dtype=float)
+    communities = table["communities"].to_numpy(dtype=float)
+    out: dict[str, object] = {c: table[c] for c in [*keys, "kind", "category", "communities",
+                                                     "population"]}
     for b in breaks:
-        pop_col = coverage_column("covered_population", b)
-        share_col = coverage_column("covered_share", b)
-        table[share_col] = table[pop_col] / table["population"].where(table["population"] > 0)
-        table[coverage_column("covered_communities_share", b)] = (
-            table[coverage_column("covered_communities", b)] / table["communities"])
-        columns += [pop_col, share_col] + [
-            coverage_column(q, b) for q in ("covered_communities", "partly_covered_communities",
-                                             "outside_communities", "covered_communities_share")]
-    return table[columns]
+        covered = table[coverage_column("covered_population", b)].to_numpy(dtype=float)
+        out[coverage_column("covered_population", b)] = covered
+        out[coverage_column("covered_share", b)] = np.divide(
+            covered, population, out=np.full(len(table), np.nan), where=population > 0)
+        for quantity in ("covered_communities", "partly_covered_communities",
+                         "outside_communities"):
+            out[coverage_column(quantity, b)] = table[coverage_column(quantity, b)]
+        out[coverage_column("covered_communities_share", b)] = (
+            table[coverage_column("covered_communities", b)].to_numpy() / communities)
+    return pd.DataFrame(out)
 
 
 def _outside(long: pd.DataFrame, communities: pd.DataFrame, threshold: float,

@@ -1067,7 +1067,11 @@ def _read_points(
     frame = pd.DataFrame({c: out[c] for c in columns}, index=pd.RangeIndex(n))
     for column in src.frame.columns:
         if column not in used and str(column) not in frame.columns:
-            frame[str(column)] = src.frame[column].to_numpy()
+            # a table's other columns are typed as read_table types them; a geometry file's
+            # columns keep their own types
+            extra = src.frame[column] if src.geometry is not None else _infer_column(
+                src.frame[column])
+            frame[str(column)] = extra.to_numpy()
     for column in ("id", "name"):
         if column in frame:
             frame[column] = frame[column].astype(str)
@@ -1112,9 +1116,12 @@ def read_facilities(
     path
         The file.
     input_crs
-        Coordinate system of coordinates without a declared one: ``"wgs84"``, ``"gcj02"``
-        (Amap, Tencent), ``"bd09"`` (Baidu) or ``"EPSG:<code>"`` (CGCS2000 ``"EPSG:4490"``,
-        Gauss-Kruger ``"EPSG:4544"``...). A GeoJSON file's implicit WGS-84 gives way to it.
+        Coordinate system of coordinates without a declared one (tables, shapefiles without
+        ``.prj``): ``"wgs84"``, ``"gcj02"`` (Amap, Tencent), ``"bd09"`` (Baidu) or
+        ``"EPSG:<code>"`` (CGCS2000 ``"EPSG:4490"``, Gauss-Kruger ``"EPSG:4544"``...). A
+        geometry file's own system wins (GeoJSON is WGS-84), with an :class:`InputWarning`
+        when they differ, except that a projected code is used for a GeoJSON whose
+        coordinates are plainly metres.
     catalog
         The standards catalog mapping categories; ``None`` loads the packaged one.
     study_area

@@ -76,6 +76,8 @@ _BIKE_CONTRAFLOW = frozenset({"opposite", "opposite_lane", "opposite_track"})
 _MPH_TO_KMH = 1.609344
 _MAXSPEED_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(km/h|kmh|kph|mph|knots)?\s*$", re.IGNORECASE)
 _BOUNDARY_BUFFER_M = 500.0
+_RULE_KEYS = ("highway", "area", "access", "foot", "bicycle", "vehicle", "motor_vehicle",
+              "motorcar", "oneway", "oneway:bicycle", "junction", "service", "cycleway")
 
 
 # --------------------------------------------------------------------------- mode rules
@@ -419,130 +421,6 @@ def _through_nodes_to_keep(segs: _Segments) -> NDArray[np.int64]:
     return np.unique(pairs["n"].to_numpy(dtype=np.int64))
 
 
-def _edge_attr_dicts(data: HighwayData, segs: _Segments, modes: Sequence[str],
-                     keep_tags: Sequence[str]) -> list[dict[str, Any]]:
-    """One attribute dict per directed segment, osmnx-style plus the internal mode mask."""
-    ways = np.unique(segs.way)
-    base: dict[int, dict[str, Any]] = {}
-    tag_keys = [k for k in keep_tags if k != "oneway"]
-    for w in ways.tolist():
-        tags = data.way_tags[w]
-        attrs: dict[str, Any] = {"osmid": data.way_ids[w]}
-        for key in tag_keys:
-            if key in tags:
-                attrs[key] = tags[key]
-        # as in OSM: one-way for vehicles (walkers still get both directions)
-        attrs["oneway"] = _oneway_direction(tags) != 0
-        base[w] = attrs
-    drive_bit = 1 << modes.index("drive") if "drive" in modes else 0
-    drive_s_per_m = np.full(len(data.way_ids), np.nan)
-    if drive_bit:
-        defaults = settings.drive_speeds_kmh
-        for w in ways.tolist():
-            tags = data.way_tags[w]
-            kmh = parse_maxspeed_kmh(tags.get("maxspeed"))
-            if kmh is None:
-                kmh = defaults.get(tags.get("highway", ""), defaults.get("road", 25.0))
-            drive_s_per_m[w] = 3.6 / kmh
-    drive_time = segs.length * drive_s_per_m[segs.way]
-    out: list[dict[str, Any]] = []
-    way_l = segs.way.tolist()
-    rev_l = segs.reversed_.tolist()
-    len_l = segs.length.tolist()
-    mask_l = segs.mask.tolist()
-    time_l = drive_time.tolist()
-    for w, r, length, m, t in zip(way_l, rev_l, len_l, mask_l, time_l, strict=True):
-        d = dict(base[w])
-        d["reversed"] = r
-        d["length"] = length
-        d["_mask"] = m
-        if m & drive_bit:
-            d["travel_time_drive"] = t
-        out.append(d)
-    return out
-
-
-def _to_graph(data: HighwayData, segs: _Segments, modes: Sequence[str],
-              keep_tags: Sequence[str]) -> nx.MultiDiGraph:
-    nodes = np.unique(np.concatenate([segs.u, segs.v]))
-    idx = np.searchsorted(data.node_ids, nodes)
-    lon = data.node_lon[idx].tolist()
-    lat = data.node_lat[idx].tolist()
-    G = nx.MultiDiGraph(crs="epsg:4326")
-    G.add_nodes_from((n, {"y": y, "x": x}) for n, y, x in zip(nodes.tolist(), lat, lon,
-                                                               strict=True))
-    attrs = _edge_attr_dicts(data, segs, modes, keep_tags)
-    G.add_edges_from(zip(segs.u.tolist(), segs.v.tolist(), attrs, strict=True))
-    return G
-
-
-def _simplify(G: nx.MultiDiGraph, segs: _Segments) -> nx.MultiDiGraph:
-    from osmnx.simplification import simplify_graph
-
-    keep = _through_nodes_to_keep(segs)
-    for n in keep.tolist():
-        G.nodes[n]["_keep"] = True
-    before = (len(G), G.number_of_edges())
-    Gs = simplify_graph(G, node_attrs_include=["_keep"],
-                        edge_attr_aggs={"length": sum, "travel_time_drive": sum})
-    log.debug("simplified the graph from %d nodes / %d edges to %d / %d", *before, len(Gs),
-              Gs.number_of_edges())
-    for n in keep.tolist():
-        if n in Gs:
-            del Gs.nodes[n]["_keep"]
-    return Gs
-
-
-def _choose_crs(G: nx.MultiDiGraph, crs: str | None) -> str:
-    if crs is not None and crs not in {"utm", "cgcs2000_gk3"}:
-        import pyproj
-
-        parsed = pyproj.CRS.from_user_input(crs)
-        if parsed.is_geographic:
-            msg = f"the network CRS must be projected (metres), got {crs}"
-            raise NetworkError(msg)
-        return str(crs)
-    from .crs import local_metric_crs
-
-    lon = np.fromiter((d["lon"] for d in G.nodes.values()), dtype=np.float64, count=len(G))
-    lat = np.fromiter((d["lat"] for d in G.nodes.values()), dtype=np.float64, count=len(G))
-    return local_metric_crs(lon, lat, kind="cgcs2000_gk3" if crs == "cgcs2000_gk3" else "utm")
-
-
-def _project(G: nx.MultiDiGraph, crs: str) -> None:
-    """Project nodes and edge geometries in place (on the builder's own graph)."""
-    import pyproj
-
-    tr = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    ids = list(G.nodes)
-    lon = np.fromiter((G.nodes[n]["x"] for n in ids), dtype=np.float64, count=len(ids))
-    lat = np.fromiter((G.nodes[n]["y"] for n in ids), dtype=np.float64, count=len(ids))
-    x, y = tr.transform(lon, lat)
-    for n, lo, la, xx, yy in zip(ids, lon.tolist(), lat.tolist(), np.asarray(x).tolist(),
-                                 np.asarray(y).tolist(), strict=True):
-        d = G.nodes[n]
-        d["x"], d["y"], d["lon"], d["lat"] = xx, yy, lo, la
-    pos = {n: i for i, n in enumerate(ids)}
-    edges = list(G.edges(keys=True, data=True))
-    m = len(edges)
-    geoms = np.empty(m, dtype=object)
-    geoms[:] = [d.get("geometry") for _, _, _, d in edges]
-    missing = np.fromiter((g is None for g in geoms), dtype=bool, count=m)
-    if missing.any():
-        iu = np.fromiter((pos[e[0]] for e, miss in zip(edges, missing, strict=True) if miss),
-                         dtype=np.int64)
-        iv = np.fromiter((pos[e[1]] for e, miss in zip(edges, missing, strict=True) if miss),
-                         dtype=np.int64)
-        pts = np.stack([lon[iu], lat[iu], lon[iv], lat[iv]], axis=1).reshape(-1, 2, 2)
-        geoms[missing] = shapely.linestrings(pts)
-    if m:
-        geoms = shapely.transform(
-            geoms, lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1])))
-    for (_, _, _, d), g in zip(edges, geoms, strict=True):
-        d["geometry"] = g
-    G.graph["crs"] = crs
-
-
 def _edge_arrays(G: nx.MultiDiGraph) -> tuple[list[tuple[Any, Any, Any, dict[str, Any]]],
                                               NDArray[np.int64], NDArray[np.int64], int]:
     ids = list(G.nodes)
@@ -573,81 +451,214 @@ def _mode_components(iu: NDArray[np.int64], iv: NDArray[np.int64], n: int,
     return len(used_labels), outside
 
 
-def _finish(G: nx.MultiDiGraph, modes: Sequence[str], speeds: Mapping[str, Any], *,
-            drop_disconnected: bool) -> None:
-    """Per-mode components, dropping (reported), travel-time attributes; on the builder's graph."""
-    edges, iu, iv, n = _edge_arrays(G)
-    m = len(edges)
-    masks = np.fromiter((_as_mask(d.get("_mask", 0)) for _, _, _, d in edges), dtype=np.int64,
-                        count=m)
-    lengths = np.fromiter((max(float(d["length"]), 1e-3) for _, _, _, d in edges),
-                          dtype=np.float64, count=m)
-    components: dict[str, int] = {}
-    disconnected: dict[str, dict[str, Any]] = {}
-    for i, mode in enumerate(modes):
-        bit = 1 << i
-        sel = (masks & bit) != 0
-        count, outside = _mode_components(iu, iv, n, sel)
-        components[mode] = count
-        pieces = max(count - 1, 0)
-        km = _street_km(iu, iv, lengths, outside)
-        disconnected[mode] = {"pieces": pieces, "edges": int(outside.sum()),
-                              "km": round(km, 3), "dropped": bool(drop_disconnected and pieces)}
-        if pieces:
-            verb = "dropped" if drop_disconnected else "kept"
-            log.warning("%s: %s %d piece(s) disconnected from the main network "
-                        "(%d directed edges, %.2f km)", mode, verb, pieces, int(outside.sum()),
-                        km)
-        if drop_disconnected:
-            masks[outside] &= ~bit
-    drive_bit = 1 << modes.index("drive") if "drive" in modes else 0
-    to_remove = []
-    for (u, v, k, d), mask, length in zip(edges, masks.tolist(), lengths.tolist(), strict=True):
-        d.pop("_mask", None)
-        for key, value in d.items():
-            if isinstance(value, list):  # osmnx merges into set order: make it deterministic
-                d[key] = sorted(value, key=str)
-        if mask == 0:
-            to_remove.append((u, v, k))
-            continue
-        d["length"] = length
-        for i, mode in enumerate(modes):
-            if mode == "drive":
-                continue
-            if mask & (1 << i):
-                d[f"travel_time_{mode}"] = length * 3.6 / speeds[mode]
-        if drive_bit:
-            if mask & drive_bit:
-                d["travel_time_drive"] = float(_sum_if_list(d.get("travel_time_drive",
-                                                                  math.nan)))
-            else:
-                d.pop("travel_time_drive", None)
-    G.remove_edges_from(to_remove)
-    G.remove_nodes_from([node for node, deg in G.degree() if deg == 0])
-    G.graph["components"] = components
-    G.graph["disconnected"] = disconnected
+@dataclass
+class _Edges:
+    """Final directed edges: endpoints (node indices) and their segments, in order."""
+
+    u: NDArray[np.int64]
+    v: NDArray[np.int64]
+    ptr: NDArray[np.int64]  # segments of edge f: seg[ptr[f]:ptr[f + 1]]
+    seg: NDArray[np.int64]
 
 
-def _as_mask(value: Any) -> int:
-    if isinstance(value, list):
-        out = -1
-        for item in value:
-            out &= int(item)
-        return max(out, 0)
-    return int(value)
+def _node_index(segs: _Segments) -> tuple[NDArray[np.int64], NDArray[np.int64],
+                                           NDArray[np.int64]]:
+    nodes, inv = np.unique(np.concatenate([segs.u, segs.v]), return_inverse=True)
+    m = len(segs.u)
+    return nodes, inv[:m].astype(np.int64), inv[m:].astype(np.int64)
 
 
-def _sum_if_list(value: Any) -> float:
-    if isinstance(value, list):
-        return float(sum(value))
-    return float(value)
+def _endpoints(iu: NDArray[np.int64], iv: NDArray[np.int64], n: int,
+               keep: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Flag endpoints by osmnx's rules: self-loop, source/sink, not 2 neighbours of degree 2|4."""
+    in_deg = np.bincount(iv, minlength=n)
+    out_deg = np.bincount(iu, minlength=n)
+    deg = in_deg + out_deg
+    loop = np.zeros(n, dtype=bool)
+    loop[iu[iu == iv]] = True
+    nonloop = iu != iv
+    pair_keys = np.unique(np.concatenate([iu[nonloop] * n + iv[nonloop],
+                                          iv[nonloop] * n + iu[nonloop]]))
+    neighbours = np.bincount(pair_keys // n, minlength=n)
+    through = (neighbours == 2) & ((deg == 2) | (deg == 4))
+    return np.asarray(loop | (in_deg == 0) | (out_deg == 0) | ~through | keep, dtype=bool)
 
 
-def _street_counts(G: nx.MultiDiGraph, G_full: nx.MultiDiGraph) -> None:
-    from osmnx.stats import count_streets_per_node
+def _simplify_arrays(iu: NDArray[np.int64], iv: NDArray[np.int64], n: int,
+                     keep: NDArray[np.bool_]) -> _Edges:
+    """Simplify topology as osmnx does, on arrays: merge chains through interstitial nodes.
 
-    counts = count_streets_per_node(G_full, nodes=G.nodes)
-    nx.set_node_attributes(G, values=counts, name="street_count")
+    Edges between endpoints stay as they are; every chain endpoint -> interstitial nodes ->
+    endpoint becomes one edge (one per distinct first hop, keeping the first of parallel
+    segments, as osmnx does); components made only of interstitial nodes (isolated rings) are
+    dropped, as osmnx's ``remove_rings`` does.
+    """
+    m = len(iu)
+    seg_ids = np.arange(m, dtype=np.int64)
+    endpoint = _endpoints(iu, iv, n, keep)
+    for _ in range(n + 1):
+        # first out-segment per distinct (node, successor), for interstitial nodes
+        inter_out = ~endpoint[iu]
+        cand = seg_ids[inter_out]
+        pair_key = iu[cand] * n + iv[cand]
+        _, first = np.unique(pair_key, return_index=True)
+        first_seg = cand[np.sort(first)]
+        # each interstitial node has at most two distinct successors: slot 0 and slot 1
+        node_of = iu[first_seg]
+        order = np.argsort(node_of, kind="stable")
+        first_seg = first_seg[order]
+        node_of = node_of[order]
+        slot = np.ones(len(node_of), dtype=bool)
+        slot[1:] = node_of[1:] != node_of[:-1]  # True: slot 0
+        succ_seg = np.full((n, 2), -1, dtype=np.int64)
+        succ_seg[node_of[slot], 0] = first_seg[slot]
+        succ_seg[node_of[~slot], 1] = first_seg[~slot]
+        succ_node = np.where(succ_seg >= 0, iv[np.maximum(succ_seg, 0)], -1)
+        # next segment after a -> b (b interstitial): b's out-segment to the node that is not a
+        into = seg_ids[~endpoint[iv]]
+        b = iv[into]
+        a = iu[into]
+        nxt = np.where(succ_node[b, 0] != a, succ_seg[b, 0], succ_seg[b, 1])
+        nxt = np.where(succ_node[b, 0] == a, succ_seg[b, 1], nxt)
+        stuck = nxt < 0
+        if not stuck.any():
+            break
+        endpoint[b[stuck]] = True  # a digitisation quirk: make the node an endpoint
+    next_seg = np.full(m, -1, dtype=np.int64)
+    next_seg[into] = nxt
+    # edges between endpoints stay; chains start at an endpoint with an interstitial head
+    direct = seg_ids[endpoint[iu] & endpoint[iv]]
+    starts = seg_ids[endpoint[iu] & ~endpoint[iv]]
+    _, first = np.unique(iu[starts] * n + iv[starts], return_index=True)
+    starts = starts[np.sort(first)]
+    path_of = [np.arange(len(starts), dtype=np.int64)]
+    step_of = [np.zeros(len(starts), dtype=np.int64)]
+    seg_of = [starts]
+    cur = starts.copy()
+    ids = np.arange(len(starts), dtype=np.int64)
+    step = 0
+    while len(cur) and step <= m:
+        open_ = ~endpoint[iv[cur]]
+        cur, ids = next_seg[cur[open_]], ids[open_]
+        step += 1
+        path_of.append(ids)
+        step_of.append(np.full(len(ids), step, dtype=np.int64))
+        seg_of.append(cur)
+    p_id = np.concatenate(path_of)
+    p_step = np.concatenate(step_of)
+    p_seg = np.concatenate(seg_of)
+    order = np.lexsort((p_step, p_id))
+    p_id, p_seg = p_id[order], p_seg[order]
+    counts = np.bincount(p_id, minlength=len(starts))
+    last = p_seg[np.cumsum(counts) - 1] if len(starts) else np.empty(0, np.int64)
+    # merge direct edges and paths in the order of their first segment
+    first_seg = np.concatenate([direct, starts])
+    n_seg = np.concatenate([np.ones(len(direct), np.int64), counts])
+    seg_lists_ptr = np.concatenate([[0], np.cumsum(n_seg)])
+    all_segs = np.concatenate([direct, p_seg])
+    order = np.argsort(first_seg, kind="stable")
+    starts_in = seg_lists_ptr[:-1][order]
+    n_in = n_seg[order]
+    ptr = np.concatenate([[0], np.cumsum(n_in)]).astype(np.int64)
+    gather = np.repeat(starts_in - ptr[:-1], n_in) + np.arange(int(ptr[-1]))
+    seg = all_segs[gather]
+    fu = iu[first_seg[order]]
+    fv = np.concatenate([iv[direct], iv[last]])[order]
+    return _Edges(fu, fv, ptr, seg)
+
+
+def _unsimplified(iu: NDArray[np.int64], iv: NDArray[np.int64]) -> _Edges:
+    m = len(iu)
+    return _Edges(iu.copy(), iv.copy(), np.arange(m + 1, dtype=np.int64),
+                  np.arange(m, dtype=np.int64))
+
+
+def _select(edges: _Edges, keep: NDArray[np.bool_]) -> _Edges:
+    counts = np.diff(edges.ptr)
+    seg_keep = np.repeat(keep, counts)
+    ptr = np.concatenate([[0], np.cumsum(counts[keep])]).astype(np.int64)
+    return _Edges(edges.u[keep], edges.v[keep], ptr, edges.seg[seg_keep])
+
+
+def _largest_weak_edges(edges: _Edges, n: int) -> tuple[NDArray[np.bool_], int]:
+    """Edges of the largest weakly connected piece; and the number of pieces."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    used = np.zeros(n, dtype=bool)
+    used[edges.u] = True
+    used[edges.v] = True
+    adj = coo_matrix((np.ones(len(edges.u)), (edges.u, edges.v)), shape=(n, n)).tocsr()
+    _, labels = connected_components(adj, directed=True, connection="weak")
+    pieces, sizes = np.unique(labels[used], return_counts=True)
+    if len(pieces) <= 1:
+        return np.ones(len(edges.u), dtype=bool), len(pieces)
+    biggest = pieces[np.argmax(sizes)]
+    return labels[edges.u] == biggest, len(pieces)
+
+
+def _street_count(edges: _Edges, length: NDArray[np.float64], n: int) -> NDArray[np.int64]:
+    """Physical streets at each node (a two-way street counted once, a self-loop twice)."""
+    a = np.minimum(edges.u, edges.v)
+    b = np.maximum(edges.u, edges.v)
+    cm = np.round(length * 100).astype(np.int64)
+    order = np.lexsort((cm, b, a))
+    a, b, cm = a[order], b[order], cm[order]
+    new = np.ones(len(a), dtype=bool)
+    new[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1]) | (cm[1:] != cm[:-1])
+    return (np.bincount(a[new], minlength=n) + np.bincount(b[new], minlength=n)).astype(np.int64)
+
+
+def _merge_values(values: list[Any]) -> Any:
+    """Merge values as osmnx does: the one value, or the (here sorted) distinct values."""
+    distinct = list(dict.fromkeys(values))
+    if len(distinct) == 1:
+        return distinct[0]
+    return sorted(distinct, key=str)
+
+
+def _edge_base_attrs(data: HighwayData, segs: _Segments, edges: _Edges,
+                     keep_tags: Sequence[str]) -> list[dict[str, Any]]:
+    """OSM attributes of each final edge: its way's tags, merged osmnx-style across ways."""
+    tag_keys = [k for k in keep_tags if k != "oneway"]
+    ways = segs.way[edges.seg]
+    revs = segs.reversed_[edges.seg].astype(np.int64)
+    starts = edges.ptr[:-1]
+    single = (np.minimum.reduceat(ways, starts) == np.maximum.reduceat(ways, starts)) & (
+        np.minimum.reduceat(revs, starts) == np.maximum.reduceat(revs, starts))
+    first_way = ways[starts].tolist()
+    first_rev = revs[starts].astype(bool).tolist()
+
+    base: dict[int, dict[str, Any]] = {}
+
+    def way_attrs(w: int) -> dict[str, Any]:
+        attrs = base.get(w)
+        if attrs is None:
+            tags = data.way_tags[w]
+            attrs = {"osmid": data.way_ids[w]}
+            attrs.update((k, tags[k]) for k in tag_keys if k in tags)
+            # as in OSM: one-way for vehicles (walkers still get both directions)
+            attrs["oneway"] = _oneway_direction(tags) != 0
+            base[w] = attrs
+        return attrs
+
+    out: list[dict[str, Any]] = []
+    ptr = edges.ptr.tolist()
+    for f, is_single in enumerate(single.tolist()):
+        if is_single:
+            d = dict(way_attrs(first_way[f]))
+            d["reversed"] = first_rev[f]
+        else:
+            collected: dict[str, list[Any]] = {}
+            pairs = dict.fromkeys(zip(ways[ptr[f]:ptr[f + 1]].tolist(),
+                                      revs[ptr[f]:ptr[f + 1]].tolist(), strict=True))
+            for w, r in pairs:
+                for key, value in way_attrs(w).items():
+                    collected.setdefault(key, []).append(value)
+                collected.setdefault("reversed", []).append(bool(r))
+            d = {key: _merge_values(values) for key, values in collected.items()}
+        out.append(d)
+    return out
 
 
 def _build_graph(
@@ -663,16 +674,19 @@ def _build_graph(
     source: str,
     keep_tags: Sequence[str],
 ) -> nx.MultiDiGraph:
-    """Build the graph from highway ways: the one builder every source funnels into."""
+    """Build the graph from highway ways: the one builder every source funnels into.
+
+    Everything up to the final graph runs on arrays: per-way mode masks, directed segments
+    (osmnx's order), largest piece, simplification (osmnx's rules, never across a change of
+    the allowed modes), clipping, projection, per-mode components; networkx is built once.
+    """
     drive_set = frozenset(settings.drive_speeds_kmh)
     n_ways = len(data.way_ids)
     fwd = np.zeros(n_ways, dtype=np.int64)
     bwd = np.zeros(n_ways, dtype=np.int64)
     cache: dict[tuple[str | None, ...], tuple[int, int]] = {}
-    rule_keys = ("highway", "area", "access", "foot", "bicycle", "vehicle", "motor_vehicle",
-                 "motorcar", "oneway", "oneway:bicycle", "junction", "service", "cycleway")
     for i, tags in enumerate(data.way_tags):
-        key = tuple(tags.get(k) for k in rule_keys)
+        key = tuple(tags.get(k) for k in _RULE_KEYS)
         masks = cache.get(key)
         if masks is None:
             masks = way_modes(tags, modes, drive_highways=drive_set)
@@ -691,50 +705,155 @@ def _build_graph(
             log.warning("kept the largest of %d connected pieces, dropping %d nodes "
                         "(use retain_all=True / --keep-disconnected to keep them)", n_comp,
                         dropped_nodes)
-    G = _to_graph(data, segs, modes, keep_tags)
+    nodes, iu, iv = _node_index(segs)
+    n = len(nodes)
     if simplify:
-        G = _simplify(G, segs)
-    G_full = G
+        keep = np.isin(nodes, _through_nodes_to_keep(segs))
+        edges = _simplify_arrays(iu, iv, n, keep)
+    else:
+        edges = _unsimplified(iu, iv)
+    if len(edges.u) == 0:
+        msg = f"{source}: no roads usable by {', '.join(modes)} (only isolated rings)"
+        raise NetworkError(msg)
+    starts = edges.ptr[:-1]
+    f_len = np.add.reduceat(segs.length[edges.seg], starts)
+    idx = np.searchsorted(data.node_ids, nodes)
+    lon, lat = data.node_lon[idx], data.node_lat[idx]
+    street_count = _street_count(edges, f_len, n)
     if boundary is not None:
-        outside = [n for n, d in G.nodes(data=True)
-                   if not shapely.contains_xy(boundary, d["x"], d["y"])]
-        G = G.copy()
-        G.remove_nodes_from(outside)
-        if not retain_all and len(G):
-            from osmnx.truncate import largest_component
-
-            before = len(G)
-            G = largest_component(G, strongly=False)
-            if len(G) < before:
-                log.warning("clipping to the study area cut off %d nodes; kept the largest "
-                            "piece", before - len(G))
-        if G.number_of_edges() == 0:
+        inside = shapely.contains_xy(boundary, lon, lat)
+        sel = inside[edges.u] & inside[edges.v]
+        edges, f_len = _select(edges, sel), f_len[sel]
+        if not retain_all and len(edges.u):
+            sel, pieces = _largest_weak_edges(edges, n)
+            if pieces > 1:
+                log.warning("clipping to the study area cut the network into %d pieces; kept "
+                            "the largest", pieces)
+            edges, f_len = _select(edges, sel), f_len[sel]
+        if len(edges.u) == 0:
             msg = f"{source}: no roads usable by {', '.join(modes)} inside the study area"
             raise NetworkError(msg)
-    _street_counts(G, G_full)
-    chosen = _choose_crs_from_lonlat(G, crs)
-    _project(G, chosen)
-    _finish(G, modes, speeds, drop_disconnected=drop_disconnected)
-    if G.number_of_edges() == 0:
+        starts = edges.ptr[:-1]
+    f_mask = segs.mask[edges.seg[starts]]
+    drive_bit = 1 << modes.index("drive") if "drive" in modes else 0
+    f_drive = np.full(len(edges.u), np.nan)
+    if drive_bit:
+        f_drive = np.add.reduceat(segs.length[edges.seg] * _drive_s_per_m(data)[
+            segs.way[edges.seg]], starts)
+    # per-mode pieces: found, reported, dropped or kept
+    f_len = np.maximum(f_len, 1e-3)
+    components: dict[str, int] = {}
+    disconnected: dict[str, dict[str, Any]] = {}
+    for i, mode in enumerate(modes):
+        bit = 1 << i
+        sel = (f_mask & bit) != 0
+        count, outside = _mode_components(edges.u, edges.v, n, sel)
+        pieces = max(count - 1, 0)
+        km = _street_km(edges.u, edges.v, f_len, outside)
+        dropped = bool(drop_disconnected and pieces)
+        components[mode] = 1 if dropped else count
+        disconnected[mode] = {"pieces": pieces, "edges": int(outside.sum()), "km": km,
+                              "dropped": dropped}
+        if pieces:
+            log.warning("%s: %s %d piece(s) disconnected from the main network "
+                        "(%d directed edges, %.2f km)", mode, "dropped" if dropped else "kept",
+                        pieces, int(outside.sum()), km)
+        if drop_disconnected:
+            f_mask = np.where(outside, f_mask & ~bit, f_mask)
+    sel = f_mask != 0
+    edges, f_len, f_mask, f_drive = _select(edges, sel), f_len[sel], f_mask[sel], f_drive[sel]
+    if len(edges.u) == 0:
         msg = f"{source}: no roads usable by {', '.join(modes)} remain"
         raise NetworkError(msg)
-    G.graph.update({
-        "crs": chosen,
-        "modes": tuple(modes),
-        "speeds_kmh": dict(speeds),
-        "source": source,
-        "simplified": bool(simplify),
-    })
+    used = np.unique(np.concatenate([edges.u, edges.v]))
+    chosen = _choose_crs(lon[used], lat[used], crs)
+    x, y = _project_xy(lon, lat, chosen)
+    geoms = _edge_geometries(edges, iu, iv, x, y)
+    attrs = _edge_base_attrs(data, segs, edges, keep_tags)
+    times = {m: f_len * 3.6 / speeds[m] for m in modes if m != "drive"}
+    G = nx.MultiDiGraph(crs=chosen, modes=tuple(modes), speeds_kmh=dict(speeds), source=source,
+                        simplified=bool(simplify), components=components,
+                        disconnected=disconnected)
+    G.add_nodes_from(
+        (node, {"y": yy, "x": xx, "street_count": sc, "lon": lo, "lat": la})
+        for node, yy, xx, sc, lo, la in zip(
+            nodes[used].tolist(), y[used].tolist(), x[used].tolist(),
+            street_count[used].tolist(), lon[used].tolist(), lat[used].tolist(), strict=True))
+    mode_bits = [(f"travel_time_{m}", 1 << i, times.get(m)) for i, m in enumerate(modes)]
+    mask_l = f_mask.tolist()
+    len_l = f_len.tolist()
+    drive_l = f_drive.tolist()
+    times_l = {m: t.tolist() for m, t in times.items()}
+    for f, d in enumerate(attrs):
+        d["length"] = len_l[f]
+        d["geometry"] = geoms[f]
+        mask = mask_l[f]
+        for (attr, bit, _), mode in zip(mode_bits, modes, strict=True):
+            if mask & bit:
+                d[attr] = drive_l[f] if mode == "drive" else times_l[mode][f]
+    G.add_edges_from(zip(nodes[edges.u].tolist(), nodes[edges.v].tolist(), attrs, strict=True))
     log.info("built a network of %d nodes and %d edges for %s from %s", len(G),
              G.number_of_edges(), ", ".join(modes), source)
     return G
 
 
-def _choose_crs_from_lonlat(G: nx.MultiDiGraph, crs: str | None) -> str:
-    # nodes still carry lon/lat in x/y here; _choose_crs reads "lon"/"lat"
-    for d in G.nodes.values():
-        d["lon"], d["lat"] = d["x"], d["y"]
-    return _choose_crs(G, crs)
+def _drive_s_per_m(data: HighwayData) -> NDArray[np.float64]:
+    """Seconds per metre of driving on each way: ``maxspeed``, else the highway default."""
+    defaults = settings.drive_speeds_kmh
+    fallback = defaults.get("road", 25.0)
+    cache: dict[tuple[str | None, str | None], float] = {}
+    out = np.empty(len(data.way_tags))
+    for w, tags in enumerate(data.way_tags):
+        key = (tags.get("maxspeed"), tags.get("highway"))
+        value = cache.get(key)
+        if value is None:
+            kmh = parse_maxspeed_kmh(key[0])
+            if kmh is None:
+                kmh = defaults.get(key[1] or "", fallback)
+            value = 3.6 / kmh
+            cache[key] = value
+        out[w] = value
+    return out
+
+
+def _choose_crs(lon: NDArray[np.float64], lat: NDArray[np.float64], crs: str | None) -> str:
+    if crs is not None and crs not in {"utm", "cgcs2000_gk3"}:
+        import pyproj
+
+        try:
+            parsed = pyproj.CRS.from_user_input(crs)
+        except pyproj.exceptions.CRSError:
+            msg = f"unknown CRS {crs!r}: use utm, cgcs2000_gk3 or EPSG:<code>"
+            raise NetworkError(msg) from None
+        if parsed.is_geographic:
+            msg = f"the network CRS must be projected (metres), got {crs}"
+            raise NetworkError(msg)
+        return str(crs)
+    from .crs import local_metric_crs
+
+    return local_metric_crs(lon, lat, kind="cgcs2000_gk3" if crs == "cgcs2000_gk3" else "utm")
+
+
+def _project_xy(lon: NDArray[np.float64], lat: NDArray[np.float64],
+                crs: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    import pyproj
+
+    tr = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    x, y = tr.transform(lon, lat)
+    return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+
+def _edge_geometries(edges: _Edges, iu: NDArray[np.int64], iv: NDArray[np.int64],
+                     x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.object_]:
+    """LineStrings u -> v through the merged nodes, built in one vectorised call."""
+    n_edges = len(edges.u)
+    counts = np.diff(edges.ptr)
+    owner = np.repeat(np.arange(n_edges), counts)
+    seq = np.empty(len(edges.seg) + n_edges, dtype=np.int64)
+    seq[np.arange(len(edges.seg)) + owner] = iu[edges.seg]
+    seq[edges.ptr[1:] + np.arange(n_edges)] = iv[edges.seg[edges.ptr[1:] - 1]]
+    line = np.repeat(np.arange(n_edges), counts + 1)
+    return np.asarray(shapely.linestrings(x[seq], y[seq], indices=line), dtype=object)
 
 
 def _keep_tags() -> tuple[str, ...]:

@@ -360,17 +360,22 @@ def suggest_sites_for(scenario: SitingScenario, *, net: RoutingNetwork,
         acc = access[access["category"] == cat]
     minutes_by_unit = acc.set_index("demand_id")["minutes"].reindex(
         units["unit_id"].astype(str)).to_numpy(dtype=float)
-    planner = (planner_candidates(candidates)
+    zones = None
+    if scenario.exclusion_zones is not None:
+        zones = gpd.read_file(scenario.exclusion_zones)
+        zones = zones.set_crs("EPSG:4326") if zones.crs is None else zones
+    planner = (planner_candidates(candidates, exclusion_zones=zones)
                if scenario.candidates in {"file", "both"} and len(candidates) else None)
     nodes = (network_candidates(net, uncovered=units[~(minutes_by_unit <= scenario.minutes)],
-                                spacing_m=scenario.candidate_spacing_m)
+                                spacing_m=scenario.candidate_spacing_m, exclusion_zones=zones)
              if scenario.candidates in {"nodes", "both"} else None)
     if planner is not None:
         planner = planner.to_crs(net.crs)
     cands = combine_candidates(planner, nodes,
                                min_separation_m=scenario.candidate_spacing_m / 2)
     if cands.empty:
-        msg = f"site suggestion for {cat}: no candidate sites (candidates = {scenario.candidates!r})"
+        msg = (f"site suggestion for {cat}: no candidate sites "
+               f"(candidates = {scenario.candidates!r})")
         raise InputError(msg)
     cproj = cands.to_crs(net.crs)
     uproj = units.to_crs(net.crs)
@@ -384,6 +389,7 @@ def suggest_sites_for(scenario: SitingScenario, *, net: RoutingNetwork,
         "candidate_ids": cands["id"].astype(str).tolist(),
         "unit_community": units["community_id"].astype(str).to_numpy(),
         "time_limit_s": scenario.time_limit_s, "n_alternatives": scenario.alternatives,
+        "forced": list(scenario.forced) or None, "excluded": list(scenario.excluded) or None,
     }
     covered = minutes_by_unit <= scenario.minutes
     costs = cands["cost"].to_numpy(dtype=float) if "cost" in cands.columns else None
@@ -422,7 +428,6 @@ def run_study(config: StudyConfig, *, out_dir: Path | None = None,
     StudyResult
         Every intermediate result and the files written.
     """
-    from .compliance import evaluate_compliance
     from .coverage import compute_coverage
     from .demand import demand_units
     from .isochrones import isochrones
@@ -468,8 +473,8 @@ def run_study(config: StudyConfig, *, out_dir: Path | None = None,
     compliance = None
     with step("compliance", "plan targets"):
         if "compliance" in config.output.outputs:
-            compliance = _compliance(net, units, inputs, access, catalog, config,
-                                     evaluate_compliance)
+            compliance = _compliance(net, units, inputs, access=access, catalog=catalog,
+                                     config=config)
     sites: dict[str, SitingResult] = {}
     site_candidates: dict[str, gpd.GeoDataFrame] = {}
     with step("siting", "site suggestion"):
@@ -493,10 +498,10 @@ def run_study(config: StudyConfig, *, out_dir: Path | None = None,
     return result
 
 
-def _compliance(net: RoutingNetwork, units: gpd.GeoDataFrame, inputs: StudyInputs,
-                access: pd.DataFrame, catalog: Catalog, config: StudyConfig,
-                evaluate: Callable[..., ComplianceResult]) -> ComplianceResult:
+def _compliance(net: RoutingNetwork, units: gpd.GeoDataFrame, inputs: StudyInputs, *,
+                access: pd.DataFrame, catalog: Catalog, config: StudyConfig) -> ComplianceResult:
     from .access import reach_set
+    from .compliance import evaluate_compliance
     from .snapping import snap_points
 
     a = config.analysis
@@ -511,10 +516,12 @@ def _compliance(net: RoutingNetwork, units: gpd.GeoDataFrame, inputs: StudyInput
                           mode=a.mode, max_snap_m=a.max_snap_m)
         return reach_set(net, s_f, s_u, mode=a.mode, max_minutes=max_minutes)
 
-    return evaluate(communities=inputs.communities, facilities=inputs.facilities, units=units,
-                    access=access, reach=reach, catalog=catalog, mode=a.mode,
-                    covered_share=a.covered_share,
-                    provenance={"study": config.name, "synthetic": str(config.synthetic)})
+    return evaluate_compliance(communities=inputs.communities, facilities=inputs.facilities,
+                               units=units,
+                               access=access, reach=reach, catalog=catalog, mode=a.mode,
+                               covered_share=a.covered_share,
+                               provenance={"study": config.name,
+                                           "synthetic": str(config.synthetic)})
 
 
 def dumps_json(data: Any) -> str:

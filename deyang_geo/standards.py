@@ -196,7 +196,11 @@ class Target:
         The target value per scope (``{"urban": 1.0}``, ``{"urban": 1.0, "rural": 0.6}``...);
         shares are fractions (0.9 = 90 %).
     threshold_minutes
-        A time threshold the plan states itself (T1: 15); ``None`` uses each category's.
+        A walk-type time threshold for urban communities that the target sets itself (T1:
+        the plan's 15-minute circle); ``None`` uses each category's. Rural communities
+        always use the category's rural threshold.
+    threshold_source, threshold_verified
+        Where that threshold comes from (required with ``threshold_minutes``).
     measure, area_column
         Capacity targets: ``"m2_per_100_households"`` or ``"m2_per_person"``, and the facility
         column holding the area.
@@ -216,6 +220,8 @@ class Target:
     categories: tuple[str, ...]
     target: Mapping[str, float]
     threshold_minutes: float | None
+    threshold_source: str | None
+    threshold_verified: bool | None
     measure: str | None
     area_column: str | None
     table: str | None
@@ -393,7 +399,8 @@ _CATEGORY_KEYS = {
 }
 _TARGET_KEYS = {
     "id", "description_zh", "description_en", "scope", "kind", "categories", "target",
-    "threshold_minutes", "measure", "area_column", "table", "rule", "column",
+    "threshold_minutes", "threshold_source", "threshold_verified", "measure", "area_column",
+    "table", "rule", "column",
     "denominator_column", "min_value", "assessable", "not_assessable_reason", "source",
     "verified",
 }
@@ -700,6 +707,15 @@ class _Parser:
             self.bad(f"{where}.categories", f"a {kind} target needs at least one category")
         target = self.target_values(where, entry, scope)
         threshold = self.number(where, entry, "threshold_minutes", required=False)
+        threshold_source: str | None = None
+        threshold_verified: bool | None = None
+        if threshold is not None:
+            threshold_source = self.text(where, entry, "threshold_source")
+            threshold_verified = self.flag(where, entry, "threshold_verified")
+        else:
+            for k in ("threshold_source", "threshold_verified"):
+                if k in entry:
+                    self.bad(f"{where}.{k}", "given without threshold_minutes")
         measure = area_column = table = rule = column = denominator = None
         min_value = None
         required_for = {
@@ -710,7 +726,7 @@ class _Parser:
                   "min_value", "threshold_minutes"):
             allowed_here = required_for.get(kind or "", set()) | (
                 {"denominator_column", "min_value"} if kind == "attribute" else set()) | (
-                {"threshold_minutes"} if kind == "coverage" else set())
+                {"threshold_minutes"} if kind in ("coverage", "capacity") else set())
             if k in entry and kind is not None and k not in allowed_here:
                 self.bad(f"{where}.{k}", f"not used by a {kind} target")
         if kind == "capacity":
@@ -742,6 +758,8 @@ class _Parser:
             categories=categories,
             target=MappingProxyType(target),
             threshold_minutes=threshold,
+            threshold_source=threshold_source,
+            threshold_verified=threshold_verified,
             measure=measure,
             area_column=area_column,
             table=table,

@@ -310,7 +310,8 @@ class _GeoJsonLayer(MacroElement):  # type: ignore[misc]
 
     Feature properties: ``k`` style key, ``p`` popup (title and one value per field of
     ``fields``), ``t`` tooltip HTML, ``i`` icon HTML (a ``L.divIcon`` for points), all escaped.
-    Points without ``i`` are circle markers.
+    Points without ``i`` are circle markers. With a ``category`` the layer is registered in
+    ``window.dyLayers[<group>][<category>]`` for the category switch instead of being added.
     """
 
     _template = Template(
@@ -329,7 +330,7 @@ class _GeoJsonLayer(MacroElement):  # type: ignore[misc]
                 }
                 return h + '</table></div>';
             }
-            L.geoJSON(data, {
+            var layer = L.geoJSON(data, {
                 style: function (f) { return styles[f.properties.k]; },
                 pointToLayer: function (f, latlng) {
                     if (f.properties.i) {
@@ -346,16 +347,26 @@ class _GeoJsonLayer(MacroElement):  # type: ignore[misc]
                     }
                     if (f.properties.t) { layer.bindTooltip(f.properties.t, {sticky: true}); }
                 }
-            }).addTo({{ this._parent.get_name() }});
+            });
+            {%- if this.category_json %}
+            window.dyLayers = window.dyLayers || {};
+            var group = {{ this._parent.get_name()|tojson }};
+            window.dyLayers[group] = window.dyLayers[group] || {};
+            window.dyLayers[group][{{ this.category_json }}] = layer;
+            {%- else %}
+            layer.addTo({{ this._parent.get_name() }});
+            {%- endif %}
         })();
         {% endmacro %}
         """
     )
 
     def __init__(self, features: list[dict[str, Any]], styles: Mapping[str, Mapping[str, Any]],
-                 fields: Sequence[str] = ()) -> None:
+                 fields: Sequence[str] = (), category: str | None = None) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._name = "DyGeoJson"
+        # a category layer is registered for the category switch instead of being shown
+        self.category_json = "" if category is None else _js_json(category)
         self.fields_json = _js_json(list(fields))
         self.data_json = _js_json({"type": "FeatureCollection", "features": features})
         self.styles_json = _js_json(dict(styles))
@@ -446,6 +457,9 @@ _MAP_CSS = """
 .dy-legend i{display:inline-block;width:12px;height:12px;margin-right:5px;vertical-align:-2px;
  border:1px solid #0005}
 .dy-icon{background:none;border:none}
+.dy-switch{background:#fff;padding:5px 8px;font:12px/1.4 "Noto Sans CJK SC","Microsoft YaHei",
+ sans-serif}
+.dy-switch select{max-width:320px;font-size:13px;margin-top:2px}
 .dy-badge{display:inline-block;min-width:18px;height:18px;padding:0 3px;border-radius:9px;
  color:#fff;font:700 10px/18px sans-serif;text-align:center;border:1.5px solid #fff;
  box-shadow:0 0 2px #000;transform:translate(-50%,-50%);white-space:nowrap}
@@ -503,6 +517,72 @@ class _Legend(MacroElement):  # type: ignore[misc]
         self.html_json = _js_json(html_text)
 
 
+class _CategorySwitch(MacroElement):  # type: ignore[misc]
+    """A drop-down choosing the facility category that the switched layers show."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var groups = [
+                {%- for group, union in this.groups %}
+                [{{ group.get_name() }}, {{ group.get_name()|tojson }}, {{ union|tojson }}],
+                {%- endfor %}
+            ];
+            var choices = {{ this.choices_json }};
+            function show(category) {
+                var registry = window.dyLayers || {};
+                groups.forEach(function (g) {
+                    var layers = registry[g[1]] || {};
+                    g[0].clearLayers();
+                    if (layers[category]) {
+                        g[0].addLayer(layers[category]);
+                    } else if (category === "" && g[2]) {
+                        Object.keys(layers).sort().forEach(function (k) {
+                            g[0].addLayer(layers[k]);
+                        });
+                    }
+                });
+            }
+            var control = L.control({position: "topright"});
+            control.onAdd = function () {
+                var div = L.DomUtil.create("div", "dy-switch leaflet-bar");
+                var caption = document.createElement("div");
+                caption.textContent = {{ this.caption_json }};
+                var select = document.createElement("select");
+                select.className = "dy-category";
+                choices.forEach(function (c) {
+                    var option = document.createElement("option");
+                    option.value = c[0];
+                    option.textContent = c[1];
+                    select.appendChild(option);
+                });
+                select.value = {{ this.initial_json }};
+                select.addEventListener("change", function () { show(select.value); });
+                div.appendChild(caption);
+                div.appendChild(select);
+                L.DomEvent.disableClickPropagation(div);
+                L.DomEvent.disableScrollPropagation(div);
+                return div;
+            };
+            control.addTo({{ this._parent.get_name() }});
+            show({{ this.initial_json }});
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, groups: Sequence[tuple[folium.FeatureGroup, bool]],
+                 choices: Sequence[tuple[str, str]], initial: str, caption: str) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "DyCategorySwitch"
+        self.groups = list(groups)
+        # plain text: the page sets it with textContent, never as HTML
+        self.choices_json = _js_json([list(c) for c in choices])
+        self.initial_json = _js_json(initial)
+        self.caption_json = _js_json(caption)
+
+
 class _Builder:
     """Collects layers and legend entries of one map."""
 
@@ -517,6 +597,7 @@ class _Builder:
         self.legend: list[tuple[str, list[tuple[str, str, str]]]] = []
         self.layer_names: list[str] = []
         self.bounds: list[tuple[float, float, float, float]] = []
+        self.category_groups: list[tuple[folium.FeatureGroup, bool]] = []
 
     def t(self, zh: str, en: str) -> str:
         return label(zh, en, self.lang)
@@ -542,6 +623,39 @@ class _Builder:
         self.layer_names.append(name)
         if len(gdf):
             self.bounds.append(tuple(gdf.total_bounds))
+
+    def add_category_layers(
+        self, name: str,
+        items: Sequence[tuple[str, gpd.GeoDataFrame, Sequence[dict[str, Any]],
+                              Mapping[str, Mapping[str, Any]]]],
+        *, union: bool, show: bool = True, simplify: bool = True,
+    ) -> None:
+        """Add one toggleable layer whose content follows the category switch.
+
+        ``items`` are ``(category, frame, props, styles)``; the category ``""`` is what the
+        layer shows when "all categories" is chosen; without it and with ``union`` the layer
+        then shows every category's content, else nothing.
+        """
+        group = folium.FeatureGroup(name=html.escape(name), show=show)
+        added = False
+        for category, gdf, props, styles in items:
+            geoms = _prepare_geometry(gdf.geometry.to_numpy(),
+                                      simplify_m=self.simplify_m if simplify else 0.0,
+                                      gcj02=self.gcj02)
+            own = [dict(p) for p in props]
+            fields = _compact_popups(own)
+            features = _features(geoms, own)
+            if not features:
+                continue
+            group.add_child(_GeoJsonLayer(features, styles, fields, category=category))
+            added = True
+            if len(gdf):
+                self.bounds.append(tuple(gdf.total_bounds))
+        if not added:
+            return
+        group.add_to(self.m)
+        self.layer_names.append(name)
+        self.category_groups.append((group, union))
 
     def add_legend(self, heading: str, entries: list[tuple[str, str, str]]) -> None:
         """Add legend entries ``(kind, colour, label)``; kind ``box``, ``line`` or ``dot``."""
@@ -699,7 +813,7 @@ def _draw_coverage(b: _Builder, view: gpd.GeoDataFrame, *, colour_by: str,
                    categories: Sequence[str]) -> None:
     share_col = _share_column(view)
     minutes_col = _minutes_column(view)
-    first = True
+    items: list[tuple[str, gpd.GeoDataFrame, list[dict[str, Any]], dict[str, Any]]] = []
     for category in categories:
         sub = view.loc[view["category"].astype(str) == category] if "category" in view else view
         if sub.empty:
@@ -755,11 +869,9 @@ def _draw_coverage(b: _Builder, view: gpd.GeoDataFrame, *, colour_by: str,
             if name:
                 prop["t"] = name
             props.append(prop)
-        name = b.t(f"覆盖: {b.cat(category)}", f"Coverage: {b.cat(category)}")
-        if b.lang == "both":
-            name = f"覆盖 Coverage: {b.cat(category)}"
-        b.add_layer(name, sub, props, styles, show=first)
-        first = False
+        items.append((category, sub, props, styles))
+    _add_switched(b, b.t("覆盖", "Coverage"), items, switched="category" in view.columns,
+                  union=False)
     if colour_by == "minutes" and minutes_col:
         entries = [("box", c, _minutes_band_label(i, b.lang))
                    for i, (_, c) in enumerate(MINUTE_BANDS)]
@@ -770,6 +882,20 @@ def _draw_coverage(b: _Builder, view: gpd.GeoDataFrame, *, colour_by: str,
                      [("box", c, label(zh, en, b.lang)) for c, zh, en in CLASS_STYLES.values()])
 
 
+def _add_switched(
+    b: _Builder, name: str,
+    items: Sequence[tuple[str, gpd.GeoDataFrame, Sequence[dict[str, Any]],
+                          Mapping[str, Mapping[str, Any]]]],
+    *, switched: bool, union: bool, simplify: bool = True,
+) -> None:
+    """Add a layer following the category switch, or a plain layer for uncategorised data."""
+    if switched:
+        b.add_category_layers(name, items, union=union, simplify=simplify)
+    elif items:
+        _, gdf, props, styles = items[0]
+        b.add_layer(name, gdf, props, styles, simplify=simplify)
+
+
 def _draw_isochrones(b: _Builder, isochrones: gpd.GeoDataFrame, categories: Sequence[str]
                      ) -> None:
     gdf = to_wgs84(isochrones)
@@ -778,7 +904,7 @@ def _draw_isochrones(b: _Builder, isochrones: gpd.GeoDataFrame, categories: Sequ
         raise InputError(msg)
     breaks = sorted(float(x) for x in pd.unique(gdf["minutes"]))
     colours = {m: _ISO_COLOURS[min(i, len(_ISO_COLOURS) - 1)] for i, m in enumerate(breaks)}
-    first = True
+    items: list[tuple[str, gpd.GeoDataFrame, list[dict[str, Any]], dict[str, Any]]] = []
     for category in categories:
         sub = gdf.loc[gdf["category"].astype(str) == category] if "category" in gdf else gdf
         if sub.empty:
@@ -791,10 +917,9 @@ def _draw_isochrones(b: _Builder, isochrones: gpd.GeoDataFrame, categories: Sequ
             m = float(row["minutes"])
             text = _esc(f"{b.cat(category)}: ≤ {m:g} " + b.t("分钟", "min"))
             props.append({"k": f"{m:g}", "t": text})
-        name = (f"等时圈 Isochrones: {b.cat(category)}" if b.lang == "both" else
-                b.t(f"等时圈: {b.cat(category)}", f"Isochrones: {b.cat(category)}"))
-        b.add_layer(name, sub, props, styles, show=first)
-        first = False
+        items.append((category, sub, props, styles))
+    _add_switched(b, b.t("等时圈", "Isochrones"), items, switched="category" in gdf.columns,
+                  union=False)
     b.add_legend(b.t("等时圈", "Isochrones"),
                  [("box", colours[m], f"≤ {m:g} " + b.t("分钟", "min")) for m in breaks])
 
@@ -855,17 +980,12 @@ def _draw_context(b: _Builder, context: gpd.GeoDataFrame) -> None:
     b.add_layer(b.t("河流与铁路", "River and railway"), gdf, props, styles)
 
 
-def _draw_outside(b: _Builder, outside: gpd.GeoDataFrame) -> None:
-    gdf = to_wgs84(outside)
-    uncovered_col = next((str(c) for c in gdf.columns
-                          if str(c).startswith("uncovered_population")), None)
+def _outside_features(b: _Builder, gdf: gpd.GeoDataFrame, uncovered_col: str | None
+                      ) -> tuple[gpd.GeoDataFrame, list[dict[str, Any]]]:
+    """One feature per community (worst first), its popup listing the categories missed."""
     key = _id_column(gdf, "community_id", "id")
-    styles = {"o": {"color": "#b2182b", "weight": 3, "fillColor": "#d73027",
-                    "fillOpacity": 0.25, "radius": 7, "dashArray": "4 2"}}
     props: list[dict[str, Any]] = []
     rows_kept: list[Any] = []
-    # coverage.py lists one row per (community, category), worst first: one feature per
-    # community, its popup listing every category it is outside the reach of
     groups = (gdf.groupby(gdf[key].astype(str), sort=False) if key is not None
               else ((i, gdf.iloc[[i]]) for i in range(len(gdf))))
     for _, group in groups:
@@ -883,10 +1003,29 @@ def _draw_outside(b: _Builder, outside: gpd.GeoDataFrame) -> None:
                              else _esc(b.t("服务范围外", "outside reach"))))
         props.append({"k": "o", "t": name, "p": _popup(name, rows)})
         rows_kept.append(group.index[0])
-    if not rows_kept:
+    return gdf.loc[rows_kept], props
+
+
+def _draw_outside(b: _Builder, outside: gpd.GeoDataFrame, categories: Sequence[str]) -> None:
+    gdf = to_wgs84(outside)
+    if gdf.empty:
         return
-    b.add_layer(b.t("服务范围外社区", "Communities outside reach"), gdf.loc[rows_kept], props,
-                styles)
+    uncovered_col = next((str(c) for c in gdf.columns
+                          if str(c).startswith("uncovered_population")), None)
+    styles = {"o": {"color": "#b2182b", "weight": 3, "fillColor": "#d73027",
+                    "fillOpacity": 0.25, "radius": 7, "dashArray": "4 2"}}
+    # coverage.py lists one row per (community, category), worst first; "all categories"
+    # shows each community once with every category it is outside the reach of
+    merged, merged_props = _outside_features(b, gdf, uncovered_col)
+    items = [("", merged, merged_props, styles)]
+    if "category" in gdf.columns:
+        for category in categories:
+            sub = gdf.loc[gdf["category"].astype(str) == category]
+            if len(sub):
+                frame, props = _outside_features(b, sub, uncovered_col)
+                items.append((category, frame, props, styles))
+    b.add_category_layers(b.t("服务范围外社区", "Communities outside reach"), items,
+                          union=False)
     b.add_legend(b.t("服务缺口", "Gaps"),
                  [("box", "#d73027", b.t("服务范围外社区", "community outside reach"))])
 
@@ -898,6 +1037,7 @@ def _draw_facilities(b: _Builder, facilities: gpd.GeoDataFrame) -> None:
             else ["other"])
     many = len(gdf) > 2000
     entries = []
+    items: list[tuple[str, gpd.GeoDataFrame, list[dict[str, Any]], dict[str, Any]]] = []
     for category in cats:
         sub = gdf.loc[gdf["category"].astype(str) == category] if "category" in gdf else gdf
         style = _style(category)
@@ -926,10 +1066,10 @@ def _draw_facilities(b: _Builder, facilities: gpd.GeoDataFrame) -> None:
             if not many:
                 prop["i"] = badge
             props.append(prop)
-        name = (f"设施 Facilities: {b.cat(category)}" if b.lang == "both" else
-                b.t(f"设施: {b.cat(category)}", f"Facilities: {b.cat(category)}"))
-        b.add_layer(name, sub, props, styles, simplify=False)
+        items.append((category, sub, props, styles))
         entries.append(("dot", style.colour, f"{b.cat(category)}"))
+    _add_switched(b, b.t("现有设施", "Existing facilities"), items,
+                  switched="category" in gdf.columns, union=True, simplify=False)
     b.add_legend(b.t("现有设施", "Existing facilities"), entries)
 
 
@@ -960,8 +1100,14 @@ def _draw_sites(b: _Builder, sites: gpd.GeoDataFrame) -> None:
                       "i": f'<span class="dy-rank"><span>{rank_text}</span></span>'})
     styles = {"s": {"radius": 8, "color": "#000000", "fillColor": "#ffeb3b",
                     "fillOpacity": 1}}
-    b.add_layer(b.t("建议选址 (排序)", "Proposed sites (ranked)"), gdf, props, styles,
-                simplify=False)
+    name = b.t("建议选址 (排序)", "Proposed sites (ranked)")
+    if "category" in gdf.columns:
+        cats = gdf["category"].astype(str).to_numpy()
+        items = [(c, gdf.loc[cats == c], [p for p, k in zip(props, cats, strict=True) if k == c],
+                  styles) for c in sorted(set(cats))]
+        b.add_category_layers(name, items, union=True, simplify=False)
+    else:
+        b.add_layer(name, gdf, props, styles, simplify=False)
     b.add_legend(b.t("建议选址", "Proposed sites"),
                  [("box", "#000000", b.t("建议新设施 (数字为排序)", "new site (number = rank)"))])
 
@@ -1131,6 +1277,11 @@ def study_map(
         if table is not None and "category" in table.columns:
             found.update(str(c) for c in pd.unique(table["category"]))
     cats = list(categories) if categories is not None else sorted(found)
+    others: set[str] = set()
+    for table in (facilities, sites, outside):
+        if table is not None and "category" in table.columns:
+            others.update(str(c) for c in pd.unique(table["category"]))
+    options = ["", *cats, *sorted(others - set(cats))]
     if not cats:
         cats = ["all"]
 
@@ -1148,13 +1299,19 @@ def study_map(
     if context is not None and len(context):
         _draw_context(b, context)
     if outside is not None and len(outside):
-        _draw_outside(b, outside)
+        _draw_outside(b, outside, [c for c in options if c])
     if facilities is not None and len(facilities):
         _draw_facilities(b, facilities)
     if sites is not None and len(sites):
         _draw_sites(b, sites)
 
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    if b.category_groups:
+        initial = cats[0] if cats[0] in options and (view is not None or isochrones is not None) \
+            else ""
+        choices = [(c, b.cat(c) if c else b.t("全部类别", "all categories")) for c in options]
+        _CategorySwitch(b.category_groups, choices, initial,
+                        b.t("设施类别", "Facility category")).add_to(m)
+    folium.LayerControl(collapsed=len(b.layer_names) > 14, position="topright").add_to(m)
     _Fullscreen(lang).add_to(m)
     if b.legend:
         _Legend(b.legend_html()).add_to(m)

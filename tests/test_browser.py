@@ -14,17 +14,14 @@ pytestmark = pytest.mark.browser
 
 XSS_NAME = "<script>alert(1)</script>"
 EXPECTED_LAYERS = [
-    "等时圈 Isochrones: 社区便民服务站 / Community service station",
-    "覆盖 Coverage: 体育健身站(点) / Fitness station",
-    "覆盖 Coverage: 社区便民服务站 / Community service station",
+    "等时圈 / Isochrones",
+    "覆盖 / Coverage",
     "社区与村 / Communities",
     "区县界 / Divisions",
     "路网 / Road network",
     "河流与铁路 / River and railway",
     "服务范围外社区 / Communities outside reach",
-    "设施 Facilities: 体育健身站(点) / Fitness station",
-    "设施 Facilities: 医疗卫生室 / Health room",
-    "设施 Facilities: 社区便民服务站 / Community service station",
+    "现有设施 / Existing facilities",
     "建议选址 (排序) / Proposed sites (ranked)",
 ]
 # the map's Leaflet variable: element ids are renumbered in tree order by render_map
@@ -76,6 +73,17 @@ def test_map_offline_layers_toggle_and_escaping(page, study_layers, tmp_path):
     assert page.locator(".leaflet-control-scale").count() == 1
     assert page.locator(".leaflet-control-zoom-fullscreen").count() == 1
 
+    # the category switch chooses what the category layers show
+    switch = page.locator("select.dy-category")
+    assert switch.input_value() == "fitness_station"  # the first analysed category
+    switch.select_option("")
+    assert page.locator(".dy-badge").count() == 3  # every facility
+    switch.select_option("fitness_station")
+    assert page.locator(".dy-badge").count() == 1
+    switch.select_option("service_station")
+    assert page.locator(".dy-badge").count() == 1
+    assert page.locator(".dy-rank").count() == 2  # both proposed sites are service stations
+
     # every layer toggles: switching it off removes its features from the map, on restores
     checkboxes = page.locator(".leaflet-control-layers-overlays input[type=checkbox]")
     for i in range(checkboxes.count()):
@@ -93,6 +101,7 @@ def test_map_offline_layers_toggle_and_escaping(page, study_layers, tmp_path):
     page.locator(".dy-badge", has_text="站").first.click()
     popup = page.locator(".leaflet-popup-content").first
     assert XSS_NAME in popup.inner_text()
+    switch.select_option("")  # every facility, whatever its category
     texts = page.evaluate(_OPEN_ALL_POPUPS)
     assert any(XSS_NAME in t for t in texts)
     assert any("`);alert(2);//${alert(3)}" in t for t in texts)

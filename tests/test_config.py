@@ -237,6 +237,12 @@ def test_toml_syntax_error_and_missing_file(tmp_path):
         load_study(path)
 
 
+def test_windows_notepad_bom_and_crlf(tmp_path):
+    path = write_study(tmp_path, MINIMAL)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    assert load_study(path).network.osm == (tmp_path / "net.osm").resolve()
+
+
 def test_missing_catalog_is_named(tmp_path):
     path = write_study(tmp_path, MINIMAL + """
         [standards]

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deyang_geo import InputError
 from deyang_geo.coverage import CoverageResult, compute_coverage, coverage_column
@@ -242,3 +244,69 @@ def test_write_csv_with_bom(result: CoverageResult, tmp_path: Path) -> None:
     assert dict(zip(params["parameter"], params["value"], strict=True))[
         "breaks_minutes"] == "5,10,15"
     assert not list((tmp_path / "out").glob(".*tmp*"))
+
+
+def _naive_median(pairs: list[tuple[float, float]]) -> float:
+    """Lower weighted median by brute force: the smallest value whose weight share reaches 1/2."""
+    if sum(w for _, w in pairs) == 0:
+        pairs = [(m, 1.0) for m, _ in pairs]
+    total = sum(w for _, w in pairs)
+    for value, _ in sorted(pairs, key=lambda p: p[0]):
+        if sum(w for m, w in pairs if m <= value) >= total / 2:
+            return value
+    return math.inf
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    data=st.lists(  # per community: units as (population, minutes per category)
+        st.lists(st.tuples(st.integers(0, 50),
+                           st.lists(st.one_of(st.none(), st.integers(0, 40)), min_size=2,
+                                    max_size=2)),
+                 min_size=1, max_size=5),
+        min_size=1, max_size=6),
+    kinds=st.lists(st.sampled_from(["urban", "rural"]), min_size=6, max_size=6),
+)
+def test_against_brute_force(data: list[list[tuple[int, list[int | None]]]],
+                             kinds: list[str]) -> None:
+    cats = ["a", "b"]
+    units, access = [], []
+    for c, members in enumerate(data):
+        for u, (pop, minutes) in enumerate(members):
+            units.append({"unit_id": f"{c}#{u}", "community_id": f"{c}", "population": pop})
+            access.extend({"demand_id": f"{c}#{u}", "category": cat,
+                           "minutes": NAN if m is None else m / 2, "facility_id": "f"}
+                          for cat, m in zip(cats, minutes, strict=True))
+    comm = pd.DataFrame({"id": [str(c) for c in range(len(data))],
+                         "kind": kinds[:len(data)], "township": "t", "division": "d"})
+    res = compute_coverage(pd.DataFrame(access), pd.DataFrame(units), comm)
+    for c, members in enumerate(data):
+        for j, cat in enumerate(cats):
+            row = _row(res.communities, community_id=str(c), category=cat)
+            pop = sum(p for p, _ in members)
+            times = [math.inf if m[j] is None else m[j] / 2 for _, m in members]
+            weights = [float(p) if pop > 0 else 1.0 for p, _ in members]
+            median = _naive_median(list(zip(times, weights, strict=True)))
+            assert row["minutes"] == median or (math.isinf(median) and math.isnan(row["minutes"]))
+            for b in (5, 10, 15):
+                covered = sum(p for (p, _), t in zip(members, times, strict=True) if t <= b)
+                share = (covered / pop if pop else
+                         sum(t <= b for t in times) / len(times))
+                assert row[coverage_column("covered_population", b)] == covered
+                assert row[coverage_column("covered_share", b)] == pytest.approx(share)
+                expected = ("covered" if share >= 0.8 else
+                            "partly" if share >= 0.2 else "outside")
+                assert row[coverage_column("class", b)] == expected
+    for kind in ("all", "urban", "rural"):
+        mine = res.communities if kind == "all" else res.communities[
+            res.communities["kind"] == kind]
+        rows = res.study_area[res.study_area["kind"] == kind]
+        if mine.empty:
+            assert rows.empty
+            continue
+        for cat in cats:
+            part = mine[mine["category"] == cat]
+            row = _row(rows, category=cat)
+            assert row["covered_population_15min"] == part["covered_population_15min"].sum()
+            assert row["covered_communities_15min"] == (part["class_15min"] == "covered").sum()
+            assert row["communities"] == len(part)

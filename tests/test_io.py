@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from deyang_geo import io as dio
 from deyang_geo._errors import InputError, InputWarning
@@ -588,3 +590,44 @@ def test_category_key():
         dio.category_key("服务站")  # ends two categories' names: ambiguous
     with pytest.raises(InputError, match="unknown category 'gym'"):
         dio.category_key("gym")
+
+
+_NAME_CHARS = "文庙社区八角村旌阳街道孝泉镇黄许东西南北abcXYZ 0123456789-()"
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    data=st.lists(
+        st.tuples(st.text(_NAME_CHARS, min_size=1, max_size=12).map(str.strip).filter(bool),
+                  st.integers(0, 200_000),
+                  st.floats(104.0, 104.8), st.floats(30.9, 31.5)),
+        min_size=1, max_size=15),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "gbk", "gb18030"]),
+    english=st.booleans(),
+)
+def test_round_trip_any_encoding_and_headers(tmp_path, data, encoding, english):
+    header = "id,name,population,lng,lat" if english else "编号,名称,人口,经度,纬度"
+    lines = [header] + [f'C{i},"{name}",{pop},{lon!r},{lat!r}'
+                        for i, (name, pop, lon, lat) in enumerate(data)]
+    path = tmp_path / f"c_{encoding}.csv"
+    path.write_bytes("\r\n".join(lines).encode(encoding))
+    com = dio.read_communities(path)
+    assert com["id"].tolist() == [f"C{i}" for i in range(len(data))]
+    assert com["name"].tolist() == [d[0] for d in data]
+    assert com["population"].tolist() == [d[1] for d in data]
+    assert com.geometry.x.tolist() == [d[2] for d in data]
+    assert com.geometry.y.tolist() == [d[3] for d in data]
+
+
+def test_other_columns_are_kept_and_typed(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("编号,人口,经度,纬度,老年人口,备注,代码2\n"
+                    "c1,100,104.39,31.13,12,旧城,007\nc2,50,104.40,31.14,3.5,,008\n",
+                    encoding="utf-8")
+    com = dio.read_communities(path)
+    assert com["老年人口"].tolist() == [12.0, 3.5]
+    assert com["备注"].iloc[0] == "旧城"
+    assert pd.isna(com["备注"].iloc[1])
+    assert com["代码2"].tolist() == ["007", "008"]
+    assert "经度" not in com.columns

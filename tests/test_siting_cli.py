@@ -15,10 +15,8 @@ STEP_LON, STEP_LAT = 0.0021, 0.0018  # about 200 m
 def write_grid_osm(path: Path, size: int = 8) -> None:
     nodes, ways = [], []
     nid = lambda i, j: 1 + i * size + j  # noqa: E731
-    for i in range(size):
-        for j in range(size):
-            nodes.append(f'  <node id="{nid(i, j)}" version="1" lat="{LAT0 + i * STEP_LAT:.7f}" '
-                         f'lon="{LON0 + j * STEP_LON:.7f}"/>')
+    nodes.extend(f'  <node id="{nid(i, j)}" version="1" lat="{LAT0 + i * STEP_LAT:.7f}" '
+                 f'lon="{LON0 + j * STEP_LON:.7f}"/>' for i in range(size) for j in range(size))
     wid = 1000
     for i in range(size):
         refs = "".join(f'<nd ref="{nid(i, j)}"/>' for j in range(size))
@@ -129,3 +127,12 @@ def test_thin_points_and_zones() -> None:
                            crs="EPSG:32648")
     zones = gpd.GeoSeries([box(0, 0, 30, 30)], crs="EPSG:32648")
     assert list(drop_in_zones(pts, zones)["id"]) == ["c", "d", "e"]
+
+
+def test_suggest_sites_unknown_category(tmp_path: Path) -> None:
+    from deyang_geo.cli import main
+
+    files = write_inputs(tmp_path)
+    args = base_args(files, tmp_path / "x")
+    args[args.index("fitness_station")] = "gym_zzz"
+    assert main([*args, "--new-sites", "1"]) == 2

@@ -307,3 +307,27 @@ def test_multi_category_matches_exhaustive_search(seed: int) -> None:
     assert res.objective == pytest.approx(brute_multi([c1, c2], w, site_cost, service_cost, 8.0))
     assert all(set(s) <= {"a", "b"} for s in res.sites["services"])
     del cand
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mclp_subgradient_phase_is_exact(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from deyang_geo.siting import models
+
+    monkeypatch.setattr(models, "_SUBGRADIENT_NNZ", 0)
+    reach, w, _, cover = random_instance(seed, n=10, m=40)
+    before = np.zeros(w.size, dtype=bool)
+    for p in (2, 3):
+        res = mclp(reach, w, new_sites=p)
+        assert res.status == "optimal"
+        assert res.objective == pytest.approx(brute_mclp(cover, w, p, before))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mclp_gap_tolerance_is_honoured(seed: int) -> None:
+    reach, w, _, cover = random_instance(seed, n=10, m=40)
+    best = brute_mclp(cover, w, 3, np.zeros(w.size, dtype=bool))
+    res = mclp(reach, w, new_sites=3, mip_gap=0.05)
+    assert res.status in ("optimal", "gap_reached")
+    assert res.gap <= 0.05 + 1e-9
+    assert res.bound >= best - 1e-6
+    assert res.objective >= (1 - 0.05) * best - 1e-6

@@ -28,28 +28,40 @@ def test_every_layer_is_drawn_and_named(study_layers):
     m = webmap.study_map(title="德阳", **study_layers)
     names = webmap.overlay_names(m)
     expected = [
-        "等时圈 Isochrones: 社区便民服务站 / Community service station",
-        "覆盖 Coverage: 体育健身站(点) / Fitness station",
-        "覆盖 Coverage: 社区便民服务站 / Community service station",
+        "等时圈 / Isochrones",
+        "覆盖 / Coverage",
         "社区与村 / Communities",
         "区县界 / Divisions",
         "路网 / Road network",
         "河流与铁路 / River and railway",
         "服务范围外社区 / Communities outside reach",
-        "设施 Facilities: 体育健身站(点) / Fitness station",
-        "设施 Facilities: 医疗卫生室 / Health room",
-        "设施 Facilities: 社区便民服务站 / Community service station",
+        "现有设施 / Existing facilities",
         "建议选址 (排序) / Proposed sites (ranked)",
     ]
     assert names == expected
 
 
+def test_category_switch_registers_one_layer_per_category(study_layers):
+    page = webmap.render_map(webmap.study_map(title="t", lang="en", **study_layers))
+    registered = re.findall(r"window\.dyLayers\[group\]\[(\"[^\"]*\")\] = layer", page)
+    keys = [json.loads(k) for k in registered]
+    # isochrones: 1 category; coverage: 2; outside: "all" + 1; facilities: 3; sites: 1
+    assert keys == ["service_station", "fitness_station", "service_station",
+                    "", "service_station",
+                    "fitness_station", "health_room", "service_station", "service_station"]
+    choices = json.loads(re.search(r"var choices = (\[.*?\]);\n", page).group(1))
+    assert choices == [["", "all categories"], ["fitness_station", "Fitness station"],
+                       ["service_station", "Community service station"],
+                       ["health_room", "Health room"]]
+    assert 'select.value = "fitness_station";' in page
+
+
 def test_absent_tables_are_not_drawn(study_layers):
     m = webmap.study_map(title="demo", divisions=study_layers["divisions"],
                          facilities=study_layers["facilities"], lang="en")
-    assert webmap.overlay_names(m) == [
-        "Divisions", "Facilities: Fitness station", "Facilities: Health room",
-        "Facilities: Community service station"]
+    assert webmap.overlay_names(m) == ["Divisions", "Existing facilities"]
+    # without coverage the switch starts on "all categories": every facility shows
+    assert 'select.value = "";' in webmap.render_map(m)
 
 
 def test_languages(study_layers):
@@ -173,7 +185,7 @@ def test_coverage_coloured_by_minutes(study_layers):
     m = webmap.study_map(title="t", communities=study_layers["communities"],
                          coverage=study_layers["coverage"], colour_by="minutes",
                          categories=["fitness_station"], lang="en")
-    assert webmap.overlay_names(m) == ["Coverage: Fitness station", "Communities"]
+    assert webmap.overlay_names(m) == ["Coverage", "Communities"]
     layer = _data_layers(webmap.render_map(m))[0]
     colours = {f["properties"]["t"]: f["properties"]["k"] for f in layer["features"]}
     assert colours["五里村"] == webmap._minutes_colour(40.0) == "#d73027"

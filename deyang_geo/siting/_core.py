@@ -44,6 +44,16 @@ def minutes_csr(reach: Any) -> sp.csr_array:
         msg = ("the reach set must be a scipy sparse matrix or have .to_csr() "
                f"(got {type(reach).__name__}); dense demand x site matrices are not accepted")
         raise InputError(msg)
+    if obj.format == "csr" and obj.has_canonical_format:
+        csr = sp.csr_array(obj)  # sorted, no duplicates: only drop NaN/inf entries
+        data = np.asarray(csr.data, dtype=np.float64)
+        ok = np.isfinite(data)
+        if data.size and float(data[ok].min(initial=0.0)) < 0:
+            msg = "the reach set holds negative minutes"
+            raise InputError(msg)
+        if bool(ok.all()):
+            return sp.csr_array((data.copy(), csr.indices.astype(np.int64),
+                                 csr.indptr.astype(np.int64)), shape=csr.shape)
     coo = sp.coo_array(obj)
     rows = np.asarray(coo.row, dtype=np.int64)
     cols = np.asarray(coo.col, dtype=np.int64)
@@ -159,26 +169,23 @@ class Merged:
 def merge_identical_columns(a: sp.csr_array, weights: FloatArray, keep: BoolArray) -> Merged:
     """Merge the kept demand columns whose sets of covering candidates are identical.
 
-    Columns are keyed by two independent 64-bit hashes of their row sets plus their length
-    (a fixed seed, so deterministic; a false merge has probability about 2**-128). Groups are
-    numbered in the order of their first column.
+    Columns are keyed by two sums of fixed random numbers over their row sets plus their
+    length (a fixed seed, so deterministic; identical sets always give identical keys, and a
+    false merge of different sets is vanishingly unlikely). Groups are numbered in the order
+    of their first column.
     """
     csc = sp.csc_array(a)
     n_rows, n_cols = csc.shape
     rng = np.random.default_rng(20180420)
-    r1 = rng.integers(1, 2**63, size=n_rows, dtype=np.int64).astype(np.uint64)
-    r2 = rng.integers(1, 2**63, size=n_rows, dtype=np.int64).astype(np.uint64)
+    r = rng.uniform(1.0, 2.0, size=(n_rows, 2))
     deg = np.diff(csc.indptr)
-    col_of = np.repeat(np.arange(n_cols), deg)
-    h1 = np.zeros(n_cols, dtype=np.uint64)
-    h2 = np.zeros(n_cols, dtype=np.uint64)
-    np.add.at(h1, col_of, r1[csc.indices])
-    np.add.at(h2, col_of, r2[csc.indices] * r2[csc.indices])
+    ones = sp.csc_array((np.ones(csc.indices.size), csc.indices, csc.indptr), shape=csc.shape)
+    h = np.asarray(ones.T @ r)
     kept = np.flatnonzero(keep)
     group = np.full(n_cols, -1, dtype=np.int64)
     if kept.size == 0:
         return Merged(sp.csr_array((n_rows, 0)), np.zeros(0, dtype=np.float64), group)
-    keys = np.stack([h1[kept], h2[kept], deg[kept].astype(np.uint64)], axis=1)
+    keys = np.stack([h[kept, 0], h[kept, 1], deg[kept].astype(np.float64)], axis=1)
     _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     inverse = inverse.reshape(-1)
     # renumber groups in order of first appearance (deterministic, input order)
@@ -337,3 +344,54 @@ def lagrangian_bound(a: sp.csr_array, weights: FloatArray, lam: FloatArray,
     order = np.argsort(-c, kind="stable")
     top = np.maximum(c[order[:p]], 0.0)
     return float(np.maximum(weights - lam, 0.0).sum() + top.sum()), c, order
+
+
+def subgradient_bound(
+    a: sp.csr_array,
+    weights: FloatArray,
+    p: int,
+    target: float,
+    *,
+    max_iter: int = 400,
+    time_limit_s: float = 30.0,
+    stop_gap: float = 0.0,
+) -> tuple[float, FloatArray]:
+    """Minimise the Lagrangian bound of the cardinality MCLP by subgradient steps.
+
+    Polyak steps towards ``target`` (the incumbent), the step factor halved after 10 steps
+    without progress. Stops when the bound is within ``stop_gap`` (relative) of ``target``,
+    after ``max_iter`` steps or ``time_limit_s`` seconds.
+
+    Returns
+    -------
+    tuple
+        The best bound and its multipliers.
+    """
+    import time
+
+    t0 = time.perf_counter()
+    at = sp.csr_array(a.T)
+    lam = 0.5 * weights
+    best, best_lam = float(weights.sum()), lam.copy()
+    factor, stall = 1.0, 0
+    pick = np.zeros(a.shape[0])
+    for _ in range(max_iter):
+        val, _, order = lagrangian_bound(a, weights, lam, p)
+        if val < best - 1e-9:
+            best, best_lam, stall = val, lam.copy(), 0
+        else:
+            stall += 1
+            if stall >= 10:
+                factor, stall = factor * 0.5, 0
+        if (best - target) <= stop_gap * max(abs(target), 1.0) or factor < 1e-4:
+            break
+        if time.perf_counter() - t0 > time_limit_s:
+            break
+        pick[:] = 0.0
+        pick[order[:p]] = 1.0
+        sub = np.asarray(at @ pick) - (lam < weights)
+        norm = float(sub @ sub)
+        if norm == 0.0:
+            break
+        lam = np.clip(lam - factor * max(val - target, 1e-9) / norm * sub, 0.0, weights)
+    return best, best_lam

@@ -54,7 +54,8 @@ class SitingResult:
     gap
         ``|bound - objective| / max(|objective|, 1)``; 0 when proven optimal.
     status
-        ``"optimal"``; ``"time_limit"`` (stopped with a feasible solution and a proven gap);
+        ``"optimal"``; ``"gap_reached"`` (stopped within the requested ``mip_gap``);
+        ``"time_limit"`` (stopped with a feasible solution and a proven gap);
         ``"feasible"`` (p-median: optimal on the nearest-k lists, gap proven on the whole).
     solve_time_s
         Wall-clock seconds from the call to the result (reductions, greedy, solver).

@@ -97,6 +97,10 @@ def _forced_excluded(forced: Any, excluded: Any, n: int,
     return f, e
 
 
+#: Above this many reach entries the cardinality MCLP starts with a subgradient phase.
+_SUBGRADIENT_NNZ = 1_000_000
+
+
 def _integral(w: FloatArray) -> bool:
     return bool(np.all(w == np.round(w)))
 
@@ -152,9 +156,95 @@ def _solve_mclp_mip(a: sp.csr_array, w: FloatArray, sites0: IntArray, *, p: int 
     return sites, obj, bound, sol.status
 
 
+def _lagrangian_fixing(c: FloatArray, order: IntArray, lag: float, p: int, *, inc: float,
+                       step: float) -> tuple[BoolArray, BoolArray]:
+    """Candidates that no solution better than ``inc`` opens (closes), from ``L(lam)``.
+
+    Opening ``j`` outside the top ``p`` of ``c`` costs at least ``c_p - c_j``; closing one
+    inside costs at least ``c_j - c_(p+1)``: if the bound left is below ``inc + step``, no
+    strictly better solution does it.
+    """
+    n = c.size
+    cpos = np.maximum(c, 0.0)
+    in_top = np.zeros(n, dtype=bool)
+    in_top[order[:p]] = True
+    cp = cpos[order[p - 1]]
+    cp1 = cpos[order[p]] if p < n else 0.0
+    ub_open = np.where(in_top, lag, lag - (cp - cpos))
+    ub_closed = np.where(in_top, lag - (cpos - cp1), lag)
+    return ub_open < inc + step, ub_closed < inc + step
+
+
 def _solve_mclp_cardinality(a: sp.csr_array, w: FloatArray, sites0: IntArray, p: int, *,
                             time_limit_s: float, mip_gap: float) -> tuple[IntArray, float,
                                                                         float, str]:
+    """Cardinality MCLP: a subgradient Lagrangian phase on big or gap-tolerant instances.
+
+    The Lagrangian bound (subgradient on the multipliers of ``y_i <= sum_j a_ji x_j``) may
+    prove the requested gap at once; otherwise it fixes candidates and the LP-based exact
+    phase (:func:`_solve_mclp_exact`) runs on what is left.
+    """
+    t0 = time.perf_counter()
+    n = a.shape[0]
+    total = float(w.sum())
+    inc_sites = np.asarray(sites0, dtype=np.int64)
+    inc = _core.covered_weight(a, w, inc_sites)
+    if p >= n or inc >= total - 1e-9 or p == 0:
+        sites = np.arange(n, dtype=np.int64) if p >= n else inc_sites
+        return sites, _core.covered_weight(a, w, sites), (
+            _core.covered_weight(a, w, sites) if p < n else total), "optimal"
+    if mip_gap <= 0 and a.nnz <= _SUBGRADIENT_NNZ:
+        return _solve_mclp_exact(a, w, inc_sites, p, time_limit_s=time_limit_s,
+                                 mip_gap=mip_gap)
+    step = 1.0 - 1e-6 if _integral(w) else 1e-9 * max(1.0, total)
+    lag, lam = _core.subgradient_bound(a, w, p, inc, time_limit_s=0.5 * time_limit_s,
+                                       stop_gap=mip_gap)
+    bound = min(total, math.floor(lag + 1e-6) if _integral(w) else lag)
+    if _solve.relative_gap(inc, bound) <= max(mip_gap, 1e-12) or inc >= bound - 1e-9:
+        return inc_sites, inc, max(inc, bound), ("optimal" if inc >= bound - 1e-9
+                                                 else "gap_reached")
+    _, c, order = _core.lagrangian_bound(a, w, lam, p)
+    fixed0, fixed1 = _lagrangian_fixing(c, order, lag, p, inc=inc, step=step)
+    free = np.flatnonzero(~fixed0 & ~fixed1)
+    ones = np.flatnonzero(fixed1)
+    p_left = p - ones.size
+    if p_left < 0 or free.size == 0:
+        return inc_sites, inc, inc, "optimal"
+    base = _core.covered_columns(a, ones)
+    sub = sp.csr_array(a[free])
+    mg = _core.merge_identical_columns(sub, w, (np.diff(sp.csc_array(sub).indptr) > 0) & ~base)
+    const = float(w[base].sum())
+    r_start = _core.greedy_cover(mg.a, mg.weights, max_sites=p_left)
+    left = time_limit_s - (time.perf_counter() - t0)
+    r_gap = mip_gap * inc / max(inc - const, 1.0)
+    r_sites, _, r_bound, status = _solve_mclp_cardinality_exact_or_trivial(
+        mg.a, mg.weights, r_start, p_left, time_limit_s=max(left, 1.0), mip_gap=r_gap)
+    chosen = np.sort(np.r_[ones, free[r_sites]]).astype(np.int64)
+    val = _core.covered_weight(a, w, chosen)
+    if val > inc + 1e-9:
+        inc_sites, inc = chosen, val
+    final_bound = max(inc, min(bound, max(inc, const + r_bound)))
+    if inc >= final_bound - 1e-9 * max(1.0, total):
+        status = "optimal"
+    elif _solve.relative_gap(inc, final_bound) <= mip_gap:
+        status = "gap_reached"
+    return inc_sites, inc, final_bound, status
+
+
+def _solve_mclp_cardinality_exact_or_trivial(
+        a: sp.csr_array, w: FloatArray, sites0: IntArray, p: int, *, time_limit_s: float,
+        mip_gap: float) -> tuple[IntArray, float, float, str]:
+    n = a.shape[0]
+    if p >= n or a.shape[1] == 0:
+        sites = np.arange(n, dtype=np.int64)
+        val = _core.covered_weight(a, w, sites)
+        return sites, val, val, "optimal"
+    return _solve_mclp_exact(a, w, sites0, p, time_limit_s=time_limit_s, mip_gap=mip_gap)
+
+
+def _solve_mclp_exact(a: sp.csr_array, w: FloatArray, sites0: IntArray, p: int, *,
+                      time_limit_s: float, mip_gap: float) -> tuple[IntArray, float,
+                                                                  float, str]:
     """Exact cardinality MCLP: LP duals -> Lagrangian bound -> fixing -> small MIP.
 
     1. the LP relaxation (interior point, no crossover) gives multipliers ``lam`` for the
@@ -212,15 +302,7 @@ def _solve_mclp_cardinality(a: sp.csr_array, w: FloatArray, sites0: IntArray, p:
     fixed0 = np.zeros(n, dtype=bool)
     fixed1 = np.zeros(n, dtype=bool)
     if c is not None and order is not None:
-        cpos = np.maximum(c, 0.0)
-        in_top = np.zeros(n, dtype=bool)
-        in_top[order[:p]] = True
-        cp = cpos[order[p - 1]]
-        cp1 = cpos[order[p]] if p < n else 0.0
-        ub_open = np.where(in_top, lag, lag - (cp - cpos))
-        ub_closed = np.where(in_top, lag - (cpos - cp1), lag)
-        fixed0 = ub_open < inc + step
-        fixed1 = ub_closed < inc + step
+        fixed0, fixed1 = _lagrangian_fixing(c, order, lag, p, inc=inc, step=step)
     free = np.flatnonzero(~fixed0 & ~fixed1)
     ones = np.flatnonzero(fixed1)
     p_left = p - ones.size
