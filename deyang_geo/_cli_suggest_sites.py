@@ -168,7 +168,8 @@ def run(args: argparse.Namespace) -> int:
                           **common)
         else:
             result = pmedian(reach, population, new_sites=int(args.new_sites),
-                             existing_minutes=existing, max_minutes=reach_minutes, **common)
+                             existing_minutes=existing, max_minutes=reach_minutes,
+                             threshold_minutes=minutes, **common)
         extra = {"inputs": {"network": str(args.network), "facilities": str(args.facilities),
                             "demand": str(args.demand),
                             "candidates": None if args.candidates is None
@@ -176,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
                  "category": args.category, "mode": args.mode, "minutes": minutes,
                  "walk_speed_kmh": args.walk_speed_kmh, "n_candidates": len(cands),
                  "n_demand_units": len(units)}
-        result.write(out, candidates=cands, extra_summary=extra)
+        result.write(out, candidates=cands, communities=communities, extra_summary=extra)
         table = result.sites_table(cands)
         sites_map = None
         if "geometry" in table.columns and len(table):

@@ -61,6 +61,30 @@ def is_osm_path(path: str | os.PathLike[str]) -> bool:
     return any(name.endswith(s) for s in OSM_SUFFIXES)
 
 
+def file_bounds(path: str | os.PathLike[str]) -> tuple[float, float, float, float] | None:
+    """Return the (west, south, east, north) extent an OSM file declares, if any.
+
+    Parameters
+    ----------
+    path
+        An OSM file.
+
+    Returns
+    -------
+    tuple of float or None
+        The header's bounding box, or None when the file declares none or cannot be read.
+    """
+    import osmium
+
+    try:
+        box = osmium.io.Reader(str(path), osmium.osm.NOTHING).header().box()
+    except RuntimeError:
+        return None
+    if not box.valid():
+        return None
+    return (box.bottom_left.lon, box.bottom_left.lat, box.top_right.lon, box.top_right.lat)
+
+
 def _kept_keys(extra: Iterable[str]) -> frozenset[str]:
     return frozenset(RULE_TAGS) | frozenset(extra)
 
@@ -115,13 +139,16 @@ def read_highways(
         for obj in processor:
             way: Any = obj
             refs: list[int] = []
+            found: list[tuple[int, float, float]] = []
             for nd in way.nodes:
                 loc = nd.location
                 if loc.valid():
-                    locations[nd.ref] = (loc.lon, loc.lat)
+                    found.append((nd.ref, loc.lon, loc.lat))
                 refs.append(nd.ref)
-            if bbox is not None and not _any_inside(refs, locations, bbox):
-                continue
+            if bbox is not None and not _any_inside(found, bbox):
+                continue  # outside the study area: keep neither the way nor its nodes
+            for ref, lon, lat in found:
+                locations[ref] = (lon, lat)
             data.way_ids.append(way.id)
             data.way_tags.append({t.k: t.v for t in way.tags if t.k in keys})
             data.way_nodes.append(refs)
@@ -134,14 +161,10 @@ def read_highways(
     return data
 
 
-def _any_inside(refs: list[int], locations: Mapping[int, tuple[float, float]],
+def _any_inside(found: list[tuple[int, float, float]],
                 bbox: tuple[float, float, float, float]) -> bool:
     west, south, east, north = bbox
-    for ref in refs:
-        loc = locations.get(ref)
-        if loc is not None and west <= loc[0] <= east and south <= loc[1] <= north:
-            return True
-    return False
+    return any(west <= lon <= east and south <= lat <= north for _, lon, lat in found)
 
 
 def _set_locations(data: HighwayData, locations: Mapping[int, tuple[float, float]]) -> None:
@@ -193,5 +216,5 @@ def highways_from_overpass(response_jsons: Iterable[Mapping[str, Any]], *,
     return data
 
 
-__all__ = ["OSM_SUFFIXES", "HighwayData", "highways_from_overpass", "is_osm_path",
-           "read_highways"]
+__all__ = ["OSM_SUFFIXES", "HighwayData", "file_bounds", "highways_from_overpass",
+           "is_osm_path", "read_highways"]

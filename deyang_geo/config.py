@@ -506,10 +506,10 @@ def _input_file(section: _Section, name: str, default_crs: str,
 
 
 def _check_crs(section: _Section, name: str, value: str) -> None:
-    from .crs import _normalise_crs_name
+    from .crs import crs_name
 
     try:
-        _normalise_crs_name(value)
+        crs_name(value)
     except ValueError as exc:
         section.problem(name, str(exc))
 

@@ -786,35 +786,32 @@ def category_key(value: str, *, catalog: Any = None) -> str:
     return key
 
 
+_RURAL_NAME = r"(?:村|村委会|村民委员会)$|village$"
+_URBAN_NAME = r"(?:社区|居委会|居民委员会)$|community"
+
+
 def _kinds(values: Sequence[str | None] | None, names: Sequence[str | None], *,
            rows: np.ndarray[Any, np.dtype[np.int64]], column: str | None, log: ProblemLog,
            label: str) -> list[str]:
     """Return ``"urban"`` / ``"rural"`` per community, from the kind column or the name."""
-    out: list[str] = []
-    guessed = 0
-    for i, row in enumerate(rows):
-        value = None if values is None else values[i]
-        if value is not None:
-            kind = _KIND_LOOKUP.get(_norm(value))
-            if kind is None:
-                log.add(f"kind must be urban (社区) or rural (村), got {value!r}", row=int(row),
-                        column=column, kind="unknown kind")
-                kind = "urban"
-            out.append(kind)
-            continue
-        name = names[i] or ""
-        if re.search(r"(村|村委会|村民委员会)$", name) or name.lower().endswith("village"):
-            out.append("rural")
-        elif re.search(r"(社区|居委会|居民委员会)$", name) or "community" in name.lower():
-            out.append("urban")
-        else:
-            out.append("urban")
-            guessed += 1
+    n = len(rows)
+    given = pd.Series(list(values) if values is not None else [None] * n, dtype=object)
+    kinds = given.map(lambda v: None if v is None else _KIND_LOOKUP.get(_norm(v), "?"))
+    for i in np.flatnonzero((kinds == "?").to_numpy()):
+        log.add(f"kind must be urban (社区) or rural (村), got {given.iloc[i]!r}",
+                row=int(rows[i]), column=column, kind="unknown kind")
+    from_name = pd.Series(list(names), dtype=object).fillna("").astype(str)
+    rural = from_name.str.contains(_RURAL_NAME, case=False, regex=True).to_numpy(dtype=bool)
+    urban = from_name.str.contains(_URBAN_NAME, case=False, regex=True).to_numpy(dtype=bool)
+    empty = kinds.isna().to_numpy(dtype=bool)
+    out = np.where(kinds.isin(["urban", "rural"]), kinds.to_numpy(dtype=object), "urban")
+    out[empty & rural] = "rural"
+    guessed = int((empty & ~rural & ~urban).sum())
     if guessed and values is not None:
         warnings.warn(f"{label}: {guessed} communities have an empty kind (column {column!r}) "
                       "and a name that does not end in 社区 or 村; they are taken as urban",
                       InputWarning, stacklevel=4)
-    return out
+    return [str(k) for k in out]
 
 
 def _divisions(values: Sequence[str | None]) -> list[str | None]:

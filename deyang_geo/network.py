@@ -41,7 +41,13 @@ from shapely.geometry.base import BaseGeometry
 
 from . import settings
 from ._errors import NetworkError, Problem
-from ._osm_file import HighwayData, highways_from_overpass, is_osm_path, read_highways
+from ._osm_file import (
+    HighwayData,
+    file_bounds,
+    highways_from_overpass,
+    is_osm_path,
+    read_highways,
+)
 
 log = logging.getLogger("deyang_geo")
 
@@ -922,9 +928,11 @@ def graph_from_osm_file(
         buffered = _buffer_wgs84(poly, _BOUNDARY_BUFFER_M)
         bbox = buffered.bounds
     keep = _keep_tags()
+    if poly is not None and file.is_file():
+        _check_extent(file, file_bounds(file), poly)  # before reading a whole province
     data = read_highways(file, keep_tags=keep, bbox=bbox)
     if poly is not None:
-        _check_extent(file, data, poly)
+        _check_extent(file, data.bounds or _node_bounds(data), poly)
     G = _build_graph(data, modes=mode_t, speeds=speeds, boundary=poly, simplify=simplify,
                      retain_all=retain_all, drop_disconnected=drop_disconnected, crs=crs,
                      source=str(file), keep_tags=keep)
@@ -935,16 +943,20 @@ def graph_from_osm_file(
     return G
 
 
-def _check_extent(file: Path, data: HighwayData, poly: BaseGeometry) -> None:
-    if data.bounds is not None:
-        extent = shapely.box(*data.bounds)
-    elif len(data.node_ids):
-        extent = shapely.box(data.node_lon.min(), data.node_lat.min(), data.node_lon.max(),
-                             data.node_lat.max())
-    else:
+def _node_bounds(data: HighwayData) -> tuple[float, float, float, float] | None:
+    if not len(data.node_ids):
+        return None
+    return (float(data.node_lon.min()), float(data.node_lat.min()), float(data.node_lon.max()),
+            float(data.node_lat.max()))
+
+
+def _check_extent(file: Path, bounds: tuple[float, float, float, float] | None,
+                  poly: BaseGeometry) -> None:
+    if bounds is None:
         return
+    extent = shapely.box(*bounds)
     if not extent.intersects(poly):
-        w, s, e, n = extent.bounds
+        w, s, e, n = bounds
         pw, ps, pe, pn = poly.bounds
         msg = (f"the study area ({pw:.4f}, {ps:.4f}, {pe:.4f}, {pn:.4f}) lies outside the "
                f"file's extent ({w:.4f}, {s:.4f}, {e:.4f}, {n:.4f}): use an extract that "

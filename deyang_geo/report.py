@@ -203,7 +203,8 @@ def _file_stem(name: str) -> str:
 
 
 def write_tables(out_dir: str | os.PathLike[str], tables: Mapping[str, pd.DataFrame], *,
-                 workbook_name: str = "tables.xlsx", csv: bool = True
+                 workbook_name: str = "tables.xlsx", csv: bool = True,
+                 csv_folder: str | os.PathLike[str] | None = None,
                  ) -> tuple[Path | None, tuple[Path, ...]]:
     """Write tables as one Excel workbook (a sheet each) and CSVs (UTF-8 with BOM), atomically.
 
@@ -217,6 +218,8 @@ def write_tables(out_dir: str | os.PathLike[str], tables: Mapping[str, pd.DataFr
         The workbook's file name.
     csv
         Also write one CSV per table.
+    csv_folder
+        Folder of the CSV files (default ``out_dir``).
 
     Returns
     -------
@@ -235,7 +238,7 @@ def write_tables(out_dir: str | os.PathLike[str], tables: Mapping[str, pd.DataFr
     written: list[Path] = []
     if csv:
         for name, table in present.items():
-            path = folder / f"{_file_stem(name)}.csv"
+            path = Path(csv_folder or folder) / f"{_file_stem(name)}.csv"
             with atomic_path(path) as tmp:
                 table.to_csv(tmp, index=False, encoding="utf-8-sig")
             written.append(path)
@@ -359,15 +362,33 @@ def _table_html(table: pd.DataFrame, *, lang: Lang, catalog: Any,
             f"<tbody>{''.join(body)}</tbody></table></div>{more}")
 
 
+#: Largest width in pixels of a figure embedded in the report (print-size PNGs are reduced).
+MAX_EMBED_WIDTH_PX = 1800
+
+
+def _reduced(data: bytes) -> bytes:
+    """Return the PNG reduced to :data:`MAX_EMBED_WIDTH_PX` wide, or unchanged."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        if image.width <= MAX_EMBED_WIDTH_PX:
+            return data
+        height = round(image.height * MAX_EMBED_WIDTH_PX / image.width)
+        small = image.convert("RGB").resize((MAX_EMBED_WIDTH_PX, height), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    small.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
 def _figure_png(figure: Any, *, dpi: int = 150) -> bytes:
     if isinstance(figure, (str, os.PathLike)):
         path = Path(figure)
         if path.suffix.lower() != ".png":
             msg = f"figures embedded in the report must be PNG files, got {path.name!r}"
             raise InputError(msg)
-        return path.read_bytes()
+        return _reduced(path.read_bytes())
     if isinstance(figure, bytes):
-        return figure
+        return _reduced(figure)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     if figure.canvas is None or type(figure.canvas).__name__ == "FigureCanvasBase":
@@ -472,8 +493,9 @@ def build_report(
     """Write the meeting report with whatever parts of the analysis exist.
 
     Writes ``<name>.html`` (self-contained: styles inline, figures as base64 PNG, no script),
-    ``<name>_tables.xlsx`` (a sheet per table), one CSV per table (UTF-8 with BOM, for Excel)
-    and ``<name>_layers.gpkg`` (a layer per table with geometry, WGS-84), all atomically.
+    ``<name>_tables.xlsx`` (a sheet per table), one CSV per table in ``<name>_csv/`` (UTF-8
+    with BOM, for Excel) and ``<name>_layers.gpkg`` (a layer per table with geometry,
+    WGS-84), all atomically.
 
     Parameters
     ----------
@@ -619,7 +641,10 @@ def build_report(
     all_tables: dict[str, pd.DataFrame] = {"parameters": params, "sources": source_table,
                                            **coverage_tables, **compliance_tables,
                                            **site_tables, **extra}
-    workbook, csvs = write_tables(folder, all_tables, workbook_name=f"{name}_tables.xlsx")
+    # the CSVs go to their own folder: other commands write coverage.csv etc. next to the
+    # report, with their own rounding, and must not be overwritten
+    workbook, csvs = write_tables(folder, all_tables, workbook_name=f"{name}_tables.xlsx",
+                                  csv_folder=folder / f"{name}_csv")
     geo_layers = dict(layers or {})
     for key, table in {**coverage_tables, **site_tables}.items():
         if isinstance(table, gpd.GeoDataFrame) and key not in geo_layers:
@@ -634,8 +659,8 @@ def build_report(
                     for c, f in files if f)
     parts.append(f"<h2>{section}. {esc(t('其他文件', 'Companion files'))}</h2><ul>{items}</ul>")
     if csvs:
-        parts.append(f'<p class="note">CSV (UTF-8 BOM): {esc(", ".join(p.name for p in csvs))}'
-                     "</p>")
+        parts.append(f'<p class="note">CSV (UTF-8 BOM), {esc(csvs[0].parent.name)}/: '
+                     f'{esc(", ".join(p.name for p in csvs))}</p>')
 
     document = (
         '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'

@@ -373,6 +373,18 @@ def test_write_csv_with_bom_and_workbook(tmp_path: Path) -> None:
     assert not list((tmp_path / "out").glob(".*tmp*"))
 
 
+def test_community_wide_sheet() -> None:
+    res = _run()
+    wide = res.community_wide()
+    assert list(wide["community_id"]) == ["C1", "C2", "C3"]
+    assert wide.loc[0, "T5 value"] == pytest.approx(20.0)
+    assert wide.loc[2, "T5 value"] == pytest.approx(10.0)
+    assert list(wide["T5 met"]) == [False, True, False]
+    # T2 is urban only: C3 has no value
+    assert pd.isna(wide.loc[2, "T2 value"])
+    assert pd.isna(wide.loc[2, "T2 met"])
+
+
 def test_gap_summary_lines() -> None:
     lines = gap_summary(_run())
     t5 = next(line for line in lines if line.startswith("T5 all"))
@@ -388,7 +400,7 @@ def test_cli_end_to_end(tmp_path: Path) -> None:
     """A straight street (nodes every 0.002 deg = 190.6 m at 31.13 N), walk 4 km/h.
 
     C1 (urban, 400 households) sits 47.6 m from station S1 (400 m2): 0.7 min;
-    C2 (urban, 300 households) 1048 m away: 15.7 min > 5; C3 (rural, 100) 1906 m: 28.6 <= 30.
+    C2 (urban, 300 households) 1143 m away: 17.2 min > 15; C3 (rural, 100) 1906 m: 28.6 <= 30.
     2SFCA T5: S1 serves C1 and C3 (demand 4 + 1): R = 80; city = (4*80 + 1*80) / 8 = 50;
     C2 gets nothing: 30 * 3 = 90 m2 missing. Centre M1 600 m2 < 800: T6 value 1/2.
     """
@@ -420,3 +432,14 @@ def test_cli_end_to_end(tmp_path: Path) -> None:
                  "--facilities", str(FIXTURES / "std_facilities.csv"),
                  "--demand", str(FIXTURES / "std_communities.geojson"),
                  "--threshold", "nonsense", "--out", str(out)]) == 2
+
+
+def test_target_threshold_is_urban_only() -> None:
+    # T7 sets 15 min for urban communities; the rural one keeps the 30-min assumption
+    acc = ACCESS.copy()
+    acc.loc[5, "minutes"] = 25.0
+    res = _run(access=acc, targets=["T7"])
+    assert _row(res.targets, "T7", "rural")["value"] == 1.0
+    assert "rural threshold" in _row(res.targets, "T7", "rural")["standard_source"]
+    assert _row(res.targets, "T7", "urban")["threshold"] == "fitness_station <= 15 min walk"
+    assert _row(res.targets, "T7", "rural")["threshold"] == "fitness_station <= 30 min walk"

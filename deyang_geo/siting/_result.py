@@ -124,9 +124,14 @@ class SitingResult:
         out_dir: str | os.PathLike[str],
         *,
         candidates: Any | None = None,
+        communities: pd.DataFrame | None = None,
         extra_summary: Mapping[str, Any] | None = None,
     ) -> dict[str, Path]:
-        """Write ``sites.csv``, ``alternatives.csv``, ``summary.json`` (and ``sites.geojson``).
+        """Write ``sites.csv``, ``alternatives.csv``, ``summary.json`` (and more when known).
+
+        ``sites.geojson`` is written when ``candidates`` are given; ``community_coverage.csv``
+        when the model had a unit -> community map, and ``division_coverage.csv`` when
+        ``communities`` (with ``id`` and ``division``) are given too.
 
         Parameters
         ----------
@@ -136,6 +141,8 @@ class SitingResult:
             Optional GeoDataFrame of the candidates with an ``id`` column matching
             ``site_id``; when given, ``longitude``/``latitude`` are added to ``sites.csv`` and
             ``sites.geojson`` is written (WGS-84).
+        communities
+            The communities table (``id``, ``division``), to sum coverage per division.
         extra_summary
             More keys for ``summary.json`` (input files, travel options...).
 
@@ -171,6 +178,20 @@ class SitingResult:
                 gdf.to_file(tmp, driver="GeoJSON")
             written["sites.geojson"] = out / "sites.geojson"
         summary = self.summary()
+        if self.community_coverage is not None:
+            per = self.community_coverage.copy()
+            if communities is not None and {"id", "division"} <= set(communities.columns):
+                lookup = dict(zip(communities["id"].astype(str), communities["division"],
+                                  strict=True))
+                per.insert(1, "division", [lookup.get(c) for c in per["community_id"]])
+                div = (per.drop(columns=["community_id"])
+                       .groupby("division", sort=True, dropna=False).sum().reset_index())
+                written["division_coverage.csv"] = write_text_atomic(
+                    out / "division_coverage.csv", div.to_csv(index=False),
+                    encoding="utf-8-sig")
+                summary["divisions"] = div.to_dict(orient="records")
+            written["community_coverage.csv"] = write_text_atomic(
+                out / "community_coverage.csv", per.to_csv(index=False), encoding="utf-8-sig")
         if extra_summary:
             summary.update(extra_summary)
         written["summary.json"] = write_text_atomic(

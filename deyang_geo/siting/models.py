@@ -765,6 +765,7 @@ def pmedian(
     max_minutes: float | None = None,
     nearest_k: int = 20,
     unreached_minutes: float | None = None,
+    threshold_minutes: float | None = None,
     forced: Any | None = None,
     excluded: Any | None = None,
     candidate_ids: Sequence[Any] | None = None,
@@ -809,6 +810,9 @@ def pmedian(
     unreached_minutes
         Minutes charged to a unit that no facility reaches (default: twice the largest minutes
         in the reach set and the existing minutes).
+    threshold_minutes
+        Threshold of the coverage figures (covered population before/after, added
+        population per site); default ``max_minutes``.
     forced, excluded, candidate_ids, unit_community, time_limit_s, mip_gap, n_alternatives
         As in :func:`mclp`.
 
@@ -932,8 +936,8 @@ def pmedian(
         bound = const + sol.bound if math.isfinite(sol.bound) else float("-inf")
         status = sol.status
     elif p_left > 0 and nx_ <= p_left:
-        sites = used.astype(np.int64)
-        bound = const + float((w[ec] * np.minimum(ev - rcap[ec], 0.0)).sum())
+        sites = used.astype(np.int64)  # every useful candidate opens: optimal
+        bound = float((w * _assigned_minutes(mins, np.r_[forced_idx, sites], b_exist)).sum())
     chosen = np.sort(np.r_[forced_idx, sites]).astype(np.int64)
     assigned = _assigned_minutes(mins, chosen, b_exist)
     objective = float((w * assigned).sum())
@@ -944,10 +948,11 @@ def pmedian(
         status = "optimal"
     elif status == "optimal":
         status = "feasible"  # optimal for the nearest-k model; the gap is what the lists cost
-    thr = max_minutes
+    thr = max_minutes if threshold_minutes is None else threshold_minutes
     cov_mask = _core.coverage_matrix(mins, max_minutes=thr)
     before = np.isfinite(ex) & (ex <= (thr if thr is not None else np.inf))
     params = {"new_sites": new_sites, "max_minutes": max_minutes, "nearest_k": nearest_k,
+              "threshold_minutes": thr,
               "unreached_minutes": unreached_minutes, "time_limit_s": time_limit_s,
               "mip_gap": mip_gap, "forced": [ids[j] for j in forced_idx],
               "excluded": [ids[j] for j in np.flatnonzero(excl)]}
@@ -1391,11 +1396,9 @@ def multi_category(
     col_hi = np.r_[(~excl).astype(np.float64), np.tile((~excl).astype(np.float64), nk),
                    np.ones(sum(sizes))]
     integer = np.r_[np.ones(off_y, dtype=bool), np.zeros(sum(sizes), dtype=bool)]
-    start = np.r_[is_open.astype(np.float64), hosts.reshape(-1).astype(np.float64),
-                  np.concatenate([(remaining[k] == 0) & (merged[k].weights >= 0)
-                                  for k in range(nk)]).astype(np.float64)]
     y_cov = [_core.covered_columns(merged[k].a, np.flatnonzero(hosts[k])) for k in range(nk)]
-    start[off_y:] = np.concatenate(y_cov).astype(np.float64)
+    start = np.r_[is_open.astype(np.float64), hosts.reshape(-1).astype(np.float64),
+                  np.concatenate(y_cov).astype(np.float64)]
     left = time_limit_s - (time.perf_counter() - t0)
     sol = _solve.solve(cost, matrix, (np.full(matrix.shape[0], -np.inf), row_hi), (col_lo, col_hi),
                        integer=integer, maximize=True, time_limit_s=max(left, 1.0),
