@@ -38,8 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``report``."""
     parser.add_argument(
         "results", nargs="+", type=Path, metavar="RESULTS",
-        help="result folders written by access, compliance, suggest-sites, isochrones (their "
-        "sub-folders one level deep are read too)",
+        help="result folders written by access, compliance, suggest-sites, isochrones, run or "
+        "demo (their sub-folders two levels deep are read too)",
     )
     add_out_option(parser)
     parser.add_argument("--title", default="15分钟服务圈 15-minute service circle",
@@ -65,8 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "sites.csv and summary.json (suggest-sites); access.csv; every .geojson/.gpkg as a "
         "layer; *.png figures; map.html is linked. Data status (real/synthetic) comes from the "
         "layers' 'synthetic' column unless --synthetic/--real is given. Writes "
-        "DIR/report.html, DIR/report_tables.xlsx, one CSV per table (UTF-8 with BOM), "
-        "DIR/report_layers.gpkg and the figures DIR/map.png, DIR/map.pdf, "
+        "DIR/report.html, DIR/report_tables.xlsx, one CSV per table (UTF-8 with BOM) in "
+        "DIR/report_csv/, DIR/report_layers.gpkg and the figures DIR/map.png, DIR/map.pdf, "
         "DIR/coverage_chart.png."
     )
 
@@ -80,9 +80,11 @@ def _folders(results: list[Path]) -> list[Path]:
         raise InputError(missing)
     folders: list[Path] = []
     for root in results:
-        folders.append(root)
-        folders.extend(sorted(p for p in root.iterdir() if p.is_dir()
-                              and not p.name.startswith(".")))
+        level = [root]
+        for _ in range(3):  # the folder and two levels below (sites/<category>/)
+            folders.extend(level)
+            level = sorted(p for f in level for p in f.iterdir() if p.is_dir()
+                           and not p.name.startswith((".", "report_")))
     return folders
 
 

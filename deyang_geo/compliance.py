@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from . import settings
 from ._errors import InputError, InputWarning, Problem
 from .io import atomic_path
-from .standards import Catalog, Target, load_catalog
+from .standards import Catalog, Target, catalog_figures, load_catalog
 
 #: Levels of the result tables, from the smallest.
 LEVELS: tuple[str, ...] = ("community", "township", "division", "city")
@@ -63,6 +63,11 @@ HEADERS: dict[str, str] = {
     "floor_area_m2": "建筑面积(平方米) floor_area_m2",
     "min_floor_area_m2": "最小面积(平方米) min_floor_area_m2",
     "parameter": "参数 parameter",
+    "entry": "条目 entry",
+    "name_zh": "名称 name_zh",
+    "name_en": "名称(英) name_en",
+    "figure": "指标 figure",
+    "standard_value": "标准值 standard_value",
 }
 
 #: Unit of each target's value, by kind / measure / rule.
@@ -132,6 +137,9 @@ class ComplianceResult:
         Mode, thresholds, covered share, catalog version and path, and provenance notes.
     catalog_version
         The catalog's version.
+    standards
+        Every figure of the catalog used, with its source and verified flag
+        (:func:`deyang_geo.standards.catalog_figures`).
     """
 
     targets: pd.DataFrame
@@ -141,6 +149,7 @@ class ComplianceResult:
     undersized: pd.DataFrame
     parameters: Mapping[str, str] = field(default_factory=dict)
     catalog_version: str = ""
+    standards: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def __repr__(self) -> str:
         """Return a one-line summary instead of the tables."""
@@ -158,6 +167,7 @@ class ComplianceResult:
             "township": self.by_township,
             "community": self.by_community,
             "undersized": self.undersized,
+            "standards": self.standards.rename(columns={"value": "standard_value"}),
             "parameters": pd.DataFrame(list(self.parameters.items()),
                                        columns=["parameter", "value"]),
         }
@@ -197,7 +207,9 @@ class ComplianceResult:
 
         Files: ``compliance_city.csv``, ``compliance_divisions.csv``,
         ``compliance_townships.csv``, ``compliance_communities.csv``,
-        ``compliance_undersized.csv``, ``compliance_parameters.csv`` and ``compliance.xlsx``
+        ``compliance_undersized.csv``, ``compliance_standards.csv`` (every catalog figure
+        with its source and verified flag), ``compliance_parameters.csv`` and
+        ``compliance.xlsx``
         (a sheet per level). Headers are bilingual (``现状值 value``). The workbook's community
         sheet is :meth:`community_wide` (one row per community; the long CSV has every
         detail), which keeps it readable and quick to write for thousands of communities.
@@ -219,6 +231,7 @@ class ComplianceResult:
             "township": ("compliance_townships.csv", "街道乡镇 townships"),
             "community": ("compliance_communities.csv", "社区 communities"),
             "undersized": ("compliance_undersized.csv", "面积不足 undersized"),
+            "standards": ("compliance_standards.csv", "标准依据 standards"),
             "parameters": ("compliance_parameters.csv", "参数 parameters"),
         }
         written: list[Path] = []
@@ -369,6 +382,7 @@ def evaluate_compliance(
         undersized=under,
         parameters=params,
         catalog_version=catalog.version,
+        standards=catalog_figures(catalog),
     )
 
 

@@ -451,9 +451,9 @@ def _match_columns(columns: Sequence[str],
 
 def _crs_info(input_crs: str) -> tuple[str, bool]:
     """Return the normalised system name and whether it is geographic (degrees)."""
-    from .crs import _normalise_crs_name
+    from .crs import crs_name
 
-    name = _normalise_crs_name(input_crs)
+    name = crs_name(input_crs)
     if name in ("wgs84", "gcj02", "bd09"):
         return name, True
     import pyproj

@@ -5,6 +5,12 @@ Every source funnels into one builder that returns the "Road network graph" of
 CRS, edges carrying ``length`` (m), ``geometry`` (u -> v), ``highway``, ``osmid``, ``name`` and,
 for each mode allowed on the edge in that direction, ``travel_time_{mode}`` in seconds.
 
+How it is built: OSM files are streamed with pyosmium (``.osm``, ``.osm.bz2``, ``.osm.gz`` and
+``.osm.pbf`` alike, so every format gives the same graph), online data comes through osmnx's
+Overpass download; then one array-based builder makes osmnx's graph (same segments, lengths,
+topological simplification and clipping rules, checked edge for edge against
+``osmnx.graph_from_xml`` in the tests) and builds the networkx graph once, at the end.
+
 Rules per mode (one graph serves all modes):
 
 - walk, walk_elderly: every highway except motorways/trunks, cycleways and unbuilt roads (unless
@@ -14,7 +20,12 @@ Rules per mode (one graph serves all modes):
   ``bicycle``, ``vehicle``, ``access``; one-way streets unless ``oneway:bicycle=no``.
 - drive: highway types in ``settings.drive_speeds_kmh``; respects ``motorcar``,
   ``motor_vehicle``, ``vehicle``, ``access`` and one-way streets (roundabouts and motorways are
-  implied one-way); speed from ``maxspeed`` else ``settings.drive_speeds_kmh[highway]``.
+  implied one-way); speed from ``maxspeed`` else ``settings.drive_speeds_kmh[highway]``,
+  summed segment by segment along merged edges.
+
+Simplification never merges across a node where the set of modes allowed changes, so a merged
+edge's travel times are exact. Disconnected pieces are always reported (log and
+:func:`network_summary`), and dropped or kept by option.
 """
 
 from __future__ import annotations

@@ -404,10 +404,37 @@ def suggest_sites_for(scenario: SitingScenario, *, net: RoutingNetwork,
     elif scenario.model == "pmedian":
         result = siting.pmedian(reach, population, new_sites=int(scenario.new_sites or 1),
                                 existing_minutes=minutes_by_unit, **common)
+    elif scenario.model == "capacitated":
+        result = siting.capacitated_coverage(
+            reach, population, new_sites=scenario.new_sites, budget=scenario.budget,
+            costs=costs if scenario.budget is not None else None,
+            existing_covered=covered, **_capacity_options(cands, units), **common)
     else:
-        msg = f"site suggestion for {cat}: model {scenario.model!r} is not supported in a study"
+        msg = f"site suggestion for {cat}: unknown model {scenario.model!r}"
         raise InputError(msg)
     return result, cands
+
+
+def _capacity_options(cands: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> dict[str, Any]:
+    """Capacity of each candidate: its ``capacity_population`` column, else its floor area.
+
+    Floor area is turned into people with the plan's standard of 30 m2 of community-service
+    floor area per 100 households (T5) and the study's mean household size.
+    """
+    if "capacity_population" in cands.columns and cands["capacity_population"].notna().all():
+        return {"capacity_population": cands["capacity_population"].to_numpy(dtype=float)}
+    if "floor_area_m2" not in cands.columns or cands["floor_area_m2"].isna().any():
+        msg = ("the capacitated model needs a capacity_population or floor_area_m2 value for "
+               "every candidate site (network-node candidates have none: use candidates = "
+               '"file")')
+        raise InputError(msg)
+    households = units["households"].to_numpy(dtype=float)
+    people = units["population"].to_numpy(dtype=float)
+    ok = np.isfinite(households) & (households > 0)
+    persons_per_household = people[ok].sum() / households[ok].sum() if ok.any() else 2.7
+    m2_per_person = 30.0 / 100.0 / persons_per_household
+    return {"floor_area_m2": cands["floor_area_m2"].to_numpy(dtype=float),
+            "m2_per_person": m2_per_person}
 
 
 def run_study(config: StudyConfig, *, out_dir: Path | None = None,

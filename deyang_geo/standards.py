@@ -10,10 +10,13 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import settings
 from ._errors import ConfigError, Problem
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The facility category keys every catalog defines, in report order (docs/architecture.md).
 CATEGORY_KEYS: tuple[str, ...] = (
@@ -196,9 +199,9 @@ class Target:
         The target value per scope (``{"urban": 1.0}``, ``{"urban": 1.0, "rural": 0.6}``...);
         shares are fractions (0.9 = 90 %).
     threshold_minutes
-        A walk-type time threshold for urban communities that the target sets itself (T1:
-        the plan's 15-minute circle); ``None`` uses each category's. Rural communities
-        always use the category's rural threshold.
+        A time threshold in minutes for urban communities that the target sets itself (T1:
+        the plan's 15-minute circle), used whatever the travel mode; ``None`` uses each
+        category's. Rural communities always use the category's rural threshold.
     threshold_source, threshold_verified
         Where that threshold comes from (required with ``threshold_minutes``).
     measure, area_column
@@ -328,6 +331,67 @@ class Catalog:
                     any_value.add(key)
                 values.setdefault(key, set()).add(value)
         return {k: (True if k in any_value else sorted(v)) for k, v in sorted(values.items())}
+
+
+def catalog_figures(catalog: Catalog) -> pd.DataFrame:
+    """Return every figure of the catalog with its source and whether it was verified.
+
+    Parameters
+    ----------
+    catalog
+        The catalog.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per figure: ``entry`` (``life_circles.15``, ``categories.service_station``,
+        ``targets.T5``), ``name_zh``, ``name_en``, ``figure``, ``value`` (text), ``unit``,
+        ``source``, ``verified``; catalog order.
+    """
+    import pandas as pd
+
+    rows: list[tuple[str, str, str, str, str, str, str, bool | None]] = []
+    for minutes, lc in catalog.life_circles.items():
+        names = (f"life_circles.{minutes}", lc.name_zh, lc.name_en)
+        rows.append((*names, "population", f"{lc.population_min}-{lc.population_max}",
+                     "people", lc.source, lc.verified))
+        rows.append((*names, "dwellings", f"{lc.dwellings_min}-{lc.dwellings_max}",
+                     "dwellings", lc.source, lc.verified))
+        rows.append((*names, "distance", f"{lc.distance_min_m:g}-{lc.distance_max_m:g}", "m",
+                     lc.distance_source, lc.distance_verified))
+    for key, c in catalog.categories.items():
+        names = (f"categories.{key}", c.name_zh, c.name_en)
+        rows.append((*names, "life_circle", f"{c.life_circle}", "min", c.sources["category"],
+                     c.verified_flags["category"]))
+        rows.append((*names, "threshold_minutes", _mode_text(c.threshold_minutes), "min",
+                     c.sources.get("threshold", ""), c.verified_flags.get("threshold")))
+        if c.rural_threshold_minutes:
+            rows.append((*names, "rural_threshold_minutes",
+                         _mode_text(c.rural_threshold_minutes), "min",
+                         c.sources["rural_threshold"], c.verified_flags["rural_threshold"]))
+        for figure, amount, unit, fig_key in (
+            ("min_floor_area_m2", c.min_floor_area_m2, "m2", "min_floor_area"),
+            ("floor_area_m2_per_100_households", c.floor_area_m2_per_100_households,
+             "m2 per 100 households", "floor_area_per_households"),
+            ("site_area_m2_per_person", c.site_area_m2_per_person, "m2 per person",
+             "site_area_per_person"),
+        ):
+            if amount is not None:
+                rows.append((*names, figure, f"{amount:g}", unit, c.sources[fig_key],
+                             c.verified_flags[fig_key]))
+    for t in catalog.targets:
+        names = (f"targets.{t.id}", t.description_zh, t.description_en)
+        rows.append((*names, "target", ", ".join(f"{k} {v:g}" for k, v in t.target.items()),
+                     t.kind, t.source, t.verified))
+        if t.threshold_minutes is not None:
+            rows.append((*names, "threshold_minutes", f"{t.threshold_minutes:g}", "min",
+                         t.threshold_source or "", t.threshold_verified))
+    return pd.DataFrame(rows, columns=["entry", "name_zh", "name_en", "figure", "value",
+                                       "unit", "source", "verified"])
+
+
+def _mode_text(minutes: Mapping[str, float]) -> str:
+    return ", ".join(f"{m} {v:g}" for m, v in minutes.items())
 
 
 def default_catalog_path() -> Path:
@@ -801,6 +865,7 @@ __all__ = [
     "Category",
     "LifeCircle",
     "Target",
+    "catalog_figures",
     "default_catalog_path",
     "load_catalog",
 ]

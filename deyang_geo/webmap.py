@@ -453,7 +453,9 @@ _MAP_CSS = """
 .dy-legend{background:rgba(255,255,255,.92);padding:6px 10px;border-radius:6px;
  font:12px/1.35 "Noto Sans CJK SC","Microsoft YaHei",sans-serif;box-shadow:0 1px 4px #0004;
  max-height:45vh;overflow:auto}
-.dy-legend h4{margin:4px 0 2px;font-size:12px}
+.dy-legend summary{cursor:pointer;font-weight:600;margin:3px 0 1px}
+.dy-legend details details{margin-left:2px}
+.dy-legend div{max-width:260px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .dy-legend i{display:inline-block;width:12px;height:12px;margin-right:5px;vertical-align:-2px;
  border:1px solid #0005}
 .dy-icon{background:none;border:none}
@@ -597,13 +599,18 @@ class _Builder:
         self.legend: list[tuple[str, list[tuple[str, str, str]]]] = []
         self.layer_names: list[str] = []
         self.bounds: list[tuple[float, float, float, float]] = []
+        self.focus: list[tuple[float, float, float, float]] = []
         self.category_groups: list[tuple[folium.FeatureGroup, bool]] = []
+        self._cat_cache: dict[str, str] = {}
 
     def t(self, zh: str, en: str) -> str:
         return label(zh, en, self.lang)
 
     def cat(self, category: str) -> str:
-        return category_label(category, lang=self.lang, catalog=self.catalog)
+        if category not in self._cat_cache:
+            self._cat_cache[category] = category_label(category, lang=self.lang,
+                                                       catalog=self.catalog)
+        return self._cat_cache[category]
 
     def add_layer(self, name: str, gdf: gpd.GeoDataFrame, props: Sequence[dict[str, Any]],
                   styles: Mapping[str, Mapping[str, Any]], *, show: bool = True,
@@ -662,15 +669,20 @@ class _Builder:
         self.legend.append((heading, entries))
 
     def legend_html(self) -> str:
-        parts = []
+        """Return the legend: one foldable section per heading, long sections folded."""
+        parts = [f"<summary><b>{html.escape(self.t('图例', 'Legend'))}</b></summary>"]
         for heading, entries in self.legend:
-            parts.append(f"<h4>{html.escape(heading)}</h4>")
+            folded = len(entries) > 6
+            parts.append(f"<details{'' if folded else ' open'}><summary>"
+                         f"{html.escape(heading)}</summary>")
             for kind, colour, text in entries:
                 shape = {"line": "height:3px;border:none;",
                          "dot": "border-radius:6px;"}.get(kind, "")
                 parts.append(f'<div><i style="background:{html.escape(colour)};{shape}"></i>'
                              f"{html.escape(text)}</div>")
-        return "".join(parts)
+            parts.append("</details>")
+        body = "".join(parts)
+        return f'<details open class="dy-legend-all">{body}</details>'
 
 
 def _id_column(df: pd.DataFrame, *candidates: str) -> str | None:
@@ -804,6 +816,8 @@ def _draw_communities(b: _Builder, communities: gpd.GeoDataFrame) -> None:
         if pt and prop["k"] == "poly":
             prop["k"] = "pt"
     b.add_layer(b.t("社区与村", "Communities"), gdf, props, styles)
+    if len(gdf):
+        b.focus.append(tuple(gdf.total_bounds))
     b.add_legend(b.t("社区", "Communities"),
                  [("box", "#bdbdbd", b.t("社区边界", "community boundary")),
                   ("dot", "#ffffff", b.t("村 (点)", "village (point)"))])
@@ -984,26 +998,28 @@ def _outside_features(b: _Builder, gdf: gpd.GeoDataFrame, uncovered_col: str | N
                       ) -> tuple[gpd.GeoDataFrame, list[dict[str, Any]]]:
     """One feature per community (worst first), its popup listing the categories missed."""
     key = _id_column(gdf, "community_id", "id")
+    records = _records(gdf)
+    keys = (gdf[key].astype(str).to_numpy() if key is not None
+            else np.arange(len(gdf)).astype(str))
+    order: dict[str, list[int]] = {}
+    for i, k in enumerate(keys):
+        order.setdefault(k, []).append(i)
     props: list[dict[str, Any]] = []
-    rows_kept: list[Any] = []
-    groups = (gdf.groupby(gdf[key].astype(str), sort=False) if key is not None
-              else ((i, gdf.iloc[[i]]) for i in range(len(gdf))))
-    for _, group in groups:
-        if len(rows_kept) >= b.max_features:
-            break
-        records = _records(group)
-        row = records[0]
+    rows_kept: list[int] = []
+    for positions in list(order.values())[: b.max_features]:
+        row = records[positions[0]]
         name = _esc(_name(row, b.lang))
         rows = _community_rows(b, row)
-        for rec in records:
+        for i in positions:
+            rec = records[i]
             if "category" in rec:
                 value = _fmt_int(rec.get(uncovered_col)) if uncovered_col else ""
                 text = _esc(b.t("未覆盖人口", "people outside reach"))
                 rows.append((_esc(b.cat(str(rec["category"]))), f"{text}: {value}" if value
                              else _esc(b.t("服务范围外", "outside reach"))))
         props.append({"k": "o", "t": name, "p": _popup(name, rows)})
-        rows_kept.append(group.index[0])
-    return gdf.loc[rows_kept], props
+        rows_kept.append(positions[0])
+    return gdf.iloc[rows_kept], props
 
 
 def _draw_outside(b: _Builder, outside: gpd.GeoDataFrame, categories: Sequence[str]) -> None:
@@ -1318,7 +1334,8 @@ def study_map(
     root.html.add_child(Element(_title_html(title, scenario, synthetic, lang, amap)))
     root.title = html.escape(title)
     if b.bounds:
-        arr = np.array(b.bounds, dtype=float)
+        # the map opens on the communities (the study), else on everything drawn
+        arr = np.array(b.focus or b.bounds, dtype=float)
         west, south = arr[:, 0].min(), arr[:, 1].min()
         east, north = arr[:, 2].max(), arr[:, 3].max()
         if amap:

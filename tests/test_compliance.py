@@ -370,6 +370,9 @@ def test_write_csv_with_bom_and_workbook(tmp_path: Path) -> None:
     assert len(city) == len(res.targets)
     params = pd.read_csv(tmp_path / "out" / "compliance_parameters.csv", encoding="utf-8-sig")
     assert "deyang-2018.1" in params.iloc[:, 1].tolist()
+    std = pd.read_csv(tmp_path / "out" / "compliance_standards.csv", encoding="utf-8-sig")
+    assert {"未核实 UNVERIFIED", "已核实 verified"} <= set(std["已核实 verified"])
+    assert std["依据 source"].notna().all()
     assert not list((tmp_path / "out").glob(".*tmp*"))
 
 

@@ -26,6 +26,7 @@ EXPECTED = {
     "osm:node/4": ("health_room", ""),
     "osm:node/6": ("culture_sports", "文化活动站"),  # more specific than service_station
     "osm:way/100": ("outdoor_square", "文庙广场"),
+    "osm:relation/300": ("sports_ground", "体育场"),
 }
 
 
@@ -39,6 +40,9 @@ def _check(table: gpd.GeoDataFrame) -> None:
     square = table.set_index("id").geometry["osm:way/100"]
     assert square.x == pytest.approx(104.3955, abs=1e-6)
     assert square.y == pytest.approx(31.1255, abs=1e-6)
+    pitch = table.set_index("id").geometry["osm:relation/300"]
+    assert pitch.x == pytest.approx(104.3960, abs=1e-6)
+    assert pitch.y == pytest.approx(31.1360, abs=1e-6)
 
 
 def test_xml_file() -> None:
@@ -152,7 +156,7 @@ def test_merge_drops_same_category_within_distance() -> None:
     assert result.duplicates.loc[0, "planner_id"] == "P1"
     assert result.duplicates.loc[0, "distance_m"] == pytest.approx(0.0)
     assert list(result.facilities["id"]) == ["P1", "P2", "osm:node/1", "osm:node/2",
-                                             "osm:node/6", "osm:way/100"]
+                                             "osm:node/6", "osm:way/100", "osm:relation/300"]
     assert result.facilities.loc[0, "floor_area_m2"] == 320.0
     pd.testing.assert_frame_equal(planner, before_p)
     pd.testing.assert_frame_equal(osm, before_o)

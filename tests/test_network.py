@@ -206,6 +206,16 @@ def test_settings_read_at_call_time(monkeypatch: pytest.MonkeyPatch) -> None:
     assert one_edge(G, 1, 2)["travel_time_walk"] == pytest.approx(secs(hav(1, 2), 6.0))
 
 
+def test_crs_choice() -> None:
+    G = N.graph_from_osm_file(BASIC, modes="walk", crs="cgcs2000_gk3")
+    assert G.graph["crs"] == "EPSG:4544"  # CGCS2000 3-degree Gauss-Kruger, CM 105E
+    assert 400_000 < G.nodes[1]["x"] < 500_000
+    H = N.graph_from_osm_file(BASIC, modes="walk", crs="EPSG:32648")
+    assert H.graph["crs"] == "EPSG:32648"
+    with pytest.raises(NetworkError, match="projected"):
+        N.graph_from_osm_file(BASIC, modes="walk", crs="EPSG:4326")
+
+
 def test_deterministic(full: nx.MultiDiGraph) -> None:
     G = N.graph_from_osm_file(BASIC, retain_all=True, drop_disconnected=False)
     a = [(u, v, k, {x: y for x, y in d.items() if x != "geometry"})

@@ -1,0 +1,129 @@
+"""The whole study pipeline: ``deyang-geo demo`` and ``deyang-geo run`` on the demo data."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from deyang_geo.cli import main
+from deyang_geo.config import load_study
+from deyang_geo.demo import demo_data_dir
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "out dir 输出"
+    assert main(["-q", "demo", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.slow
+def test_demo_writes_every_output(demo_out: Path) -> None:
+    for name in ["map.html", "report.html", "report_tables.xlsx", "report_layers.gpkg",
+                 "access.csv", "coverage.csv", "outside_reach.csv", "compliance_city.csv",
+                 "compliance.xlsx", "figures/map.png", "figures/map.pdf",
+                 "sites/fitness_station/sites.csv", "sites/fitness_station/sites.geojson",
+                 "sites/fitness_station/summary.json", "sites/service_station/sites.csv"]:
+        assert (demo_out / name).is_file(), name
+    # nothing half-written is left behind
+    assert not list(demo_out.rglob("*.tmp*"))
+
+
+@pytest.mark.slow
+def test_demo_outputs_say_synthetic(demo_out: Path) -> None:
+    html = (demo_out / "map.html").read_text(encoding="utf-8")
+    assert "SYNTHETIC" in html
+    assert "合成" in html
+    report = (demo_out / "report.html").read_text(encoding="utf-8")
+    assert "SYNTHETIC" in report
+
+
+@pytest.mark.slow
+def test_demo_access_table_is_consistent(demo_out: Path) -> None:
+    access = pd.read_csv(demo_out / "access.csv", encoding="utf-8-sig", dtype={"demand_id": str})
+    assert list(access.columns[:4]) == ["demand_id", "category", "minutes", "facility_id"]
+    config = load_study(demo_data_dir() / "study.toml")
+    assert set(access["category"]) == set(config.analysis.categories)
+    # one row per demand unit and category
+    assert not access.duplicated(["demand_id", "category"]).any()
+    per_cat = access.groupby("category").size()
+    assert per_cat.nunique() == 1
+    reachable = access["minutes"].notna()
+    assert (access.loc[reachable, "minutes"] >= 0).all()
+    assert access.loc[reachable, "facility_id"].notna().all()
+    assert access.loc[~reachable, "facility_id"].isna().all()
+
+
+@pytest.mark.slow
+def test_demo_sites_improve_coverage(demo_out: Path) -> None:
+    summary = json.loads((demo_out / "sites/fitness_station/summary.json").read_text("utf-8"))
+    assert summary["covered_population_after"] > summary["covered_population_before"]
+    assert summary["status"] in {"optimal", "time_limit"}
+    assert summary["objective"] <= summary["bound"] + 1e-6
+    sites = gpd.read_file(demo_out / "sites/fitness_station/sites.geojson")
+    assert len(sites) == 5
+    assert list(sites["rank"]) == [1, 2, 3, 4, 5]
+    added = sites["added_population"].to_numpy()
+    assert abs(added.sum() - (summary["covered_population_after"]
+                              - summary["covered_population_before"])) < 1.0
+
+
+def test_run_with_a_modified_study(tmp_path: Path) -> None:
+    """A planner's own study file: fewer categories, an LSCP and a capacitated scenario."""
+    src = demo_data_dir()
+    for f in src.iterdir():
+        if f.is_file() and f.suffix in {".geojson", ".gz"}:
+            shutil.copy(f, tmp_path / f.name)
+    text = (src / "study.toml").read_text(encoding="utf-8")
+    head = text.split("[siting.fitness_station]")[0]
+    head = head.replace('folder = "../../out/demo"', 'folder = "out"')
+    head = head.replace(
+        '  "service_centre", "service_station", "health_room", "fitness_station",\n'
+        '  "elderly_daycare", "childrens_home", "culture_sports",\n', '  "fitness_station",'
+        ' "service_station",\n')
+    study = head + """
+[siting.fitness_station]
+model = "lscp"
+minutes = 15
+target_share = 0.9
+candidates = "both"
+time_limit_s = 20
+
+[siting.service_station]
+model = "capacitated"
+new_sites = 2
+minutes = 15
+candidates = "file"
+time_limit_s = 20
+
+[output]
+folder = "out"
+lang = "zh"
+outputs = ["access", "coverage", "sites"]
+"""
+    (tmp_path / "study.toml").write_text(study, encoding="utf-8")
+    assert main(["-q", "run", str(tmp_path / "study.toml")]) == 0
+    out = tmp_path / "out"
+    assert (out / "access.csv").is_file()
+    assert not (out / "map.html").exists()
+    lscp = json.loads((out / "sites/fitness_station/summary.json").read_text("utf-8"))
+    reachable = lscp["total_population"] - lscp["uncoverable_population"]
+    assert lscp["covered_population_after"] >= min(0.9 * lscp["total_population"],
+                                                   reachable) - 1e-6
+    cap = pd.read_csv(out / "sites/service_station/sites.csv", encoding="utf-8-sig")
+    assert len(cap) == 2
+
+
+def test_run_reports_a_bad_study_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "study.toml"
+    bad.write_text((demo_data_dir() / "study.toml").read_text(encoding="utf-8")
+                   .replace("new_sites = 5", 'new_sites = "five"'), encoding="utf-8")
+    assert main(["run", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "siting.fitness_station.new_sites" in err
+    assert "Traceback" not in err
