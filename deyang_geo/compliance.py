@@ -210,8 +210,9 @@ class ComplianceResult:
         ``compliance_undersized.csv``, ``compliance_standards.csv`` (every catalog figure
         with its source and verified flag), ``compliance_parameters.csv`` and
         ``compliance.xlsx``
-        (a sheet per level). Headers are bilingual (``现状值 value``). The workbook's community
-        sheet is :meth:`community_wide` (one row per community; the long CSV has every
+        (a sheet per level). Headers are bilingual (``现状值 value``: the canonical name is
+        the last word), except the parameters' plain ``parameter, value``. The workbook's
+        community sheet is :meth:`community_wide` (one row per community; the long CSV has every
         detail), which keeps it readable and quick to write for thousands of communities.
 
         Parameters
@@ -238,7 +239,8 @@ class ComplianceResult:
         sheets: list[tuple[str, pd.DataFrame]] = []
         for key, table in self.tables().items():
             file_name, sheet = names[key]
-            out = _for_output(table)
+            # parameters keep plain headers (parameter, value), as every command writes them
+            out = table if key == "parameters" else _for_output(table)
             with atomic_path(folder / file_name) as tmp:
                 out.to_csv(tmp, index=False, encoding="utf-8-sig")
             written.append(folder / file_name)
@@ -849,7 +851,7 @@ def _size(ctx: _Context, target: Target) -> _Evaluation:
         "division": np.where(bpos >= 0, ctx.comm["division"].to_numpy()[np.maximum(bpos, 0)],
                              ""),
     })
-    ev = _levels(ctx, target, sums, note="; ".join(notes), city_facilities=(extra, placed))
+    ev = _levels(ctx, target, sums, note="; ".join(notes), city_totals=extra)
     ev.undersized = undersized
     return ev
 
@@ -888,7 +890,7 @@ def _attribute(ctx: _Context, target: Target) -> _Evaluation:
         sums["comm_met"] = np.where(judged > 0, sums["fac_met"] == judged, np.nan)
         extra = {"fac_n": float(len(sel)), "fac_met": float(ok.sum()),
                  "fac_unknown": float((~known).sum()), "m2_missing": 0.0}
-        return _levels(ctx, target, sums, city_facilities=(extra, placed))
+        return _levels(ctx, target, sums, city_totals=extra)
 
     values = table[column]
     t_values = dict(_scopes(target))
@@ -1088,7 +1090,7 @@ def _finalise(sums: pd.DataFrame, target: Target, t: float) -> pd.DataFrame:
 
 
 def _levels(ctx: _Context, target: Target, sums: pd.DataFrame, *, note: str = "",
-            city_facilities: tuple[dict[str, float], NDArray[np.bool_]] | None = None,
+            city_totals: dict[str, float] | None = None,
             ) -> _Evaluation:
     comm = ctx.comm
     levels: dict[str, list[pd.DataFrame]] = {lv: [] for lv in LEVELS}
@@ -1103,9 +1105,9 @@ def _levels(ctx: _Context, target: Target, sums: pd.DataFrame, *, note: str = ""
                                      sort=True).sum(),
         }
         city = part.sum().to_frame().T
-        if city_facilities is not None and scope == "all":
-            extra, _placed = city_facilities
-            for k, v in extra.items():
+        if city_totals is not None and scope == "all":
+            # facilities placed in no community still count city-wide
+            for k, v in city_totals.items():
                 city[k] = v
         rule_total = target.rule == "total"
         for level, grouped in (("city", city), *frames.items()):

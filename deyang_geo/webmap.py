@@ -985,13 +985,19 @@ def _draw_context(b: _Builder, context: gpd.GeoDataFrame) -> None:
     styles = {"water": {"color": "#2b8cbe", "weight": 3, "fillColor": "#9ecae1",
                         "fillOpacity": 0.6},
               "rail": {"color": "#252525", "weight": 2.5, "dashArray": "10 5"},
-              "other": {"color": "#737373", "weight": 1.5}}
+              "park": {"color": "#41ab5d", "weight": 1, "fillColor": "#a1d99b",
+                       "fillOpacity": 0.35},
+              "area": {"color": "#737373", "weight": 1.5, "dashArray": "2 4", "fill": False},
+              "other": {"color": "#737373", "weight": 1.5, "fill": False}}
     for row in _records(gdf):
         text = " ".join(str(row.get(c, "")) for c in (kind_col, "waterway", "railway") if c)
-        key = ("water" if re.search(r"river|water|stream|canal|河", text, re.I) else
-               "rail" if re.search(r"rail|铁路", text, re.I) else "other")
-        props.append({"k": key, "t": _esc(_name(row, b.lang))})
-    b.add_layer(b.t("河流与铁路", "River and railway"), gdf, props, styles)
+        key = ("water" if re.search(r"river|water|stream|canal|lake|河|湖", text, re.I) else
+               "rail" if re.search(r"rail|铁路", text, re.I) else
+               "park" if re.search(r"park|green|forest|公园|绿地", text, re.I) else
+               "area" if re.search(r"area|boundary|范围|建成区", text, re.I) else "other")
+        name = _esc(_name(row, b.lang)) or _esc(row.get(kind_col, "") if kind_col else "")
+        props.append({"k": key, "t": name})
+    b.add_layer(b.t("河流、铁路与范围", "River, railway and extents"), gdf, props, styles)
 
 
 def _outside_features(b: _Builder, gdf: gpd.GeoDataFrame, uncovered_col: str | None

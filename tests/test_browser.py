@@ -19,7 +19,7 @@ EXPECTED_LAYERS = [
     "社区与村 / Communities",
     "区县界 / Divisions",
     "路网 / Road network",
-    "河流与铁路 / River and railway",
+    "河流、铁路与范围 / River, railway and extents",
     "服务范围外社区 / Communities outside reach",
     "现有设施 / Existing facilities",
     "建议选址 (排序) / Proposed sites (ranked)",
