@@ -95,6 +95,13 @@ def run(args: argparse.Namespace) -> int:
         msg = f"--merge-distance-m must be >= 0, got {args.merge_distance_m:g}"
         raise InputError(msg)
     thresholds = parse_thresholds(args.threshold)
+    if args.osm_facilities:
+        from ._osm_file import is_osm_path
+
+        if not is_osm_path(args.network):
+            msg = ("--osm-facilities needs --network to be an OSM file (.osm, .osm.gz, "
+                   f".osm.bz2, .osm.pbf), got {args.network}")
+            raise InputError(msg)
     out = Path(args.out)
     with warnings_to_log():
         catalog = load_catalog(args.standards)

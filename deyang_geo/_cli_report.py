@@ -57,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "file's name says its role")
     parser.add_argument("--no-figures", action="store_true",
                         help="do not draw the printable figures (faster)")
+    parser.add_argument("--pdf", action="store_true",
+                        help="also print the report as DIR/report.pdf (A4) with a headless "
+                        "Chromium, Chrome or Edge")
     parser.epilog = (
         "reads, when present: coverage.csv, coverage_study_area.csv, coverage_divisions.csv, "
         "coverage_townships.csv, outside_reach.csv, coverage_parameters.csv (access); "
@@ -66,8 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "layer; *.png figures; map.html is linked. Data status (real/synthetic) comes from the "
         "layers' 'synthetic' column unless --synthetic/--real is given. Writes "
         "DIR/report.html, DIR/report_tables.xlsx, one CSV per table (UTF-8 with BOM) in "
-        "DIR/report_csv/, DIR/report_layers.gpkg and the figures DIR/map.png, DIR/map.pdf, "
-        "DIR/coverage_chart.png."
+        "DIR/report_csv/, DIR/report_layers.gpkg, the figures DIR/map.png, DIR/map.pdf, "
+        "DIR/coverage_chart.png and, with --pdf, DIR/report.pdf."
     )
 
 
@@ -179,7 +182,7 @@ def _access_summary(path: Path) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Run ``report`` and return the exit code."""
     from .figures import coverage_chart, save_figure, study_figure
-    from .report import DataSource, build_report
+    from .report import DataSource, build_report, write_pdf
 
     folders = _folders(args.results)
     out: Path = args.out
@@ -211,8 +214,10 @@ def run(args: argparse.Namespace) -> int:
         tables["access_summary"] = _access_summary(access_files[0])
 
     roles = {r: _role(layers, r) for r in _LAYER_ROLES}
-    sources = [DataSource(key, _status(layer), origin=f"{len(layer)} features")
-               for key, layer in layers.items()]
+    derived = ("sites", "isochrones", "outside", "coverage")
+    sources = [DataSource(key, "result" if _status(layer) == "unknown"
+                          and any(d in key for d in derived) else _status(layer),
+                          origin=f"{len(layer)} features") for key, layer in layers.items()]
     synthetic = args.synthetic
     if synthetic is None:
         synthetic = any(s.status in ("synthetic", "mixed") for s in sources)
@@ -255,8 +260,10 @@ def run(args: argparse.Namespace) -> int:
         figures={str(k): v for k, v in figures.items()}, synthetic=synthetic, lang=args.lang,
         links=links,
     )
+    if args.pdf:
+        written_figures.append(write_pdf(paths.html))
     workbook = paths.workbook.name if paths.workbook else "-"
     gpkg = paths.geopackage.name if paths.geopackage else "-"
     echo(f"wrote {paths.html} with {len(paths.csv)} tables (workbook {workbook}, GeoPackage "
-         f"{gpkg}, {len(written_figures)} figure files)")
+         f"{gpkg}, {len(written_figures)} figure/PDF files)")
     return 0

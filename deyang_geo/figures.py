@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import textwrap
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ from .webmap import (
     MINUTE_BANDS,
     Lang,
     category_label,
+    context_kind,
     coverage_view,
     label,
 )
@@ -302,15 +304,43 @@ context
                                   label=label("路网", "roads", lang)))
         ctx = _projected(context, crs)
         if ctx is not None:
-            ctx.plot(ax=ax, color="#2b8cbe", linewidth=1.2, zorder=3)
+            kinds = np.array([context_kind({str(k): v for k, v in r.items()}) for r in
+                              ctx.drop(columns="geometry").to_dict("records")], dtype=object)
+            polygonal = ctx.geom_type.str.contains("Polygon").to_numpy()
+            for kind, face, edge, z in (("water", "#9ecae1", "#2b8cbe", 3),
+                                        ("park", "#c7e9c0", "#41ab5d", 1.5)):
+                pick = (kinds == kind) & polygonal
+                if pick.any():
+                    ctx.loc[pick].plot(ax=ax, facecolor=face, edgecolor=edge, linewidth=0.6,
+                                       alpha=0.8, zorder=z)
+            lines = ctx.loc[~polygonal]
+            line_kinds = kinds[~polygonal]
+            if (line_kinds == "water").any():
+                lines.loc[line_kinds == "water"].plot(ax=ax, color="#2b8cbe", linewidth=1.4,
+                                                     zorder=3)
+            if (line_kinds == "rail").any():
+                lines.loc[line_kinds == "rail"].plot(ax=ax, color="#252525", linewidth=1.2,
+                                                    linestyle=(0, (6, 3)), zorder=3)
+                handles.append(Line2D([], [], color="#252525", linestyle=(0, (6, 3)),
+                                      label=label("铁路", "railway", lang)))
+            other = ~np.isin(line_kinds, ["water", "rail"])
+            if other.any():
+                lines.loc[other].plot(ax=ax, color="#737373", linewidth=0.8, zorder=3)
+            area = polygonal & np.isin(kinds, ["area", "other"])
+            if area.any():
+                ctx.loc[area].boundary.plot(ax=ax, color="#737373", linewidth=0.8,
+                                            linestyle=":", zorder=3)
 
         div = _projected(divisions, crs)
         if div is not None:
-            div.boundary.plot(ax=ax, color="#222222", linewidth=1.0, linestyle="--", zorder=4)
-            handles.append(Line2D([], [], color="#222222", linestyle="--",
+            div.boundary.plot(ax=ax, color="#6a3d9a", linewidth=1.1, linestyle="-.", zorder=4)
+            handles.append(Line2D([], [], color="#6a3d9a", linestyle="-.",
                                   label=label("区县界", "division", lang)))
 
-        out = _projected(_cat_rows(outside, category), crs)
+        out = _projected(_cat_rows(outside, view_category), crs)
+        if outside is None and cov is not None and "class" in cov.columns:
+            out = cov.loc[cov["class"].astype(str) == "outside"]
+            out = out if len(out) else None
         if out is not None:
             out.plot(ax=ax, facecolor="none", edgecolor="#b2182b", linewidth=1.4, zorder=5,
                      markersize=30)
@@ -362,7 +392,9 @@ context
         heading = title
         if view_category is not None and (cov is not None or iso is not None):
             heading = f"{title} — {cat(view_category)}"
-        fig.suptitle(heading, fontsize=13, fontweight="bold")
+        width_chars = int(figsize_in[0] * 9)
+        fig.suptitle("\n".join(textwrap.wrap(heading, width_chars)), fontsize=13,
+                     fontweight="bold")
         subtitle = [scenario] if scenario else []
         if synthetic:
             subtitle.append("SYNTHETIC DATA / 合成数据" if lang != "en" else "SYNTHETIC DATA")
@@ -370,8 +402,10 @@ context
             ax.set_title("   ".join(subtitle), fontsize=9,
                          color="#b00000" if synthetic else "#333333")
         if handles:
-            ax.legend(handles=handles, loc="lower right", fontsize=6.5, framealpha=0.9,
-                      title=label("图例", "Legend", lang), title_fontsize=7)
+            for handle in handles:
+                handle.set_label("\n".join(textwrap.wrap(handle.get_label(), 34)))
+            fig.legend(handles=handles, loc="outside right center", fontsize=6.5,
+                       frameon=False, title=label("图例", "Legend", lang), title_fontsize=7)
         crs_name = str(getattr(crs, "name", crs))
         fig.text(0.01, 0.003, f"{label('坐标系', 'CRS', lang)}: {crs_name}",
                  fontsize=5, color="#555555")

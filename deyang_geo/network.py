@@ -716,9 +716,11 @@ def _build_graph(
         msg = (f"{source}: no roads usable by {', '.join(modes)}{where} "
                f"({n_ways} highway ways read)")
         raise NetworkError(msg)
+    lost_pieces = {"pieces": 0, "nodes": 0}
     if not retain_all:
         segs, dropped_nodes, n_comp = _largest_weak(segs)
         if dropped_nodes:
+            lost_pieces = {"pieces": n_comp - 1, "nodes": dropped_nodes}
             log.warning("kept the largest of %d connected pieces, dropping %d nodes "
                         "(use retain_all=True / --keep-disconnected to keep them)", n_comp,
                         dropped_nodes)
@@ -744,8 +746,12 @@ def _build_graph(
         if not retain_all and len(edges.u):
             sel, pieces = _largest_weak_edges(edges, n)
             if pieces > 1:
+                lost = np.setdiff1d(np.concatenate([edges.u[~sel], edges.v[~sel]]),
+                                    np.concatenate([edges.u[sel], edges.v[sel]]))
+                lost_pieces["pieces"] += pieces - 1
+                lost_pieces["nodes"] += len(lost)
                 log.warning("clipping to the study area cut the network into %d pieces; kept "
-                            "the largest", pieces)
+                            "the largest, dropping %d nodes", pieces, len(lost))
             edges, f_len = _select(edges, sel), f_len[sel]
         if len(edges.u) == 0:
             msg = f"{source}: no roads usable by {', '.join(modes)} inside the study area"
@@ -790,7 +796,7 @@ def _build_graph(
     times = {m: f_len * 3.6 / speeds[m] for m in modes if m != "drive"}
     G = nx.MultiDiGraph(crs=chosen, modes=tuple(modes), speeds_kmh=dict(speeds), source=source,
                         simplified=bool(simplify), components=components,
-                        disconnected=disconnected)
+                        disconnected=disconnected, dropped_pieces=lost_pieces)
     G.add_nodes_from(
         (node, {"y": yy, "x": xx, "street_count": sc, "lon": lo, "lat": la})
         for node, yy, xx, sc, lo, la in zip(
@@ -808,10 +814,24 @@ def _build_graph(
         for (attr, bit, _), mode in zip(mode_bits, modes, strict=True):
             if mask & bit:
                 d[attr] = drive_l[f] if mode == "drive" else times_l[mode][f]
-    G.add_edges_from(zip(nodes[edges.u].tolist(), nodes[edges.v].tolist(), attrs, strict=True))
+    G.add_edges_from(zip(nodes[edges.u].tolist(), nodes[edges.v].tolist(),
+                         _edge_keys(edges).tolist(), attrs, strict=True))
     log.info("built a network of %d nodes and %d edges for %s from %s", len(G),
-             G.number_of_edges(), ", ".join(modes), source)
+             len(attrs), ", ".join(modes), source)
     return G
+
+
+def _edge_keys(edges: _Edges) -> NDArray[np.int64]:
+    """Keys 0, 1, ... per (u, v) in edge order, as networkx would give them (but vectorised)."""
+    m = len(edges.u)
+    order = np.lexsort((np.arange(m), edges.v, edges.u))
+    u, v = edges.u[order], edges.v[order]
+    new = np.ones(m, dtype=bool)
+    new[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
+    group_start = np.maximum.accumulate(np.where(new, np.arange(m), 0))
+    keys = np.empty(m, dtype=np.int64)
+    keys[order] = np.arange(m) - group_start
+    return keys
 
 
 def _drive_s_per_m(data: HighwayData) -> NDArray[np.float64]:
@@ -1133,7 +1153,7 @@ def graph_from_bbox(
 
 
 # --------------------------------------------------------------------------- saved graphs
-_JSON_GRAPH_ATTRS = ("modes", "speeds_kmh", "components", "disconnected")
+_JSON_GRAPH_ATTRS = ("modes", "speeds_kmh", "components", "disconnected", "dropped_pieces")
 _GPKG_META_PREFIX = "deyang_geo__"
 
 
@@ -1579,6 +1599,9 @@ class NetworkSummary:
         whether they were dropped.
     bbox
         (west, south, east, north) in WGS-84 degrees.
+    dropped_pieces
+        Pieces not connected to the main network (for any mode) dropped while building, and
+        their node count: ``{"pieces": p, "nodes": n}``.
     """
 
     source: str
@@ -1590,6 +1613,7 @@ class NetworkSummary:
     components: dict[str, int] = field(default_factory=dict)
     disconnected: dict[str, dict[str, Any]] = field(default_factory=dict)
     bbox: tuple[float, float, float, float] = (math.nan, math.nan, math.nan, math.nan)
+    dropped_pieces: dict[str, int] = field(default_factory=dict)
 
     def __str__(self) -> str:
         """Return a few readable lines: counts, km per mode, pieces, extent."""
@@ -1599,6 +1623,9 @@ class NetworkSummary:
             f"  {self.nodes:,} nodes, {self.edges:,} directed edges, CRS {self.crs}",
             f"  extent W {w:.5f}  S {s:.5f}  E {e:.5f}  N {n:.5f} (WGS-84)",
         ]
+        if self.dropped_pieces.get("pieces"):
+            lines.append(f"  dropped {self.dropped_pieces['pieces']} piece(s) not connected to "
+                         f"the main network ({self.dropped_pieces.get('nodes', 0):,} nodes)")
         for mode in self.modes:
             info = self.disconnected.get(mode, {})
             pieces = int(info.get("pieces", 0))
@@ -1667,6 +1694,7 @@ def network_summary(G: nx.MultiDiGraph) -> NetworkSummary:
         components=components,
         disconnected=dict(G.graph.get("disconnected", {})),
         bbox=bbox,
+        dropped_pieces={k: int(v) for k, v in dict(G.graph.get("dropped_pieces", {})).items()},
     )
 
 

@@ -321,7 +321,7 @@ def suggest_sites_for(scenario: SitingScenario, *, net: RoutingNetwork,
                       units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
                       candidates: gpd.GeoDataFrame, access: pd.DataFrame | None = None,
                       max_snap_m: float | None = None) -> tuple[SitingResult, gpd.GeoDataFrame]:
-    """Run one site-suggestion scenario (one category) on a network.
+    """Run one site-suggestion scenario (one category) of a study.
 
     Parameters
     ----------
@@ -336,105 +336,41 @@ def suggest_sites_for(scenario: SitingScenario, *, net: RoutingNetwork,
     candidates
         The planner's candidate sites (may be empty).
     access
-        Minutes to the nearest existing facility per unit and category (computed when None).
+        Minutes to the nearest existing facility per unit and category; reused for the units
+        it covers in the scenario's mode, computed otherwise.
     max_snap_m
         Largest snapping distance.
 
     Returns
     -------
     tuple
-        The :class:`~deyang_geo.siting.SitingResult` and the candidate table it chose from
-        (WGS-84, with ``id``).
+        The :class:`~deyang_geo.siting.SitingResult` and the candidate table it chose from.
     """
-    from . import siting
-    from .access import minutes_to_nearest, reach_set
-    from .siting.candidates import combine_candidates, network_candidates, planner_candidates
-    from .snapping import snap_points
+    from .siting.suggest import suggest_sites
 
     cat = scenario.category
-    existing = facilities[facilities["category"] == cat]
-    if access is None or not (access["category"] == cat).any():
-        acc = minutes_to_nearest(net, units, existing.assign(category=cat), mode=scenario.mode,
-                                 categories=[cat], max_snap_m=max_snap_m)
-    else:
-        acc = access[access["category"] == cat]
-    minutes_by_unit = acc.set_index("demand_id")["minutes"].reindex(
-        units["unit_id"].astype(str)).to_numpy(dtype=float)
+    existing = None
+    if access is not None and "mode" in access.columns:
+        acc = access[(access["category"] == cat) & (access["mode"] == scenario.mode)]
+        if len(acc) == len(units):
+            existing = (acc.set_index("demand_id")["minutes"]
+                        .reindex(units["unit_id"].astype(str)).to_numpy(dtype=float))
     zones = None
     if scenario.exclusion_zones is not None:
         zones = gpd.read_file(scenario.exclusion_zones)
         zones = zones.set_crs("EPSG:4326") if zones.crs is None else zones
-    planner = (planner_candidates(candidates, exclusion_zones=zones)
-               if scenario.candidates in {"file", "both"} and len(candidates) else None)
-    nodes = (network_candidates(net, uncovered=units[~(minutes_by_unit <= scenario.minutes)],
-                                spacing_m=scenario.candidate_spacing_m, exclusion_zones=zones)
-             if scenario.candidates in {"nodes", "both"} else None)
-    if planner is not None:
-        planner = planner.to_crs(net.crs)
-    cands = combine_candidates(planner, nodes,
-                               min_separation_m=scenario.candidate_spacing_m / 2)
-    if cands.empty:
-        msg = (f"site suggestion for {cat}: no candidate sites "
-               f"(candidates = {scenario.candidates!r})")
-        raise InputError(msg)
-    cproj = cands.to_crs(net.crs)
-    uproj = units.to_crs(net.crs)
-    s_c = snap_points(net, cproj.geometry.x.to_numpy(), cproj.geometry.y.to_numpy(),
-                      mode=scenario.mode, max_snap_m=max_snap_m)
-    s_u = snap_points(net, uproj.geometry.x.to_numpy(), uproj.geometry.y.to_numpy(),
-                      mode=scenario.mode, max_snap_m=max_snap_m)
-    reach = reach_set(net, s_c, s_u, mode=scenario.mode, max_minutes=scenario.minutes)
-    population = units["population"].to_numpy(dtype=float)
-    common: dict[str, Any] = {
-        "candidate_ids": cands["id"].astype(str).tolist(),
-        "unit_community": units["community_id"].astype(str).to_numpy(),
-        "time_limit_s": scenario.time_limit_s, "n_alternatives": scenario.alternatives,
-        "forced": list(scenario.forced) or None, "excluded": list(scenario.excluded) or None,
-    }
-    covered = minutes_by_unit <= scenario.minutes
-    costs = cands["cost"].to_numpy(dtype=float) if "cost" in cands.columns else None
-    if scenario.model == "mclp":
-        result = siting.mclp(reach, population, new_sites=scenario.new_sites,
-                             budget=scenario.budget,
-                             costs=costs if scenario.budget is not None else None,
-                             existing_covered=covered, **common)
-    elif scenario.model == "lscp":
-        result = siting.lscp(reach, population, target_share=scenario.target_share,
-                             existing_covered=covered, **common)
-    elif scenario.model == "pmedian":
-        result = siting.pmedian(reach, population, new_sites=int(scenario.new_sites or 1),
-                                existing_minutes=minutes_by_unit, **common)
-    elif scenario.model == "capacitated":
-        result = siting.capacitated_coverage(
-            reach, population, new_sites=scenario.new_sites, budget=scenario.budget,
-            costs=costs if scenario.budget is not None else None,
-            existing_covered=covered, **_capacity_options(cands, units), **common)
-    else:
-        msg = f"site suggestion for {cat}: unknown model {scenario.model!r}"
-        raise InputError(msg)
-    return result, cands
-
-
-def _capacity_options(cands: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> dict[str, Any]:
-    """Capacity of each candidate: its ``capacity_population`` column, else its floor area.
-
-    Floor area is turned into people with the plan's standard of 30 m2 of community-service
-    floor area per 100 households (T5) and the study's mean household size.
-    """
-    if "capacity_population" in cands.columns and cands["capacity_population"].notna().all():
-        return {"capacity_population": cands["capacity_population"].to_numpy(dtype=float)}
-    if "floor_area_m2" not in cands.columns or cands["floor_area_m2"].isna().any():
-        msg = ("the capacitated model needs a capacity_population or floor_area_m2 value for "
-               "every candidate site (network-node candidates have none: use candidates = "
-               '"file")')
-        raise InputError(msg)
-    households = units["households"].to_numpy(dtype=float)
-    people = units["population"].to_numpy(dtype=float)
-    ok = np.isfinite(households) & (households > 0)
-    persons_per_household = people[ok].sum() / households[ok].sum() if ok.any() else 2.7
-    m2_per_person = 30.0 / 100.0 / persons_per_household
-    return {"floor_area_m2": cands["floor_area_m2"].to_numpy(dtype=float),
-            "m2_per_person": m2_per_person}
+    suggestion = suggest_sites(
+        net, units=units, facilities=facilities, category=cat,
+        model=scenario.model,  # type: ignore[arg-type]  # checked by config.py
+        new_sites=scenario.new_sites, budget=scenario.budget,
+        target_share=scenario.target_share, minutes=scenario.minutes, mode=scenario.mode,
+        candidates=candidates if len(candidates) else None,
+        candidate_source=scenario.candidates,  # type: ignore[arg-type]  # checked by config.py
+        candidate_spacing_m=scenario.candidate_spacing_m, exclusion_zones=zones,
+        forced=scenario.forced, excluded=scenario.excluded, existing_minutes=existing,
+        time_limit_s=scenario.time_limit_s, n_alternatives=scenario.alternatives,
+        max_snap_m=max_snap_m)
+    return suggestion.result, suggestion.candidates
 
 
 def run_study(config: StudyConfig, *, out_dir: Path | None = None,

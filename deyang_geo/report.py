@@ -25,8 +25,10 @@ __all__ = [
     "DataSource",
     "ReportPaths",
     "build_report",
+    "canonical_column",
     "excel_safe",
     "write_geopackage",
+    "write_pdf",
     "write_tables",
 ]
 
@@ -67,6 +69,25 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "covered_population_after": ("选址后覆盖人口", "covered after"),
     "floor_area_m2": ("建筑面积 m²", "floor area m²"),
     "parameter": ("参数", "parameter"),
+    "unit": ("单位", "unit"),
+    "share_all": ("覆盖率 (全部)", "covered share (all)"),
+    "share_urban": ("覆盖率 (城市社区)", "covered share (urban)"),
+    "share_rural": ("覆盖率 (农村)", "covered share (rural)"),
+    "status": ("状态", "status"),
+    "communities_short": ("缺口社区数", "communities short"),
+    "people_short": ("缺口人口", "people short"),
+    "m2_missing": ("缺口面积 m²", "m² missing"),
+    "facilities_short": ("不达标设施数", "facilities short"),
+    "amount_short": ("缺口数量", "amount short"),
+    "result": ("结果", "result"),
+    "model": ("模型", "model"),
+    "n_sites": ("新增设施数", "new sites"),
+    "new_sites": ("新增设施数", "new sites"),
+    "total_population": ("总人口", "total population"),
+    "median_minutes": ("分钟中位数", "median minutes"),
+    "p90_minutes": ("90%分位分钟", "90th percentile minutes"),
+    "max_minutes": ("最长分钟", "longest minutes"),
+    "unreachable_units": ("不可达单元", "unreachable units"),
 }
 _QUANTITY_LABELS: dict[str, tuple[str, str]] = {
     "covered_population": ("覆盖人口", "covered population"),
@@ -303,10 +324,16 @@ def write_geopackage(path: str | os.PathLike[str], layers: Mapping[str, gpd.GeoD
 # HTML
 
 
-def _header(column: str, lang: Lang) -> str:
+def _header(column: str, lang: Lang, catalog: Any = None) -> str:
     if column in COLUMN_LABELS:
         return label(*COLUMN_LABELS[column], lang)
+    if column.endswith(" share") and " " not in column[:-6]:
+        name = category_label(column[:-6], lang=lang, catalog=catalog)
+        return f"{name} ({label('覆盖率', 'share', lang)})"
     match = _BREAK.match(column)
+    if match and match["q"] in COLUMN_LABELS:
+        zh, en = COLUMN_LABELS[match["q"]]
+        return label(f"{zh} ({match['m']}分钟)", f"{en} ({match['m']} min)", lang)
     if match and match["q"] in _QUANTITY_LABELS:
         zh, en = _QUANTITY_LABELS[match["q"]]
         minutes = match["m"]
@@ -329,7 +356,7 @@ def _cell(column: str, value: Any, *, lang: Lang, catalog: Any) -> str:
         return html.escape(category_label(str(value), lang=lang, catalog=catalog))
     if isinstance(value, (float, np.floating)):
         number = float(value)
-        if "share" in column:
+        if column.endswith("share") or "share_" in column:
             return f"{100 * number:.1f}%"
         if "population" in column or column in ("households", "communities", "units"):
             return f"{number:,.0f}"
@@ -346,11 +373,13 @@ def _table_html(table: pd.DataFrame, *, lang: Lang, catalog: Any,
         frame = frame.drop(columns=[table.geometry.name])
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
-    head = "".join(f"<th>{html.escape(_header(c, lang))}</th>" for c in columns)
+    head = "".join(f"<th>{html.escape(_header(c, lang, catalog))}</th>" for c in columns)
     body = []
     for record in frame.head(max_rows).to_dict("records"):
-        cells = "".join(f"<td>{_cell(str(c), record[c], lang=lang, catalog=catalog)}</td>"
-                        for c in columns)
+        cells = "".join(
+            f'<td class="long">{text}</td>' if len(text) > 40 else f"<td>{text}</td>"
+            for text in (_cell(str(c), record[c], lang=lang, catalog=catalog)
+                         for c in columns))
         body.append(f"<tr>{cells}</tr>")
     more = ""
     if len(frame) > max_rows:
@@ -410,17 +439,155 @@ h1{font-size:26px;margin:0 0 4px}h2{border-bottom:2px solid #08519c;padding-bott
 .tablewrap{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;font-size:12px;margin:6px 0 12px}
 th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
+td.long{min-width:16em}
 th{background:#eef3f8}tbody tr:nth-child(even){background:#fafafa}
 .ok{color:#1a7f37;font-weight:700}.bad{color:#b00000;font-weight:700}
 .status-synthetic{color:#b00000;font-weight:700}.status-real{color:#1a7f37;font-weight:700}
-.status-mixed,.status-unknown{color:#a05a00;font-weight:700}
+.status-mixed,.status-unknown{color:#a05a00;font-weight:700}.status-result{color:#08519c}
 figure{margin:12px 0}figure img{max-width:100%;border:1px solid #ddd}
 figcaption{font-size:12px;color:#555}
 .note{font-size:12px;color:#555}
-@media print{body{background:#fff}main{padding:0}h2{page-break-after:avoid}
+@page{size:A4;margin:12mm}
+@media print{body{background:#fff}main{padding:0;max-width:none}h2{page-break-after:avoid}
+ .tablewrap{overflow:visible}table{font-size:8.5px}
  figure,table{page-break-inside:avoid}.banner{-webkit-print-color-adjust:exact;
  print-color-adjust:exact}}
 """
+
+
+# --------------------------------------------------------------------------------------------
+# the summaries shown in the HTML (the workbook and CSVs keep every row and column)
+
+
+def canonical_column(column: Any) -> str:
+    """Return the English key of a column, also of a bilingual header (``"现状值 value"``).
+
+    Parameters
+    ----------
+    column
+        A column name.
+
+    Returns
+    -------
+    str
+        ``"value"`` for ``"现状值 value"``; other names unchanged.
+    """
+    text = str(column)
+    match = re.search(r"\s([A-Za-z_][A-Za-z0-9_.]*)$", text)
+    return match.group(1) if match and re.search(r"[^\x00-\x7f]", text) else text
+
+
+def _canonical(table: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame(table).copy()
+    if isinstance(table, gpd.GeoDataFrame):
+        out = out.drop(columns=[table.geometry.name])
+    out.columns = [canonical_column(c) for c in out.columns]
+    return out
+
+
+def _threshold_suffix(table: pd.DataFrame) -> str | None:
+    """Return the ``_<m>min`` suffix of the coverage columns: 15 if present, else the largest."""
+    found = {}
+    for column in table.columns:
+        match = _BREAK.match(str(column))
+        if match and match["q"] == "covered_share":
+            found[float(match["m"])] = f"_{match['m']}min"
+    if not found:
+        return None
+    return found.get(15.0, found[max(found)])
+
+
+def _coverage_views(tables: Mapping[str, pd.DataFrame], *, t: Any
+                    ) -> list[tuple[str, pd.DataFrame]]:
+    """Short tables for the report: by category, by division, the worst communities."""
+    views: list[tuple[str, pd.DataFrame]] = []
+    area = tables.get("coverage_study_area")
+    if area is not None:
+        area = _canonical(area)
+        suffix = _threshold_suffix(area)
+        if suffix and {"category", "kind"} <= set(area.columns):
+            share = f"covered_share{suffix}"
+            pivot = area.pivot_table(index="category", columns="kind", values=share,
+                                     aggfunc="first", sort=False)
+            view = pd.DataFrame({"category": pivot.index})
+            for kind in ("all", "urban", "rural"):
+                if kind in pivot.columns:
+                    view[f"share_{kind}{suffix}"] = pivot[kind].to_numpy()
+            every = area.loc[area["kind"].astype(str) == "all"].set_index("category")
+            needed = {"population", f"covered_population{suffix}",
+                      f"outside_communities{suffix}"}
+            if len(every) and needed <= set(every.columns):
+                pop = every["population"].reindex(view["category"]).to_numpy(float)
+                covered = every[f"covered_population{suffix}"].reindex(view["category"])
+                view["population"] = pop
+                view[f"uncovered_population{suffix}"] = pop - covered.to_numpy(float)
+                view[f"outside_communities{suffix}"] = every[
+                    f"outside_communities{suffix}"].reindex(view["category"]).to_numpy()
+            views.append((t("按设施类别 (全域)", "By category (study area)"), view))
+        else:
+            views.append((t("全域", "Study area"), area.head(40)))
+    divisions = tables.get("coverage_divisions")
+    if divisions is not None:
+        divisions = _canonical(divisions)
+        suffix = _threshold_suffix(divisions)
+        if suffix and {"division", "category"} <= set(divisions.columns):
+            rows = divisions
+            if "kind" in rows.columns:
+                rows = rows.loc[rows["kind"].astype(str) == "all"]
+            view = rows.pivot_table(index="division", columns="category",
+                                    values=f"covered_share{suffix}", aggfunc="first",
+                                    sort=False).reset_index()
+            view.columns = [str(c) if c == "division" else f"{c} share" for c in view.columns]
+            views.append((t("按区县 (覆盖人口比例)", "By division (share of population "
+                            "covered)"), view))
+    outside = tables.get("outside_reach")
+    if outside is not None and len(outside):
+        outside = _canonical(outside)
+        keep = [c for c in outside.columns if c in (
+            "name", "kind", "township", "division", "category", "population", "minutes")
+            or str(c).startswith("uncovered_population")]
+        views.append((t("服务范围外人口最多的社区 (前 20)", "Communities outside reach with the "
+                        "most people (top 20)"), outside[keep].head(20)))
+    if area is None and "coverage" in tables:
+        views.append((t("按社区 (前 40 行)", "By community (first 40 rows)"),
+                      _canonical(tables["coverage"]).head(40)))
+    return views
+
+
+_COMPLIANCE_COLUMNS = ("target_id", "scope", "description", "unit", "value", "target", "met",
+                       "status", "communities_short", "people_short", "m2_missing",
+                       "facilities_short", "amount_short", "gap", "source", "verified")
+
+
+def _compliance_view(targets: pd.DataFrame, *, lang: Lang) -> pd.DataFrame:
+    """Return the targets with the columns a meeting reads, described in the report language."""
+    table = _canonical(targets)
+    if "description" not in table.columns:
+        zh, en = table.get("description_zh"), table.get("description_en")
+        if zh is not None and en is not None:
+            table["description"] = zh.astype(str) if lang == "zh" else (
+                en.astype(str) if lang == "en" else zh.astype(str) + " / " + en.astype(str))
+        elif zh is not None or en is not None:
+            table["description"] = zh if zh is not None else en
+    keep = [c for c in _COMPLIANCE_COLUMNS if c in table.columns
+            and not table[c].isna().all()]
+    return table[keep] if keep else table
+
+
+_SUMMARY_COLUMNS = ("result", "category", "model", "status", "new_sites", "n_sites",
+                    "covered_population_before", "covered_population_after",
+                    "added_population", "total_population", "gap")
+
+
+def _site_summary_view(summary: pd.DataFrame) -> pd.DataFrame:
+    table = summary.copy()
+    if {"covered_population_before", "covered_population_after"} <= set(table.columns) \
+            and "added_population" not in table.columns:
+        table["added_population"] = (table["covered_population_after"].astype(float)
+                                     - table["covered_population_before"].astype(float))
+    keep = [c for c in _SUMMARY_COLUMNS if c in table.columns]
+    return table[keep] if keep else table
+
 
 
 def _coerce_sources(sources: Any) -> list[DataSource]:
@@ -583,7 +750,8 @@ def build_report(
     for s in source_list:
         status = s.status.lower()
         status_text = {"real": t("真实", "real"), "synthetic": t("合成", "SYNTHETIC"),
-                       "mixed": t("部分合成", "mixed")}.get(status, s.status)
+                       "mixed": t("部分合成", "mixed"), "result": t("分析结果", "result"),
+                       "unknown": t("未知", "unknown")}.get(status, s.status)
         css = re.sub(r"[^a-z]", "", status) or "unknown"
         rows.append(f'<tr><td>{esc(s.name)}</td><td class="status-{css}">{esc(status_text)}'
                     f"</td><td>{esc(s.origin)}</td><td>{esc(s.note)}</td></tr>")
@@ -594,35 +762,6 @@ def build_report(
 
     section = 3
     figure_items = list((figures or {}).items())
-    if coverage_tables:
-        parts.append(f"<h2>{section}. {esc(t('覆盖情况', 'Coverage'))}</h2>")
-        section += 1
-        captions = {"coverage_study_area": t("按设施类别 (全域)", "By category (study area)"),
-                    "coverage_divisions": t("按区县", "By division"),
-                    "coverage_townships": t("按街道/乡镇", "By township"),
-                    "coverage": t("按社区", "By community"),
-                    "outside_reach": t("服务范围外的社区", "Communities outside reach")}
-        for key, table in coverage_tables.items():
-            parts.append(f"<h3>{esc(captions.get(key, key))}</h3>")
-            parts.append(_table_html(table, lang=lang, catalog=catalog))
-    if compliance_tables:
-        parts.append(f"<h2>{section}. {esc(t('规划目标达标情况', 'Compliance with plan targets'))}"
-                     "</h2>")
-        section += 1
-        for key, table in compliance_tables.items():
-            if key != "compliance_targets":
-                parts.append(f"<h3>{esc(key)}</h3>")
-            parts.append(_table_html(table, lang=lang, catalog=catalog))
-    if site_tables:
-        parts.append(f"<h2>{section}. {esc(t('建议选址', 'Proposed sites'))}</h2>")
-        section += 1
-        if "sites_summary" in site_tables:
-            parts.append(f"<h3>{esc(t('选址前后', 'Before and after'))}</h3>")
-            parts.append(_table_html(site_tables["sites_summary"], lang=lang, catalog=catalog))
-        if "sites" in site_tables:
-            parts.append(f"<h3>{esc(t('选址 (排序, 含备选)', 'Sites (ranked, with alternatives)'))}"
-                         "</h3>")
-            parts.append(_table_html(site_tables["sites"], lang=lang, catalog=catalog))
     if figure_items:
         parts.append(f"<h2>{section}. {esc(t('图', 'Figures'))}</h2>")
         section += 1
@@ -631,12 +770,43 @@ def build_report(
             parts.append(f'<figure><img alt="{esc(str(caption))}" '
                          f'src="data:image/png;base64,{data}">'
                          f"<figcaption>{esc(str(caption))}</figcaption></figure>")
+    note = t("完整明细 (街道/乡镇、社区) 见表格工作簿和 CSV。",
+             "Full detail (townships, communities) is in the workbook and the CSV files.")
+    full_note = f'<p class="note">{esc(note)}</p>'
+    if coverage_tables:
+        parts.append(f"<h2>{section}. {esc(t('覆盖情况', 'Coverage'))}</h2>")
+        section += 1
+        for caption, table in _coverage_views(coverage_tables, t=t):
+            parts.append(f"<h3>{esc(caption)}</h3>")
+            parts.append(_table_html(table, lang=lang, catalog=catalog))
+        parts.append(full_note)
+    if compliance_tables:
+        parts.append(f"<h2>{section}. {esc(t('规划目标达标情况', 'Compliance with plan targets'))}"
+                     "</h2>")
+        section += 1
+        targets = compliance_tables.get("compliance_targets")
+        if targets is None:
+            targets = next(iter(compliance_tables.values()))
+        parts.append(_table_html(_compliance_view(targets, lang=lang), lang=lang,
+                                 catalog=catalog))
+        parts.append(full_note)
+    if site_tables:
+        parts.append(f"<h2>{section}. {esc(t('建议选址', 'Proposed sites'))}</h2>")
+        section += 1
+        if "sites_summary" in site_tables:
+            parts.append(f"<h3>{esc(t('选址前后', 'Before and after'))}</h3>")
+            parts.append(_table_html(_site_summary_view(site_tables["sites_summary"]),
+                                     lang=lang, catalog=catalog))
+        if "sites" in site_tables:
+            parts.append(f"<h3>{esc(t('选址 (排序, 含备选)', 'Sites (ranked, with alternatives)'))}"
+                         "</h3>")
+            parts.append(_table_html(site_tables["sites"], lang=lang, catalog=catalog))
     if extra:
         parts.append(f"<h2>{section}. {esc(t('附表', 'Appendix tables'))}</h2>")
         section += 1
         for key, table in extra.items():
             parts.append(f"<h3>{esc(key)}</h3>")
-            parts.append(_table_html(table, lang=lang, catalog=catalog))
+            parts.append(_table_html(table, lang=lang, catalog=catalog, max_rows=40))
 
     all_tables: dict[str, pd.DataFrame] = {"parameters": params, "sources": source_table,
                                            **coverage_tables, **compliance_tables,
@@ -670,3 +840,63 @@ def build_report(
     )
     html_path = write_text_atomic(folder / f"{name}.html", document)
     return ReportPaths(html=html_path, workbook=workbook, csv=csvs, geopackage=gpkg)
+
+
+#: Browser executables tried, in order, to print the report as PDF.
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable",
+            "microsoft-edge", "msedge", "chrome")
+
+
+def write_pdf(html_path: str | os.PathLike[str], pdf_path: str | os.PathLike[str] | None = None,
+              *, browser: str | os.PathLike[str] | None = None, timeout_s: float = 120.0
+              ) -> Path:
+    """Print the HTML report to PDF (A4) with a headless Chromium-family browser, atomically.
+
+    Parameters
+    ----------
+    html_path
+        The report written by :func:`build_report`.
+    pdf_path
+        The PDF to write (default: the HTML file's name with ``.pdf``).
+    browser
+        The browser executable; ``None`` looks for :data:`BROWSERS` on the ``PATH``.
+    timeout_s
+        Time allowed to the browser, in seconds.
+
+    Returns
+    -------
+    Path
+        The PDF file.
+
+    Raises
+    ------
+    InputError
+        When no browser is found or the browser fails.
+    """
+    import shutil
+    import subprocess
+
+    source = Path(html_path).resolve()
+    target = Path(pdf_path) if pdf_path is not None else source.with_suffix(".pdf")
+    executable = str(browser) if browser is not None else next(
+        (found for name in BROWSERS if (found := shutil.which(name))), None)
+    if executable is None or shutil.which(executable) is None:
+        msg = ("no Chromium, Chrome or Edge found to print the report as PDF: install one "
+               "(Debian: apt-get install chromium) or pass browser=PATH")
+        raise InputError(msg)
+    with atomic_path(target) as tmp:
+        command = [executable, "--headless", "--no-sandbox", "--disable-gpu",
+                   "--disable-quic", "--no-first-run", "--disable-background-networking",
+                   "--disable-component-update", "--disable-sync", "--no-pdf-header-footer",
+                   f"--print-to-pdf={tmp}", source.as_uri()]
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=timeout_s,
+                                  check=False)
+        except subprocess.TimeoutExpired:
+            msg = f"{executable} did not print {source.name} within {timeout_s:g} s"
+            raise InputError(msg) from None
+        if done.returncode != 0 or not tmp.exists():
+            tail = done.stderr.decode("utf-8", errors="replace").strip().splitlines()[-1:]
+            msg = f"{executable} could not print {source.name} as PDF: {' '.join(tail)}"
+            raise InputError(msg)
+    return target

@@ -63,3 +63,7 @@ webmap_max_features: int = 5000
 webmap_simplify_m: float = 5.0
 #: Printable figures: resolution of PNG files in dots per inch.
 figure_dpi: int = 300
+#: Site suggestion: solver time limit in seconds for one model.
+siting_time_limit_s: float = 60.0
+#: Site suggestion: spacing in metres of candidate sites taken from network nodes.
+candidate_spacing_m: float = 200.0

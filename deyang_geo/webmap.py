@@ -32,6 +32,7 @@ __all__ = [
     "CategoryStyle",
     "Lang",
     "category_label",
+    "context_kind",
     "coverage_view",
     "label",
     "overlay_names",
@@ -767,9 +768,9 @@ def _draw_divisions(b: _Builder, divisions: gpd.GeoDataFrame) -> None:
         name = _esc(_name(row, b.lang))
         rows = [(_esc(b.t("代码", "code")), _esc(row.get("code", "")))]
         props.append({"k": "d", "t": name, "p": _popup(name, rows)})
-    styles = {"d": {"color": "#222222", "weight": 2.5, "fill": False, "dashArray": "8 4"}}
+    styles = {"d": {"color": "#6a3d9a", "weight": 2.5, "fill": False, "dashArray": "10 4 2 4"}}
     b.add_layer(b.t("区县界", "Divisions"), gdf, props, styles)
-    b.add_legend(b.t("边界", "Boundaries"), [("line", "#222222", b.t("区县界", "division"))])
+    b.add_legend(b.t("边界", "Boundaries"), [("line", "#6a3d9a", b.t("区县界", "division"))])
 
 
 def _community_rows(b: _Builder, row: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -938,23 +939,23 @@ def _draw_isochrones(b: _Builder, isochrones: gpd.GeoDataFrame, categories: Sequ
                  [("box", colours[m], f"≤ {m:g} " + b.t("分钟", "min")) for m in breaks])
 
 
-def _highway_tier(value: Any) -> str:
-    if isinstance(value, (list, tuple, np.ndarray)):
-        value = value[0] if len(value) else ""
-    text = str(value)
-    if text in _MAJOR_HIGHWAYS:
-        return "major"
-    if text in _MINOR_HIGHWAYS:
-        return "path"
-    return "street"
+def _highway_tiers(highway: pd.Series) -> np.ndarray[Any, Any]:
+    """Tier of every edge (``major``, ``street``, ``path``) from its OSM highway tag(s).
+
+    osmnx stores merged ways' tags as lists; the first tag decides. Vectorised string ops.
+    """
+    extracted = highway.astype(str).str.extract(r"^[\[\s'\"]*([A-Za-z_]+)", expand=False)
+    first = extracted.fillna("").to_numpy(dtype=object)
+    return np.where(np.isin(first, list(_MAJOR_HIGHWAYS)), "major",
+                    np.where(np.isin(first, list(_MINOR_HIGHWAYS)), "path", "street"))
 
 
 def _draw_network(b: _Builder, edges: gpd.GeoDataFrame) -> None:
     gdf = to_wgs84(edges)
     geoms = shapely.normalize(gdf.geometry.to_numpy())
     unique = ~pd.Series(shapely.to_wkb(geoms)).duplicated().to_numpy()
-    tiers = (np.array([_highway_tier(v) for v in gdf["highway"]], dtype=object)
-             if "highway" in gdf.columns else np.full(len(gdf), "street", dtype=object))
+    tiers = (_highway_tiers(gdf["highway"]) if "highway" in gdf.columns
+             else np.full(len(gdf), "street", dtype=object))
     rows, geoms_out = [], []
     for tier in ("path", "street", "major"):
         pick = unique & (tiers == tier)
@@ -978,6 +979,32 @@ def _draw_network(b: _Builder, edges: gpd.GeoDataFrame) -> None:
                   if t in rows])
 
 
+def context_kind(row: Mapping[str, Any]) -> str:
+    """Classify a context feature as ``water``, ``rail``, ``park``, ``area`` or ``other``.
+
+    Parameters
+    ----------
+    row
+        The feature's attributes; ``kind``/``type``/``waterway``/``railway`` are read.
+
+    Returns
+    -------
+    str
+        The drawing class: water and parks are filled, extents (``area``) are outlines.
+    """
+    text = " ".join(str(row.get(c, "")) for c in ("kind", "type", "waterway", "railway",
+                                                  "feature"))
+    if re.search(r"river|water|stream|canal|lake|河|湖", text, re.I):
+        return "water"
+    if re.search(r"rail|铁路", text, re.I):
+        return "rail"
+    if re.search(r"park|green|forest|公园|绿地", text, re.I):
+        return "park"
+    if re.search(r"area|boundary|范围|建成区", text, re.I):
+        return "area"
+    return "other"
+
+
 def _draw_context(b: _Builder, context: gpd.GeoDataFrame) -> None:
     gdf = to_wgs84(context)
     kind_col = _id_column(gdf, "kind", "type", "waterway", "railway", "feature")
@@ -990,11 +1017,7 @@ def _draw_context(b: _Builder, context: gpd.GeoDataFrame) -> None:
               "area": {"color": "#737373", "weight": 1.5, "dashArray": "2 4", "fill": False},
               "other": {"color": "#737373", "weight": 1.5, "fill": False}}
     for row in _records(gdf):
-        text = " ".join(str(row.get(c, "")) for c in (kind_col, "waterway", "railway") if c)
-        key = ("water" if re.search(r"river|water|stream|canal|lake|河|湖", text, re.I) else
-               "rail" if re.search(r"rail|铁路", text, re.I) else
-               "park" if re.search(r"park|green|forest|公园|绿地", text, re.I) else
-               "area" if re.search(r"area|boundary|范围|建成区", text, re.I) else "other")
+        key = context_kind(row)
         name = _esc(_name(row, b.lang)) or _esc(row.get(kind_col, "") if kind_col else "")
         props.append({"k": key, "t": name})
     b.add_layer(b.t("河流、铁路与范围", "River, railway and extents"), gdf, props, styles)
@@ -1231,7 +1254,8 @@ def study_map(
         ``covered_share_15min``, minutes); joined to ``communities`` by id unless it has
         geometry itself. One layer per category.
     outside
-        Communities outside reach (e.g. coverage.py's outside table), highlighted in red.
+        Communities outside reach (e.g. coverage.py's outside table), highlighted in red;
+        ``None`` takes the coverage rows classed ``outside``.
     sites
         Proposed sites with ``site_id``, ``rank``, ``added_population``, ``alternatives``.
     context
@@ -1320,6 +1344,9 @@ def study_map(
         _draw_network(b, network_edges)
     if context is not None and len(context):
         _draw_context(b, context)
+    if outside is None and view is not None and "class" in view.columns:
+        # no outside table given: the coverage rows classed "outside" are the gaps
+        outside = view.loc[view["class"].astype(str) == "outside"]
     if outside is not None and len(outside):
         _draw_outside(b, outside, [c for c in options if c])
     if facilities is not None and len(facilities):

@@ -174,3 +174,14 @@ def test_map_of_100k_demand_points_stays_usable(page, tmp_path):
           f"browser load {load_s:.2f} s")
     assert size_mb < 10
     assert page.dy_errors == []
+
+
+def test_report_printed_as_pdf(browser, study_layers, tmp_path):
+    paths = report.build_report(tmp_path, title="德阳", parameters={"mode": "walk"},
+                                sources={"OSM": "real"},
+                                coverage={"coverage": study_layers["coverage"]})
+    pdf = report.write_pdf(paths.html, browser="/usr/bin/chromium")
+    data = pdf.read_bytes()
+    assert pdf == tmp_path / "report.pdf"
+    assert data.startswith(b"%PDF")
+    assert data.count(b"/Type /Page") >= 2  # the page tree and at least one page

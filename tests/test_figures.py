@@ -97,7 +97,7 @@ def test_without_cjk_font_english_with_a_warning(monkeypatch, study_layers):
         fig = figures.study_figure(title="Deyang", lang="both",
                                    divisions=study_layers["divisions"],
                                    facilities=study_layers["facilities"])
-    legend = fig.axes[0].get_legend()
+    legend = fig.legends[0]
     labels = [t.get_text() for t in legend.get_texts()]
     assert "Community service station" in labels
     assert not any("社区" in text for text in labels)

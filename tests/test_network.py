@@ -156,6 +156,9 @@ def test_contract(full: nx.MultiDiGraph) -> None:
 def test_disconnected_dropped_by_default_and_reported(full: nx.MultiDiGraph) -> None:
     G = N.graph_from_osm_file(BASIC)
     assert not {20, 21} & set(G.nodes)  # the far piece (largest weak component kept)
+    assert G.graph["dropped_pieces"] == {"pieces": 1, "nodes": 2}
+    assert "dropped 1 piece(s) not connected to the main network (2 nodes)" in str(
+        N.network_summary(G))
     s = N.network_summary(G)
     # per mode, only the largest strongly connected piece keeps its travel times
     assert s.components == dict.fromkeys(G.graph["modes"], 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from html.parser import HTMLParser
 
 import geopandas as gpd
 import openpyxl
@@ -16,6 +17,38 @@ from deyang_geo._errors import InputError
 from deyang_geo.cli import main
 
 XSS_NAME = "<script>alert(1)</script>"
+
+
+class _Tables(HTMLParser):
+    """The text of every table cell, table by table (the standard library's parser)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[list[list[str]]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[-1][-1].append("".join(self._cell))
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _html_tables(page: str) -> list[pd.DataFrame]:
+    parser = _Tables()
+    parser.feed(page)
+    return [pd.DataFrame(rows[1:], columns=rows[0]) for rows in parser.tables if rows]
 
 
 @pytest.fixture
@@ -203,3 +236,35 @@ def test_print_size_png_is_reduced_when_embedded(tmp_path):
     with pytest.raises(InputError, match="PNG"):
         report.build_report(tmp_path / "out", title="t", parameters={},
                             sources={"OSM": "real"}, figures={"pdf": tmp_path / "x.pdf"})
+
+
+def test_coverage_summary_by_category_and_division(tmp_path):
+    area = pd.DataFrame({
+        "kind": ["all", "urban", "rural"], "category": ["fitness_station"] * 3,
+        "communities": [10, 6, 4], "population": [10000.0, 8000.0, 2000.0],
+        "covered_population_15min": [7000.0, 6400.0, 600.0],
+        "covered_share_15min": [0.7, 0.8, 0.3], "outside_communities_15min": [3, 1, 2],
+        "covered_share_5min": [0.1, 0.1, 0.1]})
+    divisions = pd.DataFrame({
+        "division": ["旌阳区", "旌阳区", "罗江区"], "kind": ["all", "urban", "all"],
+        "category": ["fitness_station"] * 3, "covered_share_15min": [0.65, 0.9, 0.25]})
+    paths = report.build_report(tmp_path, title="t", parameters={}, sources={"x": "real"},
+                                coverage={"coverage_study_area": area,
+                                          "coverage_divisions": divisions}, lang="en")
+    tables = _html_tables(paths.html.read_text(encoding="utf-8"))
+    by_category = next(t for t in tables if "covered share (urban) (15 min)" in t.columns)
+    row = by_category.iloc[0]
+    assert row["category"] == "Fitness station"
+    assert (row["covered share (all) (15 min)"], row["covered share (urban) (15 min)"],
+            row["covered share (rural) (15 min)"]) == ("70.0%", "80.0%", "30.0%")
+    assert row["people outside reach (15 min)"] == "3,000"  # 10,000 - 7,000
+    by_division = next(t for t in tables if "division" in t.columns)
+    assert list(by_division["division"]) == ["旌阳区", "罗江区"]
+    assert list(by_division["Fitness station (share)"]) == ["65.0%", "25.0%"]  # kind "all"
+
+
+def test_pdf_without_browser_is_a_clear_error(tmp_path):
+    paths = report.build_report(tmp_path, title="t", parameters={}, sources={"x": "real"})
+    with pytest.raises(InputError, match="Chromium"):
+        report.write_pdf(paths.html, browser=tmp_path / "no-such-browser")
+    assert not (tmp_path / "report.pdf").exists()

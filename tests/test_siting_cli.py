@@ -96,11 +96,13 @@ def test_suggest_sites_network_candidates_and_models(tmp_path: Path) -> None:
     files = write_inputs(tmp_path)
     for model in ("lscp", "pmedian"):
         out = tmp_path / model
-        extra = ["--new-sites", "2"] if model == "pmedian" else []
+        extra = ["--new-sites", "2"] if model == "pmedian" else ["--target-share", "0.5"]
         assert main([*base_args(files, out), "--model", model, *extra]) == 0
         summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
         assert summary["model"] == model
         assert summary["n_sites"] >= 1
+        if model == "lscp":
+            assert summary["covered_population_after"] >= 0.5 * summary["total_population"]
 
 
 def test_suggest_sites_usage_errors(tmp_path: Path) -> None:
@@ -136,3 +138,39 @@ def test_suggest_sites_unknown_category(tmp_path: Path) -> None:
     args = base_args(files, tmp_path / "x")
     args[args.index("fitness_station")] = "gym_zzz"
     assert main([*args, "--new-sites", "1"]) == 2
+
+
+def test_network_candidates_near_uncovered_points() -> None:
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from deyang_geo.routing import RoutingNetwork
+    from deyang_geo.siting.candidates import combine_candidates, network_candidates
+
+    k, step = 11, 100.0
+    idx = np.arange(k * k).reshape(k, k)
+    jj, ii = np.meshgrid(np.arange(k), np.arange(k))
+    u = np.r_[idx[:, :-1].ravel(), idx[:-1, :].ravel()].astype(np.int64)
+    v = np.r_[idx[:, 1:].ravel(), idx[1:, :].ravel()].astype(np.int64)
+    net = RoutingNetwork.from_arrays(
+        "EPSG:32648", node_ids=np.arange(k * k, dtype=np.int64) + 100,
+        x=(jj * step).ravel().astype(float), y=(ii * step).ravel().astype(float),
+        edge_u=np.r_[u, v], edge_v=np.r_[v, u], weights_s={"walk": np.full(2 * u.size, 90.0)})
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy([0.0], [0.0]), crs="EPSG:32648")
+    cands = network_candidates(net, uncovered=pts, within_m=150.0, spacing_m=1.0)
+    # nodes within 150 m of the origin: (0,0), (100,0), (0,100), (100,100)
+    assert sorted(cands["id"]) == ["node:100", "node:101", "node:111", "node:112"]
+    assert (cands["source"] == "network").all()
+    thinned = network_candidates(net, spacing_m=500.0)
+    assert len(thinned) == 9  # 3 x 3 cells of 500 m over 0..1000 m
+    zones = gpd.GeoSeries([box(-1, -1, 50, 50)], crs="EPSG:32648")
+    assert "node:100" not in set(network_candidates(net, uncovered=pts, within_m=150.0,
+                                                    spacing_m=1.0, exclusion_zones=zones)["id"])
+    planner = gpd.GeoDataFrame({"id": ["P1"], "name": ["lot"], "kind": ["vacant_lot"],
+                                "cost": [2.0], "floor_area_m2": [300.0], "source": ["planner"],
+                                "node": [-1]},
+                               geometry=gpd.points_from_xy([10.0], [0.0]), crs="EPSG:32648")
+    both = combine_candidates(planner, cands, min_separation_m=50.0)
+    assert both["id"].iloc[0] == "P1"
+    assert "node:100" not in set(both["id"])  # 10 m from the planner's lot
+    assert len(both) == 4

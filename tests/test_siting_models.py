@@ -331,3 +331,77 @@ def test_mclp_gap_tolerance_is_honoured(seed: int) -> None:
     assert res.gap <= 0.05 + 1e-9
     assert res.bound >= best - 1e-6
     assert res.objective >= (1 - 0.05) * best - 1e-6
+
+
+def test_tiny_time_limit_still_gives_a_consistent_answer() -> None:
+    reach, w, _, _ = random_instance(11, n=60, m=400, radius=0.2)
+    res = mclp(reach, w, new_sites=6, time_limit_s=0.05)
+    assert res.status in ("optimal", "time_limit", "gap_reached")
+    assert res.bound >= res.objective - 1e-6
+    assert res.objective >= res.greedy_objective - 1e-6
+    with pytest.raises(InputError):
+        mclp(reach, w, new_sites=6, time_limit_s=0.0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_mclp_forced_excluded_existing_against_exhaustive_search(seed: int) -> None:
+    reach, w, _, cover = random_instance(seed + 20, n=9, m=30)
+    rng = np.random.default_rng(seed)
+    before = rng.uniform(size=w.size) < 0.2
+    forced, excluded = [0], [1, 2]
+    p = 3
+    best = 0.0
+    for combo in itertools.combinations([j for j in range(9) if j not in (0, 1, 2)], p - 1):
+        cov = before | cover[[0, *combo]].any(axis=0)
+        best = max(best, float(w[cov & ~before].sum()))
+    res = mclp(reach, w, new_sites=p, existing_covered=before, forced=forced, excluded=excluded)
+    assert res.objective == pytest.approx(best)
+    chosen = set(res.sites["candidate_index"])
+    assert 0 in chosen
+    assert not chosen & {1, 2}
+    alt_ids = set(res.alternatives["alternative_id"])
+    assert not alt_ids & {"1", "2"}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lscp_costs_against_exhaustive_search(seed: int) -> None:
+    reach, w, _, cover = random_instance(seed + 30, n=8, m=25, radius=0.35)
+    costs = np.random.default_rng(seed).integers(1, 5, 8).astype(float)
+    coverable = cover.any(axis=0)
+    best = np.inf
+    for k in range(9):
+        for combo in itertools.combinations(range(8), k):
+            if np.all(cover[list(combo)].any(axis=0)[coverable]):
+                best = min(best, costs[list(combo)].sum())
+    res = lscp(reach, w, costs=costs)
+    assert res.objective == pytest.approx(best)
+    assert res.objective_name == "cost"
+    assert res.covered_population_after == pytest.approx(w[coverable].sum())
+
+
+def test_pmedian_forced_site_is_kept() -> None:
+    reach, w, minutes, cover = random_instance(4, n=7, radius=0.6)
+    res = pmedian(reach, w, new_sites=2, forced=[3], unreached_minutes=60.0)
+    assert 3 in set(res.sites["candidate_index"])
+    best = np.inf
+    for j in range(7):
+        if j == 3:
+            continue
+        sites = [3, j]
+        t = np.where(cover[sites], minutes[sites], np.inf).min(axis=0)
+        best = min(best, float((w * np.minimum(60.0, t)).sum()))
+    assert res.objective == pytest.approx(best)
+
+
+def test_multi_category_site_limit_hosts_everything() -> None:
+    from deyang_geo.siting import multi_category
+
+    r1, w, _, c1 = random_instance(1, n=5, m=20, radius=0.35)
+    r2, _, _, c2 = random_instance(2, n=5, m=20, radius=0.35)
+    res = multi_category({"a": r1, "b": r2}, w, new_sites=2)
+    best = 0.0
+    for combo in itertools.combinations(range(5), 2):
+        val = w[c1[list(combo)].any(axis=0)].sum() + w[c2[list(combo)].any(axis=0)].sum()
+        best = max(best, val)
+    assert res.objective == pytest.approx(best)
+    assert len(res.sites) <= 2

@@ -185,7 +185,7 @@ def test_coverage_coloured_by_minutes(study_layers):
     m = webmap.study_map(title="t", communities=study_layers["communities"],
                          coverage=study_layers["coverage"], colour_by="minutes",
                          categories=["fitness_station"], lang="en")
-    assert webmap.overlay_names(m) == ["Coverage", "Communities"]
+    assert webmap.overlay_names(m) == ["Coverage", "Communities", "Communities outside reach"]
     layer = _data_layers(webmap.render_map(m))[0]
     colours = {f["properties"]["t"]: f["properties"]["k"] for f in layer["features"]}
     assert colours["五里村"] == webmap._minutes_colour(40.0) == "#d73027"
@@ -200,3 +200,14 @@ def test_category_label_uses_catalog():
     assert webmap.category_label("x", lang="en", catalog={"x": Cat()}) == "Test"
     assert webmap.category_label("fitness_station", lang="zh") == "体育健身站(点)"
     assert webmap.category_label("unknown_key", lang="both") == "unknown_key"
+
+
+def test_outside_taken_from_coverage_when_not_given(study_layers):
+    layers = {k: v for k, v in study_layers.items() if k != "outside"}
+    m = webmap.study_map(title="t", lang="en", **layers)
+    assert "Communities outside reach" in webmap.overlay_names(m)
+    page = webmap.render_map(m)
+    outside = [f for layer in _data_layers(page) for f in layer["features"]
+               if f["properties"].get("k") == "o"]
+    # R1 is outside for both categories: once under "all", once per category
+    assert sorted(f["properties"]["t"] for f in outside) == ["五里村"] * 3

@@ -5,9 +5,11 @@ from __future__ import annotations
 from ._core import coverage_matrix, minutes_csr
 from ._result import SitingResult
 from .models import capacitated_coverage, lscp, mclp, multi_category, pmedian
+from .suggest import Suggestion, suggest_sites
 
 __all__ = [
     "SitingResult",
+    "Suggestion",
     "capacitated_coverage",
     "coverage_matrix",
     "lscp",
@@ -15,4 +17,5 @@ __all__ = [
     "minutes_csr",
     "multi_category",
     "pmedian",
+    "suggest_sites",
 ]

@@ -211,8 +211,8 @@ class SitingResult:
         if any(p is None for p in pos):
             return table
         geoms = pts.geometry.iloc[[int(p) for p in pos if p is not None]].to_numpy()
-        table.insert(1, "longitude", [float(g.x) for g in geoms])
-        table.insert(2, "latitude", [float(g.y) for g in geoms])
+        table.insert(1, "longitude", [round(float(g.x), 7) for g in geoms])
+        table.insert(2, "latitude", [round(float(g.y), 7) for g in geoms])
         table["geometry"] = geoms
         return table
 

@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from deyang_geo import settings
 from deyang_geo._errors import InputError
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ def network_candidates(
     *,
     uncovered: Any | None = None,
     within_m: float = 300.0,
-    spacing_m: float = 200.0,
+    spacing_m: float | None = None,
     exclusion_zones: Any | None = None,
 ) -> gpd.GeoDataFrame:
     """Return network nodes in uncovered areas as candidates, thinned to ``spacing_m``.
@@ -158,7 +159,8 @@ def network_candidates(
     within_m
         Distance from an uncovered point within which a node qualifies.
     spacing_m
-        Thinning grid spacing in metres (about one candidate per square).
+        Thinning grid spacing in metres (about one candidate per square); default
+        ``settings.candidate_spacing_m``.
     exclusion_zones
         Polygons where no site may go.
 
@@ -196,7 +198,8 @@ def network_candidates(
                 union = shapely.union_all(arr[~is_point])
                 keep |= shapely.intersects_xy(union, x, y)
     idx = np.flatnonzero(keep)
-    idx = idx[thin_points(x[idx], y[idx], spacing_m=spacing_m)]
+    spacing = settings.candidate_spacing_m if spacing_m is None else spacing_m
+    idx = idx[thin_points(x[idx], y[idx], spacing_m=spacing)]
     frame = gpd.GeoDataFrame(
         {"id": [f"node:{int(v)}" for v in np.asarray(net.node_ids)[idx]],
          "name": "", "kind": "network_node", "cost": np.nan, "floor_area_m2": np.nan,

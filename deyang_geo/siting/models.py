@@ -24,6 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
+from deyang_geo import settings
 from deyang_geo._errors import InfeasibleError, InputError, Problem
 from deyang_geo.siting import _core, _solve
 from deyang_geo.siting._result import (
@@ -99,6 +100,14 @@ def _forced_excluded(forced: Any, excluded: Any, n: int,
 
 #: Above this many reach entries the cardinality MCLP starts with a subgradient phase.
 _SUBGRADIENT_NNZ = 1_000_000
+
+
+def _time_limit(value: float | None) -> float:
+    limit = settings.siting_time_limit_s if value is None else float(value)
+    if not limit > 0:
+        msg = f"time_limit_s must be > 0 seconds, got {limit}"
+        raise InputError(msg)
+    return limit
 
 
 def _integral(w: FloatArray) -> bool:
@@ -353,7 +362,7 @@ def mclp(
     excluded: Any | None = None,
     candidate_ids: Sequence[Any] | None = None,
     unit_community: Any | None = None,
-    time_limit_s: float = 60.0,
+    time_limit_s: float | None = None,
     mip_gap: float = 0.0,
     n_alternatives: int = 3,
 ) -> SitingResult:
@@ -402,7 +411,7 @@ def mclp(
     unit_community
         Community id of each demand unit, to list newly covered communities.
     time_limit_s
-        Wall-clock limit for the whole solve.
+        Wall-clock limit for the whole solve (default ``settings.siting_time_limit_s``).
     mip_gap
         Relative gap at which the search may stop (0: prove optimality).
     n_alternatives
@@ -421,6 +430,7 @@ def mclp(
         When forced sites alone exceed ``new_sites`` or the budget.
     """
     t0 = time.perf_counter()
+    time_limit_s = _time_limit(time_limit_s)
     a = _core.coverage_matrix(reach, max_minutes=max_minutes)
     n, m = a.shape
     w = _core.as_weights(population, m)
@@ -584,7 +594,7 @@ def lscp(
     excluded: Any | None = None,
     candidate_ids: Sequence[Any] | None = None,
     unit_community: Any | None = None,
-    time_limit_s: float = 60.0,
+    time_limit_s: float | None = None,
     mip_gap: float = 0.0,
     n_alternatives: int = 3,
 ) -> SitingResult:
@@ -629,6 +639,7 @@ def lscp(
         When ``target_share`` exceeds what existing and all allowed candidates can reach.
     """
     t0 = time.perf_counter()
+    time_limit_s = _time_limit(time_limit_s)
     a = _core.coverage_matrix(reach, max_minutes=max_minutes)
     n, m = a.shape
     w = _core.as_weights(population, m)
@@ -770,7 +781,7 @@ def pmedian(
     excluded: Any | None = None,
     candidate_ids: Sequence[Any] | None = None,
     unit_community: Any | None = None,
-    time_limit_s: float = 60.0,
+    time_limit_s: float | None = None,
     mip_gap: float = 0.0,
     n_alternatives: int = 3,
 ) -> SitingResult:
@@ -824,6 +835,7 @@ def pmedian(
     from dataclasses import replace
 
     t0 = time.perf_counter()
+    time_limit_s = _time_limit(time_limit_s)
     mins = _core.minutes_csr(reach)
     if max_minutes is not None:
         keep = mins.data <= max_minutes
@@ -1057,7 +1069,7 @@ def capacitated_coverage(
     excluded: Any | None = None,
     candidate_ids: Sequence[Any] | None = None,
     unit_community: Any | None = None,
-    time_limit_s: float = 60.0,
+    time_limit_s: float | None = None,
     mip_gap: float = 0.0,
     n_alternatives: int = 3,
 ) -> SitingResult:
@@ -1097,6 +1109,7 @@ def capacitated_coverage(
     from dataclasses import replace
 
     t0 = time.perf_counter()
+    time_limit_s = _time_limit(time_limit_s)
     a = _core.coverage_matrix(reach, max_minutes=max_minutes)
     n, m = a.shape
     w = _core.as_weights(population, m)
@@ -1246,7 +1259,7 @@ def multi_category(
     excluded: Any | None = None,
     candidate_ids: Sequence[Any] | None = None,
     unit_community: Any | None = None,
-    time_limit_s: float = 60.0,
+    time_limit_s: float | None = None,
     mip_gap: float = 0.0,
     n_alternatives: int = 3,
 ) -> SitingResult:
@@ -1297,6 +1310,7 @@ def multi_category(
         ``sites`` has a ``services`` column; coverage figures sum over categories.
     """
     t0 = time.perf_counter()
+    time_limit_s = _time_limit(time_limit_s)
     cats = list(reaches)
     if not cats:
         msg = "give at least one category"

@@ -1,0 +1,237 @@
+"""Site suggestion on a road network: candidates, reach sets and a model in one call."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from deyang_geo import settings
+from deyang_geo._errors import InputError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from deyang_geo.routing import RoutingNetwork
+
+    from ._result import SitingResult
+
+log = logging.getLogger("deyang_geo")
+
+Model = Literal["mclp", "lscp", "pmedian", "capacitated"]
+CandidateSource = Literal["file", "nodes", "both"]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A site suggestion on a network: the model's result and what it chose from.
+
+    Attributes
+    ----------
+    result
+        The model's :class:`~deyang_geo.siting.SitingResult`.
+    candidates
+        The candidate sites (``id``, ``name``, ``kind``, ``cost``, ``source``...; in the
+        network's CRS), in the order of the reach set's rows.
+    existing_minutes
+        Minutes from every demand unit to the nearest existing facility of the category
+        (NaN when none is within reach).
+    """
+
+    result: SitingResult
+    candidates: gpd.GeoDataFrame
+    existing_minutes: np.ndarray[Any, np.dtype[np.float64]]
+
+
+def suggest_sites(
+    net: RoutingNetwork,
+    *,
+    units: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    category: str,
+    model: Model = "mclp",
+    new_sites: int | None = None,
+    budget: float | None = None,
+    target_share: float | None = None,
+    minutes: float | None = None,
+    mode: str = "walk",
+    walk_speed_kmh: float | None = None,
+    candidates: gpd.GeoDataFrame | None = None,
+    candidate_source: CandidateSource | None = None,
+    candidate_spacing_m: float | None = None,
+    exclusion_zones: gpd.GeoDataFrame | None = None,
+    forced: Sequence[str] = (),
+    excluded: Sequence[str] = (),
+    existing_minutes: Any | None = None,
+    time_limit_s: float | None = None,
+    n_alternatives: int = 3,
+    max_snap_m: float | None = None,
+) -> Suggestion:
+    """Suggest new sites for one facility category on a road network.
+
+    Existing facilities of the category are kept and counted; candidates come from the
+    planner's list, from network nodes near uncovered demand (thinned to
+    ``candidate_spacing_m``), or both; the model runs on the sparse candidate x demand reach set.
+
+    Parameters
+    ----------
+    net
+        The routing network.
+    units
+        Demand units (``unit_id``, ``community_id``, ``population``, optional ``households``;
+        any CRS).
+    facilities
+        Existing facilities (``id``, ``category``; any CRS); those of ``category`` are kept.
+    category
+        The catalog key of the facilities to site.
+    model
+        ``"mclp"`` (most people covered with ``new_sites`` or within ``budget``), ``"lscp"``
+        (fewest sites to cover ``target_share``), ``"pmedian"`` (least person-minutes with
+        ``new_sites``) or ``"capacitated"`` (MCLP where a site serves at most its capacity:
+        the candidates' ``capacity_population``, else ``floor_area_m2`` at the plan's 30 m2
+        per 100 households).
+    new_sites, budget, target_share
+        The model's size: number of sites, total cost (candidates' ``cost``, 1 when missing),
+        or population share to cover.
+    minutes
+        Coverage threshold (default ``settings.threshold_minutes``).
+    mode
+        Travel mode.
+    walk_speed_kmh
+        Walking speed for walk modes and connectors (default ``settings.walk_speed_kmh``).
+    candidates
+        The planner's candidate sites (``io.read_candidates``), or None.
+    candidate_source
+        ``"file"``, ``"nodes"`` or ``"both"``; default ``"file"`` when ``candidates`` is
+        given, else ``"nodes"``.
+    candidate_spacing_m
+        Spacing of network-node candidates (default ``settings.candidate_spacing_m``).
+    exclusion_zones
+        Polygons where no site may go.
+    forced, excluded
+        Candidate ids that must be, or must not be, chosen.
+    existing_minutes
+        Minutes from each unit to the nearest existing facility of the category, when
+        already computed (e.g. the ``access`` table); computed when None.
+    time_limit_s
+        Solver time limit (default ``settings.siting_time_limit_s``).
+    n_alternatives
+        Alternatives reported per chosen site.
+    max_snap_m
+        Largest snapping distance (default ``settings.max_snap_m``).
+
+    Returns
+    -------
+    Suggestion
+        The result, the candidates and the existing minutes.
+    """
+    from deyang_geo.access import nearest_minutes, reach_set
+    from deyang_geo.snapping import snap_points
+
+    from . import capacitated_coverage, lscp, mclp, pmedian
+    from .candidates import combine_candidates, network_candidates, planner_candidates
+
+    limit = float(minutes if minutes is not None else settings.threshold_minutes)
+    spacing = float(candidate_spacing_m if candidate_spacing_m is not None
+                    else settings.candidate_spacing_m)
+    source = candidate_source or ("file" if candidates is not None else "nodes")
+    if source in {"file", "both"} and (candidates is None or len(candidates) == 0):
+        msg = f"candidate sites from a file were asked for ({source!r}) but none were given"
+        raise InputError(msg)
+    reach_minutes = 2.0 * limit if model == "pmedian" else limit
+
+    def snapped(gdf: gpd.GeoDataFrame) -> Any:
+        pts = gdf.geometry.to_crs(net.crs)
+        return snap_points(net, pts.x.to_numpy(), pts.y.to_numpy(), mode=mode,
+                           max_snap_m=max_snap_m)
+
+    unit_snap = snapped(units)
+    if existing_minutes is not None:
+        existing = np.asarray(existing_minutes, dtype=np.float64)
+    else:
+        same = facilities[facilities["category"].astype(str) == category]
+        if len(same):
+            existing, _ = nearest_minutes(net, snapped(same), unit_snap, mode=mode,
+                                          max_minutes=reach_minutes,
+                                          walk_speed_kmh=walk_speed_kmh)
+        else:
+            log.info("no existing %s facilities: every demand unit starts uncovered", category)
+            existing = np.full(len(units), np.nan)
+    covered = np.nan_to_num(existing, nan=np.inf) <= limit
+    tables = []
+    if source in {"file", "both"} and candidates is not None:
+        tables.append(planner_candidates(candidates.to_crs(net.crs),
+                                         exclusion_zones=exclusion_zones))
+    if source in {"nodes", "both"}:
+        tables.append(network_candidates(net, uncovered=units.loc[~covered],
+                                         spacing_m=spacing, exclusion_zones=exclusion_zones))
+    cands = combine_candidates(*tables, min_separation_m=min(50.0, spacing / 2))
+    if len(cands) == 0:
+        msg = f"no candidate sites for {category} (all excluded, or nothing is uncovered)"
+        raise InputError(msg)
+    reach = reach_set(net, snapped(cands), unit_snap, mode=mode, max_minutes=reach_minutes,
+                      walk_speed_kmh=walk_speed_kmh)
+    population = units["population"].to_numpy(dtype=float)
+    common: dict[str, Any] = {
+        "candidate_ids": cands["id"].astype(str).tolist(),
+        "unit_community": units["community_id"].astype(str).to_numpy()
+        if "community_id" in units.columns else None,
+        "time_limit_s": float(time_limit_s if time_limit_s is not None
+                              else settings.siting_time_limit_s),
+        "n_alternatives": n_alternatives,
+        "forced": list(forced) or None,
+        "excluded": list(excluded) or None,
+    }
+    costs = None
+    if budget is not None:
+        raw = cands["cost"].to_numpy(dtype=float) if "cost" in cands.columns else None
+        costs = np.ones(len(cands)) if raw is None else np.where(np.isfinite(raw), raw, 1.0)
+    result: SitingResult
+    if model == "mclp":
+        result = mclp(reach, population, new_sites=new_sites, budget=budget, costs=costs,
+                      max_minutes=limit, existing_covered=existing, **common)
+    elif model == "lscp":
+        result = lscp(reach, population, target_share=target_share, max_minutes=limit,
+                      existing_covered=existing, **common)
+    elif model == "pmedian":
+        if new_sites is None:
+            msg = "the p-median model needs a number of new sites"
+            raise InputError(msg)
+        result = pmedian(reach, population, new_sites=int(new_sites),
+                         existing_minutes=existing, max_minutes=reach_minutes,
+                         threshold_minutes=limit, **common)
+    elif model == "capacitated":
+        result = capacitated_coverage(reach, population, new_sites=new_sites, budget=budget,
+                                      costs=costs, max_minutes=limit, existing_covered=existing,
+                                      **_capacity(cands, units), **common)
+    else:
+        msg = f"unknown model {model!r}: use mclp, lscp, pmedian or capacitated"
+        raise InputError(msg)
+    return Suggestion(result=result, candidates=cands, existing_minutes=existing)
+
+
+def _capacity(cands: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> dict[str, Any]:
+    """Capacity of each candidate: its ``capacity_population``, else its floor area.
+
+    Floor area becomes people with the plan's 30 m2 of community-service floor area per 100
+    households (target T5) and the demand's mean household size.
+    """
+    if "capacity_population" in cands.columns and cands["capacity_population"].notna().all():
+        return {"capacity_population": cands["capacity_population"].to_numpy(dtype=float)}
+    if "floor_area_m2" not in cands.columns or cands["floor_area_m2"].isna().any():
+        msg = ("the capacitated model needs capacity_population or floor_area_m2 for every "
+               "candidate site (network-node candidates have neither: use the file's "
+               "candidates only)")
+        raise InputError(msg)
+    people = units["population"].to_numpy(dtype=float)
+    persons_per_household = 2.7
+    if "households" in units.columns:
+        hh = units["households"].to_numpy(dtype=float)
+        ok = np.isfinite(hh) & (hh > 0)
+        if ok.any():
+            persons_per_household = float(people[ok].sum() / hh[ok].sum())
+    return {"floor_area_m2": cands["floor_area_m2"].to_numpy(dtype=float),
+            "m2_per_person": 30.0 / 100.0 / persons_per_household}
