@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 from ._cli_common import (
@@ -14,7 +11,7 @@ from ._cli_common import (
     add_points_options,
     add_travel_options,
     echo,
-    log,
+    warnings_to_log,
 )
 
 NAME = "access"
@@ -34,33 +31,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "population, share, class), the township/division/study-area tables, "
         "DIR/outside_reach.csv and DIR/map.html"
     )
-
-
-@contextlib.contextmanager
-def warnings_to_log(*, quiet: bool = False) -> Iterator[None]:
-    """Show the toolkit's input warnings as plain log lines instead of Python warnings.
-
-    Parameters
-    ----------
-    quiet
-        Leave the warning filters as they are (``--quiet`` ignores warnings).
-
-    Yields
-    ------
-    None
-        Nothing: the warnings raised inside the block are logged when it ends.
-    """
-    from ._errors import InputWarning
-
-    with warnings.catch_warnings(record=True) as caught:
-        if not quiet:
-            warnings.simplefilter("always", InputWarning)
-        yield
-    for w in caught:
-        if issubclass(w.category, InputWarning):
-            log.warning("warning: %s", w.message)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from . import settings
@@ -91,4 +94,31 @@ def echo(message: str) -> None:
     stream = sys.stdout
     encoding = getattr(stream, "encoding", None) or "utf-8"
     safe = message.encode(encoding, errors="replace").decode(encoding, errors="replace")
-    print(safe, file=stream)  # noqa: T201
+    print(safe, file=stream)
+
+
+@contextlib.contextmanager
+def warnings_to_log(*, quiet: bool = False) -> Iterator[None]:
+    """Show the toolkit's input warnings as plain log lines instead of Python warnings.
+
+    Parameters
+    ----------
+    quiet
+        Leave the warning filters as they are (``--quiet`` ignores warnings).
+
+    Yields
+    ------
+    None
+        Nothing: the warnings raised inside the block are logged when it ends.
+    """
+    from ._errors import InputWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        if not quiet:
+            warnings.simplefilter("always", InputWarning)
+        yield
+    for w in caught:
+        if issubclass(w.category, InputWarning):
+            log.warning("warning: %s", w.message)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

@@ -76,7 +76,7 @@ def parse_thresholds(items: list[str]) -> dict[str, float]:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``compliance`` and return the exit code."""
-    from ._cli_access import warnings_to_log
+    from ._cli_common import warnings_to_log
     from ._errors import InputError
     from .access import minutes_to_nearest, reach_set
     from .compliance import evaluate_compliance, gap_summary

@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``isochrones`` and return the exit code."""
-    from ._cli_access import warnings_to_log
+    from ._cli_common import warnings_to_log
     from ._errors import InputError
     from .io import atomic_path, read_facilities
     from .isochrones import isochrones

@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``suggest-sites`` and return the exit code."""
     import geopandas as gpd
 
-    from ._cli_access import warnings_to_log
+    from ._cli_common import warnings_to_log
     from .demand import demand_units
     from .io import category_key, read_candidates, read_communities, read_facilities
     from .network import read_network

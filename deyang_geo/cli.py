@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from . import __version__
-from ._cli_common import echo
+from ._cli_common import echo, warnings_to_log
 from ._errors import DeyangGeoError, InputError
 
 #: Command modules in the order ``--help`` lists them.
@@ -106,7 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quiet:
         warnings.simplefilter("ignore")
     try:
-        return int(args._run(args))
+        with warnings_to_log(quiet=args.quiet):
+            return int(args._run(args))
     except InputError as exc:
         echo_err(f"error: {exc}")
         return EXIT_USAGE
@@ -116,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         echo_err("interrupted")
         return 130
-    except Exception as exc:  # noqa: BLE001 - last resort: no traceback for a planner
+    except Exception as exc:
         echo_err(f"internal error ({type(exc).__name__}): {exc}")
         echo_err("run again with --verbose for details, and please report it")
         if args.verbose:
@@ -128,7 +129,7 @@ def echo_err(message: str) -> None:
     """Print a message on standard error, surviving consoles that cannot show Chinese."""
     stream = sys.stderr
     encoding = getattr(stream, "encoding", None) or "utf-8"
-    print(message.encode(encoding, errors="replace").decode(encoding), file=stream)  # noqa: T201
+    print(message.encode(encoding, errors="replace").decode(encoding), file=stream)
 
 
 __all__ = ["build_parser", "echo", "main"]

