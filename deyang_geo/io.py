@@ -97,10 +97,18 @@ COLUMN_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "social_workers": ("social_workers", "社工人数", "社会工作者", "社工"),
         "social_organisations": ("social_organisations", "social_organizations", "社会组织",
                                  "社会组织数"),
-        "volunteers": ("volunteers", "志愿者", "志愿者人数", "注册志愿者"),
+        "volunteers": ("volunteers", "志愿者", "志愿者人数", "参与志愿服务人数"),
+        "registered_volunteers": ("registered_volunteers", "注册志愿者", "注册志愿者人数"),
         "party_members": ("party_members", "党员", "党员人数"),
         "party_member_volunteers": ("party_member_volunteers", "党员志愿者"),
+        "social_work_professionals": ("social_work_professionals", "社会工作专业人才",
+                                      "社工专业人才"),
+        "assistant_social_workers": ("assistant_social_workers", "助理社会工作师",
+                                     "初级以上社工"),
+        "cobuilding_units": ("cobuilding_units", "共建单位", "签订共建协议单位"),
+        "resident_units": ("resident_units", "驻区单位", "辖区单位"),
         "info_platform": ("info_platform", "信息平台", "公共服务信息平台"),
+        "pilot_community": ("pilot_community", "试点社区", "农村社区建设试点"),
     },
     "candidates": {
         **_COMMON,
@@ -116,7 +124,9 @@ _CANONICAL: dict[str, tuple[str, ...]] = {
                    "division", "synthetic"),
     "communities": ("id", "name", "kind", "population", "households", "township", "division",
                     "floor_area_m2", "social_workers", "social_organisations", "volunteers",
-                    "party_members", "party_member_volunteers", "info_platform", "synthetic"),
+                    "registered_volunteers", "party_members", "party_member_volunteers",
+                    "social_work_professionals", "assistant_social_workers", "cobuilding_units",
+                    "resident_units", "info_platform", "pilot_community", "synthetic"),
     "candidates": ("id", "name", "kind", "cost", "floor_area_m2", "township", "division",
                    "synthetic"),
 }
@@ -139,9 +149,14 @@ _NUMERIC: dict[str, tuple[bool, str]] = {
     "volunteers": (True, "volunteers"),
     "party_members": (True, "party members"),
     "party_member_volunteers": (True, "party-member volunteers"),
+    "registered_volunteers": (True, "registered volunteers"),
+    "social_work_professionals": (True, "social-work professionals"),
+    "assistant_social_workers": (True, "assistant social workers"),
+    "cobuilding_units": (True, "co-building units"),
+    "resident_units": (True, "resident units"),
 }
 _BOOLEAN = {"barrier_free": "barrier-free", "synthetic": "synthetic", "info_platform":
-            "information platform"}
+            "information platform", "pilot_community": "pilot community"}
 _GEOMETRY_TYPES = {
     "facilities": {"Point", "MultiPoint", "Polygon", "MultiPolygon"},
     "communities": {"Point", "Polygon", "MultiPolygon"},
@@ -1047,10 +1062,9 @@ def _read_points(
         out["population"] = np.asarray(out["population"], dtype=np.int64)
     synthetic = out.get("synthetic")
     out["synthetic"] = np.array([bool(v) for v in (synthetic or [False] * n)], dtype=bool)
-    if "barrier_free" in out:
-        out["barrier_free"] = pd.array(out["barrier_free"], dtype="boolean")
-    if "info_platform" in out:
-        out["info_platform"] = pd.array(out["info_platform"], dtype="boolean")
+    for flag in ("barrier_free", "info_platform", "pilot_community"):
+        if flag in out:
+            out[flag] = pd.array(out[flag], dtype="boolean")
     if table != "communities":
         kinds = shapely.get_type_id(geoms)
         area_like = np.isin(kinds, (3, 4, 6))

@@ -631,3 +631,19 @@ def test_other_columns_are_kept_and_typed(tmp_path):
     assert pd.isna(com["备注"].iloc[1])
     assert com["代码2"].tolist() == ["007", "008"]
     assert "经度" not in com.columns
+
+
+def test_plan_attribute_columns_for_targets_t12_to_t16(tmp_path: Path) -> None:
+    """Columns the compliance targets T12-T16 read are recognised by their Chinese names."""
+    from deyang_geo import io as dio
+
+    path = tmp_path / "社区.csv"
+    path.write_text("编号,名称,人口,户数,经度,纬度,注册志愿者,试点社区,驻区单位,共建单位\n"
+                    "A1,长乐社区,5000,1800,104.39,31.13,700,是,20,17\n", encoding="gbk")
+    gdf = dio.read_communities(path)
+    row = gdf.iloc[0]
+    assert row["registered_volunteers"] == 700
+    assert row["resident_units"] == 20
+    assert row["cobuilding_units"] == 17
+    assert bool(row["pilot_community"]) is True
+    assert "volunteers" not in gdf.columns
