@@ -99,9 +99,8 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
     lang = cast("Lang", cfg.output.lang)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
-    synthetic = cfg.synthetic
-    label = " · 合成数据 SYNTHETIC DATA" if synthetic else ""
-    title = f"{cfg.name}{label}"
+    synthetic = cfg.synthetic  # maps, figures and the report each say it prominently
+    title = cfg.name
 
     if "access" in wanted:
         written["access"] = write_text_atomic(out_dir / "access.csv",

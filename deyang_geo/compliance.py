@@ -1240,8 +1240,11 @@ def _write_xlsx(path: Path, sheets: list[tuple[str, pd.DataFrame]]) -> None:
     """Write tables into one workbook with openpyxl's fast write-only mode."""
     from openpyxl import Workbook
 
+    from .report import excel_safe
+
     book = Workbook(write_only=True)
-    for name, table in sheets:
+    for name, raw in sheets:
+        table = excel_safe(raw)  # names from OSM or a planner's file never run as formulas
         sheet = book.create_sheet(title=name[:31])
         sheet.append([str(c) for c in table.columns])
         values = table.astype(object).where(table.notna(), None).to_numpy()

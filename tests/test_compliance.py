@@ -446,3 +446,18 @@ def test_target_threshold_is_urban_only() -> None:
     assert "rural threshold" in _row(res.targets, "T7", "rural")["standard_source"]
     assert _row(res.targets, "T7", "urban")["threshold"] == "fitness_station <= 15 min walk"
     assert _row(res.targets, "T7", "rural")["threshold"] == "fitness_station <= 30 min walk"
+
+
+def test_workbook_text_never_becomes_a_formula(tmp_path: Path) -> None:
+    """A community named like a formula is written as text in compliance.xlsx."""
+    from openpyxl import load_workbook
+
+    from deyang_geo.compliance import _write_xlsx
+
+    table = pd.DataFrame({"name": ["=HYPERLINK(\"http://x\")", "长乐社区"], "value": [1.0, 2.0]})
+    path = tmp_path / "book.xlsx"
+    _write_xlsx(path, [("communities", table)])
+    sheet = load_workbook(path)["communities"]
+    assert sheet["A2"].data_type == "s"
+    assert str(sheet["A2"].value).startswith("'=")
+    assert sheet["A3"].value == "长乐社区"
