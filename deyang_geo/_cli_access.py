@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ._cli_common import (
+    add_lang_option,
     add_network_option,
     add_out_option,
     add_points_options,
@@ -25,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_points_options(parser)
     add_travel_options(parser)
     add_out_option(parser)
+    add_lang_option(parser)
     parser.epilog = (
         "writes DIR/access.csv (demand_id, category, minutes, facility_id; minutes empty when "
         "unreachable), DIR/coverage.csv (per community and category: population, covered "
@@ -80,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
             title="15-minute service circle / 15分钟服务圈",
             scenario=f"{args.mode} {minutes:g} min{speed}",
             communities=communities, facilities=facilities, coverage=coverage.communities,
-            outside=coverage.outside,
+            outside=coverage.outside, lang=args.lang,
             synthetic=bool(_any_true(communities, "synthetic") or _any_true(facilities,
                                                                              "synthetic")),
         )

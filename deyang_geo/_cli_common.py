@@ -44,8 +44,9 @@ def add_points_options(parser: argparse.ArgumentParser, *, facilities: bool = Tr
     )
 
 
-def add_travel_options(parser: argparse.ArgumentParser, *, minutes_list: bool = False) -> None:
-    """Add ``--mode``, ``--walk-speed-kmh`` and ``--minutes``."""
+def add_travel_options(parser: argparse.ArgumentParser, *, minutes: bool = True,
+                       minutes_list: bool = False) -> None:
+    """Add ``--mode``, ``--walk-speed-kmh`` and (unless ``minutes=False``) ``--minutes``."""
     parser.add_argument(
         "--mode", default="walk", choices=settings.modes,
         help="travel mode (default: walk)",
@@ -54,6 +55,8 @@ def add_travel_options(parser: argparse.ArgumentParser, *, minutes_list: bool = 
         "--walk-speed-kmh", type=float, default=None, metavar="KMH",
         help=f"walking speed in km/h (default: {settings.walk_speed_kmh}, GB 50180-2018)",
     )
+    if not minutes:
+        return
     if minutes_list:
         parser.add_argument(
             "--minutes", default=",".join(f"{m:g}" for m in settings.isochrone_breaks_minutes),
@@ -72,6 +75,12 @@ def add_out_option(parser: argparse.ArgumentParser, *, is_dir: bool = True) -> N
         "--out", required=True, type=Path, metavar="DIR" if is_dir else "FILE",
         help="output folder" if is_dir else "output file",
     )
+
+
+def add_lang_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--lang``: labels of maps, figures and reports in Chinese, English or both."""
+    parser.add_argument("--lang", choices=("zh", "en", "both"), default="both",
+                        help="labels in Chinese, English or both (default: both)")
 
 
 def parse_minutes_list(text: str) -> tuple[float, ...]:

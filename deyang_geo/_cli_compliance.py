@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from . import settings
-from ._cli_common import add_network_option, add_out_option, add_points_options, echo, log
+from ._cli_common import (
+    add_network_option,
+    add_out_option,
+    add_points_options,
+    add_travel_options,
+    echo,
+    log,
+)
 
 NAME = "compliance"
 HELP = ("check the plan's targets (coverage, floor area per household, sizes, attributes) per "
@@ -18,16 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``compliance``."""
     add_network_option(parser)
     add_points_options(parser)
-    # --mode and --walk-speed-kmh as in _cli_common.add_travel_options (whose --minutes does not
-    # apply here: thresholds come from the standards catalog)
-    parser.add_argument(
-        "--mode", default="walk", choices=settings.modes,
-        help="travel mode (default: walk)",
-    )
-    parser.add_argument(
-        "--walk-speed-kmh", type=float, default=None, metavar="KMH",
-        help=f"walking speed in km/h (default: {settings.walk_speed_kmh}, GB 50180-2018)",
-    )
+    add_travel_options(parser, minutes=False)
     parser.add_argument(
         "--standards", type=Path, default=None, metavar="FILE",
         help="standards catalog (TOML) to use instead of the packaged Deyang one",

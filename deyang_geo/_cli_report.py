@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ._cli_common import add_out_option, echo, log
+from ._cli_common import add_lang_option, add_out_option, echo, log
 
 NAME = "report"
 HELP = ("meeting report (HTML with figures, Excel workbook, CSVs, GeoPackage) from the result "
@@ -44,8 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_out_option(parser)
     parser.add_argument("--title", default="15分钟服务圈 15-minute service circle",
                         help="report title: study area and scenario")
-    parser.add_argument("--lang", choices=("zh", "en", "both"), default="both",
-                        help="labels in Chinese, English or both (default: both)")
+    add_lang_option(parser)
     status = parser.add_mutually_exclusive_group()
     status.add_argument("--synthetic", dest="synthetic", action="store_true", default=None,
                         help="mark the report as built on synthetic data")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import settings
 from ._cli_common import (
+    add_lang_option,
     add_network_option,
     add_out_option,
     add_points_options,
@@ -27,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_points_options(parser)
     add_travel_options(parser)
     add_out_option(parser)
+    add_lang_option(parser)
     parser.add_argument("--category", required=True, metavar="CAT",
                         help="facility category (catalog key, e.g. fitness_station)")
     parser.add_argument("--new-sites", type=int, default=None, metavar="N",
@@ -145,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
         fmap = study_map(
             title="Suggested sites / 建议选址",
             scenario=f"{category}, {args.model}, {args.mode} {minutes:g} min",
-            communities=communities, facilities=same, sites=sites_map, synthetic=synthetic)
+            communities=communities, facilities=same, sites=sites_map, synthetic=synthetic,
+            lang=args.lang)
         save_map(fmap, out / "map.html")
     gap = "" if result.status == "optimal" else f", gap {result.gap:.2%}"
     added = result.covered_population_after - result.covered_population_before
