@@ -6,8 +6,9 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-# The kernels use a binary min-heap with lazy deletion (a node may sit in the heap several
-# times; stale entries are skipped when popped). Its capacity is the number of directed edges
+# The kernels use a 4-ary min-heap with lazy deletion (a node may sit in the heap several
+# times; stale entries are skipped when popped), sifting with a hole instead of swaps: about
+# twice as fast as a binary heap with swaps here. Its capacity is the number of directed edges
 # plus the number of initial entries, which bounds the pushes of one search.
 
 
@@ -16,38 +17,44 @@ def _heap_push(
     heap_d: NDArray[np.float64], heap_n: NDArray[np.int64], size: int, d: float, n: int
 ) -> int:
     i = size
+    while i > 0:
+        parent = (i - 1) >> 2
+        pd = heap_d[parent]
+        if pd <= d:
+            break
+        heap_d[i] = pd
+        heap_n[i] = heap_n[parent]
+        i = parent
     heap_d[i] = d
     heap_n[i] = n
-    while i > 0:
-        parent = (i - 1) >> 1
-        if heap_d[parent] <= heap_d[i]:
-            break
-        heap_d[parent], heap_d[i] = heap_d[i], heap_d[parent]
-        heap_n[parent], heap_n[i] = heap_n[i], heap_n[parent]
-        i = parent
     return size + 1
 
 
 @njit(cache=True, inline="always")
 def _heap_pop(heap_d: NDArray[np.float64], heap_n: NDArray[np.int64], size: int) -> int:
-    # Moves the last entry to the root and sifts it down; the caller has read the root before.
+    # Removes the root (the caller has read it) and returns the new size.
     size -= 1
-    heap_d[0] = heap_d[size]
-    heap_n[0] = heap_n[size]
+    d = heap_d[size]
+    n = heap_n[size]
     i = 0
     while True:
-        left = 2 * i + 1
-        if left >= size:
+        first = 4 * i + 1
+        if first >= size:
             break
-        child = left
-        right = left + 1
-        if right < size and heap_d[right] < heap_d[left]:
-            child = right
-        if heap_d[i] <= heap_d[child]:
+        best = first
+        best_d = heap_d[first]
+        stop = min(first + 4, size)
+        for k in range(first + 1, stop):
+            if heap_d[k] < best_d:
+                best_d = heap_d[k]
+                best = k
+        if d <= best_d:
             break
-        heap_d[child], heap_d[i] = heap_d[i], heap_d[child]
-        heap_n[child], heap_n[i] = heap_n[i], heap_n[child]
-        i = child
+        heap_d[i] = best_d
+        heap_n[i] = heap_n[best]
+        i = best
+    heap_d[i] = d
+    heap_n[i] = n
     return size
 
 
@@ -69,7 +76,6 @@ def multi_source_dijkstra(  # noqa: PLR0917
     n = indptr.shape[0] - 1
     dist = np.full(n, np.inf)
     label = np.full(n, -1, dtype=np.int64)
-    done = np.zeros(n, dtype=np.bool_)
     cap = indices.shape[0] + init_nodes.shape[0] + 1
     heap_d = np.empty(cap, dtype=np.float64)
     heap_n = np.empty(cap, dtype=np.int64)
@@ -85,9 +91,8 @@ def multi_source_dijkstra(  # noqa: PLR0917
         d = heap_d[0]
         node = heap_n[0]
         size = _heap_pop(heap_d, heap_n, size)
-        if done[node] or d > dist[node]:
-            continue
-        done[node] = True
+        if d > dist[node]:
+            continue  # stale entry (an equal duplicate relaxes nothing new)
         lab = label[node]
         for j in range(indptr[node], indptr[node + 1]):
             nb = indices[j]

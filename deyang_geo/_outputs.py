@@ -148,8 +148,10 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
         "context": result.inputs.context if len(result.inputs.context) else None,
     }
     if "map" in wanted:
+        sited = [c for c in cfg.analysis.categories if c in result.sites]
+        shown_first = sited + [c for c in cfg.analysis.categories if c not in result.sites]
         m = webmap.study_map(title=title, scenario=_scenario_text(cfg), synthetic=synthetic,
-                             lang=lang, catalog=catalog, **layers)
+                             lang=lang, catalog=catalog, categories=shown_first, **layers)
         written["map"] = webmap.save_map(m, out_dir / "map.html")
     figure_paths: list[Path] = []
     if "figures" in wanted:

@@ -198,10 +198,16 @@ def edge_weights_both_ways(
     net: RoutingNetwork, weights_s: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Return per edge the seconds along it (u->v) and along its twin (v->u, ``inf`` if none)."""
+    stored = [m for m, w in net.weights_s.items() if w is weights_s]
+    key = f"w_bwd:{stored[0]}" if stored else ""
+    if key and key in net._cache:
+        return weights_s, net._cache[key]  # type: ignore[no-any-return]
     rev = net.reverse_edge
     w_bwd = np.full(net.n_edges, np.inf)
     has = rev >= 0
     w_bwd[has] = weights_s[rev[has]]
+    if key:
+        net._cache[key] = w_bwd
     return weights_s, w_bwd
 
 
