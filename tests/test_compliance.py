@@ -454,7 +454,7 @@ def test_workbook_text_never_becomes_a_formula(tmp_path: Path) -> None:
 
     from deyang_geo.compliance import _write_xlsx
 
-    table = pd.DataFrame({"name": ["=HYPERLINK(\"http://x\")", "长乐社区"], "value": [1.0, 2.0]})
+    table = pd.DataFrame({"name": ['=HYPERLINK("http://x")', "长乐社区"], "value": [1.0, 2.0]})
     path = tmp_path / "book.xlsx"
     _write_xlsx(path, [("communities", table)])
     sheet = load_workbook(path)["communities"]
