@@ -119,8 +119,7 @@ def isochrones(
         lines = reached_lines(net, snapped.take(members), fx[members], fy[members],
                               mode=mode, breaks_minutes=breaks, walk_speed_kmh=walk_speed_kmh)
         for b, line in zip(breaks, lines, strict=True):
-            poly = shapely.buffer(line, walkoff, quad_segs=4) if not line.is_empty else (
-                shapely.Polygon())
+            poly = _buffer_union(line, walkoff)
             rows["minutes"].append(b)
             rows["geometry"].append(poly)
             if dissolve_by == "category":
@@ -219,6 +218,16 @@ def reached_lines(
             parts.extend(np.asarray(shapely.linestrings(seg[has_conn])).tolist())
         out.append(shapely.MultiLineString(parts) if parts else shapely.MultiLineString())
     return out
+
+
+def _buffer_union(lines: shapely.MultiLineString, distance_m: float) -> shapely.Geometry:
+    """Buffer every line, then union: far faster than buffering the MultiLineString at once."""
+    if lines.is_empty:
+        return shapely.Polygon()
+    parts = np.asarray(shapely.get_parts(lines))
+    if distance_m == 0:
+        return shapely.union_all(parts)
+    return shapely.union_all(shapely.buffer(parts, distance_m, quad_segs=4))
 
 
 def _reach_fraction(rest_s: NDArray[np.float64], w: NDArray[np.float64]) -> NDArray[np.float64]:
