@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``isochrones`` and return the exit code."""
     from ._cli_common import warnings_to_log
     from ._errors import InputError
-    from .io import atomic_path, read_facilities
+    from .io import atomic_path, fixed_file_dates, read_facilities
     from .isochrones import isochrones
     from .network import read_network
     from .routing import RoutingNetwork
@@ -72,9 +72,10 @@ def run(args: argparse.Namespace) -> int:
         areas = areas.to_crs("EPSG:4326")
         with atomic_path(out) as tmp:
             if DRIVERS[suffix] == "GPKG":
-                areas.to_file(tmp, driver="GPKG", layer="isochrones")
+                with fixed_file_dates():
+                    areas.to_file(tmp, driver="GPKG", layer="isochrones")
             else:
-                areas.to_file(tmp, driver="GeoJSON")
+                areas.to_file(tmp, driver="GeoJSON", layer="isochrones")
     echo(f"wrote {out} ({len(areas)} polygons: {len(breaks)} breaks "
          f"{','.join(f'{b:g}' for b in breaks)} min)")
     return 0

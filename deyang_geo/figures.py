@@ -514,7 +514,8 @@ def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int | None = Non
     if fig.canvas is None or type(fig.canvas).__name__ == "FigureCanvasBase":
         FigureCanvasAgg(fig)
     dpi = settings.figure_dpi if dpi is None else dpi
-    metadata = {"Creator": "deyang-geo"} if suffix == ".pdf" else {"Software": "deyang-geo"}
+    metadata: dict[str, Any] = ({"Creator": "deyang-geo", "CreationDate": None}
+                                if suffix == ".pdf" else {"Software": "deyang-geo"})
     with atomic_path(target) as tmp:
         fig.savefig(tmp, format=suffix[1:], dpi=dpi, metadata=metadata)
     return target

@@ -1266,6 +1266,27 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             tmp.unlink()
 
 
+@contextlib.contextmanager
+def fixed_file_dates() -> Iterator[None]:
+    """Make GDAL stamp a fixed date into the files it writes (GeoPackage ``last_change``).
+
+    Same inputs then give byte-identical GeoPackages, run after run.
+
+    Yields
+    ------
+    None
+        Nothing; GDAL's own setting is restored afterwards.
+    """
+    import pyogrio
+
+    before = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2000-01-01T00:00:00.000Z"})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
+
+
 def write_text_atomic(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8") -> Path:
     """Write ``text`` to ``path`` atomically and return the path.
 

@@ -1211,8 +1211,11 @@ def _save_gpkg(H: nx.MultiDiGraph, tmp: Path) -> None:
     meta = {f"{_GPKG_META_PREFIX}{k}": str(v) for k, v in H.graph.items()}
     nodes = ox.io._stringify_nonnumeric_cols(nodes)
     edges = ox.io._stringify_nonnumeric_cols(edges)
-    nodes.to_file(tmp, layer="nodes", driver="GPKG", index=True, layer_metadata=meta)
-    edges.to_file(tmp, layer="edges", driver="GPKG", index=True)
+    from .io import fixed_file_dates
+
+    with fixed_file_dates():
+        nodes.to_file(tmp, layer="nodes", driver="GPKG", index=True, layer_metadata=meta)
+        edges.to_file(tmp, layer="edges", driver="GPKG", index=True)
 
 
 def load_graph(path: str | os.PathLike[str]) -> nx.MultiDiGraph:

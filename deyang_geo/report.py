@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ._errors import InputError
-from .io import atomic_path, write_text_atomic
+from .io import atomic_path, fixed_file_dates, write_text_atomic
 from .webmap import Lang, category_label, label
 
 __all__ = [
@@ -314,7 +314,7 @@ def write_geopackage(path: str | os.PathLike[str], layers: Mapping[str, gpd.GeoD
                 prepared.append((f"{layer}_{suffix}", frame.loc[(kinds == kind).to_numpy()]))
     if not prepared:
         return None
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, fixed_file_dates():
         for layer, frame in prepared:
             frame.to_file(tmp, layer=layer, driver="GPKG")
     return Path(path)

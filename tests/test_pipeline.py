@@ -15,6 +15,13 @@ from deyang_geo.config import load_study
 from deyang_geo.demo import demo_data_dir
 
 
+def _copy_demo_inputs(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in demo_data_dir().iterdir():
+        if f.is_file() and f.suffix in {".geojson", ".gz"}:
+            shutil.copy(f, folder / f.name)
+
+
 @pytest.fixture(scope="module")
 def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "out dir 输出"
@@ -76,9 +83,7 @@ def test_demo_sites_improve_coverage(demo_out: Path) -> None:
 def test_run_with_a_modified_study(tmp_path: Path) -> None:
     """A planner's own study file: fewer categories, an LSCP and a capacitated scenario."""
     src = demo_data_dir()
-    for f in src.iterdir():
-        if f.is_file() and f.suffix in {".geojson", ".gz"}:
-            shutil.copy(f, tmp_path / f.name)
+    _copy_demo_inputs(tmp_path)
     text = (src / "study.toml").read_text(encoding="utf-8")
     head = text.split("[siting.fitness_station]")[0]
     head = head.replace('folder = "../../out/demo"', 'folder = "out"')
@@ -127,3 +132,22 @@ def test_run_reports_a_bad_study_file(tmp_path: Path, capsys: pytest.CaptureFixt
     err = capsys.readouterr().err
     assert "siting.fitness_station.new_sites" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_same_study_gives_the_same_bytes(tmp_path: Path) -> None:
+    """Two runs of one study write byte-identical tables, sites and maps."""
+    work = tmp_path / "study"
+    _copy_demo_inputs(work)
+    text = (demo_data_dir() / "study.toml").read_text(encoding="utf-8")
+    text = text[:text.index("[output]")] + (
+        '[output]\nfolder = "out"\noutputs = ["access", "coverage", "sites", "map"]\n')
+    study = work / "study.toml"
+    study.write_text(text, encoding="utf-8")
+    assert main(["-q", "run", str(study), "--out", str(tmp_path / "a")]) == 0
+    assert main(["-q", "run", str(study), "--out", str(tmp_path / "b")]) == 0
+    names = ["access.csv", "coverage.csv", "outside_reach.csv", "map.html",
+             "sites/fitness_station/sites.csv", "sites/fitness_station/sites.geojson",
+             "sites/service_station/alternatives.csv"]
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name

@@ -175,7 +175,7 @@ class SitingResult:
 
             gdf = gpd.GeoDataFrame(flat, geometry="geometry", crs="EPSG:4326")
             with atomic_path(out / "sites.geojson") as tmp:
-                gdf.to_file(tmp, driver="GeoJSON")
+                gdf.to_file(tmp, driver="GeoJSON", layer="sites")
             written["sites.geojson"] = out / "sites.geojson"
         summary = self.summary()
         if self.community_coverage is not None:
