@@ -44,7 +44,11 @@ class StudyInputs:
     Attributes
     ----------
     divisions
-        Boundaries of the study area's divisions (``name_zh``, ``name_en``), possibly empty.
+        Every division of the boundary file (``name_zh``, ``name_en``), possibly empty: maps
+        show them all for orientation.
+    study_area
+        The union of the divisions the study selects (``[area] divisions``), or None when
+        there is no boundary file.
     communities, facilities, candidates
         Canonical tables (see ``docs/architecture.md``); ``candidates`` may be empty.
     context
@@ -52,6 +56,7 @@ class StudyInputs:
     """
 
     divisions: gpd.GeoDataFrame
+    study_area: Any
     communities: gpd.GeoDataFrame
     facilities: gpd.GeoDataFrame
     candidates: gpd.GeoDataFrame
@@ -155,8 +160,7 @@ def load_inputs(config: StudyConfig, *, catalog: Catalog | None = None) -> Study
     """
     from . import io
 
-    divisions = _read_divisions(config)
-    area = divisions.union_all() if len(divisions) else None
+    divisions, area = _read_divisions(config)
     inp = config.inputs
     communities = io.read_communities(inp.communities.path, input_crs=inp.communities.input_crs,
                                       study_area=area)
@@ -178,8 +182,8 @@ def load_inputs(config: StudyConfig, *, catalog: Catalog | None = None) -> Study
     else:
         candidates = _empty_points(["id", "name"])
     context = _read_context(config)
-    return StudyInputs(divisions=divisions, communities=communities, facilities=facilities,
-                       candidates=candidates, context=context)
+    return StudyInputs(divisions=divisions, study_area=area, communities=communities,
+                       facilities=facilities, candidates=candidates, context=context)
 
 
 def _empty_points(columns: list[str]) -> gpd.GeoDataFrame:
@@ -187,10 +191,11 @@ def _empty_points(columns: list[str]) -> gpd.GeoDataFrame:
                             geometry=gpd.GeoSeries([], crs="EPSG:4326"), crs="EPSG:4326")
 
 
-def _read_divisions(config: StudyConfig) -> gpd.GeoDataFrame:
+def _read_divisions(config: StudyConfig) -> tuple[gpd.GeoDataFrame, Any]:
+    """Return every division of the boundary file and the union of the selected ones."""
     path = config.area.boundary
     if path is None:
-        return _empty_points(["name_zh", "name_en"])
+        return _empty_points(["name_zh", "name_en"]), None
     try:
         gdf = gpd.read_file(path)
     except Exception as exc:  # pyogrio raises its own errors for unreadable files
@@ -208,8 +213,10 @@ def _read_divisions(config: StudyConfig) -> gpd.GeoDataFrame:
             msg = (f"{path}: divisions {missing} not found in column {name_col!r} "
                    f"(found: {sorted(gdf[name_col].astype(str))})")
             raise InputError(msg)
-        gdf = gdf[gdf[name_col].astype(str).isin(wanted)]
-    return gdf.reset_index(drop=True)
+        selected = gdf[gdf[name_col].astype(str).isin(wanted)]
+    else:
+        selected = gdf
+    return gdf.reset_index(drop=True), selected.union_all()
 
 
 def _read_context(config: StudyConfig) -> gpd.GeoDataFrame:
@@ -410,7 +417,7 @@ def run_study(config: StudyConfig, *, out_dir: Path | None = None,
         catalog = load_catalog(config.standards_catalog)
         inputs = load_inputs(config, catalog=catalog)
     with step("network", "building the road network"):
-        boundary = inputs.divisions.union_all() if len(inputs.divisions) else None
+        boundary = inputs.study_area
         G, net = build_network(config, boundary=boundary)
         summary = network_summary(G)
     with step("demand", "spreading population over demand units"):
