@@ -7,7 +7,7 @@ import contextlib
 import logging
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from . import settings
@@ -131,3 +131,44 @@ def warnings_to_log(*, quiet: bool = False) -> Iterator[None]:
             log.warning("warning: %s", w.message)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+@contextlib.contextmanager
+def step_progress(steps: tuple[str, ...], *, quiet: bool = False
+                  ) -> Iterator[Callable[[str], None]]:
+    """Yield an ``on_step(name)`` callback that drives a progress bar on an interactive console.
+
+    On a terminal (and without ``--quiet``) a tqdm bar counts the steps and log lines are
+    printed above it; elsewhere (files, CI, notebooks) the callback does nothing and the
+    numbered step lines of the log are the progress report.
+
+    Parameters
+    ----------
+    steps
+        The names of the steps, in order.
+    quiet
+        No bar at all.
+
+    Yields
+    ------
+    callable
+        ``on_step(name)``, to call as each step starts.
+    """
+    if quiet or not sys.stderr.isatty():
+        yield lambda _name: None
+        return
+    from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    with tqdm(total=len(steps), unit="step", file=sys.stderr, leave=False) as bar, \
+            logging_redirect_tqdm(loggers=[log]):
+        seen: list[str] = []
+
+        def on_step(name: str) -> None:
+            if seen:
+                bar.update(1)
+            seen.append(name)
+            bar.set_description(name)
+
+        yield on_step
+        bar.update(len(steps) - bar.n)

@@ -19,11 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the study and print what was written."""
-    from ._cli_common import echo
+    from ._cli_common import echo, step_progress
     from .config import load_study
-    from .pipeline import run_study
+    from .pipeline import STEPS, run_study
 
     config = load_study(args.study)
-    result = run_study(config, out_dir=args.out)
+    with step_progress(STEPS, quiet=args.quiet) as on_step:
+        result = run_study(config, out_dir=args.out, on_step=on_step)
     echo(result.summary_line())
     return 0
