@@ -37,13 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``access`` and return the exit code."""
-    import numpy as np
-
     from ._errors import InputError
+    from ._outputs import write_access_csv
     from .access import minutes_to_nearest
     from .coverage import compute_coverage
     from .demand import demand_units
-    from .io import atomic_path, read_communities, read_facilities
+    from .io import read_communities, read_facilities
     from .network import read_network
     from .routing import RoutingNetwork
     from .webmap import save_map, study_map
@@ -71,12 +70,8 @@ def run(args: argparse.Namespace) -> int:
                         "walk_speed_kmh": "" if args.walk_speed_kmh is None
                         else f"{args.walk_speed_kmh:g}"},
         )
-        table = access[["demand_id", "category", "minutes", "facility_id"]].copy()
-        finite = np.isfinite(table["minutes"].to_numpy(dtype=float, na_value=np.nan))
-        table["minutes"] = table["minutes"].where(finite)  # unreachable: empty
-        table.loc[~finite, "facility_id"] = None
-        with atomic_path(out / "access.csv") as tmp:
-            table.to_csv(tmp, index=False, encoding="utf-8-sig", float_format="%.2f", na_rep="")
+        write_access_csv(access[["demand_id", "category", "minutes", "facility_id"]],
+                         out / "access.csv")
         coverage.write(out)
         fmap = study_map(
             title="15-minute service circle / 15分钟服务圈",

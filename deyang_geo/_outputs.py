@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from .io import write_text_atomic
@@ -19,23 +20,30 @@ if TYPE_CHECKING:
 log = logging.getLogger("deyang_geo")
 
 
-def access_csv_text(access: pd.DataFrame) -> str:
-    """Return the access table as CSV text: minutes with 2 decimals, empty when unreachable.
+def write_access_csv(access: pd.DataFrame, path: Path) -> Path:
+    """Write the access table as CSV for Excel (UTF-8 with BOM), atomically.
+
+    Minutes have 2 decimals; an unreachable unit has empty ``minutes`` and ``facility_id``.
 
     Parameters
     ----------
     access
         ``demand_id, category, minutes, facility_id`` (and optionally ``mode``).
+    path
+        Destination file.
 
     Returns
     -------
-    str
-        CSV text with a header line.
+    Path
+        The destination.
     """
     table = access.copy()
-    table["minutes"] = table["minutes"].round(2)
-    table["facility_id"] = table["facility_id"].where(table["minutes"].notna(), None)
-    return str(table.to_csv(index=False, float_format="%.2f", lineterminator="\n"))
+    minutes = table["minutes"].to_numpy(dtype=float, na_value=np.nan)
+    finite = np.isfinite(minutes)
+    table["minutes"] = np.where(finite, np.round(minutes, 2), np.nan)
+    table["facility_id"] = table["facility_id"].astype(object).where(finite, None)
+    text = table.to_csv(index=False, float_format="%.2f", na_rep="", lineterminator="\n")
+    return write_text_atomic(path, str(text), encoding="utf-8-sig")
 
 
 def _sites_layer(result: StudyResult, site_candidates: dict[str, gpd.GeoDataFrame]
@@ -103,9 +111,7 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
     title = cfg.name
 
     if "access" in wanted:
-        written["access"] = write_text_atomic(out_dir / "access.csv",
-                                              access_csv_text(result.access),
-                                              encoding="utf-8-sig")
+        written["access"] = write_access_csv(result.access, out_dir / "access.csv")
     if "coverage" in wanted:
         for p in result.coverage.write(out_dir):
             written[f"coverage:{p.name}"] = p
