@@ -161,8 +161,10 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
         written["map"] = webmap.save_map(m, out_dir / "map.html")
     figure_paths: list[Path] = []
     if "figures" in wanted:
-        cats: list[str | None] = [None, *[c for c in cfg.analysis.categories
-                                          if c in result.sites]]
+        # one printable view per category with suggested sites (its coverage, its sites);
+        # without any, one overview
+        cats: list[str | None] = [c for c in cfg.analysis.categories if c in result.sites]
+        cats = cats or [None]
         figure_paths = figmod.write_figures(out_dir / "figures", stem="map", categories=cats,
                                             title=title, synthetic=synthetic, lang=lang,
                                             catalog=catalog, **layers)

@@ -33,7 +33,8 @@ def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_demo_writes_every_output(demo_out: Path) -> None:
     for name in ["map.html", "report.html", "report_tables.xlsx", "report_layers.gpkg",
                  "access.csv", "coverage.csv", "outside_reach.csv", "compliance_city.csv",
-                 "compliance.xlsx", "figures/map.png", "figures/map.pdf",
+                 "compliance.xlsx", "figures/map_fitness_station.png",
+                 "figures/map_fitness_station.pdf", "figures/map_service_station.png",
                  "sites/fitness_station/sites.csv", "sites/fitness_station/sites.geojson",
                  "sites/fitness_station/summary.json", "sites/service_station/sites.csv"]:
         assert (demo_out / name).is_file(), name
