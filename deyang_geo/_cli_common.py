@@ -99,7 +99,12 @@ def parse_minutes_list(text: str) -> tuple[float, ...]:
 
 
 def echo(message: str) -> None:
-    """Print a line for the user, surviving consoles that cannot show Chinese (GBK, ASCII)."""
+    """Print a line for the user, surviving consoles that cannot show Chinese (GBK, ASCII).
+
+    Nothing is printed under ``--quiet`` (the ``deyang_geo`` logger then shows warnings only).
+    """
+    if not log.isEnabledFor(logging.INFO):
+        return
     stream = sys.stdout
     encoding = getattr(stream, "encoding", None) or "utf-8"
     safe = message.encode(encoding, errors="replace").decode(encoding, errors="replace")

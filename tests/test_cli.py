@@ -72,3 +72,17 @@ def test_gbk_console_and_chinese_paths(tmp_path: Path) -> None:
     assert "Traceback" not in stderr
     assert (folder / "结果" / "sites.csv").is_file()
     assert (folder / "结果" / "summary.json").is_file()
+
+
+def test_quiet_prints_nothing_on_success(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["-q", "network", "--osm", str(demo_data_dir() / "jingyang_synthetic.osm.gz"),
+                 "--mode", "walk", "--out", str(tmp_path / "g.graphml")])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert captured.out == ""
+    assert captured.err == ""
+    assert (tmp_path / "g.graphml").is_file()
+    assert main(["network", "--osm", str(demo_data_dir() / "jingyang_synthetic.osm.gz"),
+                 "--mode", "walk", "--out", str(tmp_path / "g2.graphml")]) == 0
+    assert "g2.graphml" in capsys.readouterr().out
