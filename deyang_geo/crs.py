@@ -549,7 +549,8 @@ def local_metric_crs(
         if not 75 <= central_meridian <= 135:
             msg = (
                 f"cannot use CGCS2000 3-degree Gauss-Kruger at longitude {centre_lon:.3f}: it "
-                "covers China only (central meridians 75E-135E); use kind='utm'"
+                "covers China only (central meridians 75E-135E); use UTM instead "
+                "(kind='utm', or --crs utm on the command line)"
             )
             raise InputError(msg)
         return f"EPSG:{4534 + (central_meridian - 75) // 3}"

@@ -721,9 +721,9 @@ def _build_graph(
         segs, dropped_nodes, n_comp = _largest_weak(segs)
         if dropped_nodes:
             lost_pieces = {"pieces": n_comp - 1, "nodes": dropped_nodes}
-            log.warning("kept the largest of %d connected pieces, dropping %d nodes "
-                        "(use retain_all=True / --keep-disconnected to keep them)", n_comp,
-                        dropped_nodes)
+            log.warning("kept the largest of %d connected pieces, dropping the others "
+                        "(%d OSM nodes before simplification; use retain_all=True / "
+                        "--keep-disconnected to keep them)", n_comp, dropped_nodes)
     nodes, iu, iv = _node_index(segs)
     n = len(nodes)
     if simplify:
