@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -276,7 +277,7 @@ def _needed_modes(config: StudyConfig) -> tuple[str, ...]:
 
 
 def compute_access(net: RoutingNetwork, units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
-                   communities: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
+                   *, communities: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
     """Minutes from every demand unit to the nearest facility of each analysed category.
 
     Urban communities travel by ``analysis.mode``; rural ones by ``analysis.rural_mode`` when
@@ -304,9 +305,10 @@ def compute_access(net: RoutingNetwork, units: gpd.GeoDataFrame, facilities: gpd
 
     a = config.analysis
     categories = list(a.categories) or sorted(facilities["category"].unique())
-    rural_ids = set(communities.loc[communities["kind"] == "rural", "id"].astype(str))
+    kind = communities["kind"] if "kind" in communities.columns else pd.Series("urban",
+                                                                             communities.index)
+    rural_ids = set(communities.loc[kind == "rural", "id"].astype(str))
     is_rural = units["community_id"].astype(str).isin(rural_ids).to_numpy()
-    groups = [(a.mode, ~is_rural)]
     if a.rural_mode and a.rural_mode != a.mode:
         groups = [(a.mode, ~is_rural), (a.rural_mode, is_rural)]
     else:
@@ -381,7 +383,7 @@ def suggest_sites_for(scenario: SitingScenario, *, net: RoutingNetwork,
     return suggestion.result, suggestion.candidates
 
 
-def run_study(config: StudyConfig, *, out_dir: Path | None = None,
+def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = None,
               on_step: Callable[[str], None] | None = None) -> StudyResult:
     """Run a whole study: network, access, isochrones, coverage, compliance, sites, outputs.
 
@@ -425,7 +427,8 @@ def run_study(config: StudyConfig, *, out_dir: Path | None = None,
         units = demand_units(inputs.communities, crs=net.crs,
                              spacing_m=a.demand_grid_spacing_m)
     with step("access", "minutes to the nearest facility of each category"):
-        access = compute_access(net, units, inputs.facilities, inputs.communities, config)
+        access = compute_access(net, units, inputs.facilities,
+                                communities=inputs.communities, config=config)
     with step("isochrones", "service areas"):
         cats = list(a.categories)
         fac = inputs.facilities[inputs.facilities["category"].isin(cats)]
@@ -444,8 +447,8 @@ def run_study(config: StudyConfig, *, out_dir: Path | None = None,
     compliance = None
     with step("compliance", "plan targets"):
         if "compliance" in config.output.outputs:
-            compliance = _compliance(net, units, inputs, access=access, catalog=catalog,
-                                     config=config)
+            compliance = compute_compliance(net, units, inputs, access=access,
+                                            catalog=catalog, config=config)
     sites: dict[str, SitingResult] = {}
     site_candidates: dict[str, gpd.GeoDataFrame] = {}
     with step("siting", "site suggestion"):
@@ -469,8 +472,31 @@ def run_study(config: StudyConfig, *, out_dir: Path | None = None,
     return result
 
 
-def _compliance(net: RoutingNetwork, units: gpd.GeoDataFrame, inputs: StudyInputs, *,
-                access: pd.DataFrame, catalog: Catalog, config: StudyConfig) -> ComplianceResult:
+def compute_compliance(net: RoutingNetwork, units: gpd.GeoDataFrame, inputs: StudyInputs, *,
+                       access: pd.DataFrame, catalog: Catalog, config: StudyConfig
+                       ) -> ComplianceResult:
+    """Evaluate the plan's targets for a study, with reach sets as far as each catchment needs.
+
+    Parameters
+    ----------
+    net
+        Routing network.
+    units
+        Demand units.
+    inputs
+        The study's tables.
+    access
+        Minutes to the nearest facility per unit and category (:func:`compute_access`).
+    catalog
+        The standards catalog.
+    config
+        The study configuration.
+
+    Returns
+    -------
+    ComplianceResult
+        Targets per community, township, division and city.
+    """
     from .access import reach_set
     from .compliance import evaluate_compliance
     from .snapping import snap_points

@@ -57,8 +57,8 @@ QUICKSTART = [
         "from deyang_geo.demand import demand_units\n\n"
         "units = demand_units(inputs.communities, crs=net.crs,\n"
         "                     spacing_m=config.analysis.demand_grid_spacing_m)\n"
-        "access = pipeline.compute_access(net, units, inputs.facilities, inputs.communities,"
-        " config)\n"
+        "access = pipeline.compute_access(net, units, inputs.facilities,\n"
+        "                                 communities=inputs.communities, config=config)\n"
         "access.groupby('category')['minutes'].describe().round(1)"
     ),
     new_markdown_cell("## 4. Coverage: who is outside the 15-minute circle?"),
@@ -80,8 +80,8 @@ QUICKSTART = [
     new_code_cell(
         "from deyang_geo.standards import load_catalog\n\n"
         "catalog = load_catalog()\n"
-        "compliance = pipeline._compliance(net, units, inputs, access=access, catalog=catalog,"
-        "\n                                 config=config)\n"
+        "compliance = pipeline.compute_compliance(net, units, inputs, access=access,\n"
+        "                                        catalog=catalog, config=config)\n"
         "compliance.targets.head(12)"
     ),
     new_markdown_cell(
@@ -229,8 +229,8 @@ SCENARIOS = [
         "inputs = pipeline.load_inputs(config)\n"
         "G, net = pipeline.build_network(config)\n"
         "units = demand_units(inputs.communities, crs=net.crs)\n"
-        "access = pipeline.compute_access(net, units, inputs.facilities, inputs.communities,"
-        " config)"
+        "access = pipeline.compute_access(net, units, inputs.facilities,\n"
+        "                                 communities=inputs.communities, config=config)"
     ),
     new_markdown_cell(
         "Candidates: the planner's idle public buildings plus street corners in uncovered "
