@@ -98,6 +98,69 @@ def _forced_excluded(forced: Any, excluded: Any, n: int,
     return f, e
 
 
+def _coverage_inputs(reach: Any, population: Any, max_minutes: float | None,
+                     candidate_ids: Sequence[Any] | None) -> tuple[sp.csr_array, FloatArray,
+                                                                  list[str]]:
+    """Coverage matrix, demand weights and candidate ids, checked against each other."""
+    a = _core.coverage_matrix(reach, max_minutes=max_minutes)
+    n, m = a.shape
+    w = _core.as_weights(population, m)
+    return a, w, _candidate_ids(candidate_ids, n)
+
+
+def _check_one_limit(new_sites: int | None, budget: float | None) -> None:
+    if (new_sites is None) == (budget is None):
+        msg = "give exactly one of new_sites (a number of sites) or budget (with costs)"
+        raise InputError(msg)
+
+
+def _check_forced_count(n_forced: int, new_sites: int | None) -> None:
+    if new_sites is not None and n_forced > new_sites:
+        msg = f"{n_forced} forced sites exceed new_sites={new_sites}"
+        raise InfeasibleError(msg)
+
+
+def _forced_excluded_params(ids: list[str], forced: BoolArray,
+                            excluded: BoolArray) -> dict[str, list[str]]:
+    return {"forced": [ids[j] for j in np.flatnonzero(forced)],
+            "excluded": [ids[j] for j in np.flatnonzero(excluded)]}
+
+
+def _reached(a: sp.csr_array) -> BoolArray:
+    """Demand columns that at least one candidate (row) of ``a`` reaches."""
+    reached: BoolArray = np.diff(sp.csc_array(a).indptr) > 0
+    return reached
+
+
+def _time_left(t0: float, time_limit_s: float) -> float:
+    """Seconds left of ``time_limit_s`` since ``t0``, at least 1 (for the next solve)."""
+    return max(time_limit_s - (time.perf_counter() - t0), 1.0)
+
+
+def _raise_if_infeasible(sol: _solve.MipSolution, msg: str) -> None:
+    if sol.status == "infeasible":
+        raise InfeasibleError(msg)
+
+
+def _reduce_candidates(a_allowed: sp.csr_array, w: FloatArray, cols: BoolArray,
+                       cost_allowed: FloatArray, n: int) -> tuple[sp.csr_array, FloatArray,
+                                                                  IntArray, dict[str, int]]:
+    """Merge identical demand columns ``cols`` and drop dominated allowed candidates.
+
+    Returns the reduced reach set, its column weights, the positions (in ``a_allowed``) of
+    the candidates kept and the reductions report (``n``: number of all candidates).
+    """
+    merged = _core.merge_identical_columns(a_allowed, w, cols)
+    dropped = _core.dominated_candidates(merged.a, cost_allowed,
+                                         np.zeros(cost_allowed.size, dtype=bool))
+    keep_c = np.flatnonzero(~dropped)
+    r = sp.csr_array(merged.a[keep_c])
+    reductions = {"demand_units": a_allowed.shape[1],
+                  "demand_columns_after": int(merged.weights.size), "candidates": n,
+                  "candidates_after": int(keep_c.size)}
+    return r, merged.weights, keep_c, reductions
+
+
 #: Above this many reach entries the cardinality MCLP starts with a subgradient phase.
 _SUBGRADIENT_NNZ = 1_000_000
 
@@ -151,10 +214,8 @@ def _solve_mclp_mip(a: sp.csr_array, w: FloatArray, sites0: IntArray, *, p: int 
     model = _mclp_model(a, w, p=p, costs=costs, budget=budget)
     sol = _solve.solve(*model[:4], integer=model[4], maximize=True, time_limit_s=time_limit_s,
                        mip_rel_gap=mip_gap, start=_start_vector(a, sites0))
+    _raise_if_infeasible(sol, "the covering model is infeasible")
     inc = _core.covered_weight(a, w, sites0)
-    if sol.status == "infeasible":
-        msg = "the covering model is infeasible"
-        raise InfeasibleError(msg)
     if not np.all(np.isfinite(sol.x)):
         return sites0, inc, sol.bound if math.isfinite(sol.bound) else float(w.sum()), sol.status
     sites = np.flatnonzero(sol.x[: a.shape[0]] > 0.5).astype(np.int64)
@@ -182,6 +243,34 @@ def _lagrangian_fixing(c: FloatArray, order: IntArray, lag: float, p: int, *, in
     ub_open = np.where(in_top, lag, lag - (cp - cpos))
     ub_closed = np.where(in_top, lag - (cpos - cp1), lag)
     return ub_open < inc + step, ub_closed < inc + step
+
+
+def _fixed_subproblem(a: sp.csr_array, w: FloatArray, fixed0: BoolArray, fixed1: BoolArray,
+                      p: int) -> tuple[IntArray, IntArray, int, _core.Merged, float] | None:
+    """Return what is left once ``fixed0`` are closed and ``fixed1`` opened.
+
+    Returns the free candidates, the fixed-open ones, the sites left to open, the free
+    candidates' reach set on the demand the fixed-open ones leave (identical columns merged)
+    and the weight those cover; ``None`` when nothing is left to decide.
+    """
+    free = np.flatnonzero(~fixed0 & ~fixed1)
+    ones = np.flatnonzero(fixed1)
+    p_left = p - ones.size
+    if p_left < 0 or free.size == 0:
+        return None
+    base = _core.covered_columns(a, ones)
+    sub = sp.csr_array(a[free])
+    mg = _core.merge_identical_columns(sub, w, _reached(sub) & ~base)
+    return free, ones, p_left, mg, float(w[base].sum())
+
+
+def _keep_better(a: sp.csr_array, w: FloatArray, sites: IntArray, inc_sites: IntArray,
+                 inc: float) -> tuple[IntArray, float]:
+    """``sites`` and their covered weight if strictly better than the incumbent, else it."""
+    val = _core.covered_weight(a, w, sites)
+    if val > inc + 1e-9:
+        return sites, val
+    return inc_sites, inc
 
 
 def _solve_mclp_cardinality(a: sp.csr_array, w: FloatArray, sites0: IntArray, p: int, *,
@@ -214,24 +303,17 @@ def _solve_mclp_cardinality(a: sp.csr_array, w: FloatArray, sites0: IntArray, p:
                                                  else "gap_reached")
     _, c, order = _core.lagrangian_bound(a, w, lam, p)
     fixed0, fixed1 = _lagrangian_fixing(c, order, lag, p, inc=inc, step=step)
-    free = np.flatnonzero(~fixed0 & ~fixed1)
-    ones = np.flatnonzero(fixed1)
-    p_left = p - ones.size
-    if p_left < 0 or free.size == 0:
+    rest = _fixed_subproblem(a, w, fixed0, fixed1, p)
+    if rest is None:
         return inc_sites, inc, inc, "optimal"
-    base = _core.covered_columns(a, ones)
-    sub = sp.csr_array(a[free])
-    mg = _core.merge_identical_columns(sub, w, (np.diff(sp.csc_array(sub).indptr) > 0) & ~base)
-    const = float(w[base].sum())
+    free, ones, p_left, mg, const = rest
     r_start = _core.greedy_cover(mg.a, mg.weights, max_sites=p_left)
-    left = time_limit_s - (time.perf_counter() - t0)
     r_gap = mip_gap * inc / max(inc - const, 1.0)
     r_sites, _, r_bound, status = _solve_mclp_cardinality_exact_or_trivial(
-        mg.a, mg.weights, r_start, p_left, time_limit_s=max(left, 1.0), mip_gap=r_gap)
-    chosen = np.sort(np.r_[ones, free[r_sites]]).astype(np.int64)
-    val = _core.covered_weight(a, w, chosen)
-    if val > inc + 1e-9:
-        inc_sites, inc = chosen, val
+        mg.a, mg.weights, r_start, p_left, time_limit_s=_time_left(t0, time_limit_s),
+        mip_gap=r_gap)
+    inc_sites, inc = _keep_better(a, w, np.sort(np.r_[ones, free[r_sites]]).astype(np.int64),
+                                  inc_sites, inc)
     final_bound = max(inc, min(bound, max(inc, const + r_bound)))
     if inc >= final_bound - 1e-9 * max(1.0, total):
         status = "optimal"
@@ -294,16 +376,12 @@ def _solve_mclp_exact(a: sp.csr_array, w: FloatArray, sites0: IntArray, p: int, 
         support = np.union1d(np.flatnonzero(lp.x[:n] > 1e-6), inc_sites).astype(np.int64)
         if support.size > p and left() > 0:
             sub = sp.csr_array(a[support])
-            keep = np.diff(sp.csc_array(sub).indptr) > 0
-            mg = _core.merge_identical_columns(sub, w, keep)
+            mg = _core.merge_identical_columns(sub, w, _reached(sub))
             local0 = np.searchsorted(support, inc_sites).astype(np.int64)
             s_sites, _, _, _ = _solve_mclp_mip(mg.a, mg.weights, local0, p=p, costs=None,
                                                budget=None, time_limit_s=max(left() / 4, 0.5),
                                                mip_gap=0.0)
-            cand = support[s_sites]
-            val = _core.covered_weight(a, w, cand)
-            if val > inc + 1e-9:
-                inc_sites, inc = cand, val
+            inc_sites, inc = _keep_better(a, w, support[s_sites], inc_sites, inc)
     if _integral(w):
         bound = math.floor(bound + 1e-6)
     if inc >= bound - 1e-9 * max(1.0, total):
@@ -312,16 +390,10 @@ def _solve_mclp_exact(a: sp.csr_array, w: FloatArray, sites0: IntArray, p: int, 
     fixed1 = np.zeros(n, dtype=bool)
     if c is not None and order is not None:
         fixed0, fixed1 = _lagrangian_fixing(c, order, lag, p, inc=inc, step=step)
-    free = np.flatnonzero(~fixed0 & ~fixed1)
-    ones = np.flatnonzero(fixed1)
-    p_left = p - ones.size
-    if p_left < 0 or free.size == 0:
+    rest = _fixed_subproblem(a, w, fixed0, fixed1, p)
+    if rest is None:
         return inc_sites, inc, inc, "optimal"
-    base = _core.covered_columns(a, ones)
-    sub = sp.csr_array(a[free])
-    reach_free = np.diff(sp.csc_array(sub).indptr) > 0
-    mg = _core.merge_identical_columns(sub, w, reach_free & ~base)
-    const = float(w[base].sum())
+    free, ones, p_left, mg, const = rest
     start_ok = bool(np.all(np.isin(ones, inc_sites))) and bool(
         np.all(np.isin(inc_sites, np.r_[free, ones])))
     local0 = (np.searchsorted(free, inc_sites[np.isin(inc_sites, free)]).astype(np.int64)
@@ -335,10 +407,8 @@ def _solve_mclp_exact(a: sp.csr_array, w: FloatArray, sites0: IntArray, p: int, 
     r_sites, _, r_bound, status = _solve_mclp_mip(
         mg.a, mg.weights, local0, p=p_left, costs=None, budget=None,
         time_limit_s=max(left(), 1.0), mip_gap=mip_gap)
-    chosen = np.sort(np.r_[ones, free[r_sites]]).astype(np.int64)
-    val = _core.covered_weight(a, w, chosen)
-    if val > inc + 1e-9:
-        inc_sites, inc = chosen, val
+    inc_sites, inc = _keep_better(a, w, np.sort(np.r_[ones, free[r_sites]]).astype(np.int64),
+                                  inc_sites, inc)
     final_bound = min(bound, max(inc, const + r_bound))
     if inc >= final_bound - 1e-9 * max(1.0, total):
         status = "optimal"
@@ -431,13 +501,9 @@ def mclp(
     """
     t0 = time.perf_counter()
     time_limit_s = _time_limit(time_limit_s)
-    a = _core.coverage_matrix(reach, max_minutes=max_minutes)
+    a, w, ids = _coverage_inputs(reach, population, max_minutes, candidate_ids)
     n, m = a.shape
-    w = _core.as_weights(population, m)
-    ids = _candidate_ids(candidate_ids, n)
-    if (new_sites is None) == (budget is None):
-        msg = "give exactly one of new_sites (a number of sites) or budget (with costs)"
-        raise InputError(msg)
+    _check_one_limit(new_sites, budget)
     if new_sites is not None and new_sites < 0:
         msg = f"new_sites must be >= 0, got {new_sites}"
         raise InputError(msg)
@@ -448,10 +514,8 @@ def mclp(
     p_left: int | None = None
     budget_left: float | None = None
     if new_sites is not None:
+        _check_forced_count(forced_idx.size, new_sites)
         p_left = int(new_sites) - forced_idx.size
-        if p_left < 0:
-            msg = f"{forced_idx.size} forced sites exceed new_sites={new_sites}"
-            raise InfeasibleError(msg)
     else:
         assert budget is not None
         cost = np.ones(n) if cost is None else cost
@@ -463,43 +527,33 @@ def mclp(
     allowed_idx = np.flatnonzero(allowed).astype(np.int64)
     base = before | _core.covered_columns(a, forced_idx)
     a_allowed = sp.csr_array(a[allowed_idx])
-    reachable = np.diff(sp.csc_array(a_allowed).indptr) > 0
-    any_reach = np.diff(sp.csc_array(sp.csr_array(a[np.flatnonzero(~excl)])).indptr) > 0
-    merged = _core.merge_identical_columns(a_allowed, w, reachable & ~base)
+    reachable = _reached(a_allowed)
+    any_reach = _reached(sp.csr_array(a[np.flatnonzero(~excl)]))
     cost_allowed = np.ones(allowed_idx.size) if cost is None else cost[allowed_idx]
-    dropped = _core.dominated_candidates(merged.a, cost_allowed,
-                                         np.zeros(allowed_idx.size, dtype=bool))
-    keep_c = np.flatnonzero(~dropped)
-    r = sp.csr_array(merged.a[keep_c])
-    wr = merged.weights
-    cmap = allowed_idx[keep_c]
+    r, wr, keep_c, reductions = _reduce_candidates(a_allowed, w, reachable & ~base,
+                                                   cost_allowed, n)
     cr = cost_allowed[keep_c]
-    reductions = {"demand_units": m, "demand_columns_after": int(wr.size), "candidates": n,
-                  "candidates_after": int(keep_c.size)}
     if p_left is not None:
         g = _core.greedy_cover(r, wr, max_sites=p_left)
         greedy_val = _core.covered_weight(r, wr, g)
         start = _core.swap_search(r, wr, g) if g.size == p_left else g
-        left = time_limit_s - (time.perf_counter() - t0)
         sites, obj_r, bound_r, status = _solve_mclp_cardinality(
-            r, wr, start, p_left, time_limit_s=max(left, 1.0), mip_gap=mip_gap)
+            r, wr, start, p_left, time_limit_s=_time_left(t0, time_limit_s), mip_gap=mip_gap)
     else:
         assert budget_left is not None
         g = _core.greedy_cover(r, wr, costs=cr, budget=budget_left)
         greedy_val = _core.covered_weight(r, wr, g)
-        left = time_limit_s - (time.perf_counter() - t0)
         if r.shape[0] == 0 or r.shape[1] == 0:
             sites, obj_r, bound_r, status = g, greedy_val, greedy_val, "optimal"
         else:
             sites, obj_r, bound_r, status = _solve_mclp_mip(
-                r, wr, g, p=None, costs=cr, budget=budget_left, time_limit_s=max(left, 1.0),
-                mip_gap=mip_gap)
+                r, wr, g, p=None, costs=cr, budget=budget_left,
+                time_limit_s=_time_left(t0, time_limit_s), mip_gap=mip_gap)
     const = float(w[base & ~before].sum())
-    chosen = np.sort(np.r_[forced_idx, cmap[sites]]).astype(np.int64)
+    chosen = np.sort(np.r_[forced_idx, allowed_idx[keep_c[sites]]]).astype(np.int64)
     params = {"new_sites": new_sites, "budget": budget, "max_minutes": max_minutes,
               "time_limit_s": time_limit_s, "mip_gap": mip_gap,
-              "forced": [ids[j] for j in forced_idx], "excluded": [ids[j] for j in
-                                                                   np.flatnonzero(excl)]}
+              **_forced_excluded_params(ids, forced_m, excl)}
     return _coverage_result(
         "mclp", a, w, before, chosen, ids=ids, objective=const + obj_r, bound=const + bound_r,
         status=status, greedy=const + greedy_val, t0=t0, params=params, reductions=reductions,
@@ -529,7 +583,13 @@ def _coverage_result(
     objective_name: str,
     swap_base: float | None = None,
     extra_columns: Mapping[str, Sequence[Any]] | None = None,
+    swaps: list[tuple[int, list[tuple[int, float]]]] | None = None,
 ) -> SitingResult:
+    """Rank the chosen sites and assemble the result of a coverage-type model.
+
+    ``swaps`` are alternatives the model evaluated itself (objective values); without them
+    coverage swaps are computed (``n_alternatives`` per site).
+    """
     w_new = np.where(before, 0.0, w)
     order, added = rank_sites(a, w_new, chosen)
     covered = before.copy()
@@ -554,7 +614,9 @@ def _coverage_result(
         for name, values in extra_columns.items():
             sites[name] = [values[pos[int(s)]] for s in order]
     before_pop = float(w[before].sum())
-    if n_alternatives > 0 and order.size:
+    if swaps is not None:
+        alts = alternatives_frame(swaps, ids, objective)
+    elif n_alternatives > 0 and order.size:
         swaps = coverage_swaps(a, w, before, order, allowed=allowed, k=n_alternatives)
         offset = before_pop if swap_base is None else swap_base
         swaps = [(s, [(k, v - offset) for k, v in alts]) for s, alts in swaps]
@@ -640,10 +702,8 @@ def lscp(
     """
     t0 = time.perf_counter()
     time_limit_s = _time_limit(time_limit_s)
-    a = _core.coverage_matrix(reach, max_minutes=max_minutes)
+    a, w, ids = _coverage_inputs(reach, population, max_minutes, candidate_ids)
     n, m = a.shape
-    w = _core.as_weights(population, m)
-    ids = _candidate_ids(candidate_ids, n)
     cost_in = _costs(costs, n)
     cost = np.ones(n) if cost_in is None else cost_in
     before = _existing_mask(existing_covered, m, max_minutes)
@@ -652,7 +712,7 @@ def lscp(
     allowed_idx = np.flatnonzero(~excl & ~forced_m).astype(np.int64)
     base = before | _core.covered_columns(a, forced_idx)
     a_allowed = sp.csr_array(a[allowed_idx])
-    reachable = np.diff(sp.csc_array(a_allowed).indptr) > 0
+    reachable = _reached(a_allowed)
     uncoverable = ~base & ~reachable
     total = float(w.sum())
     need: float | None = None
@@ -668,18 +728,11 @@ def lscp(
                    "are out of reach of every candidate")
             raise InfeasibleError(msg)
         need = target_share * total - float(w[base].sum())
-    cols = reachable & ~base
-    merged = _core.merge_identical_columns(a_allowed, w, cols)
     cost_allowed = cost[allowed_idx]
-    dropped = _core.dominated_candidates(merged.a, cost_allowed,
-                                         np.zeros(allowed_idx.size, dtype=bool))
-    keep_c = np.flatnonzero(~dropped)
-    r = sp.csr_array(merged.a[keep_c])
+    r, wr, keep_c, reductions = _reduce_candidates(a_allowed, w, reachable & ~base,
+                                                   cost_allowed, n)
     cr = cost_allowed[keep_c]
-    wr = merged.weights
     nr, mr = r.shape
-    reductions = {"demand_units": m, "demand_columns_after": int(mr), "candidates": n,
-                  "candidates_after": int(nr)}
     if need is None:
         unit = np.ones(mr)
         g = _core.greedy_cover(r, unit, costs=cr, need=float(mr))
@@ -704,12 +757,10 @@ def lscp(
                      (np.zeros(nr + mr), np.ones(nr + mr)))
             integer = np.r_[np.ones(nr, dtype=bool), np.zeros(mr, dtype=bool)]
             start = _start_vector(r, g)
-        left = time_limit_s - (time.perf_counter() - t0)
         sol = _solve.solve(*model, integer=integer, maximize=False,
-                           time_limit_s=max(left, 1.0), mip_rel_gap=mip_gap, start=start)
-        if sol.status == "infeasible":
-            msg = "the set-covering model is infeasible"
-            raise InfeasibleError(msg)
+                           time_limit_s=_time_left(t0, time_limit_s), mip_rel_gap=mip_gap,
+                           start=start)
+        _raise_if_infeasible(sol, "the set-covering model is infeasible")
         if np.all(np.isfinite(sol.x)):
             sites = np.flatnonzero(sol.x[:nr] > 0.5).astype(np.int64)
             obj = float(cr[sites].sum())
@@ -723,8 +774,7 @@ def lscp(
     chosen = np.sort(np.r_[forced_idx, allowed_idx[keep_c[sites]]]).astype(np.int64)
     params = {"target_share": target_share, "max_minutes": max_minutes,
               "time_limit_s": time_limit_s, "mip_gap": mip_gap,
-              "forced": [ids[j] for j in forced_idx],
-              "excluded": [ids[j] for j in np.flatnonzero(excl)]}
+              **_forced_excluded_params(ids, forced_m, excl)}
     return _coverage_result(
         "lscp", a, w, before, chosen, ids=ids, objective=fixed_cost + obj,
         bound=fixed_cost + bound, status=status, greedy=fixed_cost + greedy_cost, t0=t0,
@@ -832,8 +882,6 @@ def pmedian(
     SitingResult
         Objective ``weighted_minutes`` (person-minutes); swap alternatives are exact.
     """
-    from dataclasses import replace
-
     t0 = time.perf_counter()
     time_limit_s = _time_limit(time_limit_s)
     mins = _core.minutes_csr(reach)
@@ -860,10 +908,8 @@ def pmedian(
         unreached_minutes = 2.0 * big
     forced_m, excl = _forced_excluded(forced, excluded, n, ids)
     forced_idx = np.flatnonzero(forced_m).astype(np.int64)
+    _check_forced_count(forced_idx.size, new_sites)
     p_left = int(new_sites) - forced_idx.size
-    if p_left < 0:
-        msg = f"{forced_idx.size} forced sites exceed new_sites={new_sites}"
-        raise InfeasibleError(msg)
     b_exist = np.minimum(ex, unreached_minutes)
     b = _assigned_minutes(mins, forced_idx, b_exist)
     allowed = ~excl & ~forced_m
@@ -932,13 +978,11 @@ def pmedian(
             first = np.ones(cand_e.size, dtype=bool)
             first[1:] = ec[cand_e[1:]] != ec[cand_e[:-1]]
             start[nx_ + cand_e[first]] = 1.0
-        left = time_limit_s - (time.perf_counter() - t0)
         sol = _solve.solve(cost, matrix, (row_lo, row_hi), (np.zeros(nx_ + ne), np.ones(nx_ + ne)),
-                           integer=integer, maximize=False, time_limit_s=max(left, 1.0),
-                           mip_rel_gap=mip_gap, start=start)
-        if sol.status == "infeasible":
-            msg = "the p-median model is infeasible"
-            raise InfeasibleError(msg)
+                           integer=integer, maximize=False,
+                           time_limit_s=_time_left(t0, time_limit_s), mip_rel_gap=mip_gap,
+                           start=start)
+        _raise_if_infeasible(sol, "the p-median model is infeasible")
         if np.all(np.isfinite(sol.x)):
             cand_sites = used[np.flatnonzero(sol.x[:nx_] > 0.5)]
             val = float((w * _assigned_minutes(mins, np.r_[forced_idx, cand_sites], b_exist))
@@ -966,8 +1010,7 @@ def pmedian(
     params = {"new_sites": new_sites, "max_minutes": max_minutes, "nearest_k": nearest_k,
               "threshold_minutes": thr,
               "unreached_minutes": unreached_minutes, "time_limit_s": time_limit_s,
-              "mip_gap": mip_gap, "forced": [ids[j] for j in forced_idx],
-              "excluded": [ids[j] for j in np.flatnonzero(excl)]}
+              "mip_gap": mip_gap, **_forced_excluded_params(ids, forced_m, excl)}
     # population assigned to each chosen site (nearest open facility; existing wins ties)
     sub = sp.coo_array(mins[chosen])
     best1, arg1, _ = _column_best_two(np.asarray(sub.row, dtype=np.int64),
@@ -975,18 +1018,17 @@ def pmedian(
                                       np.asarray(sub.data, dtype=np.float64), m)
     wins = (arg1 >= 0) & (best1 < b_exist)
     assigned_pop = np.bincount(arg1[wins], weights=w[wins], minlength=chosen.size)
-    result = _coverage_result(
+    swaps = _pmedian_swaps(mins, w, b_exist, chosen, allowed=~excl & ~forced_m,
+                           k=n_alternatives) if n_alternatives > 0 else []
+    return _coverage_result(
         "pmedian", cov_mask, w, before, chosen, ids=ids, objective=objective, bound=bound,
         status=status, greedy=greedy_obj, t0=t0, params=params,
         reductions={"demand_units": m, "candidates": n, "assignment_pairs": int(ne)},
         allowed=~excl, uncoverable=~np.isfinite(np.minimum(ex, _assigned_minutes(
             mins, np.flatnonzero(~excl), np.full(m, np.inf)))),
-        unit_community=unit_community, n_alternatives=0, objective_name="weighted_minutes",
-        extra_columns={"assigned_population": assigned_pop.tolist()})
-    swaps = _pmedian_swaps(mins, w, b_exist, chosen, allowed=~excl & ~forced_m,
-                           k=n_alternatives) if n_alternatives > 0 else []
-    return replace(result, alternatives=alternatives_frame(swaps, ids, objective),
-                   solve_time_s=time.perf_counter() - t0)
+        unit_community=unit_community, n_alternatives=n_alternatives,
+        objective_name="weighted_minutes",
+        extra_columns={"assigned_population": assigned_pop.tolist()}, swaps=swaps)
 
 
 def _pmedian_swaps(mins: sp.csr_array, w: FloatArray, base: FloatArray, chosen: IntArray, *,
@@ -1110,27 +1152,21 @@ def capacitated_coverage(
 
     t0 = time.perf_counter()
     time_limit_s = _time_limit(time_limit_s)
-    a = _core.coverage_matrix(reach, max_minutes=max_minutes)
+    a, w, ids = _coverage_inputs(reach, population, max_minutes, candidate_ids)
     n, m = a.shape
-    w = _core.as_weights(population, m)
-    ids = _candidate_ids(candidate_ids, n)
     cap = _capacity(capacity_population, floor_area_m2, m2_per_person, n)
-    if (new_sites is None) == (budget is None):
-        msg = "give exactly one of new_sites (a number of sites) or budget (with costs)"
-        raise InputError(msg)
+    _check_one_limit(new_sites, budget)
     cost = _costs(costs, n)
     cost = np.ones(n) if cost is None else cost
     before = _existing_mask(existing_covered, m, max_minutes)
     forced_m, excl = _forced_excluded(forced, excluded, n, ids)
-    if new_sites is not None and int(forced_m.sum()) > new_sites:
-        msg = f"{int(forced_m.sum())} forced sites exceed new_sites={new_sites}"
-        raise InfeasibleError(msg)
+    _check_forced_count(int(forced_m.sum()), new_sites)
     if budget is not None and float(cost[forced_m].sum()) > budget + 1e-9:
         msg = f"forced sites cost more than the budget {budget:g}"
         raise InfeasibleError(msg)
     use_idx = np.flatnonzero(~excl).astype(np.int64)
     sub = sp.csr_array(a[use_idx])
-    reachable = np.diff(sp.csc_array(sub).indptr) > 0
+    reachable = _reached(sub)
     mg = _core.merge_identical_columns(sub, w, reachable & ~before)
     coo = sp.coo_array(mg.a)
     er = np.asarray(coo.row, dtype=np.int64)
@@ -1178,7 +1214,6 @@ def capacitated_coverage(
     start = np.zeros(nr + ne)
     start[chosen_local] = 1.0
     start[nr:] = z_start
-    left = time_limit_s - (time.perf_counter() - t0)
     status = "optimal"
     sites_local = np.asarray(sorted(chosen_local), dtype=np.int64)
     objective, bound = greedy_obj, greedy_obj
@@ -1186,11 +1221,9 @@ def capacitated_coverage(
         sol = _solve.solve(np.r_[np.zeros(nr), wg[ec]], matrix, (row_lo, row_hi),
                            (col_lo, np.ones(nr + ne)), integer=np.r_[np.ones(nr, dtype=bool),
                                                            np.zeros(ne, dtype=bool)],
-                           maximize=True, time_limit_s=max(left, 1.0), mip_rel_gap=mip_gap,
-                           start=start)
-        if sol.status == "infeasible":
-            msg = "the capacitated model is infeasible"
-            raise InfeasibleError(msg)
+                           maximize=True, time_limit_s=_time_left(t0, time_limit_s),
+                           mip_rel_gap=mip_gap, start=start)
+        _raise_if_infeasible(sol, "the capacitated model is infeasible")
         if np.all(np.isfinite(sol.x)) and sol.objective > greedy_obj + 1e-9:
             sites_local = np.flatnonzero(sol.x[:nr] > 0.5).astype(np.int64)
             objective = float(sol.objective)
@@ -1201,16 +1234,7 @@ def capacitated_coverage(
     chosen = use_idx[sites_local]
     params = {"new_sites": new_sites, "budget": budget, "max_minutes": max_minutes,
               "m2_per_person": m2_per_person, "time_limit_s": time_limit_s, "mip_gap": mip_gap,
-              "forced": [ids[j] for j in np.flatnonzero(forced_m)],
-              "excluded": [ids[j] for j in np.flatnonzero(excl)]}
-    result = _coverage_result(
-        "capacitated", a, w, before, chosen, ids=ids, objective=objective, bound=bound,
-        status=status, greedy=greedy_obj, t0=t0, params=params,
-        reductions={"demand_units": m, "demand_columns_after": int(mr), "candidates": n},
-        allowed=~excl, uncoverable=~before & ~reachable, unit_community=unit_community,
-        n_alternatives=0, objective_name="served_population",
-        extra_columns={"assigned_population": assigned_local[sites_local].tolist(),
-                       "capacity_population": cr[sites_local].tolist()})
+              **_forced_excluded_params(ids, forced_m, excl)}
     swaps: list[tuple[int, list[tuple[int, float]]]] = []
     if n_alternatives > 0 and chosen.size:
         screen = coverage_swaps(a, np.where(before, 0.0, w), before, chosen, allowed=~excl,
@@ -1222,9 +1246,15 @@ def capacitated_coverage(
                 vals.append((alt, _served_lp(a, np.where(before, 0.0, w), cap, trial)))
             vals.sort(key=lambda t: (-t[1], t[0]))
             swaps.append((s, vals[:n_alternatives]))
-    return replace(result, alternatives=alternatives_frame(swaps, ids, objective),
-                   covered_population_after=float(w[before].sum()) + objective,
-                   solve_time_s=time.perf_counter() - t0)
+    result = _coverage_result(
+        "capacitated", a, w, before, chosen, ids=ids, objective=objective, bound=bound,
+        status=status, greedy=greedy_obj, t0=t0, params=params,
+        reductions={"demand_units": m, "demand_columns_after": int(mr), "candidates": n},
+        allowed=~excl, uncoverable=~before & ~reachable, unit_community=unit_community,
+        n_alternatives=n_alternatives, objective_name="served_population",
+        extra_columns={"assigned_population": assigned_local[sites_local].tolist(),
+                       "capacity_population": cr[sites_local].tolist()}, swaps=swaps)
+    return replace(result, covered_population_after=float(w[before].sum()) + objective)
 
 
 def _take(er: IntArray, ec: IntArray, remaining: FloatArray, z: FloatArray, wg: FloatArray,
@@ -1338,15 +1368,11 @@ def multi_category(
             g[kk] = np.broadcast_to(np.asarray(g_in[cat], dtype=np.float64), (n,))
     cw = np.array([float((category_weights or {}).get(cat, 1.0)) for cat in cats])
     forced_m, excl = _forced_excluded(forced, excluded, n, ids)
-    if new_sites is not None and int(forced_m.sum()) > new_sites:
-        msg = f"{int(forced_m.sum())} forced sites exceed new_sites={new_sites}"
-        raise InfeasibleError(msg)
+    _check_forced_count(int(forced_m.sum()), new_sites)
     befores = [_existing_mask((existing_covered or {}).get(cat), m, thr)
                for cat, (_, thr) in zip(cats, mats, strict=True)]
-    merged = [
-        _core.merge_identical_columns(a, w, (np.diff(sp.csc_array(a).indptr) > 0) & ~b)
-        for (a, _), b in zip(mats, befores, strict=True)
-    ]
+    merged = [_core.merge_identical_columns(a, w, _reached(a) & ~b)
+              for (a, _), b in zip(mats, befores, strict=True)]
     nk = len(cats)
     # greedy on (site, service) pairs
     remaining = [mg.weights.copy() for mg in merged]
@@ -1413,13 +1439,11 @@ def multi_category(
     y_cov = [_core.covered_columns(merged[k].a, np.flatnonzero(hosts[k])) for k in range(nk)]
     start = np.r_[is_open.astype(np.float64), hosts.reshape(-1).astype(np.float64),
                   np.concatenate(y_cov).astype(np.float64)]
-    left = time_limit_s - (time.perf_counter() - t0)
     sol = _solve.solve(cost, matrix, (np.full(matrix.shape[0], -np.inf), row_hi), (col_lo, col_hi),
-                       integer=integer, maximize=True, time_limit_s=max(left, 1.0),
+                       integer=integer, maximize=True, time_limit_s=_time_left(t0, time_limit_s),
                        mip_rel_gap=mip_gap, start=start)
-    if sol.status == "infeasible":
-        msg = "the multi-category model is infeasible (forced sites over the budget?)"
-        raise InfeasibleError(msg)
+    _raise_if_infeasible(
+        sol, "the multi-category model is infeasible (forced sites over the budget?)")
     objective, bound, status = greedy_obj, greedy_obj, "optimal"
     if np.all(np.isfinite(sol.x)) and sol.objective > greedy_obj + 1e-9:
         hosts = sol.x[off_x:off_y].reshape(nk, n) > 0.5
@@ -1438,8 +1462,7 @@ def multi_category(
                          params={"categories": cats, "new_sites": new_sites, "budget": budget,
                                  "time_limit_s": time_limit_s, "mip_gap": mip_gap,
                                  "category_weights": dict(zip(cats, cw.tolist(), strict=True)),
-                                 "forced": [ids[j] for j in np.flatnonzero(forced_m)],
-                                 "excluded": [ids[j] for j in np.flatnonzero(excl)]})
+                                 **_forced_excluded_params(ids, forced_m, excl)})
 
 
 def _multi_result(mats: list[tuple[sp.csr_array, float | None]], befores: list[BoolArray],
@@ -1521,7 +1544,7 @@ def _multi_result(mats: list[tuple[sp.csr_array, float | None]], befores: list[B
         covered_population_after=float(sum(w[c].sum() for c in covered)),
         total_population=float(w.sum()) * nk,
         uncoverable_population=float(sum(
-            w[~b & ~(np.diff(sp.csc_array(a).indptr) > 0)].sum()
+            w[~b & ~_reached(a)].sum()
             for (a, _), b in zip(mats, befores, strict=True))),
         objective=objective, bound=bound, gap=0.0 if status == "optimal" else gap,
         status=status, solve_time_s=time.perf_counter() - t0, greedy_objective=greedy,
