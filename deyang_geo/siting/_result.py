@@ -164,12 +164,19 @@ class SitingResult:
         if "services" in flat.columns:
             flat["services"] = [";".join(v) if isinstance(v, (list, tuple)) else v
                                 for v in flat["services"]]
+        for col in ("added_population", "assigned_population"):
+            if col in flat.columns:  # people: one decimal is plenty (weights are fractional)
+                flat[col] = flat[col].astype(float).round(1)
         plain = flat.drop(columns=["geometry"], errors="ignore")
         written["sites.csv"] = write_text_atomic(out / "sites.csv",
                                                  pd.DataFrame(plain).to_csv(index=False),
                                                  encoding="utf-8-sig")
+        alternatives = self.alternatives.copy()
+        for col in ("objective_if_swapped", "objective_change"):
+            if col in alternatives.columns:
+                alternatives[col] = alternatives[col].astype(float).round(1)
         written["alternatives.csv"] = write_text_atomic(
-            out / "alternatives.csv", self.alternatives.to_csv(index=False), encoding="utf-8-sig")
+            out / "alternatives.csv", alternatives.to_csv(index=False), encoding="utf-8-sig")
         if "geometry" in flat.columns:
             import geopandas as gpd
 
