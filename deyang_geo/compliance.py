@@ -1078,6 +1078,8 @@ def _finalise(sums: pd.DataFrame, target: Target, t: float) -> pd.DataFrame:
     out["communities_short"] = comm_short if per_community else np.where(met, 0.0, comm_short)
     out["population"] = pop
     out["population_share"] = pop_share if target.kind == "coverage" else np.nan
+    # whole people: units carry fractions of a community's population
+    people_short = np.ceil(np.round(people_short, 6))
     out["people_short"] = people_short if per_community else np.where(met, 0.0, people_short)
     out["m2_missing"] = m2_missing
     out["facilities"] = sums["fac_n"].to_numpy() if (
