@@ -10,7 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .io import write_text_atomic
+from .io import atomic_path, fixed_file_dates, write_text_atomic
 
 if TYPE_CHECKING:
     from .pipeline import StudyResult
@@ -112,6 +112,12 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
 
     if "access" in wanted:
         written["access"] = write_access_csv(result.access, out_dir / "access.csv")
+    if "isochrones" in wanted and len(result.isochrones):
+        iso_path = out_dir / "isochrones.gpkg"
+        with atomic_path(iso_path) as tmp, fixed_file_dates():
+            result.isochrones.to_crs("EPSG:4326").to_file(tmp, driver="GPKG",
+                                                          layer="isochrones")
+        written["isochrones"] = iso_path
     if "coverage" in wanted:
         for p in result.coverage.write(out_dir):
             written[f"coverage:{p.name}"] = p
@@ -188,6 +194,8 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
             links={"Interactive map / 交互地图": "map.html"} if "map" in written else None,
         )
         written["report"] = paths.html
+        if "report_pdf" in wanted:  # needs a Chromium-family browser on the machine
+            written["report_pdf"] = repmod.write_pdf(paths.html)
         if paths.workbook is not None:
             written["workbook"] = paths.workbook
         if paths.geopackage is not None:

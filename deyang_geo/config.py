@@ -36,7 +36,7 @@ CANDIDATE_SOURCES: tuple[str, ...] = ("file", "nodes", "both")
 #: Outputs a study can write.
 OUTPUTS: tuple[str, ...] = (
     "access", "coverage", "isochrones", "compliance", "sites", "map", "figures", "report",
-    "workbook", "geopackage",
+    "workbook", "geopackage", "report_pdf",
 )
 #: Languages of labels in maps, figures and reports.
 LANGS: tuple[str, ...] = ("zh", "en", "both")

@@ -33,6 +33,7 @@ def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_demo_writes_every_output(demo_out: Path) -> None:
     for name in ["map.html", "report.html", "report_tables.xlsx", "report_layers.gpkg",
                  "access.csv", "coverage.csv", "outside_reach.csv", "compliance_city.csv",
+                 "isochrones.gpkg",
                  "compliance.xlsx", "figures/map_fitness_station.png",
                  "figures/map_fitness_station.pdf", "figures/map_service_station.png",
                  "sites/fitness_station/sites.csv", "sites/fitness_station/sites.geojson",
@@ -152,3 +153,25 @@ def test_same_study_gives_the_same_bytes(tmp_path: Path) -> None:
              "sites/service_station/alternatives.csv"]
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+@pytest.mark.slow
+def test_study_can_print_its_report_to_pdf(tmp_path: Path) -> None:
+    import os
+
+    from deyang_geo.report import BROWSERS
+
+    if not any(shutil.which(b) for b in BROWSERS):
+        if os.environ.get("DEYANG_REQUIRE_BROWSER") == "1":
+            pytest.fail("no Chromium-family browser found")
+        pytest.skip("no Chromium-family browser")
+    work = tmp_path / "study"
+    _copy_demo_inputs(work)
+    text = (demo_data_dir() / "study.toml").read_text(encoding="utf-8")
+    text = text[:text.index("[siting.fitness_station]")] + (
+        '[output]\nfolder = "out"\noutputs = ["coverage", "report", "report_pdf"]\n')
+    (work / "study.toml").write_text(text, encoding="utf-8")
+    assert main(["-q", "run", str(work / "study.toml")]) == 0
+    pdf = work / "out" / "report.pdf"
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    assert pdf.stat().st_size > 10_000
