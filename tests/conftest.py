@@ -8,6 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run and machine (results are reproducible
+# and CI is never flaky); no example database is written into the checkout.
+settings.register_profile("deterministic", derandomize=True, database=None)
+settings.load_profile("deterministic")
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
