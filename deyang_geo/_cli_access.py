@@ -12,6 +12,7 @@ from ._cli_common import (
     add_points_options,
     add_travel_options,
     echo,
+    protected_outputs,
     warnings_to_log,
 )
 
@@ -55,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
         msg = f"--walk-speed-kmh must be a positive number, got {args.walk_speed_kmh:g}"
         raise InputError(msg)
     out = Path(args.out)
-    with warnings_to_log(quiet=args.quiet):
+    with protected_outputs(command=NAME, out=out,
+                           inputs=[args.network, args.facilities, args.demand]), \
+            warnings_to_log(quiet=args.quiet):
         facilities = read_facilities(args.facilities, input_crs=args.input_crs)
         communities = read_communities(args.demand, input_crs=args.input_crs)
         net = RoutingNetwork.from_graph(read_network(args.network, modes=(args.mode,)))

@@ -14,6 +14,7 @@ from ._cli_common import (
     add_travel_options,
     echo,
     log,
+    protected_outputs,
 )
 
 NAME = "compliance"
@@ -101,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
                    f".osm.bz2, .osm.pbf), got {args.network}")
             raise InputError(msg)
     out = Path(args.out)
-    with warnings_to_log():
+    with protected_outputs(command=NAME, out=out, inputs=[args.network, args.facilities,
+                                                          args.demand, args.standards]), \
+            warnings_to_log(quiet=args.quiet):
         catalog = load_catalog(args.standards)
         facilities = read_facilities(args.facilities, input_crs=args.input_crs, catalog=catalog)
         communities = read_communities(args.demand, input_crs=args.input_crs)

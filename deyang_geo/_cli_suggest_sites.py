@@ -15,6 +15,7 @@ from ._cli_common import (
     add_travel_options,
     echo,
     log,
+    protected_outputs,
 )
 
 NAME = "suggest-sites"
@@ -108,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
     category = category_key(args.category)
     minutes = float(args.minutes)
     out = Path(args.out)
-    with warnings_to_log():
+    with protected_outputs(command=NAME, out=out, inputs=[
+            args.network, args.facilities, args.demand, args.candidates,
+            args.exclusion_zones]), warnings_to_log(quiet=args.quiet):
         facilities = read_facilities(args.facilities, input_crs=args.input_crs)
         communities = read_communities(args.demand, input_crs=args.input_crs)
         net = RoutingNetwork.from_graph(read_network(args.network, modes=(args.mode,)))

@@ -17,6 +17,7 @@ __all__ = [
     "ProblemLog",
     "check_geometries",
     "check_required_columns",
+    "check_speed_kmh",
     "check_unique",
     "is_blank",
     "is_missing",
@@ -202,6 +203,8 @@ def parse_numbers(
     required: bool = False,
     integer: bool = False,
     minimum: float | None = 0.0,
+    maximum: float | None = None,
+    maximum_setting: str | None = None,
 ) -> NDArray[np.float64]:
     """Parse a column of numbers, recording every cell that is missing, not a number or too small.
 
@@ -225,6 +228,11 @@ def parse_numbers(
         Whether values are counts: they are rounded to whole numbers.
     minimum
         The smallest value allowed (``None`` for no bound).
+    maximum
+        The largest plausible value (``None`` for no bound); a larger value is a problem
+        showing the cell as typed.
+    maximum_setting
+        The setting that holds ``maximum``, named in the message so a user can raise it.
 
     Returns
     -------
@@ -260,7 +268,55 @@ def parse_numbers(
             log.add(f"{what} is {qualifier}: {cells[i]!r}", row=int(row_numbers[i]),
                     column=column, kind=f"{what} is {qualifier}")
             out[i] = np.nan
+    if maximum is not None:
+        where = f" ({maximum_setting})" if maximum_setting else ""
+        for i in np.flatnonzero(out > maximum):
+            log.add(f"{what} is implausibly large: {_as_typed(cells[i])} (more than "
+                    f"{maximum:,.0f}{where}); check the cell", row=int(row_numbers[i]),
+                    column=column, kind=f"{what} is implausibly large")
+            out[i] = np.nan
     return np.rint(out) if integer else out
+
+
+def _as_typed(cell: Any) -> str:
+    """Show a cell as the user typed it (a float such as 1e20 as ``1e+20``, never an overflow)."""
+    if isinstance(cell, str):
+        return repr(cell)
+    if isinstance(cell, float | np.floating):
+        return f"{float(cell):g}"
+    return repr(cell)
+
+
+def check_speed_kmh(value: float, *, mode: str, option: str) -> float:
+    """Refuse a speed outside the plausible range of its travel mode.
+
+    Parameters
+    ----------
+    value
+        The speed in km/h.
+    mode
+        The travel mode (a key of ``settings.plausible_speeds_kmh``).
+    option
+        How the speed was given (``"--walk-speed-kmh"``, ``"[network.speeds_kmh] walk"``).
+
+    Returns
+    -------
+    float
+        ``value``.
+
+    Raises
+    ------
+    InputError
+        Naming the option, the value and the plausible range.
+    """
+    from . import settings
+
+    low, high = settings.plausible_speeds_kmh.get(mode, (0.0, float("inf")))
+    if not low <= value <= high:
+        msg = (f"{option}: {value:g} km/h is not a plausible {mode} speed (expected "
+               f"{low:g}-{high:g} km/h, settings.plausible_speeds_kmh)")
+        raise InputError(msg)
+    return value
 
 
 def _objects(values: Sequence[Any] | pd.Series) -> NDArray[np.object_]:

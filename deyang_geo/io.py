@@ -13,7 +13,7 @@ import re
 import tempfile
 import unicodedata
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -373,7 +373,41 @@ def _read_excel_grid(path: Path, sheet: str | int | None,
             msg = f"no sheet named {sheet!r}; the sheets are {', '.join(map(repr, sheets))}"
             raise InputError(Problem(msg, file=str(path)))
         name = sheet
+    if engine == "openpyxl":
+        _check_formulas_saved(path, name, sheets[name])
     return sheets[name], name
+
+
+def _check_formulas_saved(path: Path, sheet: str, grid: pd.DataFrame) -> None:
+    """Refuse formula cells whose value was never saved (read as empty, they would be lost).
+
+    Workbooks written by scripts (or saved by tools that do not calculate) keep formulas
+    without their results; Excel and WPS store the results when they save.
+    """
+    if not grid.isna().to_numpy().any():
+        return
+    import openpyxl
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        book = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        problems = []
+        for row in book[sheet].iter_rows():
+            for cell in row:
+                value = getattr(cell, "value", None)
+                r, c = getattr(cell, "row", None), getattr(cell, "column", None)
+                if not (isinstance(value, str) and value.startswith("=") and r and c):
+                    continue
+                if r > grid.shape[0] or c > grid.shape[1] or is_missing(grid.iloc[r - 1, c - 1]):
+                    problems.append(Problem(
+                        f"cell {cell.coordinate} holds a formula ({value[:40]}) whose value "
+                        "was never saved; open the workbook in Excel or WPS and save it, or "
+                        "paste the values", file=f"{path} [sheet {sheet}]"))
+    finally:
+        book.close()
+    if problems:
+        raise InputError(problems[:20])
 
 
 def _read_raw_table(path: str | os.PathLike[str], *, sheet: str | int | None = None,
@@ -462,6 +496,38 @@ def _match_columns(columns: Sequence[str],
                 taken.add(column)
                 break
     return found
+
+
+_DUPLICATE_SUFFIX = re.compile(r"\.\d+$")
+
+
+def _check_ambiguous_columns(frame: pd.DataFrame, found: Mapping[str, str | None],
+                             aliases: Mapping[str, Sequence[str]], *, log: ProblemLog,
+                             label: str, skip: Collection[str] = ()) -> None:
+    """Refuse two columns that both fit one field with different values; warn when identical.
+
+    A second header of the same name (read as ``name.1``) counts as a second column.
+    """
+    columns = [str(c) for c in frame.columns]
+    used = {c for c in found.values() if c is not None}
+    for name, names in aliases.items():
+        chosen = found.get(name)
+        if chosen is None or name in skip:
+            continue
+        wanted = {_norm(a) for a in (name, *names)}
+        others = [c for c in columns if c != chosen and c not in used
+                  and (_norm(c) in wanted or (_DUPLICATE_SUFFIX.search(c) is not None
+                                              and _norm(_DUPLICATE_SUFFIX.sub("", c)) in wanted))]
+        for other in others:
+            same = parse_texts(frame[chosen]) == parse_texts(frame[other])
+            if same:
+                warnings.warn(f"{label}: columns {chosen!r} and {other!r} both look like "
+                              f"{name} and hold the same values; using {chosen!r}",
+                              InputWarning, stacklevel=4)
+            else:
+                log.add(f"columns {chosen!r} and {other!r} both look like {name} but hold "
+                        f"different values; keep one of them (rename or delete the other)",
+                        column=other, kind=f"ambiguous {name}")
 
 
 def _crs_info(input_crs: str) -> tuple[str, bool]:
@@ -982,6 +1048,36 @@ def _swap_into_area(x: np.ndarray[Any, np.dtype[np.float64]],
     return x, y
 
 
+#: Integers beyond this are refused whatever the column (int64 holds 9.2e18).
+_MAX_COUNT = 1e15
+
+
+def _maximum(name: str, *, integer: bool) -> tuple[float | None, str | None]:
+    """Return the plausible maximum of a numeric column and the setting that holds it."""
+    from . import settings
+
+    if name in ("population", "households", "capacity_population"):
+        return float(settings.max_population_per_community), "settings.max_population_per_community"
+    if name in ("floor_area_m2", "site_area_m2"):
+        return float(settings.max_floor_area_m2), "settings.max_floor_area_m2"
+    return (_MAX_COUNT, None) if integer else (None, None)
+
+
+def _check_households(out: Mapping[str, Any], found: Mapping[str, str | None],
+                      rows: np.ndarray[Any, np.dtype[np.int64]], log: ProblemLog) -> None:
+    """Record every community with more households than people (a swapped or mistyped cell)."""
+    if "households" not in out or "population" not in out:
+        return
+    households = pd.array(out["households"], dtype="Float64").to_numpy(dtype=float,
+                                                                      na_value=np.nan)
+    population = np.asarray(out["population"], dtype=float)
+    for i in np.flatnonzero(households > population):
+        log.add(f"households ({households[i]:,.0f}) exceed the population "
+                f"({population[i]:,.0f}): every household has at least one person; check "
+                "the two cells", row=int(rows[i]), column=found.get("households"),
+                kind="households exceed the population")
+
+
 def _read_points(
     path: str | os.PathLike[str],
     table: str,
@@ -1002,6 +1098,9 @@ def _read_points(
     found = _match_columns([str(c) for c in src.frame.columns], aliases)
     check_required_columns(found, aliases, _REQUIRED[table], log=log,
                            columns=[str(c) for c in src.frame.columns])
+    _check_ambiguous_columns(src.frame, found, aliases, log=log, label=src.label,
+                             skip=("lon", "lat", "coordinates") if src.geometry is not None
+                             else ())
     rows = src.rows
     n = len(src.frame)
 
@@ -1035,9 +1134,10 @@ def _read_points(
             continue
         if name in _NUMERIC:
             integer, what = _NUMERIC[name]
+            maximum, setting = _maximum(name, integer=integer)
             values = parse_numbers(src.frame[column], rows=rows, column=column, log=log,
                                    what=what, required=name in _REQUIRED[table],
-                                   integer=integer)
+                                   integer=integer, maximum=maximum, maximum_setting=setting)
             if integer:
                 ints = pd.array(np.nan_to_num(values).astype(np.int64), dtype="Int64")
                 ints[np.isnan(values)] = pd.NA
@@ -1051,6 +1151,8 @@ def _read_points(
             out[name] = _divisions(texts(name) or [])
         else:
             out[name] = texts(name)
+    if table == "communities":
+        _check_households(out, found, rows, log)
     if src.geometry is not None:
         geoms = _geometries_from_file(src, input_crs=input_crs, log=log, table=table)
     else:
