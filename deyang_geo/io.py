@@ -40,11 +40,13 @@ __all__ = [
     "COLUMN_ALIASES",
     "atomic_path",
     "category_key",
+    "formula_safe",
     "read_candidates",
     "read_communities",
     "read_facilities",
     "read_table",
     "write_bytes_atomic",
+    "write_csv_atomic",
     "write_text_atomic",
 ]
 
@@ -1430,3 +1432,77 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+_FORMULA_START = ("=", "+", "@", "\t", "\r")
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _formula_safe_cell(value: Any) -> Any:
+    if not isinstance(value, str) or not value:
+        return value
+    if value.startswith(_FORMULA_START) or (value.startswith("-")
+                                            and not _is_number_text(value)):
+        return "'" + value
+    return value
+
+
+def formula_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy whose text cells (and headers) cannot run as spreadsheet formulas.
+
+    Text starting with ``=``, ``+``, ``@``, a tab or a carriage return, or with ``-`` unless it
+    is a number, gets a leading apostrophe (as OWASP recommends against CSV injection), so a
+    name such as ``=HYPERLINK(...)`` taken from a planner's file or OpenStreetMap shows as text
+    in Excel or WPS. Numbers stay numbers (a negative number is a number).
+
+    Parameters
+    ----------
+    table
+        Any table; it is not modified.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The safe copy.
+    """
+    out = pd.DataFrame(table).copy()
+    for j in range(out.shape[1]):
+        column = out.iloc[:, j]
+        if column.dtype == object or pd.api.types.is_string_dtype(column):
+            out.isetitem(j, column.map(_formula_safe_cell).to_numpy(dtype=object))
+    out.columns = pd.Index([_formula_safe_cell(c) for c in out.columns])
+    return out
+
+
+def write_csv_atomic(table: pd.DataFrame, path: str | os.PathLike[str], *,
+                     encoding: str = "utf-8-sig", **options: Any) -> Path:
+    """Write a table as a formula-safe CSV for Excel (UTF-8 with BOM), atomically.
+
+    Every CSV output of the toolkit goes through this function: text cells that a spreadsheet
+    would run as formulas are neutralised (:func:`formula_safe`).
+
+    Parameters
+    ----------
+    table
+        The table (its index is not written).
+    path
+        Destination file.
+    encoding
+        Text encoding; the default writes the byte-order mark Excel needs for Chinese.
+    **options
+        Passed to :meth:`pandas.DataFrame.to_csv` (``float_format``, ``na_rep``...).
+
+    Returns
+    -------
+    Path
+        The destination.
+    """
+    text = formula_safe(table).to_csv(index=False, **options)
+    return write_text_atomic(path, str(text), encoding=encoding)

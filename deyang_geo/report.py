@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ._errors import InputError
-from .io import atomic_path, fixed_file_dates, write_text_atomic
+from .io import atomic_path, fixed_file_dates, write_csv_atomic, write_text_atomic
 from .webmap import Lang, category_label, label
 
 __all__ = [
@@ -260,9 +260,7 @@ def write_tables(out_dir: str | os.PathLike[str], tables: Mapping[str, pd.DataFr
     if csv:
         for name, table in present.items():
             path = Path(csv_folder or folder) / f"{_file_stem(name)}.csv"
-            with atomic_path(path) as tmp:
-                table.to_csv(tmp, index=False, encoding="utf-8-sig")
-            written.append(path)
+            written.append(write_csv_atomic(table, path))
     return workbook, tuple(written)
 
 
