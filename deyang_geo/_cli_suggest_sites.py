@@ -77,6 +77,8 @@ def _check(args: argparse.Namespace) -> None:
                                 + (" or --budget B" if args.model == "mclp" else "")))
     if args.new_sites is not None and args.new_sites < 0:
         problems.append(Problem("--new-sites must be >= 0"))
+    if args.budget is not None and not args.budget > 0:
+        problems.append(Problem(f"--budget must be a positive cost, got {args.budget:g}"))
     if args.budget is not None and args.model != "mclp":
         problems.append(Problem("--budget works with --model mclp"))
     if args.target_share is not None and (args.model != "lscp"

@@ -1080,6 +1080,32 @@ def _check_households(out: Mapping[str, Any], found: Mapping[str, str | None],
                 kind="households exceed the population")
 
 
+def _check_areas(geoms: np.ndarray[Any, np.dtype[np.object_]],
+                 rows: np.ndarray[Any, np.dtype[np.int64]], log: ProblemLog) -> None:
+    """Record every community polygon larger than ``settings.max_community_area_km2``."""
+    import shapely
+
+    from . import settings
+
+    if not len(geoms):
+        return
+    kinds = shapely.get_type_id(geoms)
+    polygons = np.isin(kinds, (3, 6)) & ~shapely.is_missing(geoms)
+    if not polygons.any():
+        return
+    km_per_degree = 111.32
+    lat = shapely.get_y(shapely.centroid(geoms[polygons]))
+    area_km2 = np.zeros(len(geoms))
+    area_km2[polygons] = (shapely.area(geoms[polygons]) * km_per_degree ** 2
+                          * np.cos(np.radians(np.clip(lat, -89.0, 89.0))))
+    limit = float(settings.max_community_area_km2)
+    for i in np.flatnonzero(area_km2 > limit):
+        log.add(f"the community's polygon covers {area_km2[i]:,.0f} km2, more than "
+                f"settings.max_community_area_km2 ({limit:,.0f}): check its coordinates (a "
+                "typo can make a polygon the size of a province)", row=int(rows[i]),
+                column="geometry", kind="community polygon implausibly large")
+
+
 def _read_points(
     path: str | os.PathLike[str],
     table: str,
@@ -1160,6 +1186,8 @@ def _read_points(
     else:
         geoms = _geometries_from_columns(src, found, input_crs=input_crs, log=log,
                                          study_area=area)
+    if table == "communities":
+        _check_areas(geoms, rows, log)
     log.raise_if_any()
 
     if table == "communities":

@@ -58,6 +58,9 @@ max_demand_units_per_community: int = 200_000
 #: file, row and column (a typo, or a number pasted into the wrong column).
 max_population_per_community: int = 1_000_000
 max_floor_area_m2: float = 1_000_000.0
+#: Largest plausible community polygon in km2 (Deyang's largest county-level division,
+#: Shifang, covers about 820 km2).
+max_community_area_km2: float = 2_000.0
 #: Plausible speeds in km/h per travel mode (low, high): a speed outside is refused.
 plausible_speeds_kmh: dict[str, tuple[float, float]] = {
     "walk": (1.0, 8.0),
