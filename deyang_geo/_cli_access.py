@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``access`` and return the exit code."""
     from ._errors import InputError
     from ._outputs import write_access_csv
+    from ._validate import warn_unreachable_categories
     from .access import minutes_to_nearest
     from .coverage import compute_coverage
     from .demand import demand_units
@@ -65,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         units = demand_units(communities, crs=net.crs)
         access = minutes_to_nearest(net, units, facilities, mode=args.mode,
                                     walk_speed_kmh=args.walk_speed_kmh)
+        warn_unreachable_categories(access, facilities_file=str(args.facilities))
         speed = "" if args.walk_speed_kmh is None else f", {args.walk_speed_kmh:g} km/h"
         coverage = compute_coverage(
             access, units, communities, threshold_minutes=minutes,

@@ -99,7 +99,7 @@ def walk_speed_kmh(text: str) -> float:
     try:
         return check_speed_kmh(value, mode="walk", option="--walk-speed-kmh")
     except InputError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--walk-speed-kmh: ")) from None
 
 
 def add_out_option(parser: argparse.ArgumentParser, *, is_dir: bool = True) -> None:

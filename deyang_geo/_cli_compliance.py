@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``compliance`` and return the exit code."""
     from ._cli_common import warnings_to_log
     from ._errors import InputError
+    from ._validate import warn_unreachable_categories
     from .access import minutes_to_nearest, reach_set
     from .compliance import evaluate_compliance, gap_summary
     from .demand import demand_units
@@ -119,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         units = demand_units(communities, crs=net.crs)
         access = minutes_to_nearest(net, units, facilities, mode=args.mode,
                                     walk_speed_kmh=args.walk_speed_kmh)
+        warn_unreachable_categories(access, facilities_file=str(args.facilities))
         unit_xy = units.geometry.to_crs(net.crs)
         units_snapped = snap_points(net, unit_xy.x.to_numpy(), unit_xy.y.to_numpy(),
                                     mode=args.mode)

@@ -200,8 +200,8 @@ def _inputs(folders: list[Path], layers: list[Path], out: Path) -> list[Path]:
 
     for folder in folders:
         check_complete(folder)
-    problems = [Problem("a layer must be a GeoJSON (.geojson) or GeoPackage (.gpkg) file",
-                        file=str(p), column="--layers")
+    problems = [Problem("--layers takes GeoJSON (.geojson) or GeoPackage (.gpkg) files",
+                        file=str(p))
                 for p in layers if p.suffix.lower() not in _LAYER_SUFFIXES]
     if problems:
         raise InputError(problems)

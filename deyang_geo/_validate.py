@@ -24,6 +24,7 @@ __all__ = [
     "parse_bools",
     "parse_numbers",
     "parse_texts",
+    "warn_unreachable_categories",
 ]
 
 #: How many rows with the same problem in the same column are listed one by one before they
@@ -533,3 +534,40 @@ def check_geometries(
         else:
             ok[i] = True
     return ok
+
+
+def warn_unreachable_categories(access: pd.DataFrame, *, facilities_file: str | None = None
+                                ) -> list[str]:
+    """Warn about every category none of whose facilities any demand unit can reach.
+
+    Such a category gives a confident 0 % coverage that is usually a data problem (facilities
+    far from the network, in the wrong coordinate system, or on a piece of network that was
+    dropped).
+
+    Parameters
+    ----------
+    access
+        ``category`` and ``minutes`` per demand unit (NaN when unreachable).
+    facilities_file
+        The facilities file, named in the warning.
+
+    Returns
+    -------
+    list of str
+        The categories warned about.
+    """
+    import warnings
+
+    from ._errors import InputWarning
+
+    if access.empty or not {"category", "minutes"} <= set(access.columns):
+        return []
+    reached = (pd.to_numeric(access["minutes"], errors="coerce").notna()
+               .groupby(access["category"].astype(str), sort=True).any())
+    unreachable = [str(c) for c, ok in reached.items() if not ok]
+    where = f"{facilities_file}: " if facilities_file else ""
+    for category in unreachable:
+        warnings.warn(f"{where}no {category} facility is reachable from any community (all "
+                      "are far from the network or on a dropped piece of it); check their "
+                      "coordinates and coordinate system", InputWarning, stacklevel=2)
+    return unreachable

@@ -79,6 +79,9 @@ def _configure_logging(*, quiet: bool, verbose: bool) -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
+    for existing in logger.handlers:  # the console of this call (tests swap sys.stderr)
+        if type(existing) is logging.StreamHandler:
+            existing.stream = sys.stderr
     logger.propagate = False
 
 

@@ -721,7 +721,11 @@ def _read_geo(file: Path, hints: Sequence[str]) -> _Source:
     if file.suffix.lower() == ".shp" and not file.with_suffix(".cpg").exists():
         kwargs["encoding"] = _guess_dbf_encoding(file.with_suffix(".dbf"))
     try:
-        gdf = pyogrio.read_dataframe(file, layer=layer, **kwargs)
+        with warnings.catch_warnings():
+            # GDAL's notes on odd values ("could not parse column as JSON"): the checks below
+            # report the cells themselves, with row and column
+            warnings.simplefilter("ignore")
+            gdf = pyogrio.read_dataframe(file, layer=layer, **kwargs)
     except Exception as exc:
         msg = f"cannot read as a geometry file (GeoJSON, GeoPackage, Shapefile): {exc}"
         raise InputError(Problem(msg, file=label)) from None

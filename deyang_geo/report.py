@@ -184,14 +184,22 @@ def excel_safe(table: pd.DataFrame) -> pd.DataFrame:
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].map(_safe_cell)
-    out.columns = [str(c) for c in out.columns]
+    out.columns = [str(_safe_cell(str(c))) or f"column_{j + 1}"
+                   for j, c in enumerate(out.columns)]
     return out
+
+
+#: Characters an .xlsx file cannot hold (XML 1.0 control characters).
+_ILLEGAL_IN_WORKBOOKS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def _safe_cell(value: Any) -> Any:
     if isinstance(value, (list, tuple, np.ndarray)):
         value = ", ".join(str(v) for v in value)
     if not isinstance(value, str) or not value:
+        return value
+    value = _ILLEGAL_IN_WORKBOOKS.sub("", value)  # control characters break .xlsx files
+    if not value:
         return value
     first = value[0]
     if first in "=+@\t\r" or (first == "-" and not _is_number(value)):
