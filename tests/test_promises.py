@@ -234,7 +234,7 @@ def test_signals_clean_up_and_mark_incomplete(tmp_path: Path, name: str, code: i
     assert (out / INCOMPLETE_NAME).is_file()
     assert not (out / MANIFEST_NAME).exists()
     assert not (out / LOCK_NAME).exists()
-    assert not [p for p in out.rglob(".*")]  # no temporary files
+    assert not list(out.rglob(".*"))  # no temporary files
     assert _hashes(list(files.values())) == inputs
 
 
