@@ -1467,6 +1467,7 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
 
 
 _FORMULA_START = ("=", "+", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset({*_FORMULA_START, "-"})
 
 
 def _is_number_text(text: str) -> bool:
@@ -1492,7 +1493,8 @@ def formula_safe(table: pd.DataFrame) -> pd.DataFrame:
     Text starting with ``=``, ``+``, ``@``, a tab or a carriage return, or with ``-`` unless it
     is a number, gets a leading apostrophe (as OWASP recommends against CSV injection), so a
     name such as ``=HYPERLINK(...)`` taken from a planner's file or OpenStreetMap shows as text
-    in Excel or WPS. Numbers stay numbers (a negative number is a number).
+    in Excel or WPS. Numbers stay numbers (a negative number is a number). Only the distinct
+    values of a column are looked at, and unchanged columns are shared, not copied.
 
     Parameters
     ----------
@@ -1504,13 +1506,32 @@ def formula_safe(table: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         The safe copy.
     """
-    out = pd.DataFrame(table).copy()
+    out = pd.DataFrame(table).copy(deep=False)
     for j in range(out.shape[1]):
         column = out.iloc[:, j]
         if column.dtype == object or pd.api.types.is_string_dtype(column):
-            out.isetitem(j, column.map(_formula_safe_cell).to_numpy(dtype=object))
+            safe = _formula_safe_column(column)
+            if safe is not None:
+                out.isetitem(j, safe)
     out.columns = pd.Index([_formula_safe_cell(c) for c in out.columns])
     return out
+
+
+def _formula_safe_column(column: pd.Series) -> np.ndarray[Any, np.dtype[np.object_]] | None:
+    """Return the column's values made safe, or None when no cell needs it."""
+    values = column.to_numpy(dtype=object)
+    changed = {}
+    for value in pd.unique(values):
+        if isinstance(value, str) and value[:1] in _FORMULA_FIRST:
+            safe = _formula_safe_cell(value)
+            if safe is not value:
+                changed[value] = safe
+    if not changed:
+        return None
+    values = values.copy()
+    hit = np.flatnonzero(pd.Series(values).isin(list(changed)).to_numpy())
+    values[hit] = [changed[v] for v in values[hit]]
+    return values
 
 
 def write_csv_atomic(table: pd.DataFrame, path: str | os.PathLike[str], *,
@@ -1536,5 +1557,6 @@ def write_csv_atomic(table: pd.DataFrame, path: str | os.PathLike[str], *,
     Path
         The destination.
     """
-    text = formula_safe(table).to_csv(index=False, **options)
-    return write_text_atomic(path, str(text), encoding=encoding)
+    with atomic_path(path) as tmp:  # streamed to the file: no copy of the text in memory
+        formula_safe(table).to_csv(tmp, index=False, encoding=encoding, **options)
+    return Path(path)

@@ -424,3 +424,41 @@ def test_province_sized_community_fails_clearly_under_2_gb(tmp_path: Path) -> No
                           env=env, timeout=900, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
 
+
+
+# --- figures without a CJK font ------------------------------------------------------------
+
+
+def test_without_cjk_font_no_missing_glyphs_and_english_titles(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import matplotlib.pyplot as plt
+
+    from deyang_geo import figures
+
+    monkeypatch.setattr(figures, "cjk_family_or_warn", lambda: None)
+    communities = gpd.GeoDataFrame(
+        {"id": ["U1", "R1"], "name": ["东山社区", "五里村"], "population": [10, 20]},
+        geometry=[box(104.38, 31.12, 104.39, 31.13), box(104.39, 31.12, 104.40, 31.13)],
+        crs=4326)
+    with pytest.warns(figures.FontWarning, match="English"):
+        fig = figures.study_figure(title="15分钟服务圈 15-minute service circle",
+                                   scenario="步行 walk 15 min", communities=communities,
+                                   synthetic=True, lang="both")
+    # pytest turns matplotlib's "Glyph ... missing from font" warnings into errors here
+    figures.save_figure(fig, tmp_path / "map.png")
+    texts = [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))]
+    assert "15-minute service circle" in texts
+    assert not any(figures_has_cjk(t) for t in texts)
+    plt.close(fig)
+    with pytest.warns(figures.FontWarning):
+        chart = figures.coverage_chart(
+            pd.DataFrame({"category": ["health_room"], "covered_share_15min": [0.5]}),
+            title="覆盖率 coverage", lang="zh")
+    figures.save_figure(chart, tmp_path / "chart.png")
+    assert chart.axes[0].get_title() == "coverage"
+    plt.close(chart)
+
+
+def figures_has_cjk(text: str) -> bool:
+    """Whether a text holds a Chinese character."""
+    return any(0x2E80 <= ord(ch) <= 0x9FFF for ch in text)
