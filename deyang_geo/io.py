@@ -438,7 +438,8 @@ def _infer_column(values: pd.Series) -> pd.Series:
         except ValueError:
             pass
         else:
-            if all(float(n).is_integer() for n in numbers) and len(present) == len(texts):
+            if (all(float(n).is_integer() and abs(n) < 2.0 ** 63 for n in numbers)
+                    and len(present) == len(texts)):  # larger integers stay floats
                 return pd.Series([int(float(t)) for t in present], dtype="int64")
             return pd.Series([np.nan if t is None else float(t) for t in texts],
                              dtype="float64")

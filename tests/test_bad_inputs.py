@@ -182,6 +182,10 @@ CASES: list[Case] = [
          {"com.geojson": _community(population=1e12)}),
     Case("com-population-1e20", ACCESS, ("com.geojson", "row 1", "population", "1e+20"),
          {"com.geojson": _community(population=1e20)}),
+    Case("com-population-huge-integer", ACCESS_CSV,
+         ("com.csv", "row 1", "population", "100000000000000000000"),
+         {"com.csv": COM_HEADER.replace("\n", ",extra\n")
+          + "C1,a,100000000000000000000,400,104.39,31.13,100000000000000000000\n"}),
     Case("com-households-exceed-population", ACCESS, ("com.geojson", "row 1", "households"),
          {"com.geojson": _community(population=100, households=400)}),
     Case("com-duplicate-ids", ACCESS, ("com.geojson", "row 2", "'id'"),

@@ -462,3 +462,12 @@ def test_without_cjk_font_no_missing_glyphs_and_english_titles(
 def figures_has_cjk(text: str) -> bool:
     """Whether a text holds a Chinese character."""
     return any(0x2E80 <= ord(ch) <= 0x9FFF for ch in text)
+
+
+def test_integers_beyond_int64_are_read_without_overflow(tmp_path: Path) -> None:
+    from deyang_geo.io import read_table
+
+    path = tmp_path / "big.csv"
+    path.write_text("id,extra\nC1,100000000000000000000\nC2,7\n", encoding="utf-8")
+    table = read_table(path)
+    assert table["extra"].tolist() == [1e20, 7.0]
