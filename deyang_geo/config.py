@@ -663,7 +663,7 @@ def _network(s: _Section) -> NetworkConfig:
             continue
         value = speeds_s.number(mode, positive=True, maximum=200)
         low, high = settings.plausible_speeds_kmh.get(mode, (0.0, 200.0))
-        if value is not None and not low <= value <= high:
+        if value is not None and 0 < value <= 200 and not low <= value <= high:
             speeds_s.problem(mode, f"{value:g} km/h is not a plausible {mode} speed (expected "
                              f"{low:g}-{high:g} km/h)")
         elif value is not None:
