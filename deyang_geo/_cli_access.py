@@ -73,7 +73,13 @@ def run(args: argparse.Namespace) -> int:
                         "walk_speed_kmh": "" if args.walk_speed_kmh is None
                         else f"{args.walk_speed_kmh:g}"},
         )
-        write_access_csv(access[["demand_id", "category", "minutes", "facility_id"]],
+        # one row per unit and category, units in the order of the demand file
+        unit_pos = {u: i for i, u in enumerate(units["unit_id"].astype(str))}
+        cat_pos = {c: i for i, c in enumerate(resolved.categories)}
+        rows = access.assign(_u=access["demand_id"].astype(str).map(unit_pos),
+                             _c=access["category"].map(cat_pos))
+        rows = rows.sort_values(["_u", "_c"], kind="mergesort")
+        write_access_csv(rows[["demand_id", "category", "minutes", "facility_id"]],
                          out / "access.csv")
         coverage.write(out)
         fmap = study_map(
