@@ -365,7 +365,8 @@ new_sites = 2
     # the report prints the resolved analysis, per category, urban and rural
     report = (out / "report.html").read_text(encoding="utf-8")
     assert "Mode and threshold per category, urban and rural" in report
-    assert "fitness_station" in report
+    assert catalog.categories["fitness_station"].name_zh in report
+    assert "to_facility" in report
     by_cat = pd.read_csv(out / "report_csv" / "parameters_by_category.csv",
                          encoding="utf-8-sig")
     assert set(np.unique(by_cat.iloc[:, 1].astype(str))) >= {"urban", "rural"}
