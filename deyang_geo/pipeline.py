@@ -346,6 +346,9 @@ def compute_access(net: RoutingNetwork, units: gpd.GeoDataFrame, facilities: gpd
         if not mask.any():
             continue
         direction = resolved.setting(cats[0], group).direction
+        if direction != "to_facility" and not direction_kwargs(minutes_to_nearest, direction):
+            log.warning("direction %r is not supported by this version's routing: minutes "
+                        "are computed as before", direction)
         part = minutes_to_nearest(net, units[mask], facilities, mode=mode,
                                   categories=list(cats), max_snap_m=resolved.max_snap_m,
                                   walk_speed_kmh=walk_speed_kmh,
@@ -396,7 +399,7 @@ def suggest_sites_for(scenario: SitingScenario, *, net: RoutingNetwork,
         Largest snapping distance.
     resolved
         The resolved analysis (modes and thresholds per group); None uses the scenario's
-        ``minutes`` and ``mode`` for every unit.
+        ``minutes`` (``settings.threshold_minutes`` when NaN) and ``mode`` for every unit.
     rural
         Per unit, whether it is rural (needed with ``resolved``).
     walk_speed_kmh
