@@ -122,7 +122,7 @@ def _copy(tmp_path: Path, old: str, new: str) -> Path:
 def test_modified_copy_is_used(tmp_path: Path) -> None:
     path = _copy(tmp_path, "floor_area_m2_per_100_households = 30",
                  "floor_area_m2_per_100_households = 40")
-    text = path.read_text(encoding="utf-8").replace('version = "deyang-2018.1"',
+    text = path.read_text(encoding="utf-8").replace('version = "deyang-2018.2"',
                                                     'version = "other-city-1"')
     path.write_text(text, encoding="utf-8")
     cat = load_catalog(path)
