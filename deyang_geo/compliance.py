@@ -644,7 +644,7 @@ def _presence_positions(facilities: pd.DataFrame, communities: pd.DataFrame,
         kinds = np.asarray(getattr(geo_c, "geom_type", pd.Series([None] * n_comm)))
         polygons = np.isin(kinds, _POLYGON_TYPES)
     todo = out < 0
-    if polygons.any() and todo.any() and geo_f is not None:
+    if polygons.any() and todo.any() and geo_f is not None and geo_c is not None:
         import geopandas as gpd
 
         crs_c, crs_f = getattr(geo_c, "crs", None), getattr(geo_f, "crs", None)
@@ -802,7 +802,7 @@ def _coverage(ctx: _Context, target: Target) -> _Evaluation:
 
 
 def _presence(ctx: _Context, target: Target) -> _Evaluation:
-    """The community *has* a facility of every category of the target (建有 / 全覆盖)."""
+    """Judge whether each community *has* a facility of every target category (建有, 全覆盖)."""
     judged = ctx.presence_assessable
     if not judged.any():
         return _not_assessed(ctx, target, NO_PRESENCE, reading="presence")

@@ -491,8 +491,8 @@ def catalog_figures(catalog: Catalog) -> pd.DataFrame:
             texts = (t.assumptions if not reading else
                      t.travel_time_assumptions if reading == "travel_time"
                      else t.presence_assumptions)
-            for text in texts:
-                rows.append((*names, f"assumption {reading}".strip(), "", "", text, False))
+            rows.extend((*names, f"assumption {reading}".strip(), "", "", text, False)
+                        for text in texts)
     return pd.DataFrame(rows, columns=["entry", "name_zh", "name_en", "figure", "value",
                                        "unit", "source", "verified"])
 
