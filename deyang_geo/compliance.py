@@ -89,7 +89,7 @@ _UNITS = {
 _EPS = 1e-9
 _SUM_COLUMNS = (
     "n", "n_met", "population", "population_met", "demand", "supply", "m2_missing",
-    "fac_n", "fac_met", "fac_unknown", "num", "den", "amount",
+    "fac_n", "fac_met", "fac_unknown", "num", "den", "amount", "n_unjudged",
 )
 _GAP_COLUMNS = ("communities_short", "people_short", "m2_missing", "facilities_short",
                 "amount_short")
@@ -818,6 +818,7 @@ def _presence(ctx: _Context, target: Target) -> _Evaluation:
     sums = _base_sums(n_comm)
     sums["n"] = judged.astype(float)
     sums["n_met"] = has.astype(float)
+    sums["n_unjudged"] = (~judged).astype(float)
     sums["population"] = np.where(judged, pop, 0.0)
     sums["population_met"] = np.where(has, pop, 0.0)
     sums["comm_value"] = np.where(judged, fewest, np.nan)
@@ -1194,7 +1195,9 @@ def _finalise(sums: pd.DataFrame, target: Target, t: float) -> pd.DataFrame:
     out["target"] = t
     out["met"] = pd.array([bool(m) if a else pd.NA for m, a in zip(met, assessed, strict=True)],
                           dtype="boolean")
-    out["status"] = np.where(assessed, np.where(met, "met", "missed"), "no data in scope")
+    # communities in scope that cannot be judged (presence of point communities) say why
+    empty = np.where(sums["n_unjudged"].to_numpy() > 0, NO_PRESENCE, "no data in scope")
+    out["status"] = np.where(assessed, np.where(met, "met", "missed"), empty)
     out["communities"] = n
     out["communities_met"] = n_met
     # gaps towards an aggregate share are 0 once it is met; counts of communities below their

@@ -716,3 +716,15 @@ def test_cli_analyses_categories_beyond_the_catalog(tmp_path: Path) -> None:
     params = pd.read_csv(tmp_path / "cmp" / "compliance_parameters.csv", encoding="utf-8-sig")
     params = dict(zip(params["parameter"], params["value"].astype(str), strict=True))
     assert params["categories_beyond_catalog"] == "游泳池 (1), 药店 (1)"
+
+
+def test_presence_scope_of_only_point_communities_says_why() -> None:
+    """Urban polygons, a rural point village: the rural presence row is not a plain 'no data'."""
+    res = _run(communities=_squares(_communities(), which=(0, 1)), targets=["T7"])
+    rural = _row(res.targets, "T7", "rural", reading="presence")
+    assert rural["status"] == "not assessable: no polygon or community column"
+    assert pd.isna(rural["met"])
+    assert _row(res.targets, "T7", "urban", reading="presence")["value"] == 0.5
+    township_b = res.by_township[(res.by_township["township"] == "B")
+                                 & (res.by_township["reading"] == "presence")]
+    assert set(township_b["status"]) == {"not assessable: no polygon or community column"}
