@@ -530,9 +530,12 @@ class _Context:
             "name": _text_column(facilities, "name"),
             "category": facilities["category"].astype(str).to_numpy(),
         })
-        fac["comm_pos"] = _place_facilities(facilities, communities, pos)
         inside, assessable, presence_note = _presence_positions(facilities, communities, comm)
         fac["inside_pos"] = inside
+        # sizes and attributes per community: the same community (its column by id or name,
+        # else the polygon it lies in), else the nearest one
+        fac["comm_pos"] = np.where(inside >= 0, inside,
+                                   _place_facilities(facilities, communities, pos))
         return cls(catalog=catalog, mode=mode, overrides=overrides, covered_share=covered_share,
                    comm=comm, units=u, fac=fac, raw_communities=communities,
                    raw_facilities=facilities, minutes=minutes,

@@ -728,3 +728,14 @@ def test_presence_scope_of_only_point_communities_says_why() -> None:
     township_b = res.by_township[(res.by_township["township"] == "B")
                                  & (res.by_township["reading"] == "presence")]
     assert set(township_b["status"]) == {"not assessable: no polygon or community column"}
+
+
+def test_community_column_by_name_places_facilities_for_sizes_too() -> None:
+    """F2 (30 m2) stands next to 白马村 but the file assigns it to 文庙社区 by name."""
+    fac = _facilities(community_id=[None, "文庙社区", None, None, None])
+    res = _run(facilities=fac, targets=["T6"])
+    under = res.undersized.set_index("id")
+    assert under.loc["F2", "community_id"] == "C2"
+    assert under.loc["F2", "township"] == "A"
+    base = _run(targets=["T6"]).undersized.set_index("id")
+    assert base.loc["F2", "community_id"] == "C3"  # the nearest without the column
