@@ -514,6 +514,7 @@ def test_presence_is_read_next_to_travel_time_with_polygons() -> None:
     assert pd.isna(wide.loc[2, "T2 presence value"])  # C3 is rural: T2 is urban only
     assert list(wide["T2 presence met"])[:2] == [True, False]
     assert "T2 value" in wide.columns
+    assert any(line.startswith("T2 urban (presence): 0.5 < 1") for line in gap_summary(res))
 
 
 def test_presence_of_point_communities_needs_a_community_column() -> None:
