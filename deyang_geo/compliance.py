@@ -622,20 +622,23 @@ def _presence_positions(facilities: pd.DataFrame, communities: pd.DataFrame,
     n_fac, n_comm = len(facilities), len(comm)
     out = np.full(n_fac, -1, dtype=np.int64)
     notes: list[str] = []
-    has_column = "community_id" in facilities.columns
-    if has_column:
+    has_column = False
+    if "community_id" in facilities.columns:
         raw = facilities["community_id"]
-        given = raw.notna().to_numpy() & (raw.astype(str).str.strip() != "").to_numpy()
-        values = raw.astype(str).str.strip().to_numpy()
+        values = raw.astype(str).str.strip()
+        given = raw.notna().to_numpy() & (values != "").to_numpy()
+        # an empty column says nothing: point communities stay "not assessable"
+        has_column = bool(given.any())
         by_id = pd.Series(np.arange(n_comm), index=comm["id"].to_numpy())
         names = pd.Series(np.arange(n_comm), index=comm["name"].to_numpy())
         names = names[~names.index.duplicated(keep=False) & (names.index != "")]
-        for i in np.flatnonzero(given):
-            v = values[i]
-            if v in by_id.index:
-                out[i] = int(by_id[v])
-            elif v in names.index:
-                out[i] = int(names[v])
+        if by_id.index.duplicated().any():
+            by_id = by_id[~by_id.index.duplicated(keep="first")]
+        found = by_id.reindex(values.to_numpy()).to_numpy(dtype=float)
+        found = np.where(np.isnan(found), names.reindex(values.to_numpy()).to_numpy(
+            dtype=float), found)
+        ok = given & ~np.isnan(found)
+        out[ok] = found[ok].astype(np.int64)
         unknown = int((given & (out < 0)).sum())
         if unknown:
             notes.append(f"{unknown} facilities name a community that is not in the "

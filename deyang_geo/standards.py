@@ -976,6 +976,9 @@ class _Parser:
             reading = self.choice(where, entry, "reading", READINGS, required=False)
             readings = (("travel_time", "presence") if reading == "both"
                         else (reading or "travel_time",))
+            if readings == ("presence",) and "threshold_minutes" in entry:
+                self.bad(f"{where}.threshold_minutes",
+                         'not used by a target read by presence only (reading = "presence")')
         elif reading is not None and kind is not None:
             self.bad(f"{where}.reading", f"not used by a {kind} target (coverage only)")
         assumptions = self.assumptions(where, entry, "assumptions")

@@ -527,6 +527,10 @@ def test_presence_of_point_communities_needs_a_community_column() -> None:
     assert _row(res.targets, "T2", "urban")["status"] == "met"  # travel time still judged
     out = res.tables()["city"]
     assert len(out) == len(res.targets)
+    # an empty column says nothing either
+    res = _run(facilities=_facilities(community_id=[None, "", None, " ", None]), targets=["T2"])
+    assert _row(res.targets, "T2", "urban", reading="presence")["status"] == (
+        "not assessable: no polygon or community column")
     # assigned by the facilities' community column: an id (F1 -> C1) or a name (F5 -> 白马村)
     fac = _facilities(community_id=["C1", None, "", "  ", "白马村"])
     res = _run(facilities=fac, targets=["T2", "T7"])
@@ -552,9 +556,12 @@ def test_reading_in_catalog_chooses_the_rows(tmp_path: Path) -> None:
     i = text.index(old)
     j = text.index('reading = "both"', i)
     text = text[:j] + 'reading = "presence"' + text[j + len('reading = "both"'):]
-    # its travel-time assumptions no longer apply
-    k = text.index("travel_time_assumptions", j)
-    text = text[:k] + text[text.index("\n", k) + 1:]
+    # its travel-time threshold and assumptions no longer apply
+    for key in ("travel_time_assumptions", "threshold_verified", "threshold_source",
+                "threshold_minutes"):
+        k = text.index(f"\n{key} = ", i) + 1
+        assert k < text.index("[[targets]]", i)  # inside the T2 block
+        text = text[:k] + text[text.index("\n", k) + 1:]
     path = tmp_path / "std_presence.toml"
     path.write_text(text, encoding="utf-8")
     res = _run(catalog=load_catalog(path), communities=_squares(_communities()),

@@ -182,6 +182,7 @@ def test_modified_copy_is_used(tmp_path: Path) -> None:
         ("[life_circles.block]\n", "[life_circles.block]\nminutes = 3\n",
          "life_circles.block.minutes"),
         ("[life_circles.10]\nname_zh", "[life_circles.12]\nname_zh", "life_circles.12.minutes"),
+        ('reading = "both"', 'reading = "presence"', "targets[T2].threshold_minutes"),
         ("osm_tags_verified = false", 'osm_tags_verified = "no"',
          "categories.service_centre.osm_tags_verified"),
     ],
