@@ -278,7 +278,7 @@ def test_readme_table_lists_every_target_and_its_reading() -> None:
     rows = {}
     for line in readme.read_text(encoding="utf-8").splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if line.startswith("| T") and len(cells) == 4:
+        if line.startswith("| T") and len(cells) == 5:
             rows[cells[0]] = cells
     cat = load_catalog()
     assert set(rows) == {t.id for t in cat.targets}
@@ -286,4 +286,4 @@ def test_readme_table_lists_every_target_and_its_reading() -> None:
         checked = rows[t.id][1]
         assert ("presence" in checked) == ("presence" in t.readings), t.id
         has_assumption = bool(t.assumptions or t.travel_time_assumptions)
-        assert ("ASSUMPTION" in rows[t.id][3]) == has_assumption, t.id
+        assert ("ASSUMPTION" in rows[t.id][4]) == has_assumption, t.id
