@@ -119,7 +119,10 @@ class ComplianceResult:
     Attributes
     ----------
     targets
-        City level: one row per target and scope (``urban``, ``rural``, ``all``) with
+        City level: one row per target, scope (``urban``, ``rural``, ``all``) and ``reading``
+        (``travel_time`` / ``presence`` for coverage targets, ``2sfca``, ``size`` or
+        ``attribute``) with ``assumptions`` (the interpretations the plan's text does not
+        state), ``plan_edition`` and ``target_year`` of the catalog,
         ``value``, ``target``, ``met``, ``status``, the gaps (``communities_short``,
         ``people_short``, ``m2_missing``, ``facilities_short``, ``amount_short``), ``source``,
         ``verified``, ``standard_source``/``standard_verified`` (thresholds and minimum sizes
@@ -277,10 +280,15 @@ def evaluate_compliance(
 ) -> ComplianceResult:
     r"""Evaluate the plan's targets for every community, township, division and the city.
 
-    Coverage targets (T1, T2, T3, T7, T10): a demand unit is covered when every category of
+    Coverage targets (T1, T2, T3, T7, T10) are read as the catalog's ``reading`` says, one
+    result row per reading. By travel time: a demand unit is covered when every category of
     the target is within its threshold; a community is covered when the covered part of its
     population reaches ``covered_share``; the value is the share of communities covered (the
-    share of population is reported too), against the target share, per scope.
+    share of population is reported too), against the target share, per scope. By presence
+    (the plan's 建有 / 全覆盖: the community *has* one): a community is covered when a
+    facility of every category lies inside its polygon or is assigned to it by the
+    facilities' ``community_id`` column (a community id or name); a point community without
+    that column is "not assessable: no polygon or community column", never counted as 0.
 
     Capacity targets (T4, T5, T8) use a two-step floating catchment (2SFCA). With
     :math:`S_j` the area of facility :math:`j` and :math:`D_k` the demand of unit :math:`k`
@@ -305,7 +313,9 @@ def evaluate_compliance(
         (used to place facilities in communities when they have no ``community_id``).
     facilities
         ``id``, ``category``, optional ``floor_area_m2``, ``site_area_m2``,
-        ``opening_hours_per_day``, ``barrier_free``, ``community_id``; geometry optional.
+        ``opening_hours_per_day``, ``barrier_free``, ``community_id`` (id or name of the
+        community the facility belongs to); geometry optional. Categories the catalog does not
+        know are allowed: no target applies to them (they are listed in the parameters).
     units
         Demand units: ``unit_id``, ``community_id``, ``population``, ``households``.
     access
