@@ -137,8 +137,8 @@ CASES: list[Case] = [
     Case("fac-header-only", ACCESS, ("fac.csv",), {"fac.csv": FAC_HEADER}),
     Case("fac-no-category-column", ACCESS, ("fac.csv", "category"),
          {"fac.csv": "id,name,lon,lat\nH1,a,104.39,31.13\n"}),
-    Case("fac-unknown-category", ACCESS, ("fac.csv", "row 1", "category"),
-         {"fac.csv": FAC_HEADER + "H1,a,spaceport,104.39,31.13\n"}),
+    Case("fac-missing-category", ACCESS, ("fac.csv", "row 1", "category"),
+         {"fac.csv": FAC_HEADER + "H1,a,,104.39,31.13\n"}),
     Case("fac-duplicate-ids", ACCESS, ("fac.csv", "row 2", "'id'"),
          {"fac.csv": FAC_HEADER + "H1,a,health_room,104.39,31.13\n"
           "H1,b,health_room,104.395,31.13\n"}),

@@ -163,16 +163,18 @@ def main() -> int:
             size_mb = com.stat().st_size / 1e6
             print(f"\n{rows:,} demand rows ({size_mb:.0f} MB CSV):", flush=True)
             env = {**os.environ, "PYTHONPATH": str(ROOT)}
-            proc = subprocess.run(
-                [sys.executable, __file__, "--child", str(com), str(fac), str(folder / "out"),
-                 *(["--no-compliance"] if args.no_compliance else [])],
-                capture_output=True, text=True, env=env, timeout=args.timeout_s, check=False)
-            for line in proc.stdout.splitlines():
-                step = json.loads(line)
-                print(f"  {step['step']:<11} peak {step['peak_rss_mb']:>6,} MB  "
-                      f"at {step['elapsed_s']:>7.1f} s", flush=True)
-            if proc.returncode != 0:
-                print(f"  failed (exit {proc.returncode}): {proc.stderr[-1500:]}")
+            with subprocess.Popen(
+                    [sys.executable, __file__, "--child", str(com), str(fac),
+                     str(folder / "out"), *(["--no-compliance"] if args.no_compliance else [])],
+                    stdout=subprocess.PIPE, text=True, env=env) as proc:
+                assert proc.stdout is not None
+                for line in proc.stdout:  # each step as it ends
+                    step = json.loads(line)
+                    print(f"  {step['step']:<11} peak {step['peak_rss_mb']:>6,} MB  "
+                          f"at {step['elapsed_s']:>7.1f} s", flush=True)
+                code = proc.wait(timeout=args.timeout_s)
+            if code != 0:
+                print(f"  failed (exit {code})")
     return 0
 
 
