@@ -1,4 +1,4 @@
-"""Equity of access: Gini and Palma against pysal ``inequality`` and by hand, concentration index."""
+"""Equity of access: Gini and Palma against pysal ``inequality`` and by hand, concentration."""
 
 from __future__ import annotations
 

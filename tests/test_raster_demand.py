@@ -69,7 +69,8 @@ def test_units_per_cell_and_per_community(tmp_path):
     assert res.communities.set_index("id")["population"].to_dict() == {"w": 63, "e": 12}
     assert (res.communities["population_source"] == "raster").all()
     assert u["unit_id"].iloc[0] == "w#r1"
-    assert "100 m" in res.note() and "Coarse rasters mislead" in res.note()
+    assert "100 m" in res.note()
+    assert "Coarse rasters mislead" in res.note()
     assert res.provenance()["population_source"] == "raster"
 
 
@@ -164,7 +165,8 @@ def test_bad_inputs(tmp_path):
     path = write_raster(tmp_path / "pop.tif", GRID)
     with pytest.raises(InputError) as err:
         demand_from_raster(path, communities(), crs=CRS, elderly_share=1.5, cell_size_m=-3)
-    assert "elderly_share" in str(err.value) and "cell_size_m" in str(err.value)
+    assert "elderly_share" in str(err.value)
+    assert "cell_size_m" in str(err.value)
     with pytest.raises(InputError, match="projected"):
         demand_from_raster(path, communities(), crs="EPSG:4326")
     bad = tmp_path / "bad.tif"
