@@ -6,13 +6,17 @@ import argparse
 from pathlib import Path
 
 from ._cli_common import (
+    add_demand_raster_options,
+    add_graded_options,
     add_lang_option,
     add_network_option,
     add_out_option,
     add_points_options,
     add_travel_options,
+    demand_from_options,
     echo,
     warnings_to_log,
+    write_graded_from_options,
 )
 
 NAME = "access"
@@ -27,11 +31,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_travel_options(parser)
     add_out_option(parser)
     add_lang_option(parser)
+    add_demand_raster_options(parser)
+    add_graded_options(parser)
     parser.epilog = (
         "writes DIR/access.csv (demand_id, category, minutes, facility_id; minutes empty when "
         "unreachable), DIR/coverage.csv (per community and category: population, covered "
         "population, share, class), the township/division/study-area tables, "
-        "DIR/outside_reach.csv and DIR/map.html"
+        "DIR/outside_reach.csv and DIR/map.html; with --graded also accessibility.csv, "
+        "completeness.csv, equity.csv and lorenz_<category>.png"
     )
 
 
@@ -41,7 +48,6 @@ def run(args: argparse.Namespace) -> int:
     from ._outputs import write_access_csv
     from .access import minutes_to_nearest
     from .coverage import compute_coverage
-    from .demand import demand_units
     from .io import read_communities, read_facilities
     from .network import read_network
     from .routing import RoutingNetwork
@@ -59,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         facilities = read_facilities(args.facilities, input_crs=args.input_crs)
         communities = read_communities(args.demand, input_crs=args.input_crs)
         net = RoutingNetwork.from_graph(read_network(args.network, modes=(args.mode,)))
-        units = demand_units(communities, crs=net.crs)
+        units, communities, population = demand_from_options(args, communities, crs=net.crs)
         access = minutes_to_nearest(net, units, facilities, mode=args.mode,
                                     walk_speed_kmh=args.walk_speed_kmh)
         speed = "" if args.walk_speed_kmh is None else f", {args.walk_speed_kmh:g} km/h"
@@ -68,14 +74,19 @@ def run(args: argparse.Namespace) -> int:
             provenance={"network": str(args.network), "facilities": str(args.facilities),
                         "demand": str(args.demand), "mode": args.mode,
                         "walk_speed_kmh": "" if args.walk_speed_kmh is None
-                        else f"{args.walk_speed_kmh:g}"},
+                        else f"{args.walk_speed_kmh:g}", **population},
         )
         write_access_csv(access[["demand_id", "category", "minutes", "facility_id"]],
                          out / "access.csv")
         coverage.write(out)
+        write_graded_from_options(args, net, units=units, facilities=facilities,
+                                  communities=communities, access=access,
+                                  provenance=population, out=out)
         fmap = study_map(
             title="15-minute service circle / 15分钟服务圈",
-            scenario=f"{args.mode} {minutes:g} min{speed}",
+            scenario=f"{args.mode} {minutes:g} min{speed}" + (
+                f"; 人口栅格 population raster ~{population['raster_resolution_m']} m"
+                if "raster_resolution_m" in population else ""),
             communities=communities, facilities=facilities, coverage=coverage.communities,
             outside=coverage.outside, lang=args.lang,
             synthetic=bool(_any_true(communities, "synthetic") or _any_true(facilities,

@@ -8,10 +8,12 @@ from typing import Any
 
 from . import settings
 from ._cli_common import (
+    add_demand_raster_options,
     add_network_option,
     add_out_option,
     add_points_options,
     add_travel_options,
+    demand_from_options,
     echo,
     log,
 )
@@ -46,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "same category is the same facility (default: 50)",
     )
     add_out_option(parser)
+    add_demand_raster_options(parser)
     parser.epilog = (
         "writes DIR/compliance_city.csv (one row per target and scope: value, target, met, "
         "gaps, source, verified), compliance_divisions.csv, compliance_townships.csv, "
@@ -78,7 +81,6 @@ def run(args: argparse.Namespace) -> int:
     from ._errors import InputError
     from .access import minutes_to_nearest, reach_set
     from .compliance import evaluate_compliance, gap_summary
-    from .demand import demand_units
     from .facilities import facilities_from_osm, merge_facilities
     from .io import read_communities, read_facilities
     from .network import read_network
@@ -113,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
             facilities = merged.facilities
             merged_note = (f"{len(osm)} from OSM, {merged.n_merged} merged as duplicates "
                            f"within {args.merge_distance_m:g} m")
-        units = demand_units(communities, crs=net.crs)
+        units, communities, population = demand_from_options(args, communities, crs=net.crs)
         access = minutes_to_nearest(net, units, facilities, mode=args.mode,
                                     walk_speed_kmh=args.walk_speed_kmh)
         unit_xy = units.geometry.to_crs(net.crs)
@@ -133,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
                 "network": str(args.network), "facilities": str(args.facilities),
                 "demand": str(args.demand), "input_crs": args.input_crs,
                 "walk_speed_kmh": f"{args.walk_speed_kmh or settings.walk_speed_kmh:g}",
-                "osm_facilities": merged_note,
+                "osm_facilities": merged_note, **population,
             },
         )
         result.write(out)

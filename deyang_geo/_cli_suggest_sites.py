@@ -8,11 +8,13 @@ from pathlib import Path
 
 from . import settings
 from ._cli_common import (
+    add_demand_raster_options,
     add_lang_option,
     add_network_option,
     add_out_option,
     add_points_options,
     add_travel_options,
+    demand_from_options,
     echo,
     log,
 )
@@ -29,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_travel_options(parser)
     add_out_option(parser)
     add_lang_option(parser)
+    add_demand_raster_options(parser)
     parser.add_argument("--category", required=True, metavar="CAT",
                         help="facility category (catalog key, e.g. fitness_station)")
     parser.add_argument("--new-sites", type=int, default=None, metavar="N",
@@ -96,7 +99,6 @@ def run(args: argparse.Namespace) -> int:
     import geopandas as gpd
 
     from ._cli_common import warnings_to_log
-    from .demand import demand_units
     from .io import category_key, read_candidates, read_communities, read_facilities
     from .network import read_network
     from .routing import RoutingNetwork
@@ -112,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         facilities = read_facilities(args.facilities, input_crs=args.input_crs)
         communities = read_communities(args.demand, input_crs=args.input_crs)
         net = RoutingNetwork.from_graph(read_network(args.network, modes=(args.mode,)))
-        units = demand_units(communities, crs=net.crs)
+        units, communities, population = demand_from_options(args, communities, crs=net.crs)
         same = facilities[facilities["category"].astype(str) == category]
         zones = gpd.read_file(args.exclusion_zones) if args.exclusion_zones else None
         planner = (read_candidates(args.candidates, input_crs=args.input_crs)
@@ -133,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
                             else str(args.candidates)},
                  "category": category, "mode": args.mode, "minutes": minutes,
                  "walk_speed_kmh": args.walk_speed_kmh, "n_candidates": len(cands),
-                 "n_demand_units": len(units)}
+                 "n_demand_units": len(units), "population": population}
         result.write(out, candidates=cands, communities=communities, extra_summary=extra)
         table = result.sites_table(cands)
         sites_map = None

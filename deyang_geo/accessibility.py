@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,7 @@ __all__ = [
     "decay_weights",
     "e2sfca_scores",
     "kth_nearest_minutes",
+    "plan_thresholds",
     "potential_scores",
 ]
 
@@ -414,8 +415,8 @@ def _filled_supply(values: NDArray[np.float64], category: str, column: str | Non
         return values
     known = values[~bad]
     fill = float(np.median(known)) if known.size else 1.0
-    msg = (f"{int(bad.sum())} {category} facilities have no {column}; the category's median "
-           f"({fill:g}) is used for them")
+    used = f"the category's median ({fill:g})" if known.size else "1 (no facility has one)"
+    msg = f"{int(bad.sum())} {category} facilities have no {column}; {used} is used for them"
     warnings.warn(msg, InputWarning, stacklevel=3)
     return np.where(bad, fill, values)
 
@@ -566,7 +567,7 @@ def completeness(
     all_within = np.bincount(comm_of[valid], weights=(weight * within.all(axis=1))[valid],
                              minlength=n_comm)
     out = base.copy()
-    out["population"] = people
+    out["population"] = np.round(people, 2)
     out["categories_essential"] = len(cats)
     out["categories_within"] = counted.sum(axis=1)
     out["completeness"] = out["categories_within"] / len(cats)
@@ -575,3 +576,36 @@ def completeness(
     out["missing_categories"] = [",".join(c for c, ok in zip(cats, row, strict=True) if not ok)
                                  for row in counted]
     return out[counts > 0].reset_index(drop=True)
+
+
+def plan_thresholds(catalog: Any, *, mode: str, target_id: str = "T1"
+                    ) -> tuple[dict[str, float], dict[str, float]]:
+    """Return the plan's essential categories with their urban and rural thresholds.
+
+    The essential categories are those of the plan's 15-minute basic public service circle
+    (target ``T1`` of the catalog); the urban threshold is the target's own (15 minutes),
+    the rural one each category's rural threshold for ``mode`` (an assumption of the catalog).
+
+    Parameters
+    ----------
+    catalog
+        A :class:`deyang_geo.standards.Catalog`.
+    mode
+        Travel mode.
+    target_id
+        The catalog target that lists the essential categories.
+
+    Returns
+    -------
+    tuple of dict
+        ``(urban, rural)`` thresholds in minutes by category.
+    """
+    target = catalog.target(target_id)
+    urban: dict[str, float] = {}
+    rural: dict[str, float] = {}
+    for cat in target.categories:
+        category = catalog.categories[cat]
+        urban[cat] = float(target.threshold_minutes if target.threshold_minutes is not None
+                           else category.threshold_for(mode))
+        rural[cat] = float(category.threshold_for(mode, rural=True))
+    return urban, rural

@@ -1565,8 +1565,8 @@ def population_raster(communities: list[Community], frame: Frame) -> bytes:
     bounds = np.array([g.buffer(1000.0).bounds for g in geoms])
     x0 = math.floor(bounds[:, 0].min() / cell) * cell
     y1 = math.ceil(bounds[:, 3].max() / cell) * cell
-    width = int(math.ceil((bounds[:, 2].max() - x0) / cell))
-    height = int(math.ceil((y1 - bounds[:, 1].min()) / cell))
+    width = math.ceil((bounds[:, 2].max() - x0) / cell)
+    height = math.ceil((y1 - bounds[:, 1].min()) / cell)
     xs = x0 + (np.arange(width) + 0.5) * cell
     ys = y1 - (np.arange(height) + 0.5) * cell
     gx, gy = np.meshgrid(xs, ys)

@@ -87,10 +87,7 @@ def run_part(part: str, folder: Path) -> dict[str, object]:
     from deyang_geo.raster_demand import demand_from_raster
 
     out: dict[str, object] = {"part": part}
-    if part in ("r10", "anchor"):
-        path = folder / "pop10.tif"
-    else:
-        path = folder / "pop100.tif"
+    path = folder / "pop10.tif" if part in ("r10", "anchor") else folder / "pop100.tif"
     comm = communities()
     t0 = time.perf_counter()
     if part == "anchor":
