@@ -21,6 +21,7 @@ from ._errors import InputError
 if TYPE_CHECKING:
     import networkx as nx
 
+    from ._graded_outputs import GradedResult
     from .compliance import ComplianceResult
     from .config import SitingScenario, StudyConfig
     from .coverage import CoverageResult
@@ -97,6 +98,11 @@ class StudyResult:
         Files written, by kind.
     timings_s
         Seconds spent per step.
+    graded
+        Graded accessibility, completeness and equity (outputs ``accessibility`` or
+        ``equity``), else None.
+    population
+        Where the population came from (``population_source`` ... when from a raster).
     """
 
     config: StudyConfig
@@ -112,6 +118,8 @@ class StudyResult:
     sites: dict[str, SitingResult] = field(default_factory=dict)
     written: dict[str, Path] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
+    graded: GradedResult | None = None
+    population: dict[str, str] = field(default_factory=dict)
 
     def summary_line(self) -> str:
         """Return a one-line summary of what was computed and written."""
@@ -424,8 +432,14 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
         G, net = build_network(config, boundary=boundary)
         summary = network_summary(G)
     with step("demand", "spreading population over demand units"):
-        units = demand_units(inputs.communities, crs=net.crs,
-                             spacing_m=a.demand_grid_spacing_m)
+        population: dict[str, str] = {}
+        if config.inputs.population_raster is None:
+            units = demand_units(inputs.communities, crs=net.crs,
+                                 spacing_m=a.demand_grid_spacing_m)
+            if config.inputs.elderly_share is not None:
+                units["population_elderly"] = units["population"] * config.inputs.elderly_share
+        else:
+            units, inputs, population = raster_demand_step(config, inputs, crs=net.crs)
     with step("access", "minutes to the nearest facility of each category"):
         access = compute_access(net, units, inputs.facilities,
                                 communities=inputs.communities, config=config)
@@ -443,7 +457,15 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
             access, units, inputs.communities, breaks_minutes=a.isochrone_breaks_minutes,
             threshold_minutes=a.threshold_minutes, covered_share=a.covered_share,
             partly_covered_share=a.partly_covered_share, categories=cats,
-            provenance=provenance)
+            provenance={**provenance, **population})
+        graded = None
+        if {"accessibility", "equity"} & set(config.output.outputs):
+            from ._graded_outputs import compute_graded
+
+            graded = compute_graded(
+                net, units=units, facilities=inputs.facilities,
+                communities=inputs.communities, access=access, catalog=catalog, mode=a.mode,
+                categories=cats, population_note=population.get("population_note", ""))
     compliance = None
     with step("compliance", "plan targets"):
         if "compliance" in config.output.outputs:
@@ -462,7 +484,7 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
     result = StudyResult(config=config, inputs=inputs, graph=G, network=net,
                          network_summary=summary, units=units, access=access, isochrones=iso,
                          coverage=coverage, compliance=compliance, sites=sites,
-                         timings_s=progress.timings_s)
+                         timings_s=progress.timings_s, graded=graded, population=population)
     with step("outputs", "maps, figures, report and tables"):
         from ._outputs import write_study_outputs
 
@@ -470,6 +492,39 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
                                       site_candidates=site_candidates)
     result.written.update(written)
     return result
+
+
+def raster_demand_step(config: StudyConfig, inputs: StudyInputs, *, crs: Any
+                       ) -> tuple[gpd.GeoDataFrame, StudyInputs, dict[str, str]]:
+    """Build the demand units from the study's ``[inputs] population_raster``.
+
+    Parameters
+    ----------
+    config
+        The study configuration.
+    inputs
+        The study's tables (the communities give names, townships and where cells belong).
+    crs
+        The network's projected CRS.
+
+    Returns
+    -------
+    tuple
+        The units, the inputs with the communities' populations from the raster, and the
+        provenance entries (resolution, rescaling, the note every output carries).
+    """
+    from dataclasses import replace
+
+    from .raster_demand import demand_from_raster
+
+    inp = config.inputs
+    assert inp.population_raster is not None
+    res = demand_from_raster(inp.population_raster, inputs.communities, crs=crs,
+                             cell_size_m=inp.population_cell_m, totals=inp.population_totals,
+                             elderly_raster=inp.elderly_raster,
+                             elderly_share=inp.elderly_share)
+    log.info("      %s", res.note())
+    return res.units, replace(inputs, communities=res.communities), res.provenance()
 
 
 def compute_compliance(net: RoutingNetwork, units: gpd.GeoDataFrame, inputs: StudyInputs, *,

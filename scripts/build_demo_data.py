@@ -1582,7 +1582,7 @@ def population_raster(communities: list[Community], frame: Frame) -> bytes:
         else:
             px, py = geom.x, geom.y
             d2 = (gx - px) ** 2 + (gy - py) ** 2
-            weight = np.where(d2 < 750.0**2, np.exp(-d2 / (2 * 250.0**2)), 0.0)
+            weight = np.where(d2 < 360.0**2, np.exp(-d2 / (2 * 120.0**2)), 0.0)
         grid += com.population * factor * weight / weight.sum()
     data = np.where(grid > 0.05, grid, POPULATION_NODATA).astype(np.float32)
     profile = {"driver": "GTiff", "height": height, "width": width, "count": 1,
