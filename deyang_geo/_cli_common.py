@@ -226,7 +226,7 @@ def demand_from_options(args: argparse.Namespace, communities: Any, *, crs: Any
     """
     from ._errors import InputError
     from .demand import demand_units
-    from .raster_demand import demand_from_raster
+    from .raster_demand import age_groups_from_shares, demand_from_raster
 
     raster = getattr(args, "demand_raster", None)
     share = getattr(args, "elderly_share", None)
@@ -237,12 +237,8 @@ def demand_from_options(args: argparse.Namespace, communities: Any, *, crs: Any
             msg = (f"--{stray[0].replace('_', '-')} needs --demand-raster (population from a "
                    "raster)")
             raise InputError(msg)
-        units = demand_units(communities, crs=crs)
-        if share is not None:
-            if not 0.0 <= share <= 1.0:
-                msg = f"--elderly-share must be between 0 and 1, got {share:g}"
-                raise InputError(msg)
-            units["population_elderly"] = units["population"] * share
+        units = age_groups_from_shares(demand_units(communities, crs=crs), communities,
+                                       elderly_share=share)
         return units, communities, {"population_source": "communities table"}
     result = demand_from_raster(
         raster, communities, crs=crs, cell_size_m=args.demand_cell_m,
@@ -291,7 +287,7 @@ def write_graded_from_options(args: argparse.Namespace, net: Any, *, units: Any,
     """
     if not getattr(args, "graded", False):
         return []
-    from ._graded_outputs import compute_graded
+    from .graded import compute_graded
     from .standards import load_catalog
 
     graded = compute_graded(
@@ -299,4 +295,6 @@ def write_graded_from_options(args: argparse.Namespace, net: Any, *, units: Any,
         catalog=load_catalog(getattr(args, "standards", None)), mode=args.mode,
         walk_speed_kmh=args.walk_speed_kmh, decay=args.decay, decay_minutes=args.decay_minutes,
         supply_column=args.supply, population_note=provenance.get("population_note", ""))
-    return graded.write(out, lang=getattr(args, "lang", "both"))
+    synthetic = any(bool(f["synthetic"].fillna(False).astype(bool).any())
+                    for f in (communities, facilities) if "synthetic" in f.columns)
+    return graded.write(out, lang=getattr(args, "lang", "both"), synthetic=synthetic)

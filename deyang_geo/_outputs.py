@@ -218,7 +218,8 @@ def _write_graded(result: StudyResult, out_dir: Path, *, lang: str) -> dict[str,
     """Write accessibility, completeness, equity and Lorenz curves when they were computed."""
     if result.graded is None:
         return {}
-    return {f"graded:{p.name}": p for p in result.graded.write(out_dir, lang=lang)}
+    files = result.graded.write(out_dir, lang=lang, synthetic=result.config.synthetic)
+    return {f"graded:{p.name}": p for p in files}
 
 
 def _graded_tables(result: StudyResult) -> dict[str, pd.DataFrame] | None:
@@ -237,7 +238,9 @@ def _graded_tables(result: StudyResult) -> dict[str, pd.DataFrame] | None:
 def _scenario_text(cfg: Any) -> str:
     a = cfg.analysis
     rural = f", rural {a.rural_mode}" if a.rural_mode and a.rural_mode != a.mode else ""
-    return f"{a.mode}{rural}, {a.threshold_minutes:g} min"
+    raster = ("; 人口栅格 population raster"
+              if getattr(cfg.inputs, "population_raster", None) is not None else "")
+    return f"{a.mode}{rural}, {a.threshold_minutes:g} min{raster}"
 
 
 def _sources(result: StudyResult) -> list[dict[str, str]]:

@@ -39,8 +39,10 @@ if TYPE_CHECKING:
     from .routing import RoutingNetwork
 
 __all__ = [
+    "CATEGORY_POPULATION",
     "AccessibilityResult",
     "Decay",
+    "aggregate_by_community",
     "completeness",
     "compute_accessibility",
     "decay_weights",

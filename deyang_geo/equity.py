@@ -39,6 +39,7 @@ __all__ = [
     "lorenz_figure",
     "palma_ratio",
     "worst_decile_threshold",
+    "write_lorenz_figures",
 ]
 
 #: Scopes of the equity table, in the order written.
@@ -384,7 +385,8 @@ def compute_equity(
     return EquityResult(table=table, values=values, parameters=params)
 
 
-def lorenz_figure(result: EquityResult, *, category: str, lang: str = "both") -> Any:
+def lorenz_figure(result: EquityResult, *, category: str, lang: str = "both",
+                  caption: str = "") -> Any:
     """Draw the Lorenz curves of one category: the study area, urban and rural.
 
     Parameters
@@ -395,6 +397,8 @@ def lorenz_figure(result: EquityResult, *, category: str, lang: str = "both") ->
         The category key.
     lang
         ``"zh"``, ``"en"`` or ``"both"`` labels.
+    caption
+        A note printed under the plot (synthetic data, population source).
 
     Returns
     -------
@@ -436,12 +440,16 @@ def lorenz_figure(result: EquityResult, *, category: str, lang: str = "both") ->
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         ax.legend(loc="upper left", fontsize=8)
-        fig.tight_layout()
+        if caption:
+            fig.text(0.01, 0.01, caption, fontsize=6, wrap=True, color="#b00020", va="bottom")
+            fig.tight_layout(rect=(0, 0.08, 1, 1))
+        else:
+            fig.tight_layout()
     return fig
 
 
 def write_lorenz_figures(result: EquityResult, out_dir: str | os.PathLike[str], *,
-                         lang: str = "both") -> list[Path]:
+                         lang: str = "both", caption: str = "") -> list[Path]:
     """Write ``lorenz_<category>.png`` for every category of ``result``.
 
     Parameters
@@ -452,6 +460,8 @@ def write_lorenz_figures(result: EquityResult, out_dir: str | os.PathLike[str], 
         The output folder.
     lang
         Label language.
+    caption
+        A note printed under each plot.
 
     Returns
     -------
@@ -462,6 +472,6 @@ def write_lorenz_figures(result: EquityResult, out_dir: str | os.PathLike[str], 
 
     written = []
     for cat in sorted(set(result.values["category"])) if len(result.values) else []:
-        fig = lorenz_figure(result, category=cat, lang=lang)
+        fig = lorenz_figure(result, category=cat, lang=lang, caption=caption)
         written.append(save_figure(fig, Path(out_dir) / f"lorenz_{cat}.png", dpi=120))
     return written

@@ -21,10 +21,10 @@ from ._errors import InputError
 if TYPE_CHECKING:
     import networkx as nx
 
-    from ._graded_outputs import GradedResult
     from .compliance import ComplianceResult
     from .config import SitingScenario, StudyConfig
     from .coverage import CoverageResult
+    from .graded import GradedResult
     from .network import NetworkSummary
     from .routing import RoutingNetwork
     from .siting import SitingResult
@@ -413,6 +413,7 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
     from .demand import demand_units
     from .isochrones import isochrones
     from .network import network_summary
+    from .raster_demand import age_groups_from_shares
     from .standards import load_catalog
 
     progress = _Progress(STEPS)
@@ -436,8 +437,8 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
         if config.inputs.population_raster is None:
             units = demand_units(inputs.communities, crs=net.crs,
                                  spacing_m=a.demand_grid_spacing_m)
-            if config.inputs.elderly_share is not None:
-                units["population_elderly"] = units["population"] * config.inputs.elderly_share
+            units = age_groups_from_shares(units, inputs.communities,
+                                           elderly_share=config.inputs.elderly_share)
         else:
             units, inputs, population = raster_demand_step(config, inputs, crs=net.crs)
     with step("access", "minutes to the nearest facility of each category"):
@@ -460,7 +461,7 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
             provenance={**provenance, **population})
         graded = None
         if {"accessibility", "equity"} & set(config.output.outputs):
-            from ._graded_outputs import compute_graded
+            from .graded import compute_graded
 
             graded = compute_graded(
                 net, units=units, facilities=inputs.facilities,

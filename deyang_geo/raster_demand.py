@@ -31,12 +31,20 @@ from pyproj import CRS, Transformer
 from ._errors import InputError, InputWarning, Problem
 
 __all__ = [
+    "AGE_SHARE_COLUMNS",
     "RasterCells",
     "RasterDemand",
+    "age_groups_from_shares",
     "demand_from_raster",
     "raster_cells",
     "read_population_totals",
 ]
+
+#: Unit column of an age group -> the community column giving its share (0-1).
+AGE_SHARE_COLUMNS: dict[str, str] = {
+    "population_elderly": "elderly_share",
+    "population_children": "children_share",
+}
 
 #: Rows of the raster read at a time (bounds the memory of one read).
 _STRIP_ROWS = 512
@@ -364,6 +372,10 @@ def demand_from_raster(
         elif share is not None:
             ages[col] = pop * float(share)
             age_source[col] = f"share {share:g}"
+        elif AGE_SHARE_COLUMNS[col] in projected.columns:
+            shares = pd.to_numeric(projected[AGE_SHARE_COLUMNS[col]], errors="coerce")
+            ages[col] = pop * shares.to_numpy(float)[comm]
+            age_source[col] = f"communities' {AGE_SHARE_COLUMNS[col]} column"
         else:
             ages[col] = np.full(pop.size, np.nan)
             age_source[col] = "none"
@@ -400,6 +412,56 @@ def demand_from_raster(
                         cell_size_m=None if cell_size_m is None else float(cell_size_m),
                         raster=Path(path).name, rescaled_by=rescaled_by,
                         dasymetric=buildings is not None, age_source=age_source)
+
+
+def age_groups_from_shares(units: gpd.GeoDataFrame, communities: pd.DataFrame, *,
+                           elderly_share: float | None = None) -> gpd.GeoDataFrame:
+    """Return a copy of ``units`` with the people aged 60+ and the children of each unit.
+
+    ``population_elderly`` is ``population x elderly_share`` when a share is given, else
+    ``population x`` the community's ``elderly_share`` column; ``population_children`` from
+    the communities' ``children_share`` column. Groups without a source are left out.
+
+    Parameters
+    ----------
+    units
+        Demand units (``community_id``, ``population``).
+    communities
+        Communities (``id``, optional ``elderly_share`` / ``children_share`` in 0-1).
+    elderly_share
+        One share for every unit, instead of the column.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The units with the group columns added.
+
+    Raises
+    ------
+    InputError
+        A share outside 0..1 (the community row and column named).
+    """
+    out = units.copy()
+    pop = pd.to_numeric(out["population"], errors="coerce").to_numpy(float)
+    if elderly_share is not None:
+        if not 0.0 <= elderly_share <= 1.0:
+            msg = f"elderly_share must be between 0 and 1, got {elderly_share:g}"
+            raise InputError(Problem(msg, column="elderly_share"))
+        out["population_elderly"] = pop * elderly_share
+    by_id = communities.assign(id=communities["id"].astype(str)).set_index("id")
+    problems: list[Problem] = []
+    for col, share_col in AGE_SHARE_COLUMNS.items():
+        if col in out.columns or share_col not in by_id.columns:
+            continue
+        shares = pd.to_numeric(by_id[share_col], errors="coerce")
+        bad = np.flatnonzero(((shares < 0) | (shares > 1)).to_numpy())
+        problems.extend(Problem(f"{share_col} must be between 0 and 1, got "
+                                f"{shares.iloc[i]!r}", row=int(i) + 1, column=share_col)
+                        for i in bad)
+        out[col] = pop * shares.reindex(out["community_id"].astype(str)).to_numpy(float)
+    if problems:
+        raise InputError(problems)
+    return out
 
 
 def _sum_into_grid(

@@ -60,7 +60,7 @@ def test_raster_population_rescaled_per_township(access_run: Path) -> None:
     assert "100 m" in (access_run / "population_source.txt").read_text(encoding="utf-8")
 
 
-def test_graded_outputs(access_run: Path) -> None:
+def testgraded(access_run: Path) -> None:
     acc = pd.read_csv(access_run / "accessibility.csv", encoding="utf-8-sig")
     assert {"potential", "e2sfca_per_1000", "minutes_kth"} <= set(acc.columns)
     assert (acc["potential"] >= 0).all()

@@ -71,7 +71,7 @@ def test_population_from_raster_in_every_output(raster_study) -> None:
     assert (out / "population_source.txt").exists()
 
 
-def test_graded_outputs_written(raster_study) -> None:
+def testgraded_written(raster_study) -> None:
     res = raster_study
     out = next(iter(res.written.values())).parent
     for name in ("accessibility.csv", "completeness.csv", "equity.csv",

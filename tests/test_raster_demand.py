@@ -184,3 +184,23 @@ def test_empty_communities_warned(tmp_path):
     with pytest.warns(InputWarning, match="no people"):
         res = demand_from_raster(path, comm, crs=CRS)
     assert res.communities.set_index("id").loc["far", "population"] == 0
+
+
+def test_age_groups_from_community_share_columns(tmp_path):
+    from deyang_geo.raster_demand import age_groups_from_shares
+
+    path = write_raster(tmp_path / "pop.tif", GRID)
+    comm = communities().assign(elderly_share=[0.1, 0.3], children_share=[0.2, 0.05])
+    res = demand_from_raster(path, comm, crs=CRS)
+    u = res.units
+    share = u["community_id"].map({"w": 0.1, "e": 0.3})
+    np.testing.assert_allclose(u["population_elderly"], u["population"] * share)
+    assert res.communities.set_index("id").loc["e", "population_elderly"] == pytest.approx(3.6)
+    units = gpd.GeoDataFrame({"community_id": ["w", "e"], "population": [10.0, 20.0]},
+                             geometry=[shapely.Point(0, 0)] * 2, crs=CRS)
+    out = age_groups_from_shares(units, comm)
+    np.testing.assert_allclose(out["population_children"], [2.0, 1.0])
+    out = age_groups_from_shares(units, comm, elderly_share=0.5)
+    np.testing.assert_allclose(out["population_elderly"], [5.0, 10.0])
+    with pytest.raises(InputError, match=r"row 2.*children_share"):
+        age_groups_from_shares(units, comm.assign(children_share=[0.2, 1.5]))

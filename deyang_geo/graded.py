@@ -1,4 +1,14 @@
-"""Graded accessibility, completeness and equity computed and written together (CLI, studies)."""
+"""Graded accessibility, completeness and equity computed and written together in one call.
+
+``compute_graded`` is what ``access --graded`` and studies with the ``accessibility`` or
+``equity`` outputs call; a notebook can call it the same way::
+
+    from deyang_geo.graded import compute_graded
+    graded = compute_graded(net, units=units, facilities=facilities, communities=communities,
+                            access=access, catalog=load_catalog(), mode="walk")
+    graded.equity.table            # Gini, Palma, concentration index, worst-decile share
+    graded.write(out_dir)          # accessibility.csv, completeness.csv, equity.csv, Lorenz
+"""
 
 from __future__ import annotations
 
@@ -17,6 +27,8 @@ if TYPE_CHECKING:
     from .routing import RoutingNetwork
 
 log = logging.getLogger("deyang_geo")
+
+__all__ = ["GradedResult", "compute_graded"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,7 +52,8 @@ class GradedResult:
     equity: EquityResult
     population_note: str = ""
 
-    def write(self, out_dir: Path, *, lang: str = "both") -> list[Path]:
+    def write(self, out_dir: Path, *, lang: str = "both", synthetic: bool = False
+              ) -> list[Path]:
         """Write ``accessibility.csv``, ``completeness.csv``, ``equity.csv``, Lorenz figures.
 
         Parameters
@@ -49,6 +62,8 @@ class GradedResult:
             The output folder.
         lang
             Label language of the figures.
+        synthetic
+            Label the figures as made from synthetic data.
 
         Returns
         -------
@@ -63,7 +78,9 @@ class GradedResult:
             self.completeness.to_csv(tmp, index=False, encoding="utf-8-sig")
         written.append(out_dir / "completeness.csv")
         written.extend(self.equity.write(out_dir))
-        written.extend(write_lorenz_figures(self.equity, out_dir, lang=lang))
+        caption = " ".join(part for part in (
+            "合成数据 SYNTHETIC DATA." if synthetic else "", self.population_note) if part)
+        written.extend(write_lorenz_figures(self.equity, out_dir, lang=lang, caption=caption))
         if self.population_note:
             written.append(write_text_atomic(out_dir / "population_source.txt",
                                              self.population_note + "\n"))
