@@ -191,6 +191,9 @@ def add_demand_raster_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--demand-totals", type=Path, default=None, metavar="FILE",
                        help="CSV/Excel of known totals (township or community_id, population) "
                        "the raster's people are rescaled to")
+    group.add_argument("--demand-buildings", type=Path, default=None, metavar="FILE",
+                       help="building footprints: each cell's people are spread over the "
+                       "buildings inside it (dasymetric)")
     group.add_argument("--demand-cell-m", type=float, default=None, metavar="M",
                        help="sum raster cells into a grid of M metres (default: one unit per "
                        "cell)")
@@ -226,12 +229,13 @@ def demand_from_options(args: argparse.Namespace, communities: Any, *, crs: Any
     """
     from ._errors import InputError
     from .demand import demand_units
-    from .raster_demand import age_groups_from_shares, demand_from_raster
+    from .raster_demand import age_groups_from_shares, demand_from_raster, read_buildings
 
     raster = getattr(args, "demand_raster", None)
     share = getattr(args, "elderly_share", None)
     if raster is None:
-        stray = [name for name in ("demand_totals", "demand_cell_m", "elderly_raster")
+        stray = [name for name in ("demand_totals", "demand_cell_m", "elderly_raster",
+                                   "demand_buildings")
                  if getattr(args, name, None) is not None]
         if stray:
             msg = (f"--{stray[0].replace('_', '-')} needs --demand-raster (population from a "
@@ -240,8 +244,10 @@ def demand_from_options(args: argparse.Namespace, communities: Any, *, crs: Any
         units = age_groups_from_shares(demand_units(communities, crs=crs), communities,
                                        elderly_share=share)
         return units, communities, {"population_source": "communities table"}
+    buildings = getattr(args, "demand_buildings", None)
     result = demand_from_raster(
         raster, communities, crs=crs, cell_size_m=args.demand_cell_m,
+        buildings=None if buildings is None else read_buildings(buildings),
         totals=args.demand_totals, elderly_raster=args.elderly_raster, elderly_share=share)
     log.info("%s", result.note())
     return result.units, result.communities, result.provenance()

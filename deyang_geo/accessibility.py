@@ -580,8 +580,8 @@ def completeness(
     return out[counts > 0].reset_index(drop=True)
 
 
-def plan_thresholds(catalog: Any, *, mode: str, target_id: str = "T1"
-                    ) -> tuple[dict[str, float], dict[str, float]]:
+def plan_thresholds(catalog: Any, *, mode: str, rural_mode: str | None = None,
+                    target_id: str = "T1") -> tuple[dict[str, float], dict[str, float]]:
     """Return the plan's essential categories with their urban and rural thresholds.
 
     The essential categories are those of the plan's 15-minute basic public service circle
@@ -594,6 +594,8 @@ def plan_thresholds(catalog: Any, *, mode: str, target_id: str = "T1"
         A :class:`deyang_geo.standards.Catalog`.
     mode
         Travel mode.
+    rural_mode
+        Travel mode of rural communities (default ``mode``).
     target_id
         The catalog target that lists the essential categories.
 
@@ -609,5 +611,5 @@ def plan_thresholds(catalog: Any, *, mode: str, target_id: str = "T1"
         category = catalog.categories[cat]
         urban[cat] = float(target.threshold_minutes if target.threshold_minutes is not None
                            else category.threshold_for(mode))
-        rural[cat] = float(category.threshold_for(mode, rural=True))
+        rural[cat] = float(category.threshold_for(rural_mode or mode, rural=True))
     return urban, rural

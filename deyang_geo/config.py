@@ -143,6 +143,8 @@ class InputsConfig:
         Known totals per township or community the raster is rescaled to (CSV/Excel).
     population_cell_m
         Grid the raster's cells are summed into, in metres (None: one unit per cell).
+    population_buildings
+        Building footprints each cell's people are spread over (dasymetric), or None.
     elderly_raster, elderly_share
         People aged 60+: a second raster, or a share of everyone (0-1).
     """
@@ -157,6 +159,7 @@ class InputsConfig:
     population_cell_m: float | None = None
     elderly_raster: Path | None = None
     elderly_share: float | None = None
+    population_buildings: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -704,9 +707,11 @@ def _inputs(s: _Section) -> InputsConfig:
     totals = s.path("population_totals")
     cell = s.number("population_cell_m", positive=True)
     elderly_raster = s.path("elderly_raster")
+    buildings = s.path("population_buildings")
     elderly_share = s.number("elderly_share", minimum=0.0, maximum=1.0)
     for name, value in (("population_totals", totals), ("population_cell_m", cell),
-                        ("elderly_raster", elderly_raster)):
+                        ("elderly_raster", elderly_raster),
+                        ("population_buildings", buildings)):
         if value is not None and raster is None:
             s.problem(name, "needs population_raster (population from a raster)")
     if elderly_raster is not None and elderly_share is not None:
@@ -719,6 +724,7 @@ def _inputs(s: _Section) -> InputsConfig:
         merge_distance_m=float(merge if merge is not None else 50.0),
         population_raster=raster, population_totals=totals, population_cell_m=cell,
         elderly_raster=elderly_raster, elderly_share=elderly_share,
+        population_buildings=buildings,
     )
 
 

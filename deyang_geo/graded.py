@@ -96,6 +96,7 @@ def compute_graded(
     access: pd.DataFrame,
     catalog: Any,
     mode: str,
+    rural_mode: str | None = None,
     walk_speed_kmh: float | None = None,
     categories: list[str] | None = None,
     max_minutes: float = 30.0,
@@ -117,6 +118,9 @@ def compute_graded(
         The standards catalog (essential categories and thresholds).
     mode, walk_speed_kmh
         Travel mode and walking speed.
+    rural_mode
+        Travel mode of rural communities for their completeness thresholds (the minutes in
+        ``access`` should be in that mode for them); default ``mode``.
     categories
         Categories to score (default those of ``access``).
     max_minutes, decay, decay_minutes, supply_column
@@ -140,7 +144,7 @@ def compute_graded(
         net, units, facilities, communities, mode=mode, categories=cats,
         max_minutes=max_minutes, decay=decay, decay_minutes=decay_minutes,  # type: ignore[arg-type]
         supply_column=supply_column, walk_speed_kmh=walk_speed_kmh)
-    urban, rural = plan_thresholds(catalog, mode=mode)
+    urban, rural = plan_thresholds(catalog, mode=mode, rural_mode=rural_mode)
     comp = completeness(access, units, communities, thresholds_minutes=urban,
                         rural_thresholds_minutes=rural)
     if rank_by is None:

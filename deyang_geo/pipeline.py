@@ -466,6 +466,7 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
             graded = compute_graded(
                 net, units=units, facilities=inputs.facilities,
                 communities=inputs.communities, access=access, catalog=catalog, mode=a.mode,
+                rural_mode=a.rural_mode,
                 categories=cats, population_note=population.get("population_note", ""))
     compliance = None
     with step("compliance", "plan targets"):
@@ -516,12 +517,14 @@ def raster_demand_step(config: StudyConfig, inputs: StudyInputs, *, crs: Any
     """
     from dataclasses import replace
 
-    from .raster_demand import demand_from_raster
+    from .raster_demand import demand_from_raster, read_buildings
 
     inp = config.inputs
     assert inp.population_raster is not None
     res = demand_from_raster(inp.population_raster, inputs.communities, crs=crs,
                              cell_size_m=inp.population_cell_m, totals=inp.population_totals,
+                             buildings=(None if inp.population_buildings is None
+                                        else read_buildings(inp.population_buildings)),
                              elderly_raster=inp.elderly_raster,
                              elderly_share=inp.elderly_share)
     log.info("      %s", res.note())

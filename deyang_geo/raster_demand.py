@@ -37,6 +37,7 @@ __all__ = [
     "age_groups_from_shares",
     "demand_from_raster",
     "raster_cells",
+    "read_buildings",
     "read_population_totals",
 ]
 
@@ -101,7 +102,9 @@ class RasterDemand:
         ``households`` (NaN), Point geometry in the projected CRS.
     communities
         The communities given, with ``population`` replaced by the people of their units
-        (rounded to whole people) and ``population_source = "raster"``.
+        (rounded to whole people), ``population_source = "raster"`` and
+        ``population_raster_units`` (units from the raster; 1 or 2 means its population rests
+        on very few cells, the case where coarse rasters mislead).
     resolution_m
         The raster's cell size in metres.
     cell_size_m
@@ -402,6 +405,7 @@ def demand_from_raster(
             out_comm[col] = np.round(np.bincount(comm, weights=ages[col],
                                                  minlength=len(projected)), 1)
     out_comm["population_source"] = "raster"
+    out_comm["population_raster_units"] = n_units
     empty = np.flatnonzero(n_units == 0)
     if empty.size:
         shown = ", ".join(ids[empty][:10].tolist()) + (" ..." if empty.size > 10 else "")
@@ -563,6 +567,37 @@ def _nearest_community(projected: gpd.GeoDataFrame, x: NDArray[np.float64],
         head = np.r_[True, q_sorted[1:] != q_sorted[:-1]]
         out[rest[q_sorted[head]]] = valid[n_sorted[head]]
     return out
+
+
+def read_buildings(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
+    """Read building footprints (GeoJSON, GeoPackage, Shapefile) for the dasymetric spread.
+
+    Parameters
+    ----------
+    path
+        The file; polygons (or points with a ``population`` column), with a CRS.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The buildings as read.
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file, or a file without CRS.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(Problem("the buildings file does not exist", file=str(file)))
+    try:
+        buildings = gpd.read_file(file)
+    except Exception as exc:  # pyogrio raises its own error types
+        raise InputError(Problem(f"cannot read the buildings: {exc}", file=str(file))) from None
+    if buildings.crs is None:
+        raise InputError(Problem("the buildings have no coordinate reference system",
+                                 file=str(file)))
+    return buildings
 
 
 def read_population_totals(path: str | os.PathLike[str]) -> pd.DataFrame:

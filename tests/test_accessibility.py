@@ -241,3 +241,20 @@ def test_completeness_by_hand():
     assert a["categories_within"] == 1
     assert a["share_people_all_within"] == 0.25
     assert a["missing_categories"] == "elderly_daycare"
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_potential_matches_pysal_weighted_catchment(seed):
+    fca = pytest.importorskip("access.fca")
+    weights = pytest.importorskip("access.weights")
+    reach, dense, _, supply = random_reach(seed)
+    n_src, n_dem = dense.shape
+    src, dem = np.nonzero(np.isfinite(dense))
+    cost = pd.DataFrame({"origin": dem, "dest": src, "cost": dense[src, dem]})
+    supply_df = pd.DataFrame({"s": supply}, index=pd.RangeIndex(n_src, name="geoid"))
+    ref = fca.weighted_catchment(supply_df, cost, 30.0, cost_source="dest", cost_dest="origin",
+                                 cost_cost="cost", loc_index=True, loc_value="s",
+                                 weight_fn=weights.gaussian(9.0))
+    ours = potential_scores(reach, decay="gaussian", decay_minutes=9.0, supply=supply)
+    np.testing.assert_allclose(ours, ref.reindex(range(n_dem)).fillna(0.0).to_numpy(),
+                               rtol=1e-12)

@@ -204,3 +204,21 @@ def test_age_groups_from_community_share_columns(tmp_path):
     np.testing.assert_allclose(out["population_elderly"], [5.0, 10.0])
     with pytest.raises(InputError, match=r"row 2.*children_share"):
         age_groups_from_shares(units, comm.assign(children_share=[0.2, 1.5]))
+
+
+def test_read_buildings(tmp_path):
+    from deyang_geo.raster_demand import read_buildings
+
+    with pytest.raises(InputError, match="does not exist"):
+        read_buildings(tmp_path / "none.geojson")
+    b = gpd.GeoDataFrame(geometry=[shapely.box(X0 + 110, Y0 - 190, X0 + 120, Y0 - 180)],
+                         crs=CRS)
+    b.to_file(tmp_path / "b.geojson")
+    assert len(read_buildings(tmp_path / "b.geojson")) == 1
+    path = write_raster(tmp_path / "pop.tif", GRID)
+    res = demand_from_raster(path, communities(), crs=CRS,
+                             buildings=read_buildings(tmp_path / "b.geojson"))
+    # the 30 people of the building's cell now stand on the building
+    at = res.units[np.isclose(res.units.geometry.x, X0 + 115)]
+    assert at["population"].item() == pytest.approx(30.0)
+    assert res.communities.set_index("id").loc["w", "population_raster_units"] == 5
