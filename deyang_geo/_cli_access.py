@@ -15,6 +15,7 @@ from ._cli_common import (
     add_travel_options,
     demand_from_options,
     echo,
+    population_label,
     warnings_to_log,
     write_graded_from_options,
 )
@@ -84,9 +85,7 @@ def run(args: argparse.Namespace) -> int:
                                   provenance=population, out=out)
         fmap = study_map(
             title="15-minute service circle / 15分钟服务圈",
-            scenario=f"{args.mode} {minutes:g} min{speed}" + (
-                f"; 人口栅格 population raster ~{population['raster_resolution_m']} m"
-                if "raster_resolution_m" in population else ""),
+            scenario=f"{args.mode} {minutes:g} min{speed}{population_label(population)}",
             communities=communities, facilities=facilities, coverage=coverage.communities,
             outside=coverage.outside, lang=args.lang,
             synthetic=bool(_any_true(communities, "synthetic") or _any_true(facilities,

@@ -304,3 +304,10 @@ def write_graded_from_options(args: argparse.Namespace, net: Any, *, units: Any,
     synthetic = any(bool(f["synthetic"].fillna(False).astype(bool).any())
                     for f in (communities, facilities) if "synthetic" in f.columns)
     return graded.write(out, lang=getattr(args, "lang", "both"), synthetic=synthetic)
+
+
+def population_label(provenance: dict[str, str]) -> str:
+    """Return ``"; 人口栅格 population raster ~100.0 m"`` for map titles, or ``""``."""
+    if "raster_resolution_m" not in provenance:
+        return ""
+    return f"; 人口栅格 population raster ~{provenance['raster_resolution_m']} m"

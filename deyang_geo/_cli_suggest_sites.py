@@ -17,6 +17,7 @@ from ._cli_common import (
     demand_from_options,
     echo,
     log,
+    population_label,
 )
 
 NAME = "suggest-sites"
@@ -148,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
                         for f in (communities, facilities) if "synthetic" in f.columns)
         fmap = study_map(
             title="Suggested sites / 建议选址",
-            scenario=f"{category}, {args.model}, {args.mode} {minutes:g} min",
+            scenario=f"{category}, {args.model}, {args.mode} {minutes:g} min"
+            f"{population_label(population)}",
             communities=communities, facilities=same, sites=sites_map, synthetic=synthetic,
             lang=args.lang)
         save_map(fmap, out / "map.html")

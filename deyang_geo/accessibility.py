@@ -454,39 +454,53 @@ def aggregate_by_community(unit_table: pd.DataFrame, communities: pd.DataFrame
     if unit_table.empty:
         return base.iloc[0:0].assign(category=[], population_used=[])
     t = unit_table
-    w = t["population_used"].to_numpy(float)
-    rows = []
-    groups = t.groupby(["community_id", "category"], sort=False).indices
-    for key, positions in groups.items():
-        cid, cat = (str(part) for part in key)  # type: ignore[attr-defined]
-        idx = np.asarray(positions, dtype=np.int64)
-        ww = w[idx]
-        total = ww.sum()
-        weight = ww if total > 0 else np.ones(idx.size)
-        rows.append({
-            "community_id": cid, "category": cat, "population_used": total,
-            "potential": float(np.average(t["potential"].to_numpy(float)[idx], weights=weight)),
-            "e2sfca_per_1000": float(np.average(t["e2sfca_per_1000"].to_numpy(float)[idx],
-                                                weights=weight)),
-            "minutes_kth": _weighted_median(t["minutes_kth"].to_numpy(float)[idx], weight),
-            "share_with_facility_within": float(np.average(
-                t["facilities_within"].to_numpy(float)[idx] > 0, weights=weight)),
-        })
-    agg = pd.DataFrame(rows)
-    out = base.merge(agg, on="community_id", how="inner")
     order = {c: i for i, c in enumerate(base["community_id"])}
-    return out.sort_values(["community_id", "category"],
-                           key=lambda s: s.map(order) if s.name == "community_id" else s,
-                           kind="stable").reset_index(drop=True)
+    comm_code = t["community_id"].map(order).to_numpy(dtype=float)
+    known = ~np.isnan(comm_code)
+    t = t[known]
+    comm_code = comm_code[known].astype(np.int64)
+    cats, cat_code = np.unique(t["category"].astype(str).to_numpy(), return_inverse=True)
+    key = comm_code * len(cats) + cat_code
+    keys, gid = np.unique(key, return_inverse=True)
+    n = keys.size
+    w = t["population_used"].to_numpy(float)
+    total = np.bincount(gid, weights=w, minlength=n)
+    wt = np.where(total[gid] > 0, w, 1.0)  # a group without people weighs its units equally
+    wsum = np.bincount(gid, weights=wt, minlength=n)
+
+    def mean(values: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.asarray(np.bincount(gid, weights=wt * values, minlength=n) / wsum,
+                          dtype=np.float64)
+
+    agg = pd.DataFrame({
+        "community_id": base["community_id"].to_numpy()[keys // len(cats)],
+        "category": cats[keys % len(cats)],
+        "population_used": total,
+        "potential": mean(t["potential"].to_numpy(float)),
+        "e2sfca_per_1000": mean(t["e2sfca_per_1000"].to_numpy(float)),
+        "minutes_kth": _grouped_weighted_median(t["minutes_kth"].to_numpy(float), wt, gid, n),
+        "share_with_facility_within": mean(
+            (t["facilities_within"].to_numpy(float) > 0).astype(float)),
+    })
+    return base.merge(agg, on="community_id", how="inner", sort=False)
 
 
-def _weighted_median(values: NDArray[np.float64], weights: NDArray[np.float64]) -> float:
-    """Population-weighted median, ``nan`` (unreached) ranking last."""
+def _grouped_weighted_median(values: NDArray[np.float64], weights: NDArray[np.float64],
+                             group: NDArray[np.int64], n: int) -> NDArray[np.float64]:
+    """Weighted median per group (lower median), ``nan`` (unreached) ranking last."""
     v = np.where(np.isnan(values), np.inf, values)
-    order = np.argsort(v, kind="stable")
-    cum = np.cumsum(weights[order])
-    m = v[order][np.searchsorted(cum, cum[-1] / 2.0)]
-    return float(m) if np.isfinite(m) else float("nan")
+    order = np.lexsort((v, group))
+    g, vs, ws = group[order], v[order], weights[order]
+    cum = np.cumsum(ws)
+    totals = np.bincount(g, weights=ws, minlength=n)
+    before = np.concatenate([[0.0], np.cumsum(totals)[:-1]])
+    within = cum - before[g]
+    hit = np.flatnonzero(within >= totals[g] / 2.0 - 1e-9 * np.maximum(totals[g], 1.0))
+    first_groups, first = np.unique(g[hit], return_index=True)
+    out = np.full(n, np.nan)
+    m = vs[hit[first]]
+    out[first_groups] = np.where(np.isfinite(m), m, np.nan)
+    return out
 
 
 # ---------------------------------------------------------------------- completeness

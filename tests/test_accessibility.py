@@ -258,3 +258,39 @@ def test_potential_matches_pysal_weighted_catchment(seed):
     ours = potential_scores(reach, decay="gaussian", decay_minutes=9.0, supply=supply)
     np.testing.assert_allclose(ours, ref.reindex(range(n_dem)).fillna(0.0).to_numpy(),
                                rtol=1e-12)
+
+
+def test_community_aggregation_against_a_loop():
+    from deyang_geo.accessibility import aggregate_by_community
+
+    rng = np.random.default_rng(8)
+    n = 300
+    minutes = rng.uniform(0, 30, n)
+    minutes[rng.random(n) < 0.2] = np.nan
+    units = pd.DataFrame({
+        "unit_id": [f"u{i}" for i in range(n)],
+        "community_id": rng.choice(["a", "b", "c", "zzz"], n),
+        "category": rng.choice(["x", "y"], n),
+        "population_used": np.where(rng.random(n) < 0.1, 0.0, rng.uniform(1, 50, n)),
+        "facilities_within": rng.integers(0, 3, n),
+        "potential": rng.uniform(0, 2, n),
+        "e2sfca_per_1000": rng.uniform(0, 5, n),
+        "minutes_kth": minutes,
+    })
+    communities = pd.DataFrame({"id": ["c", "a", "b"], "name": ["C", "A", "B"]})
+    out = aggregate_by_community(units, communities)
+    assert list(out["community_id"]) == ["c", "c", "a", "a", "b", "b"]  # community order
+    for row in out.itertuples():
+        g = units[(units["community_id"] == row.community_id) & (units["category"] ==
+                                                                 row.category)]
+        w = g["population_used"].to_numpy()
+        assert row.population_used == pytest.approx(w.sum())
+        assert row.potential == pytest.approx(np.average(g["potential"], weights=w))
+        v = np.where(np.isnan(g["minutes_kth"]), np.inf, g["minutes_kth"])
+        order = np.argsort(v, kind="stable")
+        cum = np.cumsum(w[order])
+        med = v[order][np.searchsorted(cum, cum[-1] / 2)]
+        if np.isfinite(med):
+            assert row.minutes_kth == pytest.approx(med)
+        else:
+            assert np.isnan(row.minutes_kth)
