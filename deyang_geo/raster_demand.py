@@ -308,7 +308,8 @@ def demand_from_raster(
         Rasters of people aged 60+ / children; their share per grid cell is applied to the
         units' people.
     elderly_share, children_share
-        A share (0..1) of every unit's people instead of a raster.
+        A share (0..1) of every unit's people instead of a raster. Without either, the
+        communities' ``elderly_share`` / ``children_share`` columns are used when present.
 
     Returns
     -------
@@ -359,7 +360,7 @@ def demand_from_raster(
 
     rescaled_by = None
     if totals is not None:
-        table = totals if isinstance(totals, pd.DataFrame) else _read_totals_file(totals)
+        table = totals if isinstance(totals, pd.DataFrame) else read_population_totals(totals)
         pop, rescaled_by = _rescale(pop, ids[comm], township[comm], table,
                                     label=None if isinstance(totals, pd.DataFrame)
                                     else str(totals))
@@ -623,10 +624,6 @@ def read_population_totals(path: str | os.PathLike[str]) -> pd.DataFrame:
 
     raw = read_table(path)
     return _canonical_totals(raw, label=str(path))
-
-
-def _read_totals_file(path: str | os.PathLike[str]) -> pd.DataFrame:
-    return read_population_totals(path)
 
 
 def _canonical_totals(raw: pd.DataFrame, *, label: str | None) -> pd.DataFrame:
