@@ -91,7 +91,7 @@ def test_raster_options_need_the_raster(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 2
     err = capsys.readouterr().err
     assert "missing.tif" in err
-    assert "Traceback" not in err
+    assert "population raster does not exist" in err
 
 
 def test_compliance_with_raster_demand(tmp_path: Path) -> None:

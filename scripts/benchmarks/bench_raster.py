@@ -1,7 +1,7 @@
 """Benchmark of demand units from population rasters (SYNTHETIC rasters, written to a temp dir).
 
 Parts, each run in its own process so that peak memory (ru_maxrss) is per part:
-  r10    a 10 m raster over 50 km x 50 km (5000 x 5000 = 25 M cells, ~6 % populated in
+  r10    a 10 m raster over 50 km x 50 km (5000 x 5000 = 25 M cells, about 70 % empty; people in
          clustered settlements), summed into 100 m units and attached to 400 communities
   r100   the same county at 100 m (500 x 500 cells), one unit per populated cell
   anchor GDAL (rasterio.warp.reproject, Resampling.sum) summing the 10 m raster to 100 m:
