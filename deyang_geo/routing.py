@@ -429,6 +429,8 @@ class RoutingNetwork:
         self.check_mode(mode)
         key = f"{'csr_t' if reverse else 'csr'}:{mode}"
         base = self._cache.get(key)
+        if base is None and reverse:
+            base = self._symmetric_transpose(mode)
         if base is None:
             w = self.weights_s[mode]
             usable = np.flatnonzero(np.isfinite(w))
@@ -446,6 +448,22 @@ class RoutingNetwork:
                        usable.astype(np.int64))
             self._cache[key] = base
         return base  # type: ignore[no-any-return]
+
+    def _symmetric_transpose(self, mode: str) -> CSR | None:
+        """Return the transposed CSR when every usable edge has an equal twin, else None.
+
+        Then the forward rows are also the in-edges of each node (the twins), so the forward
+        arrays serve both directions and give identical results.
+        """
+        fwd = self.csr(mode)
+        rev = self.reverse_edge[fwd.edge]
+        if (rev < 0).any():
+            return None
+        if not np.array_equal(self.weights_s[mode][rev], fwd.weights_s):
+            return None
+        out = CSR(fwd.indptr, fwd.indices, fwd.weights_s, rev)
+        self._cache[f"csr_t:{mode}"] = out
+        return out
 
     def pieces(self, mode: str) -> Pieces:
         """Return the connected pieces of ``mode``'s streets (weak connectivity), cached.
