@@ -88,6 +88,9 @@ class NetworkConfig:
         An elevation raster for slope-aware walking, or None.
     keep_disconnected
         Keep pieces of the network not connected to the largest one.
+    exclude_trunk
+        Leave trunk roads out of the walking modes (``[network] exclude_trunk``; by default
+        they are walkable unless their tags say otherwise).
     """
 
     osm: Path | None
@@ -98,6 +101,7 @@ class NetworkConfig:
     speeds_kmh: Mapping[str, float]
     dem: Path | None
     keep_disconnected: bool
+    exclude_trunk: bool = False
 
     @property
     def source(self) -> str:
@@ -711,6 +715,7 @@ def _network(s: _Section) -> NetworkConfig:
         osm=osm, place=place, bbox=bbox, graph=graph, modes=modes,
         speeds_kmh=MappingProxyType(speeds), dem=s.path("dem"),
         keep_disconnected=s.boolean("keep_disconnected", False),
+        exclude_trunk=s.boolean("exclude_trunk", False),
     )
     s.finish()
     return network

@@ -263,7 +263,8 @@ def build_network(config: StudyConfig, *, boundary: Any = None
     modes = _needed_modes(config)
     common: dict[str, Any] = {"modes": modes, "retain_all": nc.keep_disconnected,
                               "drop_disconnected": not nc.keep_disconnected,
-                              "speeds_kmh": dict(nc.speeds_kmh) or None}
+                              "speeds_kmh": dict(nc.speeds_kmh) or None,
+                              "exclude_trunk": nc.exclude_trunk}
     if nc.osm is not None:
         G = netmod.graph_from_osm_file(nc.osm, boundary=boundary, dem=nc.dem, **common)
     elif nc.graph is not None:
