@@ -18,6 +18,7 @@ from ._cli_common import (
     echo,
     population_label,
     protected_outputs,
+    raster_inputs,
     warnings_to_log,
     write_graded_from_options,
 )
@@ -65,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     with protected_outputs(command=NAME, out=out,
-                           inputs=[args.network, args.facilities, args.demand]), \
+                           inputs=[args.network, args.facilities, args.demand,
+                                   *raster_inputs(args)]), \
             warnings_to_log(quiet=args.quiet):
         catalog = load_catalog()
         facilities = read_facilities(args.facilities, input_crs=args.input_crs)

@@ -506,3 +506,22 @@ def study_inputs(config: object) -> list[Path]:
 
     visit(config, 0)
     return found
+
+
+def raster_inputs(args: argparse.Namespace) -> list[Path | None]:
+    """Return the demand-raster option files of a command (inputs that must not be overwritten).
+
+    Parameters
+    ----------
+    args
+        Parsed options.
+
+    Returns
+    -------
+    list
+        ``--demand-raster``, ``--demand-totals``, ``--demand-buildings`` and the age rasters
+        (``None`` when not given).
+    """
+    names = ("demand_raster", "demand_totals", "demand_buildings", "elderly_raster",
+             "children_raster")
+    return [getattr(args, name, None) for name in names]

@@ -17,6 +17,7 @@ from ._cli_common import (
     echo,
     log,
     protected_outputs,
+    raster_inputs,
 )
 
 NAME = "compliance"
@@ -114,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(msg)
     out = Path(args.out)
     with protected_outputs(command=NAME, out=out, inputs=[args.network, args.facilities,
-                                                          args.demand, args.standards]), \
+                                                          args.demand, args.standards,
+                                                          *raster_inputs(args)]), \
             warnings_to_log(quiet=args.quiet):
         catalog = load_catalog(args.standards)
         facilities = read_facilities(args.facilities, input_crs=args.input_crs, catalog=catalog)

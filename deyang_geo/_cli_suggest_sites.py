@@ -20,6 +20,7 @@ from ._cli_common import (
     log,
     population_label,
     protected_outputs,
+    raster_inputs,
 )
 
 NAME = "suggest-sites"
@@ -127,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     with protected_outputs(command=NAME, out=out, inputs=[
             args.network, args.facilities, args.demand, args.candidates,
-            args.exclusion_zones]), warnings_to_log(quiet=args.quiet):
+            args.exclusion_zones, *raster_inputs(args)]), warnings_to_log(quiet=args.quiet):
         catalog = load_catalog()
         resolved = resolve_args(args, catalog=catalog, categories=[category])
         urban = resolved.setting(category, "urban")
