@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ._cli_common import (
     add_lang_option,
+    add_map_options,
     add_network_option,
     add_out_option,
     add_points_options,
@@ -27,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_travel_options(parser)
     add_out_option(parser)
     add_lang_option(parser)
+    add_map_options(parser)
     parser.epilog = (
         "writes DIR/access.csv (demand_id, category, minutes, facility_id; minutes empty when "
         "unreachable), DIR/coverage.csv (per community and category: population, covered "
@@ -37,15 +39,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``access`` and return the exit code."""
+    from ._cli_common import read_map_divisions
     from ._errors import InputError
     from ._outputs import write_access_csv
     from .access import minutes_to_nearest
+    from .command_map import map_isochrones, resolve_tianditu_key, write_command_map
     from .coverage import compute_coverage
     from .demand import demand_units
     from .io import read_communities, read_facilities
     from .network import read_network
     from .routing import RoutingNetwork
-    from .webmap import save_map, study_map
 
     minutes = float(args.minutes)
     if not minutes > 0:
@@ -55,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         msg = f"--walk-speed-kmh must be a positive number, got {args.walk_speed_kmh:g}"
         raise InputError(msg)
     out = Path(args.out)
+    resolve_tianditu_key(args.basemap, args.tianditu_key)  # a missing key fails before work
     with warnings_to_log(quiet=args.quiet):
         facilities = read_facilities(args.facilities, input_crs=args.input_crs)
         communities = read_communities(args.demand, input_crs=args.input_crs)
@@ -73,15 +77,18 @@ def run(args: argparse.Namespace) -> int:
         write_access_csv(access[["demand_id", "category", "minutes", "facility_id"]],
                          out / "access.csv")
         coverage.write(out)
-        fmap = study_map(
+        write_command_map(
+            out / "map.html",
             title="15-minute service circle / 15分钟服务圈",
-            scenario=f"{args.mode} {minutes:g} min{speed}",
+            scenario=f"{args.mode} {minutes:g} min{speed}", net=net, mode=args.mode,
+            network_path=args.network, divisions=read_map_divisions(args.divisions),
             communities=communities, facilities=facilities, coverage=coverage.communities,
-            outside=coverage.outside, lang=args.lang,
+            outside=coverage.outside,
+            isochrones=map_isochrones(net, facilities, mode=args.mode,
+                                      walk_speed_kmh=args.walk_speed_kmh),
             synthetic=bool(_any_true(communities, "synthetic") or _any_true(facilities,
                                                                              "synthetic")),
-        )
-        save_map(fmap, out / "map.html")
+            lang=args.lang, basemap=args.basemap, tianditu_key=args.tianditu_key)
     n_outside = int((coverage.communities["class"] == "outside").sum())
     echo(f"wrote {out / 'access.csv'} ({len(units)} demand units x {len(coverage.categories)} "
          f"categories), coverage.csv ({len(communities)} communities, {n_outside} community-"

@@ -177,3 +177,47 @@ def step_progress(steps: tuple[str, ...], *, quiet: bool = False
 
         yield on_step
         bar.update(len(steps) - bar.n)
+
+
+def add_map_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--basemap``, ``--tianditu-key`` and ``--divisions``: how the command's map looks."""
+    from .command_map import BASEMAPS, TIANDITU_ENV
+
+    parser.add_argument(
+        "--basemap", choices=BASEMAPS, default="osm",
+        help="map background: osm, light (Esri), tianditu (needs a key), amap (overlays "
+        "shifted to GCJ-02) or none; offline, the map always shows water, rail, main roads "
+        "and built-up areas drawn from the OSM file (default: osm)",
+    )
+    parser.add_argument(
+        "--tianditu-key", default=None, metavar="KEY",
+        help=f"Tianditu API key for --basemap tianditu (default: the {TIANDITU_ENV} "
+        "environment variable); written only into the map that uses it",
+    )
+    parser.add_argument(
+        "--divisions", type=Path, default=None, metavar="FILE",
+        help="division boundaries (GeoJSON, GeoPackage, Shapefile) drawn on the map",
+    )
+
+
+def read_map_divisions(path: Path | None) -> object:
+    """Read ``--divisions`` (``None`` when not given) as a WGS-84 GeoDataFrame."""
+    if path is None:
+        return None
+    import geopandas as gpd
+
+    from ._errors import InputError
+
+    if not Path(path).is_file():
+        msg = f"--divisions: the file does not exist: {path}"
+        raise InputError(msg)
+    try:
+        frame = gpd.read_file(path)
+    except Exception as exc:
+        msg = f"--divisions: cannot read {path} as a GeoJSON, GeoPackage or Shapefile ({exc})"
+        raise InputError(msg) from None
+    if frame.crs is None:
+        frame = frame.set_crs(4326)
+    if "name_zh" not in frame.columns and "name" in frame.columns:
+        frame = frame.rename(columns={"name": "name_zh"})
+    return frame

@@ -8,6 +8,8 @@ from typing import Any
 
 from . import settings
 from ._cli_common import (
+    add_lang_option,
+    add_map_options,
     add_network_option,
     add_out_option,
     add_points_options,
@@ -46,11 +48,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "same category is the same facility (default: 50)",
     )
     add_out_option(parser)
+    add_lang_option(parser)
+    add_map_options(parser)
     parser.epilog = (
         "writes DIR/compliance_city.csv (one row per target and scope: value, target, met, "
         "gaps, source, verified), compliance_divisions.csv, compliance_townships.csv, "
         "compliance_communities.csv, compliance_undersized.csv, compliance_parameters.csv "
-        "(UTF-8 with BOM, bilingual headers) and compliance.xlsx (a sheet per level)"
+        "(UTF-8 with BOM, bilingual headers), compliance.xlsx (a sheet per level) and map.html "
+        "(15-minute coverage per category)"
     )
 
 
@@ -74,10 +79,12 @@ def parse_thresholds(items: list[str]) -> dict[str, float]:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``compliance`` and return the exit code."""
-    from ._cli_common import warnings_to_log
+    from ._cli_common import read_map_divisions, warnings_to_log
     from ._errors import InputError
     from .access import minutes_to_nearest, reach_set
+    from .command_map import resolve_tianditu_key, write_command_map
     from .compliance import evaluate_compliance, gap_summary
+    from .coverage import compute_coverage
     from .demand import demand_units
     from .facilities import facilities_from_osm, merge_facilities
     from .io import read_communities, read_facilities
@@ -101,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
                    f".osm.bz2, .osm.pbf), got {args.network}")
             raise InputError(msg)
     out = Path(args.out)
+    resolve_tianditu_key(args.basemap, args.tianditu_key)  # a missing key fails before work
     with warnings_to_log():
         catalog = load_catalog(args.standards)
         facilities = read_facilities(args.facilities, input_crs=args.input_crs, catalog=catalog)
@@ -137,6 +145,14 @@ def run(args: argparse.Namespace) -> int:
             },
         )
         result.write(out)
+        coverage = compute_coverage(access, units, communities)
+        write_command_map(
+            out / "map.html", title="Plan targets / 规划指标",
+            scenario=f"{args.mode} {settings.threshold_minutes:g} min", net=net, mode=args.mode,
+            network_path=args.network, divisions=read_map_divisions(args.divisions),
+            communities=communities, facilities=facilities, coverage=coverage.communities,
+            outside=coverage.outside, catalog=catalog, lang=args.lang, basemap=args.basemap,
+            tianditu_key=args.tianditu_key)
     table = result.targets
     assessed = table["met"].notna()
     n_met = int(table.loc[assessed, "met"].astype(bool).sum())

@@ -9,6 +9,7 @@ from pathlib import Path
 from . import settings
 from ._cli_common import (
     add_lang_option,
+    add_map_options,
     add_network_option,
     add_out_option,
     add_points_options,
@@ -29,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_travel_options(parser)
     add_out_option(parser)
     add_lang_option(parser)
+    add_map_options(parser)
     parser.add_argument("--category", required=True, metavar="CAT",
                         help="facility category (catalog key, e.g. fitness_station)")
     parser.add_argument("--new-sites", type=int, default=None, metavar="N",
@@ -95,16 +97,17 @@ def run(args: argparse.Namespace) -> int:
     """Run ``suggest-sites`` and return the exit code."""
     import geopandas as gpd
 
-    from ._cli_common import warnings_to_log
+    from ._cli_common import read_map_divisions, warnings_to_log
+    from .command_map import map_isochrones, resolve_tianditu_key, write_command_map
     from .demand import demand_units
     from .io import category_key, read_candidates, read_communities, read_facilities
     from .network import read_network
     from .routing import RoutingNetwork
     from .siting import suggest_sites
     from .siting.suggest import CandidateSource
-    from .webmap import save_map, study_map
 
     _check(args)
+    resolve_tianditu_key(args.basemap, args.tianditu_key)  # a missing key fails before work
     category = category_key(args.category)
     minutes = float(args.minutes)
     out = Path(args.out)
@@ -144,12 +147,16 @@ def run(args: argparse.Namespace) -> int:
             sites_map = gpd.GeoDataFrame(table, geometry="geometry", crs="EPSG:4326")
         synthetic = any(bool(f["synthetic"].fillna(False).astype(bool).any())
                         for f in (communities, facilities) if "synthetic" in f.columns)
-        fmap = study_map(
-            title="Suggested sites / 建议选址",
-            scenario=f"{category}, {args.model}, {args.mode} {minutes:g} min",
-            communities=communities, facilities=same, sites=sites_map, synthetic=synthetic,
-            lang=args.lang)
-        save_map(fmap, out / "map.html")
+        write_command_map(
+            out / "map.html", title="Suggested sites / 建议选址",
+            scenario=f"{category}, {args.model}, {args.mode} {minutes:g} min", net=net,
+            mode=args.mode, network_path=args.network,
+            divisions=read_map_divisions(args.divisions), communities=communities,
+            facilities=same, sites=sites_map, synthetic=synthetic,
+            coverage=_existing_coverage(suggestion, units, communities, category, minutes),
+            isochrones=map_isochrones(net, same, mode=args.mode,
+                                      walk_speed_kmh=args.walk_speed_kmh),
+            lang=args.lang, basemap=args.basemap, tianditu_key=args.tianditu_key)
     gap = "" if result.status == "optimal" else f", gap {result.gap:.2%}"
     added = result.covered_population_after - result.covered_population_before
     echo(f"wrote {len(result.sites)} suggested {category} sites ({args.model}, "
@@ -160,3 +167,18 @@ def run(args: argparse.Namespace) -> int:
         log.info("%s people are out of reach of every candidate",
                  f"{result.uncoverable_population:,.0f}")
     return 0
+
+
+def _existing_coverage(suggestion: object, units: object, communities: object, category: str,
+                       minutes: float) -> object:
+    """Coverage of the category's existing facilities per community (the map's colours)."""
+    import pandas as pd
+
+    from .coverage import compute_coverage
+
+    unit_ids = units["unit_id"].astype(str).to_numpy()  # type: ignore[index]
+    access = pd.DataFrame({"demand_id": unit_ids, "category": category,
+                           "minutes": suggestion.existing_minutes,  # type: ignore[attr-defined]
+                           "facility_id": None})
+    return compute_coverage(access, units, communities,  # type: ignore[arg-type]
+                            threshold_minutes=minutes).communities

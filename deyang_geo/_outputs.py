@@ -100,7 +100,6 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
     """
     from . import figures as figmod
     from . import report as repmod
-    from . import webmap
 
     cfg = result.config
     wanted = set(cfg.output.outputs)
@@ -162,9 +161,9 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
     if "map" in wanted:
         sited = [c for c in cfg.analysis.categories if c in result.sites]
         shown_first = sited + [c for c in cfg.analysis.categories if c not in result.sites]
-        m = webmap.study_map(title=title, scenario=_scenario_text(cfg), synthetic=synthetic,
-                             lang=lang, catalog=catalog, categories=shown_first, **layers)
-        written["map"] = webmap.save_map(m, out_dir / "map.html")
+        written["map"] = _write_map(out_dir / "map.html", cfg, title=title, synthetic=synthetic,
+                                    lang=lang, catalog=catalog, categories=shown_first,
+                                    layers=layers)
     figure_paths: list[Path] = []
     if "figures" in wanted:
         # one printable view per category with suggested sites (its coverage, its sites);
@@ -203,6 +202,20 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
         for p in paths.csv:
             written.setdefault(f"table:{p.name}", p)
     return written
+
+
+def _write_map(path: Path, cfg: Any, *, title: str, synthetic: bool, lang: str, catalog: Any,
+               categories: list[str], layers: dict[str, Any]) -> Path:
+    """Write the study's map with the one map builder every command uses."""
+    from .command_map import write_command_map
+
+    basemap = str(getattr(cfg.output, "basemap", "osm"))
+    others = {k: v for k, v in layers.items() if k != "network_edges"}
+    return write_command_map(
+        path, title=title, scenario=_scenario_text(cfg), roads=layers["network_edges"],
+        network_path=cfg.network.osm, mode=cfg.analysis.mode, synthetic=synthetic,
+        lang=lang, catalog=catalog, categories=categories, basemap=basemap,
+        tianditu_key=None, **others)
 
 
 def _scenario_text(cfg: Any) -> str:
