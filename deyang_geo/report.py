@@ -19,6 +19,7 @@ import pandas as pd
 
 from ._errors import InputError
 from .io import atomic_path, fixed_file_dates, write_text_atomic
+from .report_summary import parameters_table, summary_html
 from .webmap import Lang, category_label, label
 
 __all__ = [
@@ -391,6 +392,16 @@ def _table_html(table: pd.DataFrame, *, lang: Lang, catalog: Any,
             f"<tbody>{''.join(body)}</tbody></table></div>{more}")
 
 
+def _parameters_frame(parameters: Mapping[str, Any]) -> pd.DataFrame:
+    """Return the parameters table (unset values left out)."""
+    return parameters_table(parameters)
+
+
+def _parameters_html(params: pd.DataFrame, *, lang: Lang, catalog: Any) -> str:
+    """Return the report's parameters table (its one place, restyled here only)."""
+    return _table_html(params, lang=lang, catalog=catalog)
+
+
 #: Largest width in pixels of a figure embedded in the report (print-size PNGs are reduced).
 MAX_EMBED_WIDTH_PX = 1800
 
@@ -447,11 +458,16 @@ th{background:#eef3f8}tbody tr:nth-child(even){background:#fafafa}
 figure{margin:12px 0}figure img{max-width:100%;border:1px solid #ddd}
 figcaption{font-size:12px;color:#555}
 .note{font-size:12px;color:#555}
+div.summary{background:#f3f7fb;border-left:4px solid #08519c;padding:6px 14px;margin:8px 0}
+table.summary td.num{text-align:right}ul.summary{margin:4px 0 8px;padding-left:20px}
 @page{size:A4;margin:12mm}
 @media print{body{background:#fff}main{padding:0;max-width:none}h2{page-break-after:avoid}
- .tablewrap{overflow:visible}table{font-size:8.5px}
- figure,table{page-break-inside:avoid}.banner{-webkit-print-color-adjust:exact;
- print-color-adjust:exact}}
+ h3{page-break-after:avoid}
+ .tablewrap{overflow:visible}
+ table{font-size:8px;width:100%;table-layout:fixed}
+ th,td{overflow-wrap:anywhere;word-break:break-word;padding:2px 3px}td.long{min-width:0}
+ tr{page-break-inside:avoid}figure{page-break-inside:avoid}
+ .banner,div.summary,th{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
 """
 
 
@@ -538,8 +554,9 @@ def _coverage_views(tables: Mapping[str, pd.DataFrame], *, t: Any
                                     values=f"covered_share{suffix}", aggfunc="first",
                                     sort=False).reset_index()
             view.columns = [str(c) if c == "division" else f"{c} share" for c in view.columns]
-            views.append((t("按区县 (覆盖人口比例)", "By division (share of population "
-                            "covered)"), view))
+            if len(view) > 1:  # one division is the study area, shown above
+                    views.append((t("按区县 (覆盖人口比例)", "By division (share of population "
+                                "covered)"), view))
     outside = tables.get("outside_reach")
     if outside is not None and len(outside):
         outside = _canonical(outside)
@@ -725,8 +742,7 @@ def build_report(
             [{k: v for k, v in r.items() if not isinstance(v, (Mapping, list))}
              for r in summaries])
     extra = dict(tables or {})
-    params = pd.DataFrame({"parameter": [str(k) for k in parameters],
-                           "value": [str(v) for v in parameters.values()]})
+    params = _parameters_frame(parameters)
     source_table = pd.DataFrame([s.__dict__ for s in source_list],
                                 columns=["name", "status", "origin", "note"])
 
@@ -742,8 +758,15 @@ def build_report(
     else:
         parts.append(f'<div class="banner real">{esc(t("真实数据", "Real data"))}</div>')
 
+    summary = summary_html(coverage_tables=coverage_tables,
+                           compliance_tables=compliance_tables,
+                           site_summary=site_tables.get("sites_summary"), lang=lang,
+                           catalog=catalog)
+    if summary:  # the one-screen summary for the meeting comes first
+        parts.append(f"<h2>{esc(t('摘要', 'Summary'))}</h2><div class='summary'>{summary}</div>")
+
     parts.append(f"<h2>1. {esc(t('参数', 'Parameters'))}</h2>")
-    parts.append(_table_html(params, lang=lang, catalog=catalog))
+    parts.append(_parameters_html(params, lang=lang, catalog=catalog))
 
     parts.append(f"<h2>2. {esc(t('数据来源', 'Data sources'))}</h2>")
     rows = []
@@ -777,6 +800,8 @@ def build_report(
         parts.append(f"<h2>{section}. {esc(t('覆盖情况', 'Coverage'))}</h2>")
         section += 1
         for caption, table in _coverage_views(coverage_tables, t=t):
+            if table.empty:  # no empty sections
+                continue
             parts.append(f"<h3>{esc(caption)}</h3>")
             parts.append(_table_html(table, lang=lang, catalog=catalog))
         parts.append(full_note)
