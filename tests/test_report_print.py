@@ -24,14 +24,15 @@ def _wide_compliance() -> pd.DataFrame:
         "scope": ["urban", "rural", "all", "urban", "all", "rural"],
         "description": ["城市社区15分钟基本公共服务圈：社区服务站、卫生室、文化体育站、健身点、"
                         "日间照料均在15分钟内 / 15-minute basic public service circle"] * n,
-        "unit": ["share of communities"] * n,
+        "unit": ["share of communities within the threshold (urban communities only)"] * n,
         "value": np.linspace(0.1, 0.9, n), "target": [1.0] * n,
         "met": [False, True, False, False, True, False],
-        "status": ["未达标 missed"] * n,
+        "status": ["未达标 missed: 26 communities short, see the gap column for details"] * n,
         "communities_short": [26.0, 0.0, 83.0, 12.0, 0.0, 5.0],
         "people_short": [86447.0, 0.0, 516898.0, 1200.0, 0.0, 300.0],
         "m2_missing": [np.nan, np.nan, 1140.0, np.nan, np.nan, 20.0],
         "facilities_short": [np.nan, np.nan, 7.0, np.nan, np.nan, np.nan],
+        "amount_short": [1.0, 0.0, 2.0, 3.0, 0.0, 1.0],
         "gap": ["26 communities, 86,447 people short of the 15-minute circle"] * n,
         "source": ["PLAN 三(二)2: 推进“城市社区15分钟基本公共服务圈” (the set of basic services "
                    "is an interpretation)"] * n,
