@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
+from typing import Any
 
 from . import settings
 from ._cli_common import (
@@ -98,12 +99,14 @@ def run(args: argparse.Namespace) -> int:
     import geopandas as gpd
 
     from ._cli_common import read_map_divisions, warnings_to_log
+    from ._osm_file import is_osm_path
     from .command_map import map_isochrones, resolve_tianditu_key, write_command_map
     from .demand import demand_units
     from .io import category_key, read_candidates, read_communities, read_facilities
     from .network import read_network
     from .routing import RoutingNetwork
     from .siting import suggest_sites
+    from .siting.places import describe_sites, named_streets
     from .siting.suggest import CandidateSource
 
     _check(args)
@@ -114,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
     with warnings_to_log():
         facilities = read_facilities(args.facilities, input_crs=args.input_crs)
         communities = read_communities(args.demand, input_crs=args.input_crs)
-        net = RoutingNetwork.from_graph(read_network(args.network, modes=(args.mode,)))
+        graph = read_network(args.network, modes=(args.mode,))
+        net = RoutingNetwork.from_graph(graph)
         units = demand_units(communities, crs=net.crs)
         same = facilities[facilities["category"].astype(str) == category]
         zones = gpd.read_file(args.exclusion_zones) if args.exclusion_zones else None
@@ -137,12 +141,15 @@ def run(args: argparse.Namespace) -> int:
                  "category": category, "mode": args.mode, "minutes": minutes,
                  "walk_speed_kmh": args.walk_speed_kmh, "n_candidates": len(cands),
                  "n_demand_units": len(units)}
-        result.write(out, candidates=cands, communities=communities, extra_summary=extra)
+        streets = named_streets(args.network if is_osm_path(args.network) else graph)
+        result.write(out, candidates=cands, communities=communities, extra_summary=extra,
+                     streets=streets)
         table = result.sites_table(cands)
         sites_map = None
         if "geometry" in table.columns and len(table):
-            alts = result.alternatives.groupby("site_id", sort=False)["alternative_id"].agg(list)
-            table["alternatives"] = [alts.get(s, []) for s in table["site_id"]]
+            table = describe_sites(table, cands, streets=streets, communities=communities)
+            table["alternatives"] = _alternative_texts(result, cands, streets, communities,
+                                                       table)
             table["category"] = category
             sites_map = gpd.GeoDataFrame(table, geometry="geometry", crs="EPSG:4326")
         synthetic = any(bool(f["synthetic"].fillna(False).astype(bool).any())
@@ -169,16 +176,30 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _existing_coverage(suggestion: object, units: object, communities: object, category: str,
-                       minutes: float) -> object:
+def _existing_coverage(suggestion: Any, units: Any, communities: Any, category: str,
+                       minutes: float) -> Any:
     """Coverage of the category's existing facilities per community (the map's colours)."""
     import pandas as pd
 
     from .coverage import compute_coverage
 
-    unit_ids = units["unit_id"].astype(str).to_numpy()  # type: ignore[index]
-    access = pd.DataFrame({"demand_id": unit_ids, "category": category,
-                           "minutes": suggestion.existing_minutes,  # type: ignore[attr-defined]
+    access = pd.DataFrame({"demand_id": units["unit_id"].astype(str).to_numpy(),
+                           "category": category, "minutes": suggestion.existing_minutes,
                            "facility_id": None})
-    return compute_coverage(access, units, communities,  # type: ignore[arg-type]
-                            threshold_minutes=minutes).communities
+    return compute_coverage(access, units, communities, threshold_minutes=minutes).communities
+
+
+def _alternative_texts(result: Any, candidates: Any, streets: Any, communities: Any,
+                       sites: Any) -> list[list[str]]:
+    """Per site, its alternatives as "name: compared with the chosen site" (for the map)."""
+    from .siting.places import describe_alternatives
+
+    names = dict(zip(sites["site_id"].astype(str), sites["name"], strict=True))
+    alts = describe_alternatives(result.alternatives, candidates,
+                                 objective_name=result.objective_name, streets=streets,
+                                 communities=communities, site_names=names)
+    out: dict[str, list[str]] = {}
+    for row in alts.itertuples():
+        out.setdefault(str(row.site_id), []).append(
+            f"{row.alternative_name}: {row.compared_with_chosen}")
+    return [out.get(str(s), []) for s in sites["site_id"]]

@@ -46,28 +46,43 @@ def write_access_csv(access: pd.DataFrame, path: Path) -> Path:
     return write_text_atomic(path, str(text), encoding="utf-8-sig")
 
 
-def _sites_layer(result: StudyResult, site_candidates: dict[str, gpd.GeoDataFrame]
-                 ) -> gpd.GeoDataFrame | None:
+def _sites_layer(result: StudyResult, site_candidates: dict[str, gpd.GeoDataFrame],
+                 streets: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame | None:
+    from .siting.places import describe_alternatives, describe_sites
+
     frames = []
+    communities = result.inputs.communities
     for category, res in result.sites.items():
         cands = site_candidates[category].set_index(site_candidates[category]["id"].astype(str))
         sites = res.sites.copy()
         geom = cands.geometry.reindex(sites["site_id"].astype(str)).to_numpy()
-        alts = res.alternatives
+        where = describe_sites(sites[["site_id"]], site_candidates[category], streets=streets,
+                               communities=communities) if len(sites) else sites[["site_id"]]
+        names = (dict(zip(where["site_id"].astype(str), where["name"], strict=True))
+                 if "name" in where.columns else {})
+        alts = describe_alternatives(res.alternatives, site_candidates[category],
+                                     objective_name=res.objective_name, streets=streets,
+                                     communities=communities, site_names=names)
         alt_text = {}
         if len(alts):
+            # the alternative's name and, in words, what it covers compared with the site
             for site_id, grp in alts.groupby("site_id", sort=False):
                 alt_text[str(site_id)] = "; ".join(
-                    f"{r.alternative_id} ({r.objective_change:+,.0f})"
+                    f"{r.alternative_name}: {r.compared_with_chosen}"
                     for r in grp.itertuples())
+        ids = sites["site_id"].astype(str).to_numpy()
+        place = {c: where[c].to_numpy() if c in where.columns else [""] * len(ids)
+                 for c in ("street", "community", "township")}
         frame = gpd.GeoDataFrame(
             {
-                "site_id": sites["site_id"].astype(str).to_numpy(),
+                "site_id": ids,
                 "category": category,
                 "rank": sites["rank"].to_numpy(),
                 "added_population": sites["added_population"].round(0).to_numpy(),
-                "name": cands["name"].reindex(sites["site_id"].astype(str)).to_numpy()
-                if "name" in cands.columns else sites["site_id"].astype(str).to_numpy(),
+                "name": [names.get(s, s) for s in ids],
+                **place,
+                "longitude": where["longitude"].to_numpy() if "longitude" in where else None,
+                "latitude": where["latitude"].to_numpy() if "latitude" in where else None,
                 "alternatives": [alt_text.get(str(s), "") for s in sites["site_id"]],
             },
             geometry=gpd.GeoSeries(geom, crs=cands.crs),
@@ -124,9 +139,11 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
         for p in result.compliance.write(out_dir):
             written[f"compliance:{p.name}"] = p
     site_summaries: list[dict[str, Any]] = []
+    streets = _streets(cfg) if result.sites else None  # sites are named by their street
     for category, res in result.sites.items():
         folder = out_dir / "sites" / category
         files = res.write(folder, candidates=site_candidates[category],
+                          communities=result.inputs.communities, streets=streets,
                           extra_summary={"category": category, "synthetic": synthetic})
         for kind, p in files.items():
             written[f"sites:{category}:{kind}"] = p
@@ -145,7 +162,7 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
     if walk_col in edges.columns:
         edges = edges[edges[walk_col] < float("inf")]
     edges = edges[["edge", "length_m", "geometry"]]
-    sites_layer = _sites_layer(result, site_candidates)
+    sites_layer = _sites_layer(result, site_candidates, streets)
     coverage_tbl = result.coverage.communities
     layers: dict[str, Any] = {
         "divisions": result.inputs.divisions if len(result.inputs.divisions) else None,
@@ -202,6 +219,15 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
         for p in paths.csv:
             written.setdefault(f"table:{p.name}", p)
     return written
+
+
+def _streets(cfg: Any) -> gpd.GeoDataFrame | None:
+    """Return the named streets of the study's OSM file (``None`` without one)."""
+    from .siting.places import named_streets
+
+    if cfg.network.osm is None:
+        return None
+    return named_streets(cfg.network.osm)
 
 
 def _write_map(path: Path, cfg: Any, *, title: str, synthetic: bool, lang: str, catalog: Any,

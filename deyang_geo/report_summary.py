@@ -97,12 +97,12 @@ def _coverage_lines(area: pd.DataFrame, t: Callable[[str, str], str], lang: Lang
             f"<td class='num'>{html.escape(_people(outside_people))}{share_text}</td></tr>")
     if not lines:
         return []
+    comm_head = t(f"{minutes}分钟范围外社区", f"communities outside {minutes} min")
+    people_head = t(f"{minutes}分钟范围外人口", f"people outside {minutes} min")
     head = (f"<tr><th>{html.escape(t('设施类别', 'Category'))}</th>"
-            f"<th>{html.escape(t(f'{minutes}分钟范围外社区', f'communities outside {minutes} min'))}"
-            f"</th><th>{html.escape(t(f'{minutes}分钟范围外人口', f'people outside {minutes} min'))}"
-            "</th></tr>")
-    return [f"<table class='summary'><thead>{head}</thead><tbody>{''.join(lines)}"
-            "</tbody></table>"]
+            f"<th>{html.escape(comm_head)}</th><th>{html.escape(people_head)}</th></tr>")
+    body = "".join(lines)
+    return [f"<table class='summary'><thead>{head}</thead><tbody>{body}</tbody></table>"]
 
 
 def _gap_words(row: Mapping[str, Any], t: Callable[[str, str], str]) -> str:
@@ -136,7 +136,7 @@ def _target_lines(targets: pd.DataFrame, t: Callable[[str, str], str], lang: Lan
         zh = row.get("description_zh", row.get("description", ""))
         en = row.get("description_en", zh)
         text = label(str(zh or ""), str(en or ""), lang) if not _missing(zh) else ""
-        gap = _gap_words(row, t)
+        gap = _gap_words({str(k): v for k, v in row.items()}, t)
         items.append(f"<li><b>{html.escape(str(row['target_id']))}</b> {html.escape(text)}"
                      + (f" — {html.escape(gap)}" if gap else "") + "</li>")
     head = html.escape(t(f"规划指标: {n_met} 项达标, {n_missed} 项未达标",

@@ -182,8 +182,10 @@ def test_command_map(page: Any, command_maps: dict[str, Path], command: str) -> 
                 w: window.innerWidth, h: window.innerHeight,
                 hidden: el.scrollHeight - el.clientHeight};
     }""")
-    assert box["left"] >= 0 and box["top"] >= 0, box
-    assert box["right"] <= box["w"] and box["bottom"] <= box["h"], box
+    assert box["left"] >= 0, box
+    assert box["top"] >= 0, box
+    assert box["right"] <= box["w"], box
+    assert box["bottom"] <= box["h"], box
     assert box["hidden"] <= 1, box
 
     # site labels name the category and never repeat inside it, whatever the choice

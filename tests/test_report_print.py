@@ -22,8 +22,8 @@ def _wide_compliance() -> pd.DataFrame:
     return pd.DataFrame({
         "target_id": [f"T{i}" for i in range(1, n + 1)],
         "scope": ["urban", "rural", "all", "urban", "all", "rural"],
-        "description": ["城市社区15分钟基本公共服务圈：社区服务站、卫生室、文化体育站、健身点、"
-                        "日间照料均在15分钟内 / 15-minute basic public service circle"] * n,
+        "description": [("城市社区15分钟基本公共服务圈：社区服务站、卫生室、文化体育站、健身点、"
+                         "日间照料均在15分钟内 / 15-minute basic public service circle")] * n,
         "unit": ["share of communities within the threshold (urban communities only)"] * n,
         "value": np.linspace(0.1, 0.9, n), "target": [1.0] * n,
         "met": [False, True, False, False, True, False],
@@ -34,8 +34,8 @@ def _wide_compliance() -> pd.DataFrame:
         "facilities_short": [np.nan, np.nan, 7.0, np.nan, np.nan, np.nan],
         "amount_short": [1.0, 0.0, 2.0, 3.0, 0.0, 1.0],
         "gap": ["26 communities, 86,447 people short of the 15-minute circle"] * n,
-        "source": ["PLAN 三(二)2: 推进“城市社区15分钟基本公共服务圈” (the set of basic services "
-                   "is an interpretation)"] * n,
+        "source": [("PLAN 三(二)2: 推进“城市社区15分钟基本公共服务圈” (the set of basic "
+                    "services is an interpretation)")] * n,
         "verified": [True] * n,
         "description_zh": ["城市社区综合服务设施全覆盖"] * n,
         "description_en": ["Community service facilities cover every urban community"] * n,
@@ -107,7 +107,8 @@ def test_report_pdf_tables_fit_the_a4_page(tmp_path: Path, study_layers: dict[st
         for i in range(len(pdf)):
             page = pdf[i]
             width, height = page.get_size()
-            assert abs(width - 210 * MM) < 2 and abs(height - 297 * MM) < 2  # A4 portrait
+            assert abs(width - 210 * MM) < 2  # A4 portrait
+            assert abs(height - 297 * MM) < 2
             textpage = page.get_textpage()
             texts.append(textpage.get_text_range())
             for c in range(textpage.count_chars()):

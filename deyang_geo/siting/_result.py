@@ -126,6 +126,7 @@ class SitingResult:
         candidates: Any | None = None,
         communities: pd.DataFrame | None = None,
         extra_summary: Mapping[str, Any] | None = None,
+        streets: Any | None = None,
     ) -> dict[str, Path]:
         """Write ``sites.csv``, ``alternatives.csv``, ``summary.json`` (and more when known).
 
@@ -145,6 +146,11 @@ class SitingResult:
             The communities table (``id``, ``division``), to sum coverage per division.
         extra_summary
             More keys for ``summary.json`` (input files, travel options...).
+        streets
+            Named streets (:func:`deyang_geo.siting.places.named_streets`): with
+            ``candidates``, every site and alternative gets its nearest named street, the
+            community and township it lies in, 6-decimal WGS-84 and GCJ-02 coordinates, and
+            each alternative its numbers said in words (``compared_with_chosen``).
 
         Returns
         -------
@@ -154,6 +160,19 @@ class SitingResult:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         table = self.sites_table(candidates)
+        alternatives = self.alternatives.copy()
+        if candidates is not None and len(table) and "geometry" in table.columns:
+            import geopandas as gpd
+
+            from .places import describe_alternatives, describe_sites
+
+            geo_communities = communities if isinstance(communities, gpd.GeoDataFrame) else None
+            table = describe_sites(table, candidates, streets=streets,
+                                   communities=geo_communities)
+            names = dict(zip(table["site_id"].astype(str), table["name"], strict=True))
+            alternatives = describe_alternatives(
+                alternatives, candidates, objective_name=self.objective_name, streets=streets,
+                communities=geo_communities, site_names=names)
         written: dict[str, Path] = {}
         flat = table.copy()
         if "newly_covered_communities" in flat.columns:
@@ -171,7 +190,6 @@ class SitingResult:
         written["sites.csv"] = write_text_atomic(out / "sites.csv",
                                                  pd.DataFrame(plain).to_csv(index=False),
                                                  encoding="utf-8-sig")
-        alternatives = self.alternatives.copy()
         for col in ("objective_if_swapped", "objective_change"):
             if col in alternatives.columns:
                 alternatives[col] = alternatives[col].astype(float).round(1)
