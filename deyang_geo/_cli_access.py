@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from .command_map import map_isochrones, resolve_tianditu_key, write_command_map
     from .coverage import compute_coverage
     from .demand import demand_units
+    from .exports import write_exports
     from .io import read_communities, read_facilities
     from .network import read_network
     from .routing import RoutingNetwork
@@ -77,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
         write_access_csv(access[["demand_id", "category", "minutes", "facility_id"]],
                          out / "access.csv")
         coverage.write(out)
+        write_exports(coverage.outside, out / "outside_reach",
+                      name="服务范围外社区 / Communities outside reach")
         write_command_map(
             out / "map.html",
             title="15-minute service circle / 15分钟服务圈",

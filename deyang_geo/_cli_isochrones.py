@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from ._cli_common import read_map_divisions, warnings_to_log
     from ._errors import InputError
     from .command_map import resolve_tianditu_key, write_command_map
+    from .exports import write_exports
     from .io import atomic_path, fixed_file_dates, read_facilities
     from .isochrones import isochrones
     from .network import read_network
@@ -86,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
                     areas.to_file(tmp, driver="GPKG", layer="isochrones")
             else:
                 areas.to_file(tmp, driver="GeoJSON", layer="isochrones")
+        write_exports(areas, out.with_suffix(""), name="等时圈 / Service areas")
         speed = "" if args.walk_speed_kmh is None else f", {args.walk_speed_kmh:g} km/h"
         write_command_map(
             map_path, title="Service areas / 等时圈",

@@ -115,6 +115,7 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
     """
     from . import figures as figmod
     from . import report as repmod
+    from .exports import write_exports
 
     cfg = result.config
     wanted = set(cfg.output.outputs)
@@ -132,8 +133,14 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
             result.isochrones.to_crs("EPSG:4326").to_file(tmp, driver="GPKG",
                                                           layer="isochrones")
         written["isochrones"] = iso_path
+        for p in write_exports(result.isochrones, out_dir / "isochrones",
+                               name="等时圈 / Service areas"):
+            written[f"isochrones:{p.name}"] = p
     if "coverage" in wanted:
         for p in result.coverage.write(out_dir):
+            written[f"coverage:{p.name}"] = p
+        for p in write_exports(result.coverage.outside, out_dir / "outside_reach",
+                               name="服务范围外社区 / Communities outside reach"):
             written[f"coverage:{p.name}"] = p
     if result.compliance is not None:
         for p in result.compliance.write(out_dir):

@@ -202,6 +202,10 @@ class SitingResult:
             with atomic_path(out / "sites.geojson") as tmp:
                 gdf.to_file(tmp, driver="GeoJSON", layer="sites")
             written["sites.geojson"] = out / "sites.geojson"
+            from deyang_geo.exports import write_exports
+
+            for path in write_exports(gdf, out / "sites", name="建议选址 / Proposed sites"):
+                written[path.name] = path  # sites.kml, sites_gcj02.geojson
         summary = self.summary()
         if self.community_coverage is not None:
             per = self.community_coverage.copy()
