@@ -76,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
                         else f"{args.walk_speed_kmh:g}"},
         )
         write_access_csv(access[["demand_id", "category", "minutes", "facility_id"]],
-                         out / "access.csv")
-        coverage.write(out)
+                         out / "access.csv", lang=args.lang)
+        coverage.write(out, lang=args.lang)
         write_exports(coverage.outside, out / "outside_reach",
                       name="服务范围外社区 / Communities outside reach")
         write_command_map(

@@ -95,10 +95,10 @@ def _find(folders: list[Path], name: str) -> list[Path]:
 
 
 def _read_csv(path: Path) -> Any:
-    import pandas as pd
+    from .tables_zh import read_table
 
-    return pd.read_csv(path, encoding="utf-8-sig", dtype={"community_id": str, "id": str,
-                                                           "site_id": str})
+    # result folders in any language (Chinese or bilingual headers) read back to English keys
+    return read_table(path)
 
 
 def _concat(paths: list[Path], *, folder_column: bool) -> Any:

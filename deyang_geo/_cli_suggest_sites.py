@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
                  "n_demand_units": len(units)}
         streets = named_streets(args.network if is_osm_path(args.network) else graph)
         result.write(out, candidates=cands, communities=communities, extra_summary=extra,
-                     streets=streets)
+                     streets=streets, lang=args.lang)
         table = result.sites_table(cands)
         sites_map = None
         if "geometry" in table.columns and len(table):

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("deyang_geo")
 
 
-def write_access_csv(access: pd.DataFrame, path: Path) -> Path:
+def write_access_csv(access: pd.DataFrame, path: Path, *, lang: str = "en") -> Path:
     """Write the access table as CSV for Excel (UTF-8 with BOM), atomically.
 
     Minutes have 2 decimals; an unreachable unit has empty ``minutes`` and ``facility_id``.
@@ -31,6 +31,9 @@ def write_access_csv(access: pd.DataFrame, path: Path) -> Path:
         ``demand_id, category, minutes, facility_id`` (and optionally ``mode``).
     path
         Destination file.
+    lang
+        ``"zh"``/``"both"``: Chinese-first headers and values, minutes to 1 decimal
+        (:mod:`deyang_geo.tables_zh`); ``"en"``: English keys, minutes to 2 decimals.
 
     Returns
     -------
@@ -42,6 +45,10 @@ def write_access_csv(access: pd.DataFrame, path: Path) -> Path:
     finite = np.isfinite(minutes)
     table["minutes"] = np.where(finite, np.round(minutes, 2), np.nan)
     table["facility_id"] = table["facility_id"].astype(object).where(finite, None)
+    if lang != "en":
+        from .tables_zh import write_csv
+
+        return write_csv(table, path, lang=lang)
     text = table.to_csv(index=False, float_format="%.2f", na_rep="", lineterminator="\n")
     return write_text_atomic(path, str(text), encoding="utf-8-sig")
 
@@ -126,7 +133,7 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
     title = cfg.name
 
     if "access" in wanted:
-        written["access"] = write_access_csv(result.access, out_dir / "access.csv")
+        written["access"] = write_access_csv(result.access, out_dir / "access.csv", lang=lang)
     if "isochrones" in wanted and len(result.isochrones):
         iso_path = out_dir / "isochrones.gpkg"
         with atomic_path(iso_path) as tmp, fixed_file_dates():
@@ -137,7 +144,7 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
                                name="等时圈 / Service areas"):
             written[f"isochrones:{p.name}"] = p
     if "coverage" in wanted:
-        for p in result.coverage.write(out_dir):
+        for p in result.coverage.write(out_dir, lang=lang):
             written[f"coverage:{p.name}"] = p
         for p in write_exports(result.coverage.outside, out_dir / "outside_reach",
                                name="服务范围外社区 / Communities outside reach"):
@@ -150,7 +157,7 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
     for category, res in result.sites.items():
         folder = out_dir / "sites" / category
         files = res.write(folder, candidates=site_candidates[category],
-                          communities=result.inputs.communities, streets=streets,
+                          communities=result.inputs.communities, streets=streets, lang=lang,
                           extra_summary={"category": category, "synthetic": synthetic})
         for kind, p in files.items():
             written[f"sites:{category}:{kind}"] = p

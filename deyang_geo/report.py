@@ -20,6 +20,7 @@ import pandas as pd
 from ._errors import InputError
 from .io import atomic_path, fixed_file_dates, write_text_atomic
 from .report_summary import parameters_table, summary_html
+from .tables_zh import format_sheet
 from .webmap import Lang, category_label, label
 
 __all__ = [
@@ -256,7 +257,10 @@ def write_tables(out_dir: str | os.PathLike[str], tables: Mapping[str, pd.DataFr
     used: set[str] = set()
     with atomic_path(workbook) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
         for name, table in present.items():
-            table.to_excel(writer, sheet_name=_sheet_name(name, used), index=False)
+            sheet_name = _sheet_name(name, used)
+            table.to_excel(writer, sheet_name=sheet_name, index=False)
+            # column widths, a frozen header row and filters
+            format_sheet(writer.sheets[sheet_name], table)
     written: list[Path] = []
     if csv:
         for name, table in present.items():
@@ -342,6 +346,10 @@ def _header(column: str, lang: Lang, catalog: Any = None) -> str:
     return column
 
 
+_COORDINATE_COLUMNS = frozenset({"longitude", "latitude", "longitude_gcj02", "latitude_gcj02",
+                                 "lon", "lat"})
+
+
 def _cell(column: str, value: Any, *, lang: Lang, catalog: Any) -> str:
     if isinstance(value, (list, tuple, np.ndarray)):
         return html.escape(", ".join(str(v) for v in value))
@@ -357,6 +365,8 @@ def _cell(column: str, value: Any, *, lang: Lang, catalog: Any) -> str:
         return html.escape(category_label(str(value), lang=lang, catalog=catalog))
     if isinstance(value, (float, np.floating)):
         number = float(value)
+        if column in _COORDINATE_COLUMNS:  # 6 decimals (about 0.1 m), not 2 (about 1 km)
+            return f"{number:.6f}" if math.isfinite(number) else ""
         if column.endswith("share") or "share_" in column:
             return f"{100 * number:.1f}%"
         if "population" in column or column in ("households", "communities", "units"):

@@ -124,3 +124,18 @@ def test_report_pdf_tables_fit_the_a4_page(tmp_path: Path, study_layers: dict[st
     # the compliance table's last columns are printed, not cut off
     assert "已核实" in text
     assert "T6" in text
+
+
+def test_site_coordinates_keep_six_decimals(tmp_path: Path) -> None:
+    """Found: the report rounded site coordinates to 2 decimals (about 1 km)."""
+    sites = pd.DataFrame({"site_id": ["S1"], "name": ["长江路旁"], "longitude": [104.3925431],
+                          "latitude": [31.1302117], "longitude_gcj02": [104.3951234],
+                          "latitude_gcj02": [31.1280001], "rank": [1],
+                          "added_population": [1200.0]})
+    paths = report.build_report(tmp_path, title="t", parameters={"mode": "walk"},
+                                sources={"OSM": "real"}, sites=sites)
+    text = paths.html.read_text(encoding="utf-8")
+    assert "104.392543" in text
+    assert "31.130212" in text
+    assert "104.395123" in text
+    assert ">104.39<" not in text

@@ -92,7 +92,11 @@ def test_result_write(tmp_path: Path) -> None:
     assert summary["covered_population_after"] == 65.0
     assert summary["category"] == "x"
     text = (tmp_path / "sites.csv").read_text(encoding="utf-8-sig")
-    assert text.splitlines()[0].startswith("site_id,longitude,latitude")
+    # sites a person can find: a name, street, community, township, then both coordinates
+    assert text.splitlines()[0].startswith(
+        "site_id,name,street,street_distance_m,community,township,longitude,latitude,"
+        "longitude_gcj02,latitude_gcj02")
+    assert {"sites.kml", "sites_gcj02.geojson"} <= set(paths)
     gj = json.loads((tmp_path / "sites.geojson").read_text(encoding="utf-8"))
     assert [f["properties"]["site_id"] for f in gj["features"]] == ["B", "C"]
     with pytest.raises(AttributeError):

@@ -127,6 +127,7 @@ class SitingResult:
         communities: pd.DataFrame | None = None,
         extra_summary: Mapping[str, Any] | None = None,
         streets: Any | None = None,
+        lang: str = "en",
     ) -> dict[str, Path]:
         """Write ``sites.csv``, ``alternatives.csv``, ``summary.json`` (and more when known).
 
@@ -151,6 +152,9 @@ class SitingResult:
             ``candidates``, every site and alternative gets its nearest named street, the
             community and township it lies in, 6-decimal WGS-84 and GCJ-02 coordinates, and
             each alternative its numbers said in words (``compared_with_chosen``).
+        lang
+            ``"zh"``/``"both"``: ``sites.csv`` and ``alternatives.csv`` Chinese first
+            (:mod:`deyang_geo.tables_zh`); ``"en"``: English keys.
 
         Returns
         -------
@@ -187,14 +191,24 @@ class SitingResult:
             if col in flat.columns:  # people: one decimal is plenty (weights are fractional)
                 flat[col] = flat[col].astype(float).round(1)
         plain = flat.drop(columns=["geometry"], errors="ignore")
-        written["sites.csv"] = write_text_atomic(out / "sites.csv",
-                                                 pd.DataFrame(plain).to_csv(index=False),
-                                                 encoding="utf-8-sig")
+        from deyang_geo.tables_zh import write_csv
+
+        if lang != "en":
+            written["sites.csv"] = write_csv(pd.DataFrame(plain), out / "sites.csv", lang=lang)
+        else:
+            written["sites.csv"] = write_text_atomic(out / "sites.csv",
+                                                     pd.DataFrame(plain).to_csv(index=False),
+                                                     encoding="utf-8-sig")
         for col in ("objective_if_swapped", "objective_change"):
             if col in alternatives.columns:
                 alternatives[col] = alternatives[col].astype(float).round(1)
-        written["alternatives.csv"] = write_text_atomic(
-            out / "alternatives.csv", alternatives.to_csv(index=False), encoding="utf-8-sig")
+        if lang != "en":
+            written["alternatives.csv"] = write_csv(alternatives, out / "alternatives.csv",
+                                                    lang=lang)
+        else:
+            written["alternatives.csv"] = write_text_atomic(
+                out / "alternatives.csv", alternatives.to_csv(index=False),
+                encoding="utf-8-sig")
         if "geometry" in flat.columns:
             import geopandas as gpd
 
