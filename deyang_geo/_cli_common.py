@@ -9,8 +9,12 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import settings
+
+if TYPE_CHECKING:
+    from .config import StudyConfig
 
 log = logging.getLogger("deyang_geo")
 
@@ -221,3 +225,58 @@ def read_map_divisions(path: Path | None) -> object:
     if "name_zh" not in frame.columns and "name" in frame.columns:
         frame = frame.rename(columns={"name": "name_zh"})
     return frame
+
+
+def add_basemap_override(parser: argparse.ArgumentParser) -> None:
+    """Add ``--basemap`` and ``--tianditu-key`` overriding a study file's ``[output] basemap``."""
+    from .command_map import BASEMAPS, TIANDITU_ENV
+
+    parser.add_argument(
+        "--basemap", choices=BASEMAPS, default=None,
+        help="map background, overriding the study file's [output] basemap: osm, light, "
+        "tianditu, amap (overlays in GCJ-02) or none",
+    )
+    parser.add_argument(
+        "--tianditu-key", default=None, metavar="KEY",
+        help=f"Tianditu API key for --basemap tianditu (default: the {TIANDITU_ENV} "
+        "environment variable)",
+    )
+
+
+def with_basemap(config: StudyConfig, args: argparse.Namespace) -> StudyConfig:
+    """Return the study configuration with ``--basemap`` applied (the Tianditu key checked)."""
+    import dataclasses
+
+    from .command_map import resolve_tianditu_key
+
+    basemap = args.basemap or config.output.basemap
+    resolve_tianditu_key(basemap, args.tianditu_key)
+    if args.basemap is None:
+        return config
+    return dataclasses.replace(config, output=dataclasses.replace(config.output,
+                                                                   basemap=basemap))
+
+
+@contextlib.contextmanager
+def tianditu_key_env(key: str | None) -> Iterator[None]:
+    """Hand ``--tianditu-key`` to the map builder for the block, then restore the environment.
+
+    The key travels through the ``TIANDITU_KEY`` environment variable of this process only
+    while the study runs; it is never written into the configuration or any table.
+    """
+    import os
+
+    from .command_map import TIANDITU_ENV
+
+    if not key:
+        yield
+        return
+    before = os.environ.get(TIANDITU_ENV)
+    os.environ[TIANDITU_ENV] = key
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[TIANDITU_ENV]
+        else:
+            os.environ[TIANDITU_ENV] = before
