@@ -247,3 +247,25 @@ def test_community_popup_with_isochrones_on(page: Any, command_maps: dict[str, P
     assert name.split(" / ")[0] in text, (text, name)
     assert "≤" not in text  # not an isochrone's label
     assert page.dy_errors == []
+
+
+def test_click_reaches_the_community_under_an_isochrone(page: Any, study_layers: dict[str, Any],
+                                                         tmp_path: Path) -> None:
+    """Found: with isochrones on, a click on a community showed an isochrone tooltip."""
+    from deyang_geo import webmap
+
+    layers = {k: study_layers[k] for k in ("communities", "isochrones", "facilities")}
+    path = webmap.save_map(webmap.study_map(title="t", **layers), tmp_path / "m.html")
+    _open(page, path)
+    # community U1 (东山社区) lies inside the service station's 5-minute isochrone
+    page.evaluate(f"() => {MAP_VAR}.setView([31.1265, 104.3830], 16, {{animate: false}})")
+    page.wait_for_timeout(300)
+    point = page.evaluate(
+        f"() => {{ const p = {MAP_VAR}.latLngToContainerPoint([31.1265, 104.3830]); "
+        f"const r = {MAP_VAR}.getContainer().getBoundingClientRect(); "
+        "return [p.x + r.left, p.y + r.top]; }")
+    page.mouse.click(point[0], point[1])
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=5_000)
+    assert "东山社区" in popup.inner_text()
+    assert page.dy_errors == []
