@@ -477,6 +477,7 @@ table.summary td.num{text-align:right}ul.summary{margin:4px 0 8px;padding-left:2
  table{font-size:8px;width:100%;table-layout:fixed}
  th,td{overflow-wrap:anywhere;word-break:break-word;padding:2px 3px}td.long{min-width:0}
  tr{page-break-inside:avoid}figure{page-break-inside:avoid}
+ table.summary{font-size:10.5px}ul.summary{font-size:12px}
  .banner,div.summary,th{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
 """
 

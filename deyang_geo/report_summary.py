@@ -175,10 +175,10 @@ def _site_lines(summary: pd.DataFrame, t: Callable[[str, str], str], lang: Lang,
         category = str(row.get("category", ""))
         name = category_label(category, lang=lang, catalog=catalog) if category else ""
         sites = f"{round(n)} " if math.isfinite(n) else ""
-        text = t(f"{name}: 新增 {sites}处, 覆盖人口 {_people(before)} → {_people(after)} "
-                 f"(+{_people(after - before)})",
-                 f"{name}: {sites}new sites, people covered {_people(before)} → "
-                 f"{_people(after)} (+{_people(after - before)})")
+        # the category's name once, then the numbers with short bilingual labels
+        text = (f"{name}: {t('新增选址', 'new sites')} {sites.strip()}, "
+                f"{t('覆盖人口', 'people covered')} {_people(before)} → {_people(after)} "
+                f"(+{_people(after - before)})")
         items.append(f"<li>{html.escape(text)}</li>")
     if not items:
         return []
