@@ -80,7 +80,8 @@ def test_result_write(tmp_path: Path) -> None:
                              crs="EPSG:4326")
     import pandas as pd
 
-    comms = pd.DataFrame({"id": ["c1", "c2", "c3"], "division": ["旌阳区", "旌阳区", "罗江区"]})
+    comms = pd.DataFrame({"id": ["c1", "c2", "c3"], "division": ["旌阳区", "旌阳区", "罗江区"],
+                          "name": ["甲社区", "乙社区", "丙村"]})
     paths = res.write(tmp_path, candidates=cands, communities=comms,
                       extra_summary={"category": "x"})
     div = pd.read_csv(tmp_path / "division_coverage.csv", encoding="utf-8-sig")
@@ -97,6 +98,8 @@ def test_result_write(tmp_path: Path) -> None:
         "site_id,name,street,street_distance_m,community,township,longitude,latitude,"
         "longitude_gcj02,latitude_gcj02")
     assert {"sites.kml", "sites_gcj02.geojson"} <= set(paths)
+    # found: lists of communities gave ids only; the names come alongside
+    assert "甲社区;乙社区" in text
     gj = json.loads((tmp_path / "sites.geojson").read_text(encoding="utf-8"))
     assert [f["properties"]["site_id"] for f in gj["features"]] == ["B", "C"]
     with pytest.raises(AttributeError):

@@ -173,6 +173,14 @@ class SitingResult:
             geo_communities = communities if isinstance(communities, gpd.GeoDataFrame) else None
             table = describe_sites(table, candidates, streets=streets,
                                    communities=geo_communities)
+            if (communities is not None and "newly_covered_communities" in table.columns
+                    and {"id", "name"} <= set(communities.columns)):
+                # names, not only ids, of the communities a site brings within reach
+                by_id = dict(zip(communities["id"].astype(str),
+                                 communities["name"].astype(str), strict=True))
+                table["newly_covered_names"] = [
+                    [by_id.get(str(c), str(c)) for c in v] if isinstance(v, (list, tuple))
+                    else v for v in table["newly_covered_communities"]]
             names = dict(zip(table["site_id"].astype(str), table["name"], strict=True))
             alternatives = describe_alternatives(
                 alternatives, candidates, objective_name=self.objective_name, streets=streets,
@@ -184,6 +192,10 @@ class SitingResult:
                 ";".join(str(c) for c in v) if isinstance(v, (list, tuple)) else v
                 for v in flat["newly_covered_communities"]
             ]
+        if "newly_covered_names" in flat.columns:
+            flat["newly_covered_names"] = [
+                ";".join(str(c) for c in v) if isinstance(v, (list, tuple)) else v
+                for v in flat["newly_covered_names"]]
         if "services" in flat.columns:
             flat["services"] = [";".join(v) if isinstance(v, (list, tuple)) else v
                                 for v in flat["services"]]
