@@ -106,5 +106,5 @@ def test_result_write(tmp_path: Path) -> None:
         res.objective = 0.0  # type: ignore[misc]
     # writing twice gives the same files (deterministic)
     first = (tmp_path / "sites.csv").read_bytes()
-    res.write(tmp_path, candidates=cands)
+    res.write(tmp_path, candidates=cands, communities=comms)
     assert (tmp_path / "sites.csv").read_bytes() == first
