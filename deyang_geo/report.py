@@ -346,6 +346,15 @@ def _header(column: str, lang: Lang, catalog: Any = None) -> str:
     return column
 
 
+_VALUE_WORDS: dict[str, dict[str, tuple[str, str]]] = {
+    "class": {"covered": ("覆盖", "covered"), "partly": ("部分覆盖", "partly covered"),
+              "outside": ("未覆盖", "outside reach")},
+    "kind": {"urban": ("社区", "urban"), "rural": ("村", "rural"), "all": ("全部", "all")},
+    "scope": {"urban": ("城市社区", "urban"), "rural": ("农村社区", "rural"),
+              "all": ("全部", "all"), "city": ("全市", "city")},
+    "status": {"met": ("达标", "met"), "missed": ("未达标", "missed"),
+               "unknown": ("无法判断", "unknown")},
+}
 _COORDINATE_COLUMNS = frozenset({"longitude", "latitude", "longitude_gcj02", "latitude_gcj02",
                                  "lon", "lat"})
 
@@ -363,6 +372,10 @@ def _cell(column: str, value: Any, *, lang: Lang, catalog: Any) -> str:
         return "✔" if value else ""
     if column == "category":
         return html.escape(category_label(str(value), lang=lang, catalog=catalog))
+    if column in _VALUE_WORDS and str(value) in _VALUE_WORDS[column]:
+        # class and kind values in the report's language, never English keys in a Chinese table
+        zh, en = _VALUE_WORDS[column][str(value)]
+        return html.escape(label(zh, en, lang))
     if isinstance(value, (float, np.floating)):
         number = float(value)
         if column in _COORDINATE_COLUMNS:  # 6 decimals (about 0.1 m), not 2 (about 1 km)

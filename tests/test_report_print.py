@@ -140,3 +140,15 @@ def test_site_coordinates_keep_six_decimals(tmp_path: Path) -> None:
     assert "31.130212" in text
     assert "104.395123" in text
     assert ">104.39<" not in text
+
+
+def test_report_tables_use_the_report_language(tmp_path: Path, study_layers: dict[str, Any]
+                                               ) -> None:
+    """Found: English class values (covered/outside) mixed into the Chinese tables."""
+    paths = report.build_report(tmp_path, title="t", parameters={"mode": "walk"},
+                                sources={"OSM": "real"}, lang="zh",
+                                coverage={"coverage": study_layers["coverage"]})
+    body = paths.html.read_text(encoding="utf-8").split("<h2>", 2)[-1]
+    assert "部分覆盖" in body
+    assert ">covered<" not in body
+    assert ">outside<" not in body
