@@ -84,8 +84,9 @@ def test_report_starts_with_a_summary_and_has_no_unset_parameters(
     assert "86,447 人未覆盖" in summary
     assert "1,140 平方米面积缺口" in summary
     # what the proposed sites add
-    assert "体育健身站(点) / Fitness station: 新增选址 / new sites 3, 覆盖人口 / people " \
-        "covered 468,722 → 489,937 (+21,215)" in summary
+    added = ("体育健身站(点) / Fitness station: 新增选址 / new sites 3, 覆盖人口 / people "
+             "covered 468,722 → 489,937 (+21,215)")
+    assert added in summary
     # unset parameters are not shown; a single division is not a second empty table
     assert "nan" not in text.split("1. 参数 / Parameters")[1].split("</table>")[0]
     assert "None" not in text.split("1. 参数 / Parameters")[1].split("</table>")[0]
