@@ -463,7 +463,7 @@ _MAP_CSS = """
  max-height:calc(100vh - 170px);overflow:auto;box-sizing:border-box}
 .dy-legend summary{cursor:pointer;font-weight:600;margin:3px 0 1px}
 .dy-legend details details{margin-left:2px}
-.dy-legend div{max-width:260px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;
+.dy-legend div{max-width:300px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;
  line-height:18px;min-height:18px}
 .dy-legend i{display:inline-block;width:12px;height:12px;margin-right:5px;vertical-align:-2px;
  border:1px solid #0005}
@@ -1220,8 +1220,8 @@ def _draw_sites(b: _Builder, sites: gpd.GeoDataFrame) -> None:
     else:
         b.add_layer(name, gdf, props, styles, simplify=False)
     b.add_legend(b.t("建议选址", "Proposed sites"),
-                 [("box", "#000000", b.t("建议新设施 (类别+排序, 如 健1)",
-                                         "new site (category + rank, e.g. F1)"))])
+                 [("box", "#000000", b.t("新设施 (健1 = 类别+排序)",
+                                         "new site (F1 = category + rank)"))])
 
 
 def _alternatives(value: Any) -> Any:
