@@ -194,7 +194,7 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
         shown_first = sited + [c for c in cfg.analysis.categories if c not in result.sites]
         written["map"] = _write_map(out_dir / "map.html", cfg, title=title, synthetic=synthetic,
                                     lang=lang, catalog=catalog, categories=shown_first,
-                                    layers=layers)
+                                    layers=layers, scenario=_scenario_text(result))
     figure_paths: list[Path] = []
     if "figures" in wanted:
         # one printable view per category with suggested sites (its coverage, its sites);
@@ -220,6 +220,7 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
             out_dir, title=title, parameters=parameters, sources=sources,
             coverage=result.coverage, compliance=result.compliance, sites=sites_table,
             site_summary=site_summaries or None, layers=geo_layers, figures=figs,
+            resolved=result.resolved.table() if result.resolved is not None else None,
             synthetic=synthetic, lang=lang, catalog=catalog,
             links={"Interactive map / 交互地图": "map.html"} if "map" in written else None,
         )
@@ -245,23 +246,24 @@ def _streets(cfg: Any) -> gpd.GeoDataFrame | None:
 
 
 def _write_map(path: Path, cfg: Any, *, title: str, synthetic: bool, lang: str, catalog: Any,
-               categories: list[str], layers: dict[str, Any]) -> Path:
+               categories: list[str], layers: dict[str, Any], scenario: str) -> Path:
     """Write the study's map with the one map builder every command uses."""
     from .command_map import write_command_map
 
     basemap = str(getattr(cfg.output, "basemap", "osm"))
     others = {k: v for k, v in layers.items() if k != "network_edges"}
     return write_command_map(
-        path, title=title, scenario=_scenario_text(cfg), roads=layers["network_edges"],
+        path, title=title, scenario=scenario, roads=layers["network_edges"],
         network_path=cfg.network.osm, mode=cfg.analysis.mode, synthetic=synthetic,
         lang=lang, catalog=catalog, categories=categories, basemap=basemap,
         tianditu_key=None, **others)
 
 
-def _scenario_text(cfg: Any) -> str:
-    a = cfg.analysis
-    rural = f", rural {a.rural_mode}" if a.rural_mode and a.rural_mode != a.mode else ""
-    return f"{a.mode}{rural}, {a.threshold_minutes:g} min"
+def _scenario_text(result: StudyResult) -> str:
+    if result.resolved is not None:
+        return result.resolved.summary()
+    a = result.config.analysis
+    return f"{a.mode}, {result.coverage.threshold_minutes:g} min"
 
 
 def _sources(result: StudyResult) -> list[dict[str, str]]:
@@ -295,12 +297,15 @@ def _sources(result: StudyResult) -> list[dict[str, str]]:
 def _parameters(result: StudyResult) -> dict[str, Any]:
     a = result.config.analysis
     speeds = dict(result.config.network.speeds_kmh)
+    resolved = result.resolved
     return {
         "study / 研究": result.config.name,
-        "mode / 出行方式": a.mode,
+        "mode / 出行方式": resolved.summary() if resolved is not None else a.mode,
         "rural mode / 农村出行方式 (assumption)": a.rural_mode or a.mode,
         "speeds km/h / 速度": ", ".join(f"{k} {v:g}" for k, v in sorted(speeds.items())),
-        "threshold minutes / 时间阈值": a.threshold_minutes,
+        "threshold minutes / 时间阈值": (
+            "per category, urban and rural: see the table below / 按类别及城乡, 见下表"
+            if a.threshold_minutes is None else a.threshold_minutes),
         "isochrone breaks / 等时线": ", ".join(f"{b:g}" for b in a.isochrone_breaks_minutes),
         "max snap m / 最大吸附距离": a.max_snap_m,
         "categories / 设施类别": ", ".join(a.categories),

@@ -332,6 +332,8 @@ def write_geopackage(path: str | os.PathLike[str], layers: Mapping[str, gpd.GeoD
 def _header(column: str, lang: Lang, catalog: Any = None) -> str:
     if column in COLUMN_LABELS:
         return label(*COLUMN_LABELS[column], lang)
+    if column in _COMPLIANCE_LABELS:
+        return label(*_COMPLIANCE_LABELS[column], lang)
     if column.endswith(" share") and " " not in column[:-6]:
         name = category_label(column[:-6], lang=lang, catalog=catalog)
         return f"{name} ({label('覆盖率', 'share', lang)})"
@@ -365,7 +367,7 @@ def _cell(column: str, value: Any, *, lang: Lang, catalog: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, (bool, np.bool_)):
-        if column in ("met", "verified", "synthetic"):
+        if column in ("met", "verified", "synthetic", "standard_verified"):
             mark = "✔" if value else "✘"
             cls = "ok" if value else "bad"
             return f'<span class="{cls}">{mark}</span>'
@@ -526,7 +528,13 @@ def _canonical(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _threshold_suffix(table: pd.DataFrame) -> str | None:
-    """Return the ``_<m>min`` suffix of the coverage columns: 15 if present, else the largest."""
+    """Return the suffix of the coverage columns to show.
+
+    ``""`` when the table has the columns at each category's own threshold
+    (``covered_share``...), else ``_<m>min``: 15 if present, else the largest break.
+    """
+    if "covered_share" in table.columns:
+        return ""
     found = {}
     for column in table.columns:
         match = _BREAK.match(str(column))
@@ -545,7 +553,7 @@ def _coverage_views(tables: Mapping[str, pd.DataFrame], *, t: Any
     if area is not None:
         area = _canonical(area)
         suffix = _threshold_suffix(area)
-        if suffix and {"category", "kind"} <= set(area.columns):
+        if suffix is not None and {"category", "kind"} <= set(area.columns):
             share = f"covered_share{suffix}"
             pivot = area.pivot_table(index="category", columns="kind", values=share,
                                      aggfunc="first", sort=False)
@@ -570,7 +578,7 @@ def _coverage_views(tables: Mapping[str, pd.DataFrame], *, t: Any
     if divisions is not None:
         divisions = _canonical(divisions)
         suffix = _threshold_suffix(divisions)
-        if suffix and {"division", "category"} <= set(divisions.columns):
+        if suffix is not None and {"division", "category"} <= set(divisions.columns):
             rows = divisions
             if "kind" in rows.columns:
                 rows = rows.loc[rows["kind"].astype(str) == "all"]
@@ -595,9 +603,35 @@ def _coverage_views(tables: Mapping[str, pd.DataFrame], *, t: Any
     return views
 
 
-_COMPLIANCE_COLUMNS = ("target_id", "scope", "description", "unit", "value", "target", "met",
-                       "status", "communities_short", "people_short", "m2_missing",
-                       "facilities_short", "amount_short", "gap", "source", "verified")
+_COMPLIANCE_COLUMNS = ("target_id", "scope", "reading", "description", "threshold", "unit",
+                       "value", "target", "met", "status", "communities_short", "people_short",
+                       "m2_missing", "facilities_short", "amount_short", "gap", "source",
+                       "verified", "standard_source", "standard_verified", "assumptions")
+#: Headers of the compliance provenance columns (the rest are in COLUMN_LABELS).
+_COMPLIANCE_LABELS: dict[str, tuple[str, str]] = {
+    "reading": ("判读方式", "reading"),
+    "threshold": ("门槛", "threshold"),
+    "standard_source": ("标准依据", "standard source"),
+    "standard_verified": ("标准已核实", "standard verified"),
+    "assumptions": ("假设 (规划未明示)", "assumptions (not stated by the plan)"),
+}
+
+
+def _compliance_edition(targets: pd.DataFrame, *, lang: Lang) -> str:
+    """One line naming the plan edition(s) and target year(s) the targets check."""
+    table = _canonical(targets)
+    if "plan_edition" not in table.columns:
+        return ""
+    editions = [str(e) for e in dict.fromkeys(table["plan_edition"].dropna()) if str(e)]
+    year_column = table["target_year"] if "target_year" in table.columns else pd.Series(
+        dtype=float)
+    years = [f"{float(y):g}" for y in dict.fromkeys(
+        pd.to_numeric(year_column, errors="coerce").dropna())]
+    if not editions:
+        return ""
+    return label(f"检查的规划版本: {'; '.join(editions)}, 目标年份 {', '.join(years) or '-'}",
+                 f"Plan edition checked: {'; '.join(editions)}; targets for "
+                 f"{', '.join(years) or '-'}", lang)
 
 
 def _compliance_view(targets: pd.DataFrame, *, lang: Lang) -> pd.DataFrame:
@@ -697,6 +731,7 @@ def build_report(
     catalog: Any = None,
     links: Mapping[str, str] | None = None,
     name: str = "report",
+    resolved: pd.DataFrame | None = None,
 ) -> ReportPaths:
     """Write the meeting report with whatever parts of the analysis exist.
 
@@ -744,6 +779,10 @@ def build_report(
         Caption -> relative file name of companion outputs (e.g. the interactive map).
     name
         Stem of the written files.
+    resolved
+        The resolved analysis, one row per category and group (urban, rural): mode, speed,
+        threshold, direction and where each came from
+        (:meth:`deyang_geo.resolved.ResolvedAnalysis.table`); shown under the parameters.
 
     Returns
     -------
@@ -791,6 +830,11 @@ def build_report(
 
     parts.append(f"<h2>1. {esc(t('参数', 'Parameters'))}</h2>")
     parts.append(_parameters_html(params, lang=lang, catalog=catalog))
+    if resolved is not None and len(resolved):
+        heading = t("各类设施的出行方式与时间阈值 (城镇/农村)",
+                    "Mode and threshold per category, urban and rural")
+        parts.append(f"<h3>{esc(heading)}</h3>")
+        parts.append(_table_html(resolved, lang=lang, catalog=catalog, max_rows=400))
 
     parts.append(f"<h2>2. {esc(t('数据来源', 'Data sources'))}</h2>")
     rows = []
@@ -836,6 +880,9 @@ def build_report(
         targets = compliance_tables.get("compliance_targets")
         if targets is None:
             targets = next(iter(compliance_tables.values()))
+        edition = _compliance_edition(targets, lang=lang)
+        if edition:
+            parts.append(f'<p class="edition">{esc(edition)}</p>')
         parts.append(_table_html(_compliance_view(targets, lang=lang), lang=lang,
                                  catalog=catalog))
         parts.append(full_note)
@@ -857,7 +904,12 @@ def build_report(
             parts.append(f"<h3>{esc(key)}</h3>")
             parts.append(_table_html(table, lang=lang, catalog=catalog, max_rows=40))
 
-    all_tables: dict[str, pd.DataFrame] = {"parameters": params, "sources": source_table,
+    if resolved is not None and len(resolved):
+        extra_params = {"parameters_by_category": resolved}
+    else:
+        extra_params = {}
+    all_tables: dict[str, pd.DataFrame] = {"parameters": params, **extra_params,
+                                           "sources": source_table,
                                            **coverage_tables, **compliance_tables,
                                            **site_tables, **extra}
     # the CSVs go to their own folder: other commands write coverage.csv etc. next to the
