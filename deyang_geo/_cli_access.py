@@ -7,14 +7,19 @@ from pathlib import Path
 
 from ._cli_analysis import add_analysis_options
 from ._cli_common import (
+    add_demand_raster_options,
+    add_graded_options,
     add_lang_option,
     add_map_options,
     add_network_option,
     add_out_option,
     add_points_options,
     add_travel_options,
+    demand_from_options,
     echo,
+    population_label,
     warnings_to_log,
+    write_graded_from_options,
 )
 
 NAME = "access"
@@ -31,11 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_out_option(parser)
     add_lang_option(parser)
     add_map_options(parser)
+    add_demand_raster_options(parser)
+    add_graded_options(parser)
     parser.epilog = (
         "writes DIR/access.csv (demand_id, category, minutes, facility_id; minutes empty when "
         "unreachable), DIR/coverage.csv (per community and category: population, covered "
         "population, share, class), the township/division/study-area tables, "
-        "DIR/outside_reach.csv and DIR/map.html"
+        "DIR/outside_reach.csv and DIR/map.html; with --graded also accessibility.csv, "
+        "completeness.csv, equity.csv and lorenz_<category>.png"
     )
 
 
@@ -50,7 +58,6 @@ def run(args: argparse.Namespace) -> int:
     from ._cli_common import read_map_divisions
     from ._outputs import write_access_csv
     from .command_map import map_isochrones, resolve_tianditu_key, write_command_map
-    from .demand import demand_units
     from .exports import write_exports
     from .io import read_communities, read_facilities
     from .network import read_network
@@ -67,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                                 categories=analysed_categories(None, facilities))
         communities = read_communities(args.demand, input_crs=args.input_crs)
         net = RoutingNetwork.from_graph(read_network(args.network, modes=resolved.modes()))
-        units = demand_units(communities, crs=net.crs)
+        units, communities, population = demand_from_options(args, communities, crs=net.crs)
         access = compute_access(net, units, facilities, communities=communities,
                                 resolved=resolved, walk_speed_kmh=args.walk_speed_kmh)
         speed = "" if args.walk_speed_kmh is None else f", {args.walk_speed_kmh:g} km/h"
@@ -76,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             provenance={"network": str(args.network), "facilities": str(args.facilities),
                         "demand": str(args.demand), "mode": args.mode,
                         "walk_speed_kmh": "" if args.walk_speed_kmh is None
-                        else f"{args.walk_speed_kmh:g}"},
+                        else f"{args.walk_speed_kmh:g}", **population},
         )
         # one row per unit and category, units in the order of the demand file
         unit_pos = {u: i for i, u in enumerate(units["unit_id"].astype(str))}
@@ -89,11 +96,15 @@ def run(args: argparse.Namespace) -> int:
         coverage.write(out, lang=args.lang)
         write_exports(coverage.outside, out / "outside_reach",
                       name="服务范围外社区 / Communities outside reach")
+        write_graded_from_options(args, net, units=units, facilities=facilities,
+                                  communities=communities, access=access,
+                                  provenance=population, out=out)
         write_command_map(
             out / "map.html",
             title="15-minute service circle / 15分钟服务圈",
-            scenario=f"{resolved.summary()}{speed}", net=net, mode=args.mode,
-            network_path=args.network, divisions=read_map_divisions(args.divisions),
+            scenario=f"{resolved.summary()}{speed}{population_label(population)}", net=net,
+            mode=args.mode, network_path=args.network,
+            divisions=read_map_divisions(args.divisions),
             communities=communities, facilities=facilities, coverage=coverage.communities,
             outside=coverage.outside,
             isochrones=map_isochrones(net, facilities, mode=args.mode,

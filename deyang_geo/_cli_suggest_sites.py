@@ -10,14 +10,17 @@ from typing import Any
 from . import settings
 from ._cli_analysis import add_analysis_options
 from ._cli_common import (
+    add_demand_raster_options,
     add_lang_option,
     add_map_options,
     add_network_option,
     add_out_option,
     add_points_options,
     add_travel_options,
+    demand_from_options,
     echo,
     log,
+    population_label,
 )
 
 NAME = "suggest-sites"
@@ -34,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_out_option(parser)
     add_lang_option(parser)
     add_map_options(parser)
+    add_demand_raster_options(parser)
     parser.add_argument("--category", required=True, metavar="CAT",
                         help="facility category (catalog key, e.g. fitness_station)")
     parser.add_argument("--new-sites", type=int, default=None, metavar="N",
@@ -115,7 +119,6 @@ def run(args: argparse.Namespace) -> int:
     from ._osm_file import is_osm_path
     from .command_map import map_isochrones, resolve_tianditu_key, write_command_map
     from .config import SitingScenario
-    from .demand import demand_units
     from .io import category_key, read_candidates, read_communities, read_facilities
     from .network import read_network
     from .pipeline import _empty_points, rural_units, suggest_sites_for
@@ -136,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         communities = read_communities(args.demand, input_crs=args.input_crs)
         graph = read_network(args.network, modes=resolved.modes())
         net = RoutingNetwork.from_graph(graph)
-        units = demand_units(communities, crs=net.crs)
+        units, communities, population = demand_from_options(args, communities, crs=net.crs)
         same = facilities[facilities["category"].astype(str) == category]
         planner = (read_candidates(args.candidates, input_crs=args.input_crs)
                    if args.candidates is not None else _empty_points(["id", "name"]))
@@ -164,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
                  "rural_minutes": resolved.setting(category, "rural").threshold_minutes,
                  "threshold_source": urban.sources["threshold_minutes"],
                  "walk_speed_kmh": args.walk_speed_kmh, "n_candidates": len(cands),
-                 "n_demand_units": len(units)}
+                 "n_demand_units": len(units), "population": population}
         streets = named_streets(args.network if is_osm_path(args.network) else graph)
         result.write(out, candidates=cands, communities=communities, extra_summary=extra,
                      streets=streets, lang=args.lang)
@@ -180,7 +183,8 @@ def run(args: argparse.Namespace) -> int:
                         for f in (communities, facilities) if "synthetic" in f.columns)
         write_command_map(
             out / "map.html", title="Suggested sites / 建议选址",
-            scenario=f"{category}, {args.model}, {resolved.summary()}", net=net,
+            scenario=f"{category}, {args.model}, {resolved.summary()}"
+            f"{population_label(population)}", net=net,
             mode=urban.mode, network_path=args.network,
             divisions=read_map_divisions(args.divisions), communities=communities,
             facilities=same, sites=sites_map, synthetic=synthetic,
