@@ -10,6 +10,7 @@ from ._cli_common import (
     add_demand_raster_options,
     add_graded_options,
     add_lang_option,
+    add_map_options,
     add_network_option,
     add_out_option,
     add_points_options,
@@ -36,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_analysis_options(parser)
     add_out_option(parser)
     add_lang_option(parser)
+    add_map_options(parser)
     add_demand_raster_options(parser)
     add_graded_options(parser)
     parser.epilog = (
@@ -55,16 +57,19 @@ def run(args: argparse.Namespace) -> int:
     :func:`deyang_geo.pipeline.compute_study_coverage`).
     """
     from ._cli_analysis import resolve_args
+    from ._cli_common import read_map_divisions
     from ._outputs import write_access_csv
     from ._validate import warn_unreachable_categories
+    from .command_map import map_isochrones, resolve_tianditu_key, write_command_map
+    from .exports import write_exports
     from .io import read_communities, read_facilities
     from .network import read_network
     from .pipeline import analysed_categories, compute_access, compute_study_coverage
     from .routing import RoutingNetwork
     from .standards import load_catalog
-    from .webmap import save_map, study_map
 
     out = Path(args.out)
+    resolve_tianditu_key(args.basemap, args.tianditu_key)  # a missing key fails before work
     with protected_outputs(command=NAME, out=out,
                            inputs=[args.network, args.facilities, args.demand,
                                    *raster_inputs(args)]), \
@@ -94,20 +99,26 @@ def run(args: argparse.Namespace) -> int:
                              _c=access["category"].map(cat_pos))
         rows = rows.sort_values(["_u", "_c"], kind="mergesort")
         write_access_csv(rows[["demand_id", "category", "minutes", "facility_id"]],
-                         out / "access.csv")
-        coverage.write(out)
+                         out / "access.csv", lang=args.lang)
+        coverage.write(out, lang=args.lang)
+        write_exports(coverage.outside, out / "outside_reach",
+                      name="服务范围外社区 / Communities outside reach")
         write_graded_from_options(args, net, units=units, facilities=facilities,
                                   communities=communities, access=access,
                                   provenance=population, out=out)
-        fmap = study_map(
+        write_command_map(
+            out / "map.html",
             title="15-minute service circle / 15分钟服务圈",
-            scenario=f"{resolved.summary()}{speed}{population_label(population)}",
+            scenario=f"{resolved.summary()}{speed}{population_label(population)}", net=net,
+            mode=args.mode, network_path=args.network,
+            divisions=read_map_divisions(args.divisions),
             communities=communities, facilities=facilities, coverage=coverage.communities,
-            outside=coverage.outside, lang=args.lang,
+            outside=coverage.outside,
+            isochrones=map_isochrones(net, facilities, mode=args.mode,
+                                      walk_speed_kmh=args.walk_speed_kmh),
             synthetic=bool(_any_true(communities, "synthetic") or _any_true(facilities,
                                                                              "synthetic")),
-        )
-        save_map(fmap, out / "map.html")
+            lang=args.lang, basemap=args.basemap, tianditu_key=args.tianditu_key)
     n_outside = int((coverage.communities["class"] == "outside").sum())
     echo(f"wrote {out / 'access.csv'} ({len(units)} demand units x {len(coverage.categories)} "
          f"categories), coverage.csv ({len(communities)} communities, {n_outside} community-"

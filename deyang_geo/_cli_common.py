@@ -9,9 +9,12 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import settings
+
+if TYPE_CHECKING:
+    from .config import StudyConfig
 
 log = logging.getLogger("deyang_geo")
 
@@ -217,6 +220,105 @@ def step_progress(steps: tuple[str, ...], *, quiet: bool = False
 
         yield on_step
         bar.update(len(steps) - bar.n)
+
+
+def add_map_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--basemap``, ``--tianditu-key`` and ``--divisions``: how the command's map looks."""
+    from .command_map import BASEMAPS, TIANDITU_ENV
+
+    parser.add_argument(
+        "--basemap", choices=BASEMAPS, default="osm",
+        help="map background: osm, light (Esri), tianditu (needs a key), amap (overlays "
+        "shifted to GCJ-02) or none; offline, the map always shows water, rail, main roads "
+        "and built-up areas drawn from the OSM file (default: osm)",
+    )
+    parser.add_argument(
+        "--tianditu-key", default=None, metavar="KEY",
+        help=f"Tianditu API key for --basemap tianditu (default: the {TIANDITU_ENV} "
+        "environment variable); written only into the map that uses it",
+    )
+    parser.add_argument(
+        "--divisions", type=Path, default=None, metavar="FILE",
+        help="division boundaries (GeoJSON, GeoPackage, Shapefile) drawn on the map",
+    )
+
+
+def read_map_divisions(path: Path | None) -> object:
+    """Read ``--divisions`` (``None`` when not given) as a WGS-84 GeoDataFrame."""
+    if path is None:
+        return None
+    import geopandas as gpd
+
+    from ._errors import InputError
+
+    if not Path(path).is_file():
+        msg = f"--divisions: the file does not exist: {path}"
+        raise InputError(msg)
+    try:
+        frame = gpd.read_file(path)
+    except Exception as exc:
+        msg = f"--divisions: cannot read {path} as a GeoJSON, GeoPackage or Shapefile ({exc})"
+        raise InputError(msg) from None
+    if frame.crs is None:
+        frame = frame.set_crs(4326)
+    if "name_zh" not in frame.columns and "name" in frame.columns:
+        frame = frame.rename(columns={"name": "name_zh"})
+    return frame
+
+
+def add_basemap_override(parser: argparse.ArgumentParser) -> None:
+    """Add ``--basemap`` and ``--tianditu-key`` overriding a study file's ``[output] basemap``."""
+    from .command_map import BASEMAPS, TIANDITU_ENV
+
+    parser.add_argument(
+        "--basemap", choices=BASEMAPS, default=None,
+        help="map background, overriding the study file's [output] basemap: osm, light, "
+        "tianditu, amap (overlays in GCJ-02) or none",
+    )
+    parser.add_argument(
+        "--tianditu-key", default=None, metavar="KEY",
+        help=f"Tianditu API key for --basemap tianditu (default: the {TIANDITU_ENV} "
+        "environment variable)",
+    )
+
+
+def with_basemap(config: StudyConfig, args: argparse.Namespace) -> StudyConfig:
+    """Return the study configuration with ``--basemap`` applied (the Tianditu key checked)."""
+    import dataclasses
+
+    from .command_map import resolve_tianditu_key
+
+    basemap = args.basemap or config.output.basemap
+    resolve_tianditu_key(basemap, args.tianditu_key)
+    if args.basemap is None:
+        return config
+    return dataclasses.replace(config, output=dataclasses.replace(config.output,
+                                                                   basemap=basemap))
+
+
+@contextlib.contextmanager
+def tianditu_key_env(key: str | None) -> Iterator[None]:
+    """Hand ``--tianditu-key`` to the map builder for the block, then restore the environment.
+
+    The key travels through the ``TIANDITU_KEY`` environment variable of this process only
+    while the study runs; it is never written into the configuration or any table.
+    """
+    import os
+
+    from .command_map import TIANDITU_ENV
+
+    if not key:
+        yield
+        return
+    before = os.environ.get(TIANDITU_ENV)
+    os.environ[TIANDITU_ENV] = key
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[TIANDITU_ENV]
+        else:
+            os.environ[TIANDITU_ENV] = before
 
 
 def add_demand_raster_options(parser: argparse.ArgumentParser) -> None:

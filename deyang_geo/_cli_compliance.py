@@ -9,6 +9,8 @@ from . import settings
 from ._cli_analysis import add_analysis_options
 from ._cli_common import (
     add_demand_raster_options,
+    add_lang_option,
+    add_map_options,
     add_network_option,
     add_out_option,
     add_points_options,
@@ -51,12 +53,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "same category is the same facility (default: 50)",
     )
     add_out_option(parser)
+    add_lang_option(parser)
+    add_map_options(parser)
     add_demand_raster_options(parser)
     parser.epilog = (
         "writes DIR/compliance_city.csv (one row per target and scope: value, target, met, "
         "gaps, source, verified), compliance_divisions.csv, compliance_townships.csv, "
         "compliance_communities.csv, compliance_undersized.csv, compliance_parameters.csv "
-        "(UTF-8 with BOM, bilingual headers) and compliance.xlsx (a sheet per level)"
+        "(UTF-8 with BOM, bilingual headers), compliance.xlsx (a sheet per level) and map.html "
+        "(15-minute coverage per category)"
     )
 
 
@@ -85,9 +90,10 @@ def run(args: argparse.Namespace) -> int:
     ``deyang-geo run`` calls (:func:`deyang_geo.pipeline.compute_compliance`).
     """
     from ._cli_analysis import resolve_args
-    from ._cli_common import warnings_to_log
+    from ._cli_common import read_map_divisions, warnings_to_log
     from ._errors import InputError
     from ._validate import warn_unreachable_categories
+    from .command_map import resolve_tianditu_key, write_command_map
     from .compliance import gap_summary
     from .facilities import facilities_from_osm, merge_facilities
     from .io import read_communities, read_facilities
@@ -98,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         analysed_categories,
         compute_access,
         compute_compliance,
+        compute_study_coverage,
     )
     from .routing import RoutingNetwork
     from .standards import load_catalog
@@ -114,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
                    f".osm.bz2, .osm.pbf), got {args.network}")
             raise InputError(msg)
     out = Path(args.out)
+    resolve_tianditu_key(args.basemap, args.tianditu_key)  # a missing key fails before work
     with protected_outputs(command=NAME, out=out, inputs=[args.network, args.facilities,
                                                           args.demand, args.standards,
                                                           *raster_inputs(args)]), \
@@ -150,6 +158,14 @@ def run(args: argparse.Namespace) -> int:
             },
         )
         result.write(out)
+        coverage = compute_study_coverage(access, units, communities, resolved=resolved)
+        write_command_map(
+            out / "map.html", title="Plan targets / 规划指标",
+            scenario=resolved.summary(), net=net, mode=args.mode,
+            network_path=args.network, divisions=read_map_divisions(args.divisions),
+            communities=communities, facilities=facilities, coverage=coverage.communities,
+            outside=coverage.outside, catalog=catalog, lang=args.lang, basemap=args.basemap,
+            tianditu_key=args.tianditu_key)
     table = result.targets
     assessed = table["met"].notna()
     n_met = int(table.loc[assessed, "met"].astype(bool).sum())

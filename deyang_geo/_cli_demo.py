@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._cli_common import add_basemap_override
+
 NAME = "demo"
 HELP = "run the full analysis on the embedded Deyang demo data (synthetic city, real boundaries)"
 
@@ -13,18 +15,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the command's options."""
     parser.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
                         help="output folder (default: out)")
+    add_basemap_override(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo study and print what was written."""
-    from ._cli_common import echo, protected_outputs, step_progress, study_inputs
+    from ._cli_common import (
+        echo,
+        protected_outputs,
+        step_progress,
+        study_inputs,
+        tianditu_key_env,
+        with_basemap,
+    )
     from .config import load_study
     from .demo import demo_data_dir
     from .pipeline import STEPS, run_study
 
-    config = load_study(demo_data_dir() / "study.toml")
+    config = with_basemap(load_study(demo_data_dir() / "study.toml"), args)
     with protected_outputs(command=NAME, out=args.out, inputs=study_inputs(config)), \
-            step_progress(STEPS, quiet=args.quiet) as on_step:
+            step_progress(STEPS, quiet=args.quiet) as on_step, \
+            tianditu_key_env(args.tianditu_key):
         result = run_study(config, out_dir=args.out, on_step=on_step)
     echo(result.summary_line())
     echo(f"open {result.written['map']} and {result.written['report']} in a browser"

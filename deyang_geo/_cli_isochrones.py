@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 
 from ._cli_common import (
+    add_lang_option,
+    add_map_options,
     add_network_option,
     add_out_option,
     add_points_options,
@@ -38,20 +40,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="one polygon per facility and break instead of one per category and break",
     )
     add_out_option(parser, is_dir=False)
+    add_lang_option(parser)
+    add_map_options(parser)
+    parser.add_argument("--map", type=Path, default=None, metavar="HTML",
+                        help="the map of the service areas (default: FILE with .html)")
     parser.epilog = ("FILE ends in .gpkg (layer 'isochrones') or .geojson; polygons are nested "
-                     "(the 15-minute one contains the 10-minute one)")
+                     "(the 15-minute one contains the 10-minute one); the map is written "
+                     "beside it (FILE with .html)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``isochrones`` and return the exit code."""
-    from ._cli_common import warnings_to_log
+    from ._cli_common import read_map_divisions, warnings_to_log
     from ._errors import InputError
+    from .command_map import resolve_tianditu_key, write_command_map
+    from .exports import write_exports
     from .io import atomic_path, fixed_file_dates, read_facilities
     from .isochrones import isochrones
     from .network import read_network
     from .routing import RoutingNetwork
 
     out = Path(args.out)
+    map_path = Path(args.map) if args.map is not None else out.with_suffix(".html")
+    resolve_tianditu_key(args.basemap, args.tianditu_key)  # a missing key fails before work
     suffix = out.suffix.lower()
     if suffix not in DRIVERS:
         msg = f"--out must end in .gpkg or .geojson, got {out.name!r}"
@@ -78,6 +89,15 @@ def run(args: argparse.Namespace) -> int:
                     areas.to_file(tmp, driver="GPKG", layer="isochrones")
             else:
                 areas.to_file(tmp, driver="GeoJSON", layer="isochrones")
+        write_exports(areas, out.with_suffix(""), name="等时圈 / Service areas")
+        speed = "" if args.walk_speed_kmh is None else f", {args.walk_speed_kmh:g} km/h"
+        write_command_map(
+            map_path, title="Service areas / 等时圈",
+            scenario=f"{args.mode} {','.join(f'{b:g}' for b in breaks)} min{speed}", net=net,
+            mode=args.mode, network_path=args.network,
+            divisions=read_map_divisions(args.divisions), facilities=facilities,
+            isochrones=areas if "category" in areas.columns else None,
+            lang=args.lang, basemap=args.basemap, tianditu_key=args.tianditu_key)
     echo(f"wrote {out} ({len(areas)} polygons: {len(breaks)} breaks "
-         f"{','.join(f'{b:g}' for b in breaks)} min)")
+         f"{','.join(f'{b:g}' for b in breaks)} min) and the map {map_path}")
     return 0

@@ -98,10 +98,11 @@ def _read_csv(path: Path) -> Any:
     import pandas as pd
 
     from ._errors import InputError, Problem
+    from .tables_zh import read_table
 
     try:
-        return pd.read_csv(path, encoding="utf-8-sig", dtype={"community_id": str, "id": str,
-                                                               "site_id": str})
+        # result folders in any language (Chinese or bilingual headers) read back to English
+        return read_table(path)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         msg = f"cannot read this result table: {exc}"
         raise InputError(Problem(msg, file=str(path))) from None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._cli_common import add_basemap_override
+
 NAME = "run"
 HELP = "run a whole study (network, access, compliance, sites, map, report) from a TOML file"
 
@@ -15,18 +17,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="study configuration file (see data/demo/study.toml)")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="output folder (default: the study file's [output] folder)")
+    add_basemap_override(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the study and print what was written."""
-    from ._cli_common import echo, protected_outputs, step_progress, study_inputs
+    from ._cli_common import (
+        echo,
+        protected_outputs,
+        step_progress,
+        study_inputs,
+        tianditu_key_env,
+        with_basemap,
+    )
     from .config import load_study
     from .pipeline import STEPS, run_study
 
-    config = load_study(args.study)
+    config = with_basemap(load_study(args.study), args)
     out = args.out if args.out is not None else config.output.folder
     with protected_outputs(command=NAME, out=out, inputs=study_inputs(config)), \
-            step_progress(STEPS, quiet=args.quiet) as on_step:
+            step_progress(STEPS, quiet=args.quiet) as on_step, \
+            tianditu_key_env(args.tianditu_key):
         result = run_study(config, out_dir=args.out, on_step=on_step)
     echo(result.summary_line())
     return 0

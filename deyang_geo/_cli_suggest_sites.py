@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
+from typing import Any
 
 from . import settings
 from ._cli_analysis import add_analysis_options
 from ._cli_common import (
     add_demand_raster_options,
     add_lang_option,
+    add_map_options,
     add_network_option,
     add_out_option,
     add_points_options,
@@ -36,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_analysis_options(parser)
     add_out_option(parser)
     add_lang_option(parser)
+    add_map_options(parser)
     add_demand_raster_options(parser)
     parser.add_argument("--category", required=True, metavar="CAT",
                         help="facility category (catalog key, e.g. fitness_station)")
@@ -114,16 +117,19 @@ def run(args: argparse.Namespace) -> int:
     import geopandas as gpd
 
     from ._cli_analysis import resolve_args
-    from ._cli_common import warnings_to_log
+    from ._cli_common import read_map_divisions, warnings_to_log
+    from ._osm_file import is_osm_path
+    from .command_map import map_isochrones, resolve_tianditu_key, write_command_map
     from .config import SitingScenario
     from .io import category_key, read_candidates, read_communities, read_facilities
     from .network import read_network
     from .pipeline import _empty_points, rural_units, suggest_sites_for
     from .routing import RoutingNetwork
+    from .siting.places import describe_sites, named_streets
     from .standards import load_catalog
-    from .webmap import save_map, study_map
 
     source = _check(args)
+    resolve_tianditu_key(args.basemap, args.tianditu_key)  # a missing key fails before work
     category = category_key(args.category)
     out = Path(args.out)
     with protected_outputs(command=NAME, out=out, inputs=[
@@ -135,7 +141,8 @@ def run(args: argparse.Namespace) -> int:
         minutes = urban.threshold_minutes
         facilities = read_facilities(args.facilities, input_crs=args.input_crs)
         communities = read_communities(args.demand, input_crs=args.input_crs)
-        net = RoutingNetwork.from_graph(read_network(args.network, modes=resolved.modes()))
+        graph = read_network(args.network, modes=resolved.modes())
+        net = RoutingNetwork.from_graph(graph)
         units, communities, population = demand_from_options(args, communities, crs=net.crs)
         same = facilities[facilities["category"].astype(str) == category]
         planner = (read_candidates(args.candidates, input_crs=args.input_crs)
@@ -165,23 +172,31 @@ def run(args: argparse.Namespace) -> int:
                  "threshold_source": urban.sources["threshold_minutes"],
                  "walk_speed_kmh": args.walk_speed_kmh, "n_candidates": len(cands),
                  "n_demand_units": len(units), "population": population}
-        result.write(out, candidates=cands, communities=communities, extra_summary=extra)
+        streets = named_streets(args.network if is_osm_path(args.network) else graph)
+        result.write(out, candidates=cands, communities=communities, extra_summary=extra,
+                     streets=streets, lang=args.lang)
         table = result.sites_table(cands)
         sites_map = None
         if "geometry" in table.columns and len(table):
-            alts = result.alternatives.groupby("site_id", sort=False)["alternative_id"].agg(list)
-            table["alternatives"] = [alts.get(s, []) for s in table["site_id"]]
+            table = describe_sites(table, cands, streets=streets, communities=communities)
+            table["alternatives"] = _alternative_texts(result, cands, streets, communities,
+                                                       table)
             table["category"] = category
             sites_map = gpd.GeoDataFrame(table, geometry="geometry", crs="EPSG:4326")
         synthetic = any(bool(f["synthetic"].fillna(False).astype(bool).any())
                         for f in (communities, facilities) if "synthetic" in f.columns)
-        fmap = study_map(
-            title="Suggested sites / 建议选址",
+        write_command_map(
+            out / "map.html", title="Suggested sites / 建议选址",
             scenario=f"{category}, {args.model}, {resolved.summary()}"
-            f"{population_label(population)}",
-            communities=communities, facilities=same, sites=sites_map, synthetic=synthetic,
-            lang=args.lang)
-        save_map(fmap, out / "map.html")
+            f"{population_label(population)}", net=net,
+            mode=urban.mode, network_path=args.network,
+            divisions=read_map_divisions(args.divisions), communities=communities,
+            facilities=same, sites=sites_map, synthetic=synthetic,
+            coverage=_existing_coverage(net, units, same, communities, resolved=resolved,
+                                        walk_speed_kmh=args.walk_speed_kmh),
+            isochrones=map_isochrones(net, same, mode=urban.mode,
+                                      walk_speed_kmh=args.walk_speed_kmh),
+            lang=args.lang, basemap=args.basemap, tianditu_key=args.tianditu_key)
     gap = "" if result.status == "optimal" else f", gap {result.gap:.2%}"
     added = result.covered_population_after - result.covered_population_before
     echo(f"wrote {len(result.sites)} suggested {category} sites ({args.model}, "
@@ -192,3 +207,29 @@ def run(args: argparse.Namespace) -> int:
         log.info("%s people are out of reach of every candidate",
                  f"{result.uncoverable_population:,.0f}")
     return 0
+
+
+def _existing_coverage(net: Any, units: Any, facilities: Any, communities: Any, *,
+                       resolved: Any, walk_speed_kmh: float | None) -> Any:
+    """Coverage of the category's existing facilities per community (the map's colours)."""
+    from .pipeline import compute_access, compute_study_coverage
+
+    access = compute_access(net, units, facilities, communities=communities,
+                            resolved=resolved, walk_speed_kmh=walk_speed_kmh)
+    return compute_study_coverage(access, units, communities, resolved=resolved).communities
+
+
+def _alternative_texts(result: Any, candidates: Any, streets: Any, communities: Any,
+                       sites: Any) -> list[list[str]]:
+    """Per site, its alternatives as "name: compared with the chosen site" (for the map)."""
+    from .siting.places import describe_alternatives
+
+    names = dict(zip(sites["site_id"].astype(str), sites["name"], strict=True))
+    alts = describe_alternatives(result.alternatives, candidates,
+                                 objective_name=result.objective_name, streets=streets,
+                                 communities=communities, site_names=names)
+    out: dict[str, list[str]] = {}
+    for row in alts.itertuples():
+        out.setdefault(str(row.site_id), []).append(
+            f"{row.alternative_name}: {row.compared_with_chosen}")
+    return [out.get(str(s), []) for s in sites["site_id"]]

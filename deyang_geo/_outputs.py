@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("deyang_geo")
 
 
-def write_access_csv(access: pd.DataFrame, path: Path) -> Path:
+def write_access_csv(access: pd.DataFrame, path: Path, *, lang: str = "en") -> Path:
     """Write the access table as CSV for Excel (UTF-8 with BOM), atomically.
 
     Minutes have 2 decimals; an unreachable unit has empty ``minutes`` and ``facility_id``.
@@ -31,6 +31,9 @@ def write_access_csv(access: pd.DataFrame, path: Path) -> Path:
         ``demand_id, category, minutes, facility_id`` (and optionally ``mode``).
     path
         Destination file.
+    lang
+        ``"zh"``/``"both"``: Chinese-first headers and values, minutes to 1 decimal
+        (:mod:`deyang_geo.tables_zh`); ``"en"``: English keys, minutes to 2 decimals.
 
     Returns
     -------
@@ -42,31 +45,50 @@ def write_access_csv(access: pd.DataFrame, path: Path) -> Path:
     finite = np.isfinite(minutes)
     table["minutes"] = np.where(finite, np.round(minutes, 2), np.nan)
     table["facility_id"] = table["facility_id"].astype(object).where(finite, None)
+    if lang != "en":
+        from .tables_zh import write_csv
+
+        return write_csv(table, path, lang=lang)
     return write_csv_atomic(table, path, float_format="%.2f", na_rep="", lineterminator="\n")
 
 
-def _sites_layer(result: StudyResult, site_candidates: dict[str, gpd.GeoDataFrame]
-                 ) -> gpd.GeoDataFrame | None:
+def _sites_layer(result: StudyResult, site_candidates: dict[str, gpd.GeoDataFrame],
+                 streets: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame | None:
+    from .siting.places import describe_alternatives, describe_sites
+
     frames = []
+    communities = result.inputs.communities
     for category, res in result.sites.items():
         cands = site_candidates[category].set_index(site_candidates[category]["id"].astype(str))
         sites = res.sites.copy()
         geom = cands.geometry.reindex(sites["site_id"].astype(str)).to_numpy()
-        alts = res.alternatives
+        where = describe_sites(sites[["site_id"]], site_candidates[category], streets=streets,
+                               communities=communities) if len(sites) else sites[["site_id"]]
+        names = (dict(zip(where["site_id"].astype(str), where["name"], strict=True))
+                 if "name" in where.columns else {})
+        alts = describe_alternatives(res.alternatives, site_candidates[category],
+                                     objective_name=res.objective_name, streets=streets,
+                                     communities=communities, site_names=names)
         alt_text = {}
         if len(alts):
+            # the alternative's name and, in words, what it covers compared with the site
             for site_id, grp in alts.groupby("site_id", sort=False):
                 alt_text[str(site_id)] = "; ".join(
-                    f"{r.alternative_id} ({r.objective_change:+,.0f})"
+                    f"{r.alternative_name}: {r.compared_with_chosen}"
                     for r in grp.itertuples())
+        ids = sites["site_id"].astype(str).to_numpy()
+        place = {c: where[c].to_numpy() if c in where.columns else [""] * len(ids)
+                 for c in ("street", "community", "township")}
         frame = gpd.GeoDataFrame(
             {
-                "site_id": sites["site_id"].astype(str).to_numpy(),
+                "site_id": ids,
                 "category": category,
                 "rank": sites["rank"].to_numpy(),
                 "added_population": sites["added_population"].round(0).to_numpy(),
-                "name": cands["name"].reindex(sites["site_id"].astype(str)).to_numpy()
-                if "name" in cands.columns else sites["site_id"].astype(str).to_numpy(),
+                "name": [names.get(s, s) for s in ids],
+                **place,
+                "longitude": where["longitude"].to_numpy() if "longitude" in where else None,
+                "latitude": where["latitude"].to_numpy() if "latitude" in where else None,
                 "alternatives": [alt_text.get(str(s), "") for s in sites["site_id"]],
             },
             geometry=gpd.GeoSeries(geom, crs=cands.crs),
@@ -100,6 +122,7 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
     from . import figures as figmod
     from . import report as repmod
     from . import webmap
+    from .exports import write_exports
 
     cfg = result.config
     wanted = set(cfg.output.outputs)
@@ -110,15 +133,21 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
     title = cfg.name
 
     if "access" in wanted:
-        written["access"] = write_access_csv(result.access, out_dir / "access.csv")
+        written["access"] = write_access_csv(result.access, out_dir / "access.csv", lang=lang)
     if "isochrones" in wanted and len(result.isochrones):
         iso_path = out_dir / "isochrones.gpkg"
         with atomic_path(iso_path) as tmp, fixed_file_dates():
             result.isochrones.to_crs("EPSG:4326").to_file(tmp, driver="GPKG",
                                                           layer="isochrones")
         written["isochrones"] = iso_path
+        for p in write_exports(result.isochrones, out_dir / "isochrones",
+                               name="等时圈 / Service areas"):
+            written[f"isochrones:{p.name}"] = p
     if "coverage" in wanted:
-        for p in result.coverage.write(out_dir):
+        for p in result.coverage.write(out_dir, lang=lang):
+            written[f"coverage:{p.name}"] = p
+        for p in write_exports(result.coverage.outside, out_dir / "outside_reach",
+                               name="服务范围外社区 / Communities outside reach"):
             written[f"coverage:{p.name}"] = p
     if result.compliance is not None:
         for p in result.compliance.write(out_dir):
@@ -126,9 +155,11 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
     graded_files = _write_graded(result, out_dir, lang=lang)
     written.update(graded_files)
     site_summaries: list[dict[str, Any]] = []
+    streets = _streets(cfg) if result.sites else None  # sites are named by their street
     for category, res in result.sites.items():
         folder = out_dir / "sites" / category
         files = res.write(folder, candidates=site_candidates[category],
+                          communities=result.inputs.communities, streets=streets, lang=lang,
                           extra_summary={"category": category, "synthetic": synthetic})
         for kind, p in files.items():
             written[f"sites:{category}:{kind}"] = p
@@ -147,7 +178,7 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
     if walk_col in edges.columns:
         edges = edges[edges[walk_col] < float("inf")]
     edges = edges[["edge", "length_m", "geometry"]]
-    sites_layer = _sites_layer(result, site_candidates)
+    sites_layer = _sites_layer(result, site_candidates, streets)
     coverage_tbl = result.coverage.communities
     layers: dict[str, Any] = {
         "divisions": result.inputs.divisions if len(result.inputs.divisions) else None,
@@ -163,8 +194,8 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
     if "map" in wanted:
         sited = [c for c in cfg.analysis.categories if c in result.sites]
         shown_first = sited + [c for c in cfg.analysis.categories if c not in result.sites]
-        m = webmap.study_map(title=title, scenario=_scenario_text(result), synthetic=synthetic,
-                             lang=lang, catalog=catalog, categories=shown_first, **layers)
+        m = _study_map(cfg, title=title, synthetic=synthetic, lang=lang, catalog=catalog,
+                       categories=shown_first, layers=layers, scenario=_scenario_text(result))
         if result.graded is not None:
             webmap.add_township_equity(m, communities=result.inputs.communities,
                                        equity=result.graded.equity.table,
@@ -212,6 +243,29 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
         for p in paths.csv:
             written.setdefault(f"table:{p.name}", p)
     return written
+
+
+def _streets(cfg: Any) -> gpd.GeoDataFrame | None:
+    """Return the named streets of the study's OSM file (``None`` without one)."""
+    from .siting.places import named_streets
+
+    if cfg.network.osm is None:
+        return None
+    return named_streets(cfg.network.osm)
+
+
+def _study_map(cfg: Any, *, title: str, synthetic: bool, lang: str, catalog: Any,
+               categories: list[str], layers: dict[str, Any], scenario: str) -> Any:
+    """Return the study's map from the one map builder every command uses."""
+    from .command_map import command_map
+
+    basemap = str(getattr(cfg.output, "basemap", "osm"))
+    others = {k: v for k, v in layers.items() if k != "network_edges"}
+    return command_map(
+        title=title, scenario=scenario, roads=layers["network_edges"],
+        network_path=cfg.network.osm, mode=cfg.analysis.mode, synthetic=synthetic,
+        lang=lang, catalog=catalog, categories=categories, basemap=basemap,
+        tianditu_key=None, **others)
 
 
 def _write_graded(result: StudyResult, out_dir: Path, *, lang: str) -> dict[str, Path]:

@@ -19,6 +19,7 @@ from . import settings
 from ._errors import InputError, InputWarning, Problem
 from .io import atomic_path, write_csv_atomic
 from .standards import Catalog, Target, catalog_figures, load_catalog
+from .tables_zh import format_sheet, relative_path
 
 #: Levels of the result tables, from the smallest.
 LEVELS: tuple[str, ...] = ("community", "township", "division", "city")
@@ -390,7 +391,7 @@ def evaluate_compliance(
     beyond = fac_cats[~fac_cats.isin(list(catalog.categories))].value_counts().sort_index()
     params = {
         "catalog_version": catalog.version,
-        "catalog_path": catalog.path,
+        "catalog_path": relative_path(catalog.path, None),  # no local absolute path
         "plan_edition": catalog.edition,
         "target_year": str(catalog.target_year),
         "categories_beyond_catalog": ", ".join(f"{k} ({v})" for k, v in beyond.items()),
@@ -1438,6 +1439,7 @@ def _write_xlsx(path: Path, sheets: list[tuple[str, pd.DataFrame]]) -> None:
     for name, raw in sheets:
         table = excel_safe(raw)  # names from OSM or a planner's file never run as formulas
         sheet = book.create_sheet(title=name[:31])
+        format_sheet(sheet, table)  # widths, frozen header, filters (set before the rows)
         sheet.append([str(c) for c in table.columns])
         values = table.astype(object).where(table.notna(), None).to_numpy()
         for row in values.tolist():

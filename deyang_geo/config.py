@@ -42,6 +42,8 @@ OUTPUTS: tuple[str, ...] = (
 )
 #: Languages of labels in maps, figures and reports.
 LANGS: tuple[str, ...] = ("zh", "en", "both")
+#: Map backgrounds of ``[output] basemap`` (and ``--basemap``).
+BASEMAPS: tuple[str, ...] = ("osm", "light", "tianditu", "amap", "none")
 #: Network sources, exactly one of which a study names.
 NETWORK_SOURCES: tuple[str, ...] = ("osm", "place", "bbox", "graph")
 #: Directions of travel (``[analysis] direction``).
@@ -289,11 +291,16 @@ class OutputConfig:
         ``"zh"``, ``"en"`` or ``"both"``.
     outputs
         Which outputs are written (:data:`OUTPUTS`).
+    basemap
+        The map's background: ``"osm"``, ``"light"``, ``"tianditu"`` (key from the
+        ``TIANDITU_KEY`` environment variable), ``"amap"`` (overlays in GCJ-02) or ``"none"``
+        (only the offline background drawn from the study's own data).
     """
 
     folder: Path
     lang: str
     outputs: tuple[str, ...]
+    basemap: str = "osm"
 
 
 @dataclass(frozen=True)
@@ -657,6 +664,7 @@ def load_study(path: str | os.PathLike[str]) -> StudyConfig:
         folder=out_s.path("folder", must_exist=False) or (file.parent / "out").resolve(),
         lang=out_s.choice("lang", "both", LANGS),
         outputs=out_s.texts("outputs", OUTPUTS),
+        basemap=out_s.choice("basemap", "osm", BASEMAPS),
     )
     for item in output.outputs:
         if item not in OUTPUTS:

@@ -154,7 +154,8 @@ class CoverageResult:
         params.update({str(k): str(v) for k, v in self.provenance.items()})
         return params
 
-    def write(self, out_dir: str | os.PathLike[str], *, include_units: bool = False) -> list[Path]:
+    def write(self, out_dir: str | os.PathLike[str], *, include_units: bool = False,
+              lang: str = "en") -> list[Path]:
         """Write the tables as CSV files (UTF-8 with BOM, for Excel) atomically.
 
         Files: ``coverage.csv`` (per community and category), ``coverage_townships.csv``,
@@ -168,12 +169,18 @@ class CoverageResult:
             The output folder, created if needed.
         include_units
             Also write the (large) per-unit table.
+        lang
+            ``"zh"`` or ``"both"``: Chinese-first tables (:func:`deyang_geo.tables_zh.localize`:
+            Chinese headers and values, whole people, percentages); ``"en"``: English keys.
+            :func:`deyang_geo.tables_zh.read_table` reads any of them back.
 
         Returns
         -------
         list of Path
             The files written.
         """
+        from .tables_zh import relative_path, write_csv
+
         folder = Path(out_dir)
         outside = pd.DataFrame(self.outside.drop(columns=self.outside.geometry.name))
         if len(self.outside) and self.outside.crs is not None:
@@ -190,12 +197,16 @@ class CoverageResult:
             ("coverage_study_area.csv", self.study_area),
             ("outside_reach.csv", outside),
             ("coverage_parameters.csv",
-             pd.DataFrame(list(self.parameters().items()), columns=["parameter", "value"])),
+             pd.DataFrame([(k, relative_path(v, None)) for k, v in self.parameters().items()],
+                          columns=["parameter", "value"])),
         ]
         if include_units:
             tables.append(("coverage_units.csv", self.units))
         written = []
         for name, table in tables:
+            if lang != "en":
+                written.append(write_csv(_rounded(table), folder / name, lang=lang))
+                continue
             written.append(write_csv_atomic(_rounded(table), folder / name))
         return written
 

@@ -19,6 +19,8 @@ import pandas as pd
 
 from ._errors import InputError
 from .io import atomic_path, fixed_file_dates, write_csv_atomic, write_text_atomic
+from .report_summary import parameters_table, summary_html
+from .tables_zh import format_sheet
 from .webmap import Lang, category_label, label
 
 __all__ = [
@@ -263,7 +265,10 @@ def write_tables(out_dir: str | os.PathLike[str], tables: Mapping[str, pd.DataFr
     used: set[str] = set()
     with atomic_path(workbook) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
         for name, table in present.items():
-            table.to_excel(writer, sheet_name=_sheet_name(name, used), index=False)
+            sheet_name = _sheet_name(name, used)
+            table.to_excel(writer, sheet_name=sheet_name, index=False)
+            # column widths, a frozen header row and filters
+            format_sheet(writer.sheets[sheet_name], table)
     written: list[Path] = []
     if csv:
         for name, table in present.items():
@@ -349,6 +354,19 @@ def _header(column: str, lang: Lang, catalog: Any = None) -> str:
     return column
 
 
+_VALUE_WORDS: dict[str, dict[str, tuple[str, str]]] = {
+    "class": {"covered": ("覆盖", "covered"), "partly": ("部分覆盖", "partly covered"),
+              "outside": ("未覆盖", "outside reach")},
+    "kind": {"urban": ("社区", "urban"), "rural": ("村", "rural"), "all": ("全部", "all")},
+    "scope": {"urban": ("城市社区", "urban"), "rural": ("农村社区", "rural"),
+              "all": ("全部", "all"), "city": ("全市", "city")},
+    "status": {"met": ("达标", "met"), "missed": ("未达标", "missed"),
+               "unknown": ("无法判断", "unknown")},
+}
+_COORDINATE_COLUMNS = frozenset({"longitude", "latitude", "longitude_gcj02", "latitude_gcj02",
+                                 "lon", "lat"})
+
+
 def _cell(column: str, value: Any, *, lang: Lang, catalog: Any) -> str:
     if isinstance(value, (list, tuple, np.ndarray)):
         return html.escape(", ".join(str(v) for v in value))
@@ -362,8 +380,14 @@ def _cell(column: str, value: Any, *, lang: Lang, catalog: Any) -> str:
         return "✔" if value else ""
     if column == "category":
         return html.escape(category_label(str(value), lang=lang, catalog=catalog))
+    if column in _VALUE_WORDS and str(value) in _VALUE_WORDS[column]:
+        # class and kind values in the report's language, never English keys in a Chinese table
+        zh, en = _VALUE_WORDS[column][str(value)]
+        return html.escape(label(zh, en, lang))
     if isinstance(value, (float, np.floating)):
         number = float(value)
+        if column in _COORDINATE_COLUMNS:  # 6 decimals (about 0.1 m), not 2 (about 1 km)
+            return f"{number:.6f}" if math.isfinite(number) else ""
         if column.endswith("share") or "share_" in column:
             return f"{100 * number:.1f}%"
         if "population" in column or column in ("households", "communities", "units"):
@@ -397,6 +421,16 @@ def _table_html(table: pd.DataFrame, *, lang: Lang, catalog: Any,
         more = f'<p class="note">{html.escape(note)}</p>'
     return (f'<div class="tablewrap"><table><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table></div>{more}")
+
+
+def _parameters_frame(parameters: Mapping[str, Any]) -> pd.DataFrame:
+    """Return the parameters table (unset values left out)."""
+    return parameters_table(parameters)
+
+
+def _parameters_html(params: pd.DataFrame, *, lang: Lang, catalog: Any) -> str:
+    """Return the report's parameters table (its one place, restyled here only)."""
+    return _table_html(params, lang=lang, catalog=catalog)
 
 
 #: Largest width in pixels of a figure embedded in the report (print-size PNGs are reduced).
@@ -455,11 +489,17 @@ th{background:#eef3f8}tbody tr:nth-child(even){background:#fafafa}
 figure{margin:12px 0}figure img{max-width:100%;border:1px solid #ddd}
 figcaption{font-size:12px;color:#555}
 .note{font-size:12px;color:#555}
+div.summary{background:#f3f7fb;border-left:4px solid #08519c;padding:6px 14px;margin:8px 0}
+table.summary td.num{text-align:right}ul.summary{margin:4px 0 8px;padding-left:20px}
 @page{size:A4;margin:12mm}
 @media print{body{background:#fff}main{padding:0;max-width:none}h2{page-break-after:avoid}
- .tablewrap{overflow:visible}table{font-size:8.5px}
- figure,table{page-break-inside:avoid}.banner{-webkit-print-color-adjust:exact;
- print-color-adjust:exact}}
+ h3{page-break-after:avoid}
+ .tablewrap{overflow:visible}
+ table{font-size:8px;width:100%;table-layout:fixed}
+ th,td{overflow-wrap:anywhere;word-break:break-word;padding:2px 3px}td.long{min-width:0}
+ tr{page-break-inside:avoid}figure{page-break-inside:avoid}
+ table.summary{font-size:10.5px}ul.summary{font-size:12px}
+ .banner,div.summary,th{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
 """
 
 
@@ -552,8 +592,9 @@ def _coverage_views(tables: Mapping[str, pd.DataFrame], *, t: Any
                                     values=f"covered_share{suffix}", aggfunc="first",
                                     sort=False).reset_index()
             view.columns = [str(c) if c == "division" else f"{c} share" for c in view.columns]
-            views.append((t("按区县 (覆盖人口比例)", "By division (share of population "
-                            "covered)"), view))
+            if len(view) > 1:  # one division is the study area, shown above
+                    views.append((t("按区县 (覆盖人口比例)", "By division (share of population "
+                                "covered)"), view))
     outside = tables.get("outside_reach")
     if outside is not None and len(outside):
         outside = _canonical(outside)
@@ -770,8 +811,7 @@ def build_report(
             [{k: v for k, v in r.items() if not isinstance(v, (Mapping, list))}
              for r in summaries])
     extra = dict(tables or {})
-    params = pd.DataFrame({"parameter": [str(k) for k in parameters],
-                           "value": [str(v) for v in parameters.values()]})
+    params = _parameters_frame(parameters)
     source_table = pd.DataFrame([s.__dict__ for s in source_list],
                                 columns=["name", "status", "origin", "note"])
 
@@ -787,8 +827,15 @@ def build_report(
     else:
         parts.append(f'<div class="banner real">{esc(t("真实数据", "Real data"))}</div>')
 
+    summary = summary_html(coverage_tables=coverage_tables,
+                           compliance_tables=compliance_tables,
+                           site_summary=site_tables.get("sites_summary"), lang=lang,
+                           catalog=catalog)
+    if summary:  # the one-screen summary for the meeting comes first
+        parts.append(f"<h2>{esc(t('摘要', 'Summary'))}</h2><div class='summary'>{summary}</div>")
+
     parts.append(f"<h2>1. {esc(t('参数', 'Parameters'))}</h2>")
-    parts.append(_table_html(params, lang=lang, catalog=catalog))
+    parts.append(_parameters_html(params, lang=lang, catalog=catalog))
     if resolved is not None and len(resolved):
         heading = t("各类设施的出行方式与时间阈值 (城镇/农村)",
                     "Mode and threshold per category, urban and rural")
@@ -827,6 +874,8 @@ def build_report(
         parts.append(f"<h2>{section}. {esc(t('覆盖情况', 'Coverage'))}</h2>")
         section += 1
         for caption, table in _coverage_views(coverage_tables, t=t):
+            if table.empty:  # no empty sections
+                continue
             parts.append(f"<h3>{esc(caption)}</h3>")
             parts.append(_table_html(table, lang=lang, catalog=catalog))
         parts.append(full_note)

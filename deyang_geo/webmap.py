@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 Lang = Literal["zh", "en", "both"]
-Basemap = Literal["osm", "light", "tianditu", "none"]
+Basemap = Literal["osm", "light", "tianditu", "amap", "none"]
 
 
 @dataclass(frozen=True)
@@ -224,7 +224,8 @@ def to_wgs84(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         out = out.set_crs(4326)
     elif not out.crs.equals("EPSG:4326"):
         out = out.to_crs(4326)
-    keep = out.geometry.notna().to_numpy() & ~out.geometry.is_empty.to_numpy()
+    geoms = out.geometry.to_numpy()
+    keep = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
     return out.loc[keep]
 
 
@@ -332,6 +333,7 @@ class _GeoJsonLayer(MacroElement):  # type: ignore[misc]
                 return h + '</table></div>';
             }
             var layer = L.geoJSON(data, {
+                interactive: {{ this.interactive_json }},
                 style: function (f) { return styles[f.properties.k]; },
                 pointToLayer: function (f, latlng) {
                     if (f.properties.i) {
@@ -339,7 +341,9 @@ class _GeoJsonLayer(MacroElement):  # type: ignore[misc]
                             html: f.properties.i, className: "dy-icon",
                             iconSize: null})});
                     }
-                    return L.circleMarker(latlng, styles[f.properties.k]);
+                    var o = Object.assign({}, styles[f.properties.k]);
+                    o.interactive = {{ this.interactive_json }};
+                    return L.circleMarker(latlng, o);
                 },
                 onEachFeature: function (f, layer) {
                     if (f.properties.p) {
@@ -363,9 +367,12 @@ class _GeoJsonLayer(MacroElement):  # type: ignore[misc]
     )
 
     def __init__(self, features: list[dict[str, Any]], styles: Mapping[str, Mapping[str, Any]],
-                 fields: Sequence[str] = (), category: str | None = None) -> None:
+                 fields: Sequence[str] = (), category: str | None = None,
+                 interactive: bool = True) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._name = "DyGeoJson"
+        # a layer that is not interactive lets clicks through to the layers under it
+        self.interactive_json = "true" if interactive else "false"
         # a category layer is registered for the category switch instead of being shown
         self.category_json = "" if category is None else _js_json(category)
         self.fields_json = _js_json(list(fields))
@@ -453,10 +460,11 @@ _MAP_CSS = """
 .dy-title .dy-synthetic{color:#b00;font-weight:700;font-size:13px}
 .dy-legend{background:rgba(255,255,255,.92);padding:6px 10px;border-radius:6px;
  font:12px/1.35 "Noto Sans CJK SC","Microsoft YaHei",sans-serif;box-shadow:0 1px 4px #0004;
- max-height:45vh;overflow:auto}
+ max-height:calc(100vh - 170px);overflow:auto;box-sizing:border-box}
 .dy-legend summary{cursor:pointer;font-weight:600;margin:3px 0 1px}
 .dy-legend details details{margin-left:2px}
-.dy-legend div{max-width:260px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.dy-legend div{max-width:300px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;
+ line-height:18px;min-height:18px}
 .dy-legend i{display:inline-block;width:12px;height:12px;margin-right:5px;vertical-align:-2px;
  border:1px solid #0005}
 .dy-icon{background:none;border:none}
@@ -466,10 +474,10 @@ _MAP_CSS = """
 .dy-badge{display:inline-block;min-width:18px;height:18px;padding:0 3px;border-radius:9px;
  color:#fff;font:700 10px/18px sans-serif;text-align:center;border:1.5px solid #fff;
  box-shadow:0 0 2px #000;transform:translate(-50%,-50%);white-space:nowrap}
-.dy-rank{display:inline-block;width:24px;height:24px;border-radius:4px;background:#000;
- color:#ffeb3b;font:700 13px/24px sans-serif;text-align:center;border:2px solid #ffeb3b;
- transform:translate(-50%,-50%) rotate(45deg)}
-.dy-rank span{display:inline-block;transform:rotate(-45deg)}
+.dy-rank{display:inline-block;min-width:22px;height:20px;padding:0 4px;border-radius:4px;
+ background:#000;color:#ffeb3b;font:700 12px/20px "Noto Sans CJK SC","Microsoft YaHei",
+ sans-serif;text-align:center;border:3px solid #ffeb3b;white-space:nowrap;
+ transform:translate(-50%,-50%)}
 .dy-popup table{border-collapse:collapse;font-size:12px}
 .dy-popup th{text-align:left;padding:1px 6px 1px 0;color:#555;font-weight:400}
 .dy-popup td{padding:1px 0}
@@ -496,12 +504,29 @@ class _Fullscreen(MacroElement):  # type: ignore[misc]
         self.cancel_json = _js_json(label("退出全屏", "Exit full screen", lang))
 
 
+class _MetricScale(MacroElement):  # type: ignore[misc]
+    """A scale bar in metres and kilometres only (no miles)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        L.control.scale({metric: true, imperial: false, maxWidth: 160})
+            .addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "DyScale"
+
+
 class _Legend(MacroElement):  # type: ignore[misc]
     _template = Template(
         """
         {% macro script(this, kwargs) %}
         (function () {
-            var legend = L.control({position: "bottomright"});
+            var legend = L.control({position: "bottomleft"});
             legend.onAdd = function () {
                 var div = L.DomUtil.create("div", "dy-legend");
                 div.innerHTML = {{ this.html_json }};
@@ -558,6 +583,7 @@ class _CategorySwitch(MacroElement):  # type: ignore[misc]
                     var option = document.createElement("option");
                     option.value = c[0];
                     option.textContent = c[1];
+                    option.disabled = !!c[2];
                     select.appendChild(option);
                 });
                 select.value = {{ this.initial_json }};
@@ -576,7 +602,7 @@ class _CategorySwitch(MacroElement):  # type: ignore[misc]
     )
 
     def __init__(self, groups: Sequence[tuple[folium.FeatureGroup, bool]],
-                 choices: Sequence[tuple[str, str]], initial: str, caption: str) -> None:
+                 choices: Sequence[tuple[str, str, bool]], initial: str, caption: str) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._name = "DyCategorySwitch"
         self.groups = list(groups)
@@ -615,7 +641,7 @@ class _Builder:
 
     def add_layer(self, name: str, gdf: gpd.GeoDataFrame, props: Sequence[dict[str, Any]],
                   styles: Mapping[str, Mapping[str, Any]], *, show: bool = True,
-                  simplify: bool = True) -> None:
+                  simplify: bool = True, interactive: bool = True) -> None:
         """Add one toggleable layer; ``name`` is plain text (escaped here)."""
         geoms = _prepare_geometry(gdf.geometry.to_numpy(),
                                   simplify_m=self.simplify_m if simplify else 0.0,
@@ -626,7 +652,7 @@ class _Builder:
         if not features:
             return
         group = folium.FeatureGroup(name=html.escape(name), show=show)
-        group.add_child(_GeoJsonLayer(features, styles, fields))
+        group.add_child(_GeoJsonLayer(features, styles, fields, interactive=interactive))
         group.add_to(self.m)
         self.layer_names.append(name)
         if len(gdf):
@@ -636,7 +662,7 @@ class _Builder:
         self, name: str,
         items: Sequence[tuple[str, gpd.GeoDataFrame, Sequence[dict[str, Any]],
                               Mapping[str, Mapping[str, Any]]]],
-        *, union: bool, show: bool = True, simplify: bool = True,
+        *, union: bool, show: bool = True, simplify: bool = True, interactive: bool = True,
     ) -> None:
         """Add one toggleable layer whose content follows the category switch.
 
@@ -655,7 +681,8 @@ class _Builder:
             features = _features(geoms, own)
             if not features:
                 continue
-            group.add_child(_GeoJsonLayer(features, styles, fields, category=category))
+            group.add_child(_GeoJsonLayer(features, styles, fields, category=category,
+                                          interactive=interactive))
             added = True
             if len(gdf):
                 self.bounds.append(tuple(gdf.total_bounds))
@@ -902,14 +929,15 @@ def _add_switched(
     b: _Builder, name: str,
     items: Sequence[tuple[str, gpd.GeoDataFrame, Sequence[dict[str, Any]],
                           Mapping[str, Mapping[str, Any]]]],
-    *, switched: bool, union: bool, simplify: bool = True,
+    *, switched: bool, union: bool, simplify: bool = True, interactive: bool = True,
 ) -> None:
     """Add a layer following the category switch, or a plain layer for uncategorised data."""
     if switched:
-        b.add_category_layers(name, items, union=union, simplify=simplify)
+        b.add_category_layers(name, items, union=union, simplify=simplify,
+                              interactive=interactive)
     elif items:
         _, gdf, props, styles = items[0]
-        b.add_layer(name, gdf, props, styles, simplify=simplify)
+        b.add_layer(name, gdf, props, styles, simplify=simplify, interactive=interactive)
 
 
 def _draw_isochrones(b: _Builder, isochrones: gpd.GeoDataFrame, categories: Sequence[str]
@@ -934,8 +962,9 @@ def _draw_isochrones(b: _Builder, isochrones: gpd.GeoDataFrame, categories: Sequ
             text = _esc(f"{b.cat(category)}: ≤ {m:g} " + b.t("分钟", "min"))
             props.append({"k": f"{m:g}", "t": text})
         items.append((category, sub, props, styles))
+    # not interactive: a click inside an isochrone reaches the community under it
     _add_switched(b, b.t("等时圈", "Isochrones"), items, switched="category" in gdf.columns,
-                  union=False)
+                  union=False, interactive=False)
     b.add_legend(b.t("等时圈", "Isochrones"),
                  [("box", colours[m], f"≤ {m:g} " + b.t("分钟", "min")) for m in breaks])
 
@@ -978,6 +1007,35 @@ def _draw_network(b: _Builder, edges: gpd.GeoDataFrame) -> None:
     b.add_legend(b.t("路网", "Road network"),
                  [("line", str(styles[t]["color"]), names[t]) for t in ("major", "street", "path")
                   if t in rows])
+
+
+_BACKGROUND_STYLES: dict[str, dict[str, Any]] = {
+    "builtup": {"color": "#d9cbb8", "weight": 0.5, "fillColor": "#efe6d8", "fillOpacity": 0.7},
+    "water_area": {"color": "#74a9cf", "weight": 1, "fillColor": "#bdd7ee",
+                   "fillOpacity": 0.9},
+    "water": {"color": "#74a9cf", "weight": 4, "opacity": 0.9},
+    "road": {"color": "#f2b872", "weight": 3, "opacity": 0.9},
+    "rail": {"color": "#555555", "weight": 2, "dashArray": "8 4", "opacity": 0.9},
+}
+
+
+def _draw_background(b: _Builder, background: gpd.GeoDataFrame) -> None:
+    gdf = to_wgs84(background)
+    if "kind" not in gdf.columns:
+        msg = "the background needs a 'kind' column"
+        raise InputError(msg)
+    gdf = gdf.loc[gdf["kind"].astype(str).isin(list(_BACKGROUND_STYLES))]
+    props = [{"k": str(k)} for k in gdf["kind"].astype(str)]
+    b.add_layer(b.t("离线底图", "Offline background"), gdf, props, _BACKGROUND_STYLES,
+                interactive=False)
+    names = {"builtup": b.t("建成区", "built-up area"), "water_area": b.t("水面", "water"),
+             "water": b.t("河流", "river"), "road": b.t("主要道路", "main road"),
+             "rail": b.t("铁路", "railway")}
+    present = set(gdf["kind"].astype(str))
+    entries = [("line" if k in ("water", "road", "rail") else "box",
+                str(_BACKGROUND_STYLES[k].get("fillColor", _BACKGROUND_STYLES[k]["color"])),
+                names[k]) for k in names if k in present]
+    b.add_legend(b.t("离线底图", "Offline background"), entries)
 
 
 def context_kind(row: Mapping[str, Any]) -> str:
@@ -1060,18 +1118,20 @@ def _draw_outside(b: _Builder, outside: gpd.GeoDataFrame, categories: Sequence[s
                           if str(c).startswith("uncovered_population")), None)
     styles = {"o": {"color": "#b2182b", "weight": 3, "fillColor": "#d73027",
                     "fillOpacity": 0.25, "radius": 7, "dashArray": "4 2"}}
-    # coverage.py lists one row per (community, category), worst first; "all categories"
-    # shows each community once with every category it is outside the reach of
-    merged, merged_props = _outside_features(b, gdf, uncovered_col)
-    items = [("", merged, merged_props, styles)]
-    if "category" in gdf.columns:
+    # coverage.py lists one row per (community, category), worst first; one category's gaps
+    # at a time (all categories at once would outline almost every community)
+    name = b.t("服务范围外社区", "Communities outside reach")
+    if "category" not in gdf.columns:
+        merged, merged_props = _outside_features(b, gdf, uncovered_col)
+        b.add_layer(name, merged, merged_props, styles)
+    else:
+        items: list[tuple[str, gpd.GeoDataFrame, list[dict[str, Any]], dict[str, Any]]] = []
         for category in categories:
             sub = gdf.loc[gdf["category"].astype(str) == category]
             if len(sub):
                 frame, props = _outside_features(b, sub, uncovered_col)
                 items.append((category, frame, props, styles))
-    b.add_category_layers(b.t("服务范围外社区", "Communities outside reach"), items,
-                          union=False)
+        b.add_category_layers(name, items, union=False)
     b.add_legend(b.t("服务缺口", "Gaps"),
                  [("box", "#d73027", b.t("服务范围外社区", "community outside reach"))])
 
@@ -1128,9 +1188,14 @@ def _draw_sites(b: _Builder, sites: gpd.GeoDataFrame) -> None:
     for i, row in enumerate(_records(gdf), start=1):
         rank = row.get("rank", i)
         rank_text = _esc(_fmt_int(rank))
+        # the label names the category and the rank inside it (健1, 服2), so numbers never
+        # repeat across categories
+        style = _style(str(row.get("category", "")))
+        symbol = style.symbol_en if b.lang == "en" else style.symbol_zh
+        site_label = _esc(f"{symbol}{_fmt_int(rank)}" if "category" in row else _fmt_int(rank))
         name = _esc(_name(row, b.lang))
         site_id = _esc(row.get("site_id", row.get("id", "")))
-        title = f"#{rank_text} {name or site_id}"
+        title = f"{site_label} {name or site_id}"
         rows = [
             (_esc(b.t("排序", "rank")), rank_text),
             (_esc(b.t("选址编号", "site id")), site_id),
@@ -1143,7 +1208,8 @@ def _draw_sites(b: _Builder, sites: gpd.GeoDataFrame) -> None:
             (_esc(b.t("备选", "alternatives")), _esc(_alternatives(row.get("alternatives")))),
         ]
         props.append({"k": "s", "t": title, "p": _popup(title, rows),
-                      "i": f'<span class="dy-rank"><span>{rank_text}</span></span>'})
+                      "i": f'<span class="dy-rank" style="border-color:{style.colour}">'
+                           f'{site_label}</span>'})
     styles = {"s": {"radius": 8, "color": "#000000", "fillColor": "#ffeb3b",
                     "fillOpacity": 1}}
     name = b.t("建议选址 (排序)", "Proposed sites (ranked)")
@@ -1155,7 +1221,8 @@ def _draw_sites(b: _Builder, sites: gpd.GeoDataFrame) -> None:
     else:
         b.add_layer(name, gdf, props, styles, simplify=False)
     b.add_legend(b.t("建议选址", "Proposed sites"),
-                 [("box", "#000000", b.t("建议新设施 (数字为排序)", "new site (number = rank)"))])
+                 [("box", "#000000", b.t("新设施 (健1 = 类别+排序)",
+                                         "new site (F1 = category + rank)"))])
 
 
 def _alternatives(value: Any) -> Any:
@@ -1217,6 +1284,7 @@ def study_map(
     outside: gpd.GeoDataFrame | None = None,
     sites: gpd.GeoDataFrame | None = None,
     context: gpd.GeoDataFrame | None = None,
+    background: gpd.GeoDataFrame | None = None,
     synthetic: bool = False,
     lang: Lang = "both",
     basemap: Basemap = "osm",
@@ -1261,13 +1329,17 @@ def study_map(
         Proposed sites with ``site_id``, ``rank``, ``added_population``, ``alternatives``.
     context
         Context lines such as the river and railway.
+    background
+        The offline background (:func:`deyang_geo.background.background_from_osm`: ``kind``
+        builtup/water_area/water/road/rail), drawn under everything and never clickable, so
+        the map stays readable without tiles.
     synthetic
         Mark the map "SYNTHETIC DATA / 合成数据" in the title.
     lang
         Labels in Chinese (``"zh"``), English (``"en"``) or both (``"both"``).
     basemap
         The base layer shown first: ``"osm"``, ``"light"``, ``"tianditu"`` (needs
-        ``tianditu_key``) or ``"none"``.
+        ``tianditu_key``), ``"amap"`` (same as ``amap=True``) or ``"none"``.
     amap
         Use Amap tiles (GCJ-02) as base layers and shift every overlay to GCJ-02 with
         :func:`deyang_geo.crs.wgs84_to_gcj02` so they line up; the WGS-84 base layers are then
@@ -1296,9 +1368,10 @@ def study_map(
     if lang not in ("zh", "en", "both"):
         msg = f"lang must be 'zh', 'en' or 'both', got {lang!r}"
         raise InputError(msg)
-    if basemap not in ("osm", "light", "tianditu", "none"):
-        msg = f"basemap must be 'osm', 'light', 'tianditu' or 'none', got {basemap!r}"
+    if basemap not in ("osm", "light", "tianditu", "amap", "none"):
+        msg = f"basemap must be 'osm', 'light', 'tianditu', 'amap' or 'none', got {basemap!r}"
         raise InputError(msg)
+    amap = amap or basemap == "amap"
     if tianditu_key is not None and not _SAFE_KEY.match(tianditu_key):
         msg = "tianditu_key must contain only letters and digits"
         raise InputError(msg)
@@ -1308,7 +1381,7 @@ def study_map(
     max_features = settings.webmap_max_features if max_features is None else max_features
     simplify_m = settings.webmap_simplify_m if simplify_m is None else simplify_m
 
-    m = folium.Map(location=(31.13, 104.39), zoom_start=11, tiles=None, control_scale=True,
+    m = folium.Map(location=(31.13, 104.39), zoom_start=11, tiles=None, control_scale=False,
                    prefer_canvas=True)
     m.default_js = []
     m.default_css = []
@@ -1324,6 +1397,8 @@ def study_map(
         if table is not None and "category" in table.columns:
             found.update(str(c) for c in pd.unique(table["category"]))
     cats = list(categories) if categories is not None else sorted(found)
+    found_cats = [c for c in cats if c in found]
+    cats = [*found_cats, *[c for c in cats if c not in found]]
     others: set[str] = set()
     for table in (facilities, sites, outside):
         if table is not None and "category" in table.columns:
@@ -1332,6 +1407,8 @@ def study_map(
     if not cats:
         cats = ["all"]
 
+    if background is not None and len(background):
+        _draw_background(b, background)
     if isochrones is not None and len(isochrones):
         _draw_isochrones(b, isochrones, cats if "category" in isochrones.columns else ["all"])
     if view is not None and len(view):
@@ -1358,11 +1435,18 @@ def study_map(
     if b.category_groups:
         initial = cats[0] if cats[0] in options and (view is not None or isochrones is not None) \
             else ""
-        choices = [(c, b.cat(c) if c else b.t("全部类别", "all categories")) for c in options]
+        # categories without coverage or isochrones were not analysed: listed greyed, with a
+        # note, when some were analysed (else every category is a plain choice)
+        analysed = set(options[1:len(found_cats) + 1]) if found_cats else set(options)
+        note = b.t("未分析", "not analysed")
+        choices = [(c, (b.cat(c) if c in analysed else f"{b.cat(c)} ({note})") if c
+                    else b.t("全部类别 (设施与选址)", "all categories (facilities and sites)"),
+                    bool(c) and c not in analysed) for c in options]
         _CategorySwitch(b.category_groups, choices, initial,
                         b.t("设施类别", "Facility category")).add_to(m)
     folium.LayerControl(collapsed=len(b.layer_names) > 14, position="topright").add_to(m)
     _Fullscreen(lang).add_to(m)
+    _MetricScale().add_to(m)
     if b.legend:
         _Legend(b.legend_html()).add_to(m)
     root.html.add_child(Element(_title_html(title, scenario, synthetic, lang, amap)))

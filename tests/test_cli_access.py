@@ -18,6 +18,7 @@ import pytest
 import shapely
 
 from deyang_geo.cli import main
+from deyang_geo.tables_zh import read_table
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 NETWORK = FIXTURES / "cli_access_streets.osm"
@@ -49,7 +50,7 @@ def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _access(out: Path) -> pd.DataFrame:
-    return pd.read_csv(out / "access.csv", encoding="utf-8-sig", dtype={"facility_id": str})
+    return read_table(out / "access.csv")
 
 
 def _minutes(table: pd.DataFrame, demand_id: str, category: str = "health_room") -> float:
@@ -81,13 +82,15 @@ def test_access_csv_rows_and_minutes(default_run: Path) -> None:
     library = table[table["category"] == "library_room"]
     assert library["minutes"].isna().all()
     assert library["facility_id"].isna().all()
-    # two decimals in the file
+    # Chinese first (the default --lang both): bilingual headers, Chinese category names,
+    # minutes to one decimal; read_table maps it back (above)
     text = raw.decode("utf-8-sig")
-    assert f"C1#1,health_room,{expected['C1#1']:.2f},H1" in text
+    assert text.startswith("需求点编号 demand_id,设施类别 category,出行时间(分钟) minutes,")
+    assert f"C1#1,医疗卫生室,{expected['C1#1']:.1f},H1" in text
 
 
 def test_coverage_csv(default_run: Path) -> None:
-    cov = pd.read_csv(default_run / "coverage.csv", encoding="utf-8-sig")
+    cov = read_table(default_run / "coverage.csv")
     health = cov[cov["category"] == "health_room"].set_index("community_id")
     assert list(health.index) == ["C1", "C2", "C3", "C4", "C5"]
     assert health.loc["C1", "name"] == "甲社区"
@@ -98,11 +101,11 @@ def test_coverage_csv(default_run: Path) -> None:
         0.0, 1.0)
     assert health.loc["C1", "covered_population_5min"] == 1000
     assert (cov[cov["category"] == "library_room"]["class"] == "outside").all()
-    study = pd.read_csv(default_run / "coverage_study_area.csv", encoding="utf-8-sig")
+    study = read_table(default_run / "coverage_study_area.csv")
     row = study[(study["kind"] == "all") & (study["category"] == "health_room")].iloc[0]
     assert row["covered_population_15min"] == 3500
     assert row["covered_share_15min"] == pytest.approx(3500 / 3800, abs=1e-4)
-    outside = pd.read_csv(default_run / "outside_reach.csv", encoding="utf-8-sig")
+    outside = read_table(default_run / "outside_reach.csv")
     assert list(outside["community_id"])[:2] == ["C5", "C1"]  # most people uncovered first
     html = (default_run / "map.html").read_text(encoding="utf-8")
     assert "甲社区" in html
@@ -112,8 +115,9 @@ def test_walk_speed_and_threshold(tmp_path: Path, default_run: Path) -> None:
     assert _run_access(tmp_path, "--walk-speed-kmh", "5", "--minutes", "12") == 0
     table = _access(tmp_path)
     base = _access(default_run)
-    assert _minutes(table, "C2#1") == pytest.approx(_minutes(base, "C2#1") * 4 / 5, abs=0.02)
-    cov = pd.read_csv(tmp_path / "coverage.csv", encoding="utf-8-sig")
+    # minutes have one decimal in the Chinese-first file
+    assert _minutes(table, "C2#1") == pytest.approx(_minutes(base, "C2#1") * 4 / 5, abs=0.11)
+    cov = read_table(tmp_path / "coverage.csv")
     assert "covered_share_12min" in cov.columns
     c2 = cov[(cov["community_id"] == "C2") & (cov["category"] == "health_room")].iloc[0]
     assert (c2["covered_share_12min"], c2["class"]) == (1.0, "covered")  # 11.4 <= 12

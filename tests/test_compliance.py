@@ -29,6 +29,7 @@ import shapely
 from deyang_geo._errors import InputError
 from deyang_geo.compliance import HEADERS, evaluate_compliance, gap_summary
 from deyang_geo.standards import default_catalog_path, load_catalog
+from deyang_geo.tables_zh import read_table
 
 
 def _communities(**extra: list[object]) -> gpd.GeoDataFrame:
@@ -685,7 +686,7 @@ def test_a_newer_catalog_is_used_end_to_end(tmp_path: Path) -> None:
     params = dict(zip(params["parameter"], params["value"].astype(str), strict=True))
     assert params["target_year"] == "2025"
     assert params["catalog_version"] == "test-14th.1"
-    assert params["catalog_path"] == str(catalog)
+    assert params["catalog_path"] == catalog.name  # no local absolute path in an output
     report = tmp_path / "report"
     assert main(["-q", "report", str(out), "--out", str(report)]) == 0
     page = (report / "report.html").read_text(encoding="utf-8")
@@ -706,15 +707,14 @@ def test_cli_analyses_categories_beyond_the_catalog(tmp_path: Path) -> None:
     common = ["--network", str(FIXTURES / "std_streets.osm"), "--facilities", str(fac),
               "--demand", str(FIXTURES / "std_communities.geojson")]
     assert main(["-q", "access", *common, "--out", str(tmp_path / "acc")]) == 0
-    acc = pd.read_csv(tmp_path / "acc" / "access.csv", encoding="utf-8-sig")
+    acc = read_table(tmp_path / "acc" / "access.csv")  # Chinese-first file, read back
     ph = acc[acc["category"] == "药店"].set_index("demand_id")
     assert len(ph) == 3
     assert ph.loc["C1#1", "facility_id"] == "P1"
     assert ph.loc["C1#1", "minutes"] < 1.0
     assert ph["minutes"].notna().all()
     assert acc.loc[acc["category"] == "游泳池", "facility_id"].eq("W1").all()
-    cov = pd.read_csv(tmp_path / "acc" / "coverage.csv", encoding="utf-8-sig")
-    cov = cov.rename(columns=lambda c: str(c).rsplit(" ", 1)[-1])
+    cov = read_table(tmp_path / "acc" / "coverage.csv")
     assert {"药店", "游泳池"} <= set(cov["category"])
     # judged at the study's default threshold (15 min): 白马村 is 27.8 min from the pharmacy
     ph_cov = cov[cov["category"] == "药店"].set_index("community_id")

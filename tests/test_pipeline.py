@@ -7,12 +7,12 @@ import shutil
 from pathlib import Path
 
 import geopandas as gpd
-import pandas as pd
 import pytest
 
 from deyang_geo.cli import main
 from deyang_geo.config import load_study
 from deyang_geo.demo import demo_data_dir
+from deyang_geo.tables_zh import read_table
 
 
 def _copy_demo_inputs(folder: Path) -> None:
@@ -54,7 +54,7 @@ def test_demo_outputs_say_synthetic(demo_out: Path) -> None:
 
 @pytest.mark.slow
 def test_demo_access_table_is_consistent(demo_out: Path) -> None:
-    access = pd.read_csv(demo_out / "access.csv", encoding="utf-8-sig", dtype={"demand_id": str})
+    access = read_table(demo_out / "access.csv")
     assert list(access.columns[:4]) == ["demand_id", "category", "minutes", "facility_id"]
     config = load_study(demo_data_dir() / "study.toml")
     assert set(access["category"]) == set(config.analysis.categories)
@@ -122,7 +122,7 @@ outputs = ["access", "coverage", "sites"]
     reachable = lscp["total_population"] - lscp["uncoverable_population"]
     assert lscp["covered_population_after"] >= min(0.9 * lscp["total_population"],
                                                    reachable) - 1e-6
-    cap = pd.read_csv(out / "sites/service_station/sites.csv", encoding="utf-8-sig")
+    cap = read_table(out / "sites/service_station/sites.csv")
     assert len(cap) == 2
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from deyang_geo.tables_zh import read_table
+
 LON0, LAT0 = 104.39, 31.12
 STEP_LON, STEP_LAT = 0.0021, 0.0018  # about 200 m
 
@@ -81,9 +83,8 @@ def test_suggest_sites_mclp_writes_outputs(tmp_path: Path) -> None:
         assert key in summary
     assert summary["status"] == "optimal"
     assert summary["covered_population_after"] >= summary["covered_population_before"]
-    import pandas as pd
 
-    sites = pd.read_csv(out / "sites.csv", encoding="utf-8-sig")
+    sites = read_table(out / "sites.csv")
     assert list(sites["rank"]) == [1, 2]
     assert {"site_id", "longitude", "latitude", "added_population"} <= set(sites.columns)
     assert sites["site_id"].str.startswith("K").all()

@@ -80,7 +80,8 @@ def test_result_write(tmp_path: Path) -> None:
                              crs="EPSG:4326")
     import pandas as pd
 
-    comms = pd.DataFrame({"id": ["c1", "c2", "c3"], "division": ["旌阳区", "旌阳区", "罗江区"]})
+    comms = pd.DataFrame({"id": ["c1", "c2", "c3"], "division": ["旌阳区", "旌阳区", "罗江区"],
+                          "name": ["甲社区", "乙社区", "丙村"]})
     paths = res.write(tmp_path, candidates=cands, communities=comms,
                       extra_summary={"category": "x"})
     div = pd.read_csv(tmp_path / "division_coverage.csv", encoding="utf-8-sig")
@@ -92,12 +93,18 @@ def test_result_write(tmp_path: Path) -> None:
     assert summary["covered_population_after"] == 65.0
     assert summary["category"] == "x"
     text = (tmp_path / "sites.csv").read_text(encoding="utf-8-sig")
-    assert text.splitlines()[0].startswith("site_id,longitude,latitude")
+    # sites a person can find: a name, street, community, township, then both coordinates
+    assert text.splitlines()[0].startswith(
+        "site_id,name,street,street_distance_m,community,township,longitude,latitude,"
+        "longitude_gcj02,latitude_gcj02")
+    assert {"sites.kml", "sites_gcj02.geojson"} <= set(paths)
+    # found: lists of communities gave ids only; the names come alongside
+    assert "甲社区;乙社区" in text
     gj = json.loads((tmp_path / "sites.geojson").read_text(encoding="utf-8"))
     assert [f["properties"]["site_id"] for f in gj["features"]] == ["B", "C"]
     with pytest.raises(AttributeError):
         res.objective = 0.0  # type: ignore[misc]
     # writing twice gives the same files (deterministic)
     first = (tmp_path / "sites.csv").read_bytes()
-    res.write(tmp_path, candidates=cands)
+    res.write(tmp_path, candidates=cands, communities=comms)
     assert (tmp_path / "sites.csv").read_bytes() == first

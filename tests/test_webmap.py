@@ -45,14 +45,17 @@ def test_category_switch_registers_one_layer_per_category(study_layers):
     page = webmap.render_map(webmap.study_map(title="t", lang="en", **study_layers))
     registered = re.findall(r"window\.dyLayers\[group\]\[(\"[^\"]*\")\] = layer", page)
     keys = [json.loads(k) for k in registered]
-    # isochrones: 1 category; coverage: 2; outside: "all" + 1; facilities: 3; sites: 1
+    # isochrones: 1 category; coverage: 2; outside: 1 (one category's gaps at a time, none
+    # for "all categories"); facilities: 3; sites: 1
     assert keys == ["service_station", "fitness_station", "service_station",
-                    "", "service_station",
+                    "service_station",
                     "fitness_station", "health_room", "service_station", "service_station"]
     choices = json.loads(re.search(r"var choices = (\[.*?\]);\n", page).group(1))
-    assert choices == [["", "all categories"], ["fitness_station", "Fitness station"],
-                       ["service_station", "Community service station"],
-                       ["health_room", "Health room"]]
+    # only analysed categories can be chosen; the others are listed greyed, with a note
+    assert choices == [["", "all categories (facilities and sites)", False],
+                       ["fitness_station", "Fitness station", False],
+                       ["service_station", "Community service station", False],
+                       ["health_room", "Health room (not analysed)", True]]
     assert 'select.value = "fitness_station";' in page
 
 
@@ -209,5 +212,6 @@ def test_outside_taken_from_coverage_when_not_given(study_layers):
     page = webmap.render_map(m)
     outside = [f for layer in _data_layers(page) for f in layer["features"]
                if f["properties"].get("k") == "o"]
-    # R1 is outside for both categories: once under "all", once per category
-    assert sorted(f["properties"]["t"] for f in outside) == ["五里村"] * 3
+    # R1 is outside for both categories: once per category ("all categories" draws no gaps:
+    # every category's gaps at once outlined almost every community)
+    assert sorted(f["properties"]["t"] for f in outside) == ["五里村"] * 2

@@ -126,6 +126,8 @@ class SitingResult:
         candidates: Any | None = None,
         communities: pd.DataFrame | None = None,
         extra_summary: Mapping[str, Any] | None = None,
+        streets: Any | None = None,
+        lang: str = "en",
     ) -> dict[str, Path]:
         """Write ``sites.csv``, ``alternatives.csv``, ``summary.json`` (and more when known).
 
@@ -145,6 +147,14 @@ class SitingResult:
             The communities table (``id``, ``division``), to sum coverage per division.
         extra_summary
             More keys for ``summary.json`` (input files, travel options...).
+        streets
+            Named streets (:func:`deyang_geo.siting.places.named_streets`): with
+            ``candidates``, every site and alternative gets its nearest named street, the
+            community and township it lies in, 6-decimal WGS-84 and GCJ-02 coordinates, and
+            each alternative its numbers said in words (``compared_with_chosen``).
+        lang
+            ``"zh"``/``"both"``: ``sites.csv`` and ``alternatives.csv`` Chinese first
+            (:mod:`deyang_geo.tables_zh`); ``"en"``: English keys.
 
         Returns
         -------
@@ -154,6 +164,27 @@ class SitingResult:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         table = self.sites_table(candidates)
+        alternatives = self.alternatives.copy()
+        if candidates is not None and len(table) and "geometry" in table.columns:
+            import geopandas as gpd
+
+            from .places import describe_alternatives, describe_sites
+
+            geo_communities = communities if isinstance(communities, gpd.GeoDataFrame) else None
+            table = describe_sites(table, candidates, streets=streets,
+                                   communities=geo_communities)
+            if (communities is not None and "newly_covered_communities" in table.columns
+                    and {"id", "name"} <= set(communities.columns)):
+                # names, not only ids, of the communities a site brings within reach
+                by_id = dict(zip(communities["id"].astype(str),
+                                 communities["name"].astype(str), strict=True))
+                table["newly_covered_names"] = [
+                    [by_id.get(str(c), str(c)) for c in v] if isinstance(v, (list, tuple))
+                    else v for v in table["newly_covered_communities"]]
+            names = dict(zip(table["site_id"].astype(str), table["name"], strict=True))
+            alternatives = describe_alternatives(
+                alternatives, candidates, objective_name=self.objective_name, streets=streets,
+                communities=geo_communities, site_names=names)
         written: dict[str, Path] = {}
         flat = table.copy()
         if "newly_covered_communities" in flat.columns:
@@ -161,6 +192,10 @@ class SitingResult:
                 ";".join(str(c) for c in v) if isinstance(v, (list, tuple)) else v
                 for v in flat["newly_covered_communities"]
             ]
+        if "newly_covered_names" in flat.columns:
+            flat["newly_covered_names"] = [
+                ";".join(str(c) for c in v) if isinstance(v, (list, tuple)) else v
+                for v in flat["newly_covered_names"]]
         if "services" in flat.columns:
             flat["services"] = [";".join(v) if isinstance(v, (list, tuple)) else v
                                 for v in flat["services"]]
@@ -168,12 +203,21 @@ class SitingResult:
             if col in flat.columns:  # people: one decimal is plenty (weights are fractional)
                 flat[col] = flat[col].astype(float).round(1)
         plain = flat.drop(columns=["geometry"], errors="ignore")
-        written["sites.csv"] = write_csv_atomic(pd.DataFrame(plain), out / "sites.csv")
-        alternatives = self.alternatives.copy()
+        from deyang_geo.tables_zh import write_csv
+
+        if lang != "en":
+            written["sites.csv"] = write_csv(pd.DataFrame(plain), out / "sites.csv", lang=lang)
+        else:
+            written["sites.csv"] = write_csv_atomic(pd.DataFrame(plain), out / "sites.csv")
         for col in ("objective_if_swapped", "objective_change"):
             if col in alternatives.columns:
                 alternatives[col] = alternatives[col].astype(float).round(1)
-        written["alternatives.csv"] = write_csv_atomic(alternatives, out / "alternatives.csv")
+        if lang != "en":
+            written["alternatives.csv"] = write_csv(alternatives, out / "alternatives.csv",
+                                                    lang=lang)
+        else:
+            written["alternatives.csv"] = write_csv_atomic(alternatives,
+                                                           out / "alternatives.csv")
         if "geometry" in flat.columns:
             import geopandas as gpd
 
@@ -181,6 +225,10 @@ class SitingResult:
             with atomic_path(out / "sites.geojson") as tmp:
                 gdf.to_file(tmp, driver="GeoJSON", layer="sites")
             written["sites.geojson"] = out / "sites.geojson"
+            from deyang_geo.exports import write_exports
+
+            for path in write_exports(gdf, out / "sites", name="建议选址 / Proposed sites"):
+                written[path.name] = path  # sites.kml, sites_gcj02.geojson
         summary = self.summary()
         if self.community_coverage is not None:
             per = self.community_coverage.copy()

@@ -1,0 +1,96 @@
+"""Chinese-first tables a planner does not have to clean, and the reader that maps them back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from deyang_geo.tables_zh import (
+    column_header,
+    localize,
+    read_table,
+    relative_path,
+    write_csv,
+    write_workbook,
+)
+
+
+def _coverage() -> pd.DataFrame:
+    return pd.DataFrame({
+        "community_id": ["007", "U2"], "name": ["东山社区", "五里村"],
+        "kind": ["urban", "rural"], "category": ["fitness_station", "health_room"],
+        "population": [3200.0, 1200.0], "minutes": [3.14159, np.nan],
+        "covered_population_15min": [70179.673828125, 0.0],
+        "covered_share_15min": [0.68625, 0.0], "class_15min": ["covered", "outside"],
+        "class": ["partly", "outside"], "synthetic": [False, True],
+    })
+
+
+def test_headers_are_chinese_first_and_keep_the_key() -> None:
+    assert column_header("covered_share_15min", lang="both") == (
+        "覆盖人口比例(15分钟)(%) covered_share_15min")
+    assert column_header("covered_share_15min", lang="zh") == "覆盖人口比例(15分钟)(%)"
+    assert column_header("covered_share_15min", lang="en") == "covered_share_15min"
+    assert column_header("something_else", lang="zh") == "something_else"
+
+
+def test_values_a_planner_reads() -> None:
+    """Found: 3200.0 people, 70179.673828125, 0-1 shares, False, covered/urban keys."""
+    table = localize(_coverage(), lang="zh")
+    row = table.iloc[0]
+    assert row["人口"] == 3200
+    assert str(table["人口"].dtype) == "Int64"  # whole people, no ".0"
+    assert row["覆盖人口(15分钟)"] == 70180
+    assert row["覆盖人口比例(15分钟)(%)"] == pytest.approx(68.6)
+    assert row["出行时间(分钟)"] == pytest.approx(3.1)
+    assert list(table["类型"]) == ["社区", "村"]
+    assert list(table["覆盖等级"]) == ["部分覆盖", "未覆盖"]
+    assert list(table["覆盖等级(15分钟)"]) == ["覆盖", "未覆盖"]
+    assert list(table["设施类别"]) == ["体育健身站(点)", "医疗卫生室"]
+    assert list(table["合成数据"]) == ["否", "是"]
+    text = table.to_csv(index=False)
+    assert "70179.67" not in text
+    assert "False" not in text
+    assert "urban" not in text
+
+
+@pytest.mark.parametrize("lang", ["zh", "both", "en"])
+def test_reader_maps_every_language_back(tmp_path: Path, lang: str) -> None:
+    path = write_csv(_coverage(), tmp_path / f"coverage_{lang}.csv", lang=lang)
+    back = read_table(path)
+    assert list(back.columns) == list(_coverage().columns)
+    assert list(back["community_id"]) == ["007", "U2"]  # ids keep their leading zeros
+    assert list(back["kind"]) == ["urban", "rural"]
+    assert list(back["class"]) == ["partly", "outside"]
+    assert list(back["class_15min"]) == ["covered", "outside"]
+    assert list(back["category"]) == ["fitness_station", "health_room"]
+    tolerance = 0.0006 if lang != "en" else 1e-9
+    assert back["covered_share_15min"].iloc[0] == pytest.approx(0.68625, abs=tolerance)
+    assert back["population"].iloc[0] == 3200
+    assert bool(back["synthetic"].iloc[1]) is True
+
+
+def test_workbook_has_widths_frozen_header_and_filters(tmp_path: Path) -> None:
+    """Found: workbooks had no column widths, frozen header or filters."""
+    table = localize(_coverage(), lang="both")
+    path = write_workbook(tmp_path / "t.xlsx", {"coverage": table})
+    sheet = load_workbook(path)["coverage"]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:{sheet.cell(1, table.shape[1]).column_letter}3"
+    widths = [sheet.column_dimensions[c.column_letter].width for c in sheet[1]]
+    assert all(w >= 6 for w in widths)
+    # the bilingual header of the share column is wide: Chinese counts double
+    assert max(widths) >= len("覆盖人口比例(15分钟)(%) covered_share_15min")
+
+
+def test_no_absolute_local_paths(tmp_path: Path) -> None:
+    """Found: the parameters sheet held an absolute local path."""
+    study = tmp_path / "study"
+    assert relative_path(str(study / "data" / "社区.csv"), study) == "data/社区.csv"
+    assert relative_path(str(study / "standards.toml"), None) == "standards.toml"
+    assert relative_path("data/x.csv", study) == "data/x.csv"
+    assert relative_path(15, study) == 15
