@@ -24,6 +24,16 @@ def run(args: argparse.Namespace) -> int:
     from .pipeline import STEPS, run_study
 
     config = load_study(args.study)
+    if config.scenarios:  # the base, then each [scenario.NAME], each compared with the base
+        from .scenario import run_scenarios
+
+        with step_progress(STEPS, quiet=args.quiet) as on_step:
+            result, compared = run_scenarios(config, out_dir=args.out, on_step=on_step)
+        echo(result.summary_line())
+        for name, (_res, comparison) in compared.items():
+            echo(f"scenario {name}: compared with the base in "
+                 f"{comparison.base_dir / 'compare' / name}; {comparison.settings_note()}")
+        return 0
     with step_progress(STEPS, quiet=args.quiet) as on_step:
         result = run_study(config, out_dir=args.out, on_step=on_step)
     echo(result.summary_line())

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from . import settings
 from ._errors import ConfigError, Problem
+from .scenario import LINE_MODES, Scenario
 
 __all__ = [
     "AnalysisConfig",
@@ -272,6 +273,8 @@ class StudyConfig:
         A standards catalog file, or None for the packaged one.
     siting
         One scenario per category, in file order.
+    scenarios
+        Planning scenarios compared with the study (``[scenario.NAME]``), in file order.
     """
 
     path: Path
@@ -284,6 +287,7 @@ class StudyConfig:
     standards_catalog: Path | None
     siting: tuple[SitingScenario, ...]
     output: OutputConfig
+    scenarios: tuple[Scenario, ...] = ()
 
     def scenario(self, category: str) -> SitingScenario:
         """Return the site-suggestion scenario of a category.
@@ -607,6 +611,7 @@ def load_study(path: str | os.PathLike[str]) -> StudyConfig:
     inputs = _inputs(top.table("inputs"))
     analysis = _analysis(top.table("analysis"), lookup or None)
     siting = _siting(top.table("siting"), analysis, lookup or None, catalog)
+    scenarios = _scenarios(top.table("scenario"), lookup or None)
 
     out_s = top.table("output")
     output = OutputConfig(
@@ -625,6 +630,7 @@ def load_study(path: str | os.PathLike[str]) -> StudyConfig:
     return StudyConfig(
         path=file, name=name, synthetic=synthetic, area=area, network=network, inputs=inputs,
         analysis=analysis, standards_catalog=catalog_path, siting=siting, output=output,
+        scenarios=scenarios,
     )
 
 
@@ -782,3 +788,50 @@ def _siting(s: _Section, analysis: AnalysisConfig, lookup: Mapping[str, str] | N
         ))
         sub.finish()
     return tuple(scenarios)
+
+
+def _scenarios(s: _Section, lookup: Mapping[str, str] | None) -> tuple[Scenario, ...]:
+    """Read ``[scenario.NAME]`` tables: what each planning scenario changes."""
+    scenarios: list[Scenario] = []
+    for name in list(s.data):
+        sub = s.table(name)
+        if not name.strip() or any(c in name for c in '/\\:*?"<>|') or name.startswith("."):
+            s.problem(name, "a scenario name is used as a folder name: no / \\ : * ? \" < > | "
+                      "and no leading dot")
+        category = sub.text("sites_category")
+        if category is not None:
+            category = _category_key(sub, "sites_category", category, lookup)
+        line_modes = sub.texts("line_modes", LINE_MODES)
+        for mode in line_modes:
+            if mode not in LINE_MODES:
+                sub.problem("line_modes", f"added lines may be used by {', '.join(LINE_MODES)}, "
+                            f"not {_show(mode)}")
+        scenario = Scenario(
+            name=name,
+            description=sub.text("description", "") or "",
+            add_sites=tuple(p for p in (_scenario_path(sub, "add_sites", v)
+                                        for v in sub.texts("add_sites")) if p is not None),
+            sites_category=category,
+            close=sub.texts("close"),
+            enlarge=sub.texts("enlarge"),
+            enlarge_factor=_f(sub.number("enlarge_factor", 1.5, positive=True)),
+            add_lines=tuple(p for p in (_scenario_path(sub, "add_lines", v)
+                                        for v in sub.texts("add_lines")) if p is not None),
+            line_modes=line_modes,
+            snap_tolerance_m=_f(sub.number("snap_tolerance_m", 50.0, positive=True)),
+            walk_speed_kmh=sub.number("walk_speed_kmh", positive=True, maximum=20),
+        )
+        if scenario.summary().endswith("no change"):
+            sub.reader.problem(f"{sub.where}: the scenario changes nothing (give add_sites, "
+                               "close, enlarge, add_lines or walk_speed_kmh)")
+        sub.finish()
+        scenarios.append(scenario)
+    return tuple(scenarios)
+
+
+def _scenario_path(s: _Section, name: str, value: str) -> Path | None:
+    file = (s.reader.folder / Path(value).expanduser()).resolve()
+    if not file.exists():
+        s.problem(name, f"file not found: {file}")
+        return None
+    return file

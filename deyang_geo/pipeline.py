@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .coverage import CoverageResult
     from .network import NetworkSummary
     from .routing import RoutingNetwork
+    from .scenario import Scenario
     from .siting import SitingResult
     from .standards import Catalog
 
@@ -384,7 +385,8 @@ def suggest_sites_for(scenario: SitingScenario, *, net: RoutingNetwork,
 
 
 def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = None,
-              on_step: Callable[[str], None] | None = None) -> StudyResult:
+              on_step: Callable[[str], None] | None = None,
+              scenario: Scenario | None = None) -> StudyResult:
     """Run a whole study: network, access, isochrones, coverage, compliance, sites, outputs.
 
     Parameters
@@ -395,6 +397,9 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
         Output folder; None means the study file's ``[output] folder``.
     on_step
         Called with each step's name as it starts (for progress bars).
+    scenario
+        A planning scenario applied to the configuration, the inputs and the network (see
+        :mod:`deyang_geo.scenario`), or None for the study as it is.
 
     Returns
     -------
@@ -407,6 +412,8 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
     from .network import network_summary
     from .standards import load_catalog
 
+    if scenario is not None:
+        config = scenario.apply_to_config(config)
     progress = _Progress(STEPS)
     a = config.analysis
     out = Path(out_dir) if out_dir is not None else config.output.folder
@@ -419,9 +426,16 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
     with step("inputs", "reading inputs"):
         catalog = load_catalog(config.standards_catalog)
         inputs = load_inputs(config, catalog=catalog)
+        if scenario is not None:
+            inputs = scenario.apply_to_inputs(inputs, catalog=catalog)
     with step("network", "building the road network"):
         boundary = inputs.study_area
         G, net = build_network(config, boundary=boundary)
+        if scenario is not None and scenario.add_lines:
+            from .routing import RoutingNetwork
+
+            G = scenario.apply_to_graph(G)
+            net = RoutingNetwork.from_graph(G)
         summary = network_summary(G)
     with step("demand", "spreading population over demand units"):
         units = demand_units(inputs.communities, crs=net.crs,
