@@ -151,7 +151,7 @@ html,body{{margin:0;height:100%;font:14px/1.35 "Noto Sans CJK SC","Microsoft YaH
 .dy-note.dy-warn{{color:#a40000;font-weight:600}}
 #dy-panes{{display:flex;height:calc(100% - 92px)}}
 .dy-pane{{flex:1;position:relative;border-left:2px solid #fff}}
-.dy-pane-title{{position:absolute;top:8px;left:50%;transform:translateX(-50%);z-index:1000;
+.dy-pane-title{{position:absolute;top:10px;left:56px;z-index:1000;
  background:rgba(255,255,255,.92);padding:3px 10px;border-radius:4px;font-weight:600;
  box-shadow:0 1px 4px #0004}}
 .dy-legend{{background:rgba(255,255,255,.92);padding:6px 8px;border-radius:4px;font-size:12px;
@@ -174,6 +174,7 @@ _SCRIPT = r"""
 (function () {
   "use strict";
   var D = JSON.parse(document.getElementById("dy-data").textContent);
+  var GAIN = "#2c7bb6", LOSS = "#d01c8b";
   var L_ = D.labels;
   document.querySelector(".dy-category-label").textContent = L_.category + ": ";
   var note = document.querySelector(".dy-note");
@@ -194,8 +195,8 @@ _SCRIPT = r"""
     return v >= 0.8 ? "#1a9641" : v >= 0.2 ? "#fdae61" : "#d7191c";
   }
   function diffColor(v) {
-    if (v === null || v === undefined) { return "#bbbbbb"; }
-    return v > 0.5 ? "#1a9641" : v < -0.5 ? "#d7191c" : "#eeeeee";
+    if (v === null || v === undefined) { return null; }
+    return v > 0.5 ? GAIN : v < -0.5 ? LOSS : null;
   }
   function makeMap(id, title) {
     var map = L.map(id, {preferCanvas: false, zoomControl: true});
@@ -241,7 +242,12 @@ _SCRIPT = r"""
       return function (f) {
         var v = vals[f.properties.id];
         var c = colorFn(v ? v[idx] : null);
-        return {color: "#555", weight: 1, fillColor: c, fillOpacity: 0.7};
+        if (c === null) {  // the difference layer shows changes only
+          return {color: "#555", weight: 0, fillColor: "#ffffff", fillOpacity: 0};
+        }
+        var diff = colorFn === diffColor;
+        return {color: diff ? c : "#555", weight: diff ? 3 : 1, fillColor: c,
+                fillOpacity: diff ? 0.85 : 0.7};
       };
     }
     layers.before.setStyle(styler(0, shareColor));
@@ -275,8 +281,7 @@ _SCRIPT = r"""
   var shareItems = [["#1a9641", L_.share + " ≥ 80%"], ["#fdae61", "20–80%"],
                     ["#d7191c", "< 20%"]];
   legend(before, shareItems);
-  legend(after, shareItems.concat([["#1a9641", "Δ " + L_.gain], ["#d7191c", "Δ " + L_.loss],
-                                   ["#eeeeee", "Δ " + L_.same]]));
+  legend(after, shareItems.concat([[GAIN, "Δ " + L_.gain], [LOSS, "Δ " + L_.loss]]));
   var bounds = layers.before.getBounds();
   if (bounds.isValid()) { before.fitBounds(bounds); after.fitBounds(bounds); }
   else { before.setView([31.13, 104.4], 12); after.setView([31.13, 104.4], 12); }
