@@ -22,7 +22,7 @@ import pandas as pd
 
 from ._errors import InputError, Problem
 
-__all__ = ["COMPARE_HEADERS", "Comparison", "compare_folders", "compare_coverage"]
+__all__ = ["COMPARE_HEADERS", "Comparison", "compare_coverage", "compare_folders"]
 
 #: Bilingual headers of the written tables: column -> "中文 english".
 COMPARE_HEADERS: dict[str, str] = {
@@ -145,8 +145,8 @@ class Comparison:
                     "settings: comparability cannot be checked")
         diff = s[~s["same"] & ~s["expected"]]
         if not len(diff):
-            return "两次运行设置相同（方案改动除外）/ both runs used the same settings " \
-                   "(apart from what the scenario changes)"
+            return ("两次运行设置相同（方案改动除外）/ both runs used the same settings "
+                    "(apart from what the scenario changes)")
         items = "; ".join(f"{r.parameter}: {r.before} -> {r.after}"
                           for r in diff.head(8).itertuples())
         more = f" (+{len(diff) - 8} more)" if len(diff) > 8 else ""
@@ -157,19 +157,18 @@ class Comparison:
     def summary(self) -> dict[str, Any]:
         """Return the headline numbers (per category: covered people before/after...)."""
         area = self.study_area
-        per_cat = {
-            str(r.category): {
-                "population": float(r.population),
-                "covered_population_before": round(float(r.covered_population_before), 1),
-                "covered_population_after": round(float(r.covered_population_after), 1),
-                "covered_population_change": round(float(r.covered_population_change), 1),
-                "minutes_before": _num(r.minutes_before),
-                "minutes_after": _num(r.minutes_after),
-                "communities_better": int(r.communities_better),
-                "communities_worse": int(r.communities_worse),
+        per_cat: dict[str, dict[str, Any]] = {}
+        for r in area.to_dict("records"):
+            per_cat[str(r["category"])] = {
+                "population": float(r["population"]),
+                "covered_population_before": round(float(r["covered_population_before"]), 1),
+                "covered_population_after": round(float(r["covered_population_after"]), 1),
+                "covered_population_change": round(float(r["covered_population_change"]), 1),
+                "minutes_before": _num(r["minutes_before"]),
+                "minutes_after": _num(r["minutes_after"]),
+                "communities_better": int(r["communities_better"]),
+                "communities_worse": int(r["communities_worse"]),
             }
-            for r in area.itertuples()
-        }
         return {
             "names": list(self.names),
             "base": str(self.base_dir),
@@ -179,7 +178,7 @@ class Comparison:
             "settings_differ": self.settings_differ,
             "settings_note": self.settings_note(),
             "categories": per_cat,
-            "targets_changed": int(len(self.targets)),
+            "targets_changed": len(self.targets),
         }
 
     def write(self, out_dir: str | os.PathLike[str], *, map_html: bool = True,
@@ -393,7 +392,7 @@ def compare_coverage(before: pd.DataFrame, after: pd.DataFrame, *,
                 pop: f"covered_population_{suffix}", share: f"covered_share_{suffix}",
                 "class": f"class_{suffix}"}
         out = t[[*keys, *[c for c in info if c in t.columns], *cols]].rename(columns=cols)
-        out = out.astype({k: str for k in keys})
+        out = out.astype(dict.fromkeys(keys, str))
         for c in ("population", f"minutes_{suffix}", f"covered_population_{suffix}",
                   f"covered_share_{suffix}"):
             out[c] = pd.to_numeric(out[c], errors="coerce")

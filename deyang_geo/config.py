@@ -796,7 +796,7 @@ def _scenarios(s: _Section, lookup: Mapping[str, str] | None) -> tuple[Scenario,
     for name in list(s.data):
         sub = s.table(name)
         if not name.strip() or any(c in name for c in '/\\:*?"<>|') or name.startswith("."):
-            s.problem(name, "a scenario name is used as a folder name: no / \\ : * ? \" < > | "
+            s.problem(name, 'a scenario name is used as a folder name: no / \\ : * ? " < > | '
                       "and no leading dot")
         category = sub.text("sites_category")
         if category is not None:

@@ -386,7 +386,7 @@ def suggest_sites_for(scenario: SitingScenario, *, net: RoutingNetwork,
 
 def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = None,
               on_step: Callable[[str], None] | None = None,
-              scenario: Scenario | None = None) -> StudyResult:
+              proposal: Scenario | None = None) -> StudyResult:
     """Run a whole study: network, access, isochrones, coverage, compliance, sites, outputs.
 
     Parameters
@@ -397,7 +397,7 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
         Output folder; None means the study file's ``[output] folder``.
     on_step
         Called with each step's name as it starts (for progress bars).
-    scenario
+    proposal
         A planning scenario applied to the configuration, the inputs and the network (see
         :mod:`deyang_geo.scenario`), or None for the study as it is.
 
@@ -412,8 +412,8 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
     from .network import network_summary
     from .standards import load_catalog
 
-    if scenario is not None:
-        config = scenario.apply_to_config(config)
+    if proposal is not None:
+        config = proposal.apply_to_config(config)
     progress = _Progress(STEPS)
     a = config.analysis
     out = Path(out_dir) if out_dir is not None else config.output.folder
@@ -426,15 +426,15 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
     with step("inputs", "reading inputs"):
         catalog = load_catalog(config.standards_catalog)
         inputs = load_inputs(config, catalog=catalog)
-        if scenario is not None:
-            inputs = scenario.apply_to_inputs(inputs, catalog=catalog)
+        if proposal is not None:
+            inputs = proposal.apply_to_inputs(inputs, catalog=catalog)
     with step("network", "building the road network"):
         boundary = inputs.study_area
         G, net = build_network(config, boundary=boundary)
-        if scenario is not None and scenario.add_lines:
+        if proposal is not None and proposal.add_lines:
             from .routing import RoutingNetwork
 
-            G = scenario.apply_to_graph(G)
+            G = proposal.apply_to_graph(G)
             net = RoutingNetwork.from_graph(G)
         summary = network_summary(G)
     with step("demand", "spreading population over demand units"):

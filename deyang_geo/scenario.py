@@ -11,6 +11,7 @@ study file and compares each with the base (:mod:`deyang_geo.compare`).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -521,11 +522,11 @@ def add_lines_to_graph(G: nx.MultiDiGraph, lines: gpd.GeoDataFrame, *,
     distance = np.full(len(ends), np.inf)
     distance[q_idx] = dist
     problems = []
-    for i in np.flatnonzero(~(distance <= snap_tolerance_m)):
-        which = "start" if i % 2 == 0 else "end"
+    for far in np.flatnonzero(~(distance <= snap_tolerance_m)).tolist():
+        which = "start" if far % 2 == 0 else "end"
         problems.append(Problem(
-            f"the {which} of the line is {distance[i]:.0f} m from the nearest usable street "
-            f"(snap_tolerance_m = {snap_tolerance_m:g})", file=source, row=int(i // 2) + 1))
+            f"the {which} of the line is {distance[far]:.0f} m from the nearest usable street "
+            f"(snap_tolerance_m = {snap_tolerance_m:g})", file=source, row=far // 2 + 1))
     if problems:
         raise InputError(problems)
 
@@ -576,7 +577,7 @@ def add_lines_to_graph(G: nx.MultiDiGraph, lines: gpd.GeoDataFrame, *,
         pa = (H.nodes[a_node]["x"], H.nodes[a_node]["y"])
         pb = (H.nodes[b_node]["x"], H.nodes[b_node]["y"])
         coords = [pa, *[c[:2] for c in g.coords], pb]
-        dedup = [coords[0]] + [c for prev, c in zip(coords, coords[1:], strict=False)
+        dedup = [coords[0]] + [c for prev, c in itertools.pairwise(coords)
                                if c != prev]
         if len(dedup) < 2 or a_node == b_node:
             msg = f"{source}, row {j + 1}: both ends of the line join the network at one point"
@@ -607,7 +608,7 @@ def _split_edge(H: nx.MultiDiGraph, key: tuple[Any, Any, Any], geom: Any, cuts: 
     u, v, k = key
     bounds = [0.0, *cuts, float(geom.length)]
     chain = [u, *cut_nodes, v]
-    pieces = [substring(geom, a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
+    pieces = [substring(geom, a, b) for a, b in itertools.pairwise(bounds)]
     shares = np.array([p.length for p in pieces]) / max(float(geom.length), 1e-12)
     directed = [(u, v, k, H.edges[u, v, k], False)]
     for kk, d in list(H[v][u].items()) if H.has_edge(v, u) else []:
@@ -707,7 +708,7 @@ def run_scenarios(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None
     for scenario in getattr(config, "scenarios", ()):
         log.info("scenario %s", scenario.summary())
         folder = out / "scenarios" / scenario.name
-        res = run_study(config, out_dir=folder, on_step=on_step, scenario=scenario)
+        res = run_study(config, out_dir=folder, on_step=on_step, proposal=scenario)
         write_settings(folder, settings_record(res.config, scenario=scenario))
         comparison = compare_folders(out, folder, names=("base", scenario.name))
         comparison.write(out / "compare" / scenario.name)

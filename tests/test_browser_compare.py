@@ -107,7 +107,8 @@ def test_compare_map_panes_sync_switch_and_escape(page, tmp_path):
     page.evaluate("() => window.dyMaps.before.eachLayer(l => { if (l.feature && "
                   "l.feature.properties.id === 'A') { l.openPopup(); } })")
     popup = page.locator("#dy-map-before .leaflet-popup-content").inner_text()
-    assert XSS_NAME in popup and "outside → covered (gain)" in popup
+    assert XSS_NAME in popup
+    assert "outside → covered (gain)" in popup
     assert page.dy_dialogs == []
     assert page.dy_errors == []
 

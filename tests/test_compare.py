@@ -78,7 +78,8 @@ def test_differences_equal_the_two_runs_computed_separately(runs):
         assert g["minutes_after"] == pytest.approx(a["minutes"], abs=0.006, nan_ok=True)
         assert g["covered_population_change"] == pytest.approx(
             a["covered_population_10min"] - b["covered_population_10min"], abs=0.01)
-        assert g["class_before"] == b["class"] and g["class_after"] == a["class"]
+        assert g["class_before"] == b["class"]
+        assert g["class_after"] == a["class"]
     health = cmp.communities[cmp.communities["category"] == "health_room"].set_index(
         "community_id")
     # C2 stands on n5, where the new health room is: 14.3 minutes before (outside 10), 0 after
@@ -154,7 +155,8 @@ def test_different_settings_are_said(runs, tmp_path, capsys):
     settings = pd.read_csv(tmp_path / "c" / "compare_settings.csv", encoding="utf-8-sig")
     row = settings[settings["参数 parameter"] == "walk_speed_kmh"].iloc[0]
     assert float(row["方案后 after"]) == 3.3
-    assert row["same"] == "否 no" and row["方案所致 expected"] != "是 yes"
+    assert row["same"] == "否 no"
+    assert row["方案所致 expected"] != "是 yes"
 
 
 def test_bad_folders_exit_2(runs, tmp_path, capsys):

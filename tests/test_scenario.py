@@ -74,15 +74,17 @@ def test_bridge_minutes_match_networkx_on_the_original_graph(graph):
     eb = G[8][9][0]["geometry"]
     snap_a, snap_b = ea.interpolate(fa, normalized=True), eb.interpolate(fb, normalized=True)
     bridge_m = snap_a.distance(pa) + pa.distance(pb) + pb.distance(snap_b)
-    assert da == pytest.approx(10, abs=0.5) and db == pytest.approx(10, abs=0.5)
+    assert da == pytest.approx(10, abs=0.5)
+    assert db == pytest.approx(10, abs=0.5)
     t34 = G[3][5][0]["travel_time_walk"]
     t89 = G[8][9][0]["travel_time_walk"]
     d_orig = nx.single_source_dijkstra_path_length(G, 1, weight="travel_time_walk")
     to_a = min(d_orig[3] + fa * t34, d_orig[5] + (1 - fa) * t34)
-    expected = {n: s for n, s in d_orig.items()}
+    expected = dict(d_orig.items())
     expected[8] = to_a + bridge_m / WALK_MPS + fb * t89
     expected[9] = to_a + bridge_m / WALK_MPS + (1 - fb) * t89
-    assert 8 not in d_orig and 9 not in d_orig  # unreachable before the bridge
+    assert 8 not in d_orig
+    assert 9 not in d_orig
 
     # networkx on the new graph agrees with the reference...
     d_new = nx.single_source_dijkstra_path_length(H, 1, weight="travel_time_walk")
@@ -115,7 +117,8 @@ def test_bridge_splits_streets_keeping_length_and_times(graph):
             assert first[attr] + second[attr] == pytest.approx(orig[attr])
         assert first["geometry"].coords[0] == pytest.approx(
             (G.nodes[u]["x"], G.nodes[u]["y"]))
-    assert not H.has_edge(3, 5) and not H.has_edge(5, 3)
+    assert not H.has_edge(3, 5)
+    assert not H.has_edge(5, 3)
     # the bridge: both ways, walk only, time from length and speed
     b = new[1]
     e = H[a][b][0]
@@ -132,7 +135,8 @@ def test_bridge_end_on_a_node_joins_it(graph):
     n7 = (104.3950, 31.1336)
     H = add_lines_to_graph(G, _bridge(n7, n5), modes=("walk",))
     assert H.number_of_nodes() == G.number_of_nodes()
-    assert H.has_edge(7, 5) and H.has_edge(5, 7)
+    assert H.has_edge(7, 5)
+    assert H.has_edge(5, 7)
     d_new = nx.shortest_path_length(H, 1, 7, weight="travel_time_walk")
     d_old = nx.shortest_path_length(G, 1, 7, weight="travel_time_walk")
     assert d_new == pytest.approx(d_old)  # from n1 the old way is shorter
@@ -154,7 +158,8 @@ def test_two_ends_on_one_street_and_shared_join_points(graph):
     assert len(new) == 4
     assert H.degree(new[0]) == 4 + 4  # in and out: two street halves and two lines
     path = nx.shortest_path(H, 3, 7, weight="length")
-    assert len(path) == 4 and all(n in new for n in path[1:-1])
+    assert len(path) == 4
+    assert all(n in new for n in path[1:-1])
     total_g = sum(d["length"] for *_, d in G.edges(data=True))
     added = sum(d["length"] for *_, d in H.edges(data=True) if d.get("added"))
     total_h = sum(d["length"] for *_, d in H.edges(data=True))
@@ -180,9 +185,9 @@ def test_read_lines_geojson_and_osm(tmp_path):
     # the fixture's streets, each once: n1-n3, n3-n5, n3-n7 and n8-n9 after simplification
     assert len(osm) == 4
     assert osm.crs.to_epsg() == 4326
+    gpd.GeoDataFrame(geometry=[shapely.Point(104.39, 31.13)], crs=4326).to_file(
+        tmp_path / "p.geojson", driver="GeoJSON")
     with pytest.raises(InputError, match="expected lines"):
-        gpd.GeoDataFrame(geometry=[shapely.Point(104.39, 31.13)], crs=4326).to_file(
-            tmp_path / "p.geojson", driver="GeoJSON")
         read_lines(tmp_path / "p.geojson")
 
 
@@ -198,7 +203,8 @@ def test_close_and_enlarge_facilities():
     closed = close_facilities(fac, ["B"])
     assert closed["id"].tolist() == ["A", "C"]
     big = enlarge_facilities(fac, ["A", "B"], factor=2.0)
-    assert big["floor_area_m2"].tolist()[0] == 200.0 and np.isnan(big["floor_area_m2"][1])
+    assert big["floor_area_m2"].tolist()[0] == 200.0
+    assert np.isnan(big["floor_area_m2"][1])
     assert big["capacity_population"].tolist() == [2000.0, 1000.0, 200.0]
     assert big["enlarged"].tolist() == [True, True, False]
     assert fac["capacity_population"].tolist() == [1000.0, 500.0, 200.0]  # input unchanged
@@ -230,7 +236,8 @@ def test_scenario_applies_to_config_and_inputs(tmp_path):
     sc = cfg.scenarios[0]
     assert sc == Scenario(name="older", walk_speed_kmh=3.3)
     changed = sc.apply_to_config(cfg)
-    assert changed.network.speeds_kmh["walk"] == 3.3 and changed.siting == ()
+    assert changed.network.speeds_kmh["walk"] == 3.3
+    assert changed.siting == ()
     assert "walk" not in cfg.network.speeds_kmh  # the base configuration is unchanged
     empty = gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
     inputs = StudyInputs(divisions=empty, study_area=None, communities=empty,
