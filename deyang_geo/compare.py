@@ -117,6 +117,8 @@ class Comparison:
         caller gave them.
     scenario
         The scenario's record from ``settings.json`` (what it changes), if any.
+    added_lines
+        Paths or bridges the scenario added to the network (WGS-84), for maps, or None.
     """
 
     names: tuple[str, str]
@@ -130,6 +132,7 @@ class Comparison:
     settings: pd.DataFrame
     geometry: Any = None
     scenario: Mapping[str, Any] | None = field(default=None)
+    added_lines: Any = None
 
     @property
     def settings_differ(self) -> bool:
@@ -592,4 +595,18 @@ def compare_folders(base_dir: str | os.PathLike[str], scenario_dir: str | os.Pat
                       threshold_minutes=float(threshold), communities=diff,
                       townships=townships, study_area=area, targets=_targets(base, scen),
                       settings=_settings_table(base, scen, scenario), geometry=geometry,
-                      scenario=scenario)
+                      scenario=scenario, added_lines=_added_lines(scenario))
+
+
+def _added_lines(scenario: Mapping[str, Any] | None) -> Any:
+    """The lines a scenario added (from its record), when their files are still there."""
+    if not scenario or not scenario.get("add_lines"):
+        return None
+    import geopandas as gpd
+
+    from .scenario import read_lines
+
+    parts = [read_lines(p) for p in scenario["add_lines"] if Path(p).exists()]
+    if not parts:
+        return None
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs="EPSG:4326")

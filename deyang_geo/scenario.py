@@ -710,7 +710,8 @@ def run_scenarios(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None
         folder = out / "scenarios" / scenario.name
         res = run_study(config, out_dir=folder, on_step=on_step, proposal=scenario)
         write_settings(folder, settings_record(res.config, scenario=scenario))
-        comparison = compare_folders(out, folder, names=("base", scenario.name))
+        comparison = compare_folders(out, folder, names=("base", scenario.name),
+                                     communities=base.inputs.communities)
         comparison.write(out / "compare" / scenario.name)
         results[scenario.name] = (res, comparison)
     return base, results

@@ -32,6 +32,7 @@ _LABELS = {
     "same": ("不变", "no change"),
     "share": ("覆盖率", "covered share"),
     "title": ("方案比较", "Scenarios compared"),
+    "lines": ("新增道路或桥梁", "added paths or bridges"),
 }
 
 
@@ -58,6 +59,18 @@ def _geojson(comparison: Comparison, simplify_m: float) -> list[dict[str, Any]]:
         town = str(info["township"].get(cid, "")) if "township" in info.columns else ""
         feats.append({"type": "Feature", "geometry": gj,
                       "properties": {"id": cid, "name": name, "township": town}})
+    return feats
+
+
+def _lines(comparison: Comparison) -> list[dict[str, Any]]:
+    lines = comparison.added_lines
+    if lines is None or not len(lines):
+        return []
+    feats = []
+    for name, g in zip(lines["name"].astype(str), lines.to_crs("EPSG:4326").geometry,
+                       strict=True):
+        gj = json.loads(json.dumps(g.__geo_interface__), parse_float=lambda s: round(float(s), 6))
+        feats.append({"type": "Feature", "geometry": gj, "properties": {"name": name}})
     return feats
 
 
@@ -117,6 +130,7 @@ def compare_map(comparison: Comparison, path: str | os.PathLike[str], *, lang: s
     categories = sorted(values)
     data = {
         "features": _geojson(comparison, simplify_m),
+        "lines": _lines(comparison),
         "values": values,
         "categories": categories,
         "labels": {k: _label(k, lang) for k in _LABELS},
@@ -260,6 +274,17 @@ _SCRIPT = r"""
   var ctl = {};
   ctl[L_.after] = layers.after;
   ctl[L_.difference] = layers.diff;
+  if (D.lines.length) {
+    var added = L.geoJSON({type: "FeatureCollection", features: D.lines}, {
+      style: function () { return {color: "#000", weight: 5, dashArray: "8 6"}; },
+      onEachFeature: function (f, l) {
+        var div = document.createElement("div");
+        div.textContent = L_.lines + (f.properties.name ? ": " + f.properties.name : "");
+        l.bindTooltip(div);
+      }
+    }).addTo(after);
+    ctl[L_.lines] = added;
+  }
   L.control.layers(null, ctl, {collapsed: false}).addTo(after);
   select.addEventListener("change", restyle);
   restyle();

@@ -45,9 +45,12 @@ def _comparison(tmp_path, *, settings_differ: bool) -> Comparison:
         "before": ["true", ""], "after": ["true", "3.3" if settings_differ else ""],
         "same": [True, not settings_differ], "expected": [False, False]})
     empty = pd.DataFrame()
+    lines = gpd.GeoDataFrame({"name": [XSS_NAME]}, geometry=[
+        shapely.LineString([(104.395, 31.132), (104.400, 31.136)])], crs="EPSG:4326")
     return Comparison(names=("today", "new room"), base_dir=tmp_path, scenario_dir=tmp_path,
                       threshold_minutes=15.0, communities=communities, townships=empty,
-                      study_area=empty, targets=empty, settings=settings, geometry=geometry)
+                      study_area=empty, targets=empty, settings=settings, geometry=geometry,
+                      added_lines=lines if settings_differ else None)
 
 
 def _open(page, path):
@@ -71,7 +74,9 @@ def test_compare_map_panes_sync_switch_and_escape(page, tmp_path):
     labels = [t.strip() for t in
               page.locator("#dy-map-after .leaflet-control-layers-overlays label")
               .all_inner_texts()]
-    assert labels == ["方案后 / after", "差异 (覆盖人口变化) / difference (covered people)"]
+    assert labels == ["方案后 / after", "差异 (覆盖人口变化) / difference (covered people)",
+                      "新增道路或桥梁 / added paths or bridges"]
+    assert page.locator("#dy-map-after path[stroke-dasharray='8 6']").count() == 1
     assert "SYNTHETIC DATA / 合成数据" in page.locator(".dy-synthetic").inner_text()
     note = page.locator(".dy-note")
     assert "WARNING: the two folders were made with different settings" in note.inner_text()
@@ -87,10 +92,10 @@ def test_compare_map_panes_sync_switch_and_escape(page, tmp_path):
     after = _fill(page, "after")
     assert before == ["#d7191c", "#1a9641", "#1a9641"]
     assert after[:3] == ["#1a9641", "#1a9641", "#d7191c"]
-    assert after[3:] == ["#2c7bb6", "#ffffff", "#d01c8b"]
+    assert after[3:6] == ["#2c7bb6", "#ffffff", "#d01c8b"]
     opacity = page.evaluate("""() => Array.from(document.querySelectorAll(
         '#dy-map-after path.leaflet-interactive')).map(p => p.getAttribute('fill-opacity'))""")
-    assert opacity[3:] == ["0.85", "0", "0.85"]
+    assert opacity[3:6] == ["0.85", "0", "0.85"]
 
     # moving one pane moves the other
     page.evaluate("() => window.dyMaps.before.setView([31.1335, 104.3975], 17, "
@@ -120,4 +125,5 @@ def test_compare_map_same_settings_is_calm(page, tmp_path):
     note = page.locator(".dy-note")
     assert "dy-warn" not in (note.get_attribute("class") or "")
     assert page.locator(".dy-pane-title").all_inner_texts()[0] == "before · today"
+    assert page.locator("#dy-map-after .leaflet-control-layers-overlays label").count() == 2
     assert page.dy_errors == []
