@@ -322,8 +322,8 @@ def _scenario_record(folder: Path) -> dict[str, Any] | None:
 
 def _expected(key: str, scenario: Mapping[str, Any] | None) -> bool:
     """Whether a setting differs because of the scenario itself."""
-    if key.startswith(("scenario", "study.siting")):
-        return True
+    if key.startswith(("scenario", "study.siting")) or key in ("study", "study.name"):
+        return True  # the scenario itself, the sites it does not re-suggest, its title
     if scenario is None:
         return False
     return scenario.get("walk_speed_kmh") is not None and key == "study.network.speeds_kmh.walk"
@@ -599,7 +599,7 @@ def compare_folders(base_dir: str | os.PathLike[str], scenario_dir: str | os.Pat
 
 
 def _added_lines(scenario: Mapping[str, Any] | None) -> Any:
-    """The lines a scenario added (from its record), when their files are still there."""
+    """Return the lines a scenario added (from its record), when their files still exist."""
     if not scenario or not scenario.get("add_lines"):
         return None
     import geopandas as gpd

@@ -811,6 +811,7 @@ def _scenarios(s: _Section, lookup: Mapping[str, str] | None) -> tuple[Scenario,
             description=sub.text("description", "") or "",
             add_sites=tuple(p for p in (_scenario_path(sub, "add_sites", v)
                                         for v in sub.texts("add_sites")) if p is not None),
+            sites=_scenario_sites(sub, lookup),
             sites_category=category,
             close=sub.texts("close"),
             enlarge=sub.texts("enlarge"),
@@ -821,7 +822,7 @@ def _scenarios(s: _Section, lookup: Mapping[str, str] | None) -> tuple[Scenario,
             snap_tolerance_m=_f(sub.number("snap_tolerance_m", 50.0, positive=True)),
             walk_speed_kmh=sub.number("walk_speed_kmh", positive=True, maximum=20),
         )
-        if scenario.summary().endswith("no change"):
+        if scenario.summary().endswith(": no change"):
             sub.reader.problem(f"{sub.where}: the scenario changes nothing (give add_sites, "
                                "close, enlarge, add_lines or walk_speed_kmh)")
         sub.finish()
@@ -835,3 +836,34 @@ def _scenario_path(s: _Section, name: str, value: str) -> Path | None:
         s.problem(name, f"file not found: {file}")
         return None
     return file
+
+
+def _scenario_sites(s: _Section, lookup: Mapping[str, str] | None) -> tuple[dict[str, Any], ...]:
+    """Read ``sites = [{id = "N1", category = "...", lon = 104.4, lat = 31.13}, ...]``."""
+    value = s._get("sites")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        s.problem("sites", "expected a list of tables {id, category, lon, lat[, name]}, got "
+                  f"{_show(value)}")
+        return ()
+    out = []
+    for i, item in enumerate(value, start=1):
+        where = f"sites[{i}]"
+        unknown = sorted(set(item) - {"id", "name", "category", "lon", "lat"})
+        if unknown:
+            s.problem(where, f"unknown keys {unknown}; known: id, name, category, lon, lat")
+        missing = [k for k in ("id", "category", "lon", "lat") if k not in item]
+        if missing:
+            s.problem(where, f"missing {', '.join(missing)}")
+            continue
+        lon, lat = item["lon"], item["lat"]
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lon, lat)) \
+                or not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            s.problem(where, f"lon and lat must be WGS-84 degrees, got {_show([lon, lat])}")
+            continue
+        site = {"id": str(item["id"]), "name": str(item.get("name", item["id"])),
+                "category": _category_key(s, where, str(item["category"]), lookup),
+                "lon": float(lon), "lat": float(lat)}
+        out.append(site)
+    return tuple(out)

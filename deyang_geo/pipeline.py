@@ -431,11 +431,12 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
     with step("network", "building the road network"):
         boundary = inputs.study_area
         G, net = build_network(config, boundary=boundary)
-        if proposal is not None and proposal.add_lines:
+        if proposal is not None and proposal.changes_graph:
             from .routing import RoutingNetwork
 
-            G = proposal.apply_to_graph(G)
-            net = RoutingNetwork.from_graph(G)
+            changed = proposal.apply_to_graph(G)
+            if changed is not G:
+                G, net = changed, RoutingNetwork.from_graph(changed)
         summary = network_summary(G)
     with step("demand", "spreading population over demand units"):
         units = demand_units(inputs.communities, crs=net.crs,

@@ -15,7 +15,7 @@ import itertools
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -43,6 +43,7 @@ __all__ = [
     "enlarge_facilities",
     "read_lines",
     "read_sites",
+    "rescale_walk_speed",
     "run_scenarios",
     "settings_record",
 ]
@@ -71,6 +72,9 @@ class Scenario:
         Files of new sites: a ``suggest-sites`` folder or its ``sites.csv`` (the category comes
         from the folder's ``summary.json`` or :attr:`sites_category`), or a facilities table
         (CSV, Excel, GeoJSON...) with ``id``, ``category`` and coordinates.
+    sites
+        New sites listed in the study file: mappings with ``id``, ``category``, ``lon``,
+        ``lat`` (WGS-84) and optionally ``name``.
     sites_category
         Category of sites files that do not name one.
     close
@@ -94,6 +98,7 @@ class Scenario:
     name: str
     description: str = ""
     add_sites: tuple[Path, ...] = ()
+    sites: tuple[Mapping[str, Any], ...] = ()
     sites_category: str | None = None
     close: tuple[str, ...] = ()
     enlarge: tuple[str, ...] = ()
@@ -109,7 +114,7 @@ class Scenario:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if isinstance(value, tuple):
-                value = [str(v) for v in value]
+                value = [dict(v) if isinstance(v, Mapping) else str(v) for v in value]
             out[f.name] = value
         return out
 
@@ -118,6 +123,8 @@ class Scenario:
         parts = []
         if self.add_sites:
             parts.append(f"sites added from {', '.join(p.name for p in self.add_sites)}")
+        if self.sites:
+            parts.append(f"{len(self.sites)} sites added")
         if self.close:
             parts.append(f"{len(self.close)} facilities closed")
         if self.enlarge:
@@ -139,15 +146,17 @@ class Scenario:
         Returns
         -------
         StudyConfig
-            A new configuration: ``network.speeds_kmh["walk"]`` set when the scenario changes
-            the walking speed, and no ``[siting]`` (a scenario is judged, not re-optimised).
+            A new configuration: the scenario named in the study's name (titles of maps and
+            reports), ``network.speeds_kmh["walk"]`` set when the scenario changes the walking
+            speed, and no ``[siting]`` (a scenario is judged, not re-optimised).
         """
         network = config.network
         if self.walk_speed_kmh is not None:
             speeds = dict(network.speeds_kmh)
             speeds["walk"] = float(self.walk_speed_kmh)
             network = dataclasses.replace(network, speeds_kmh=MappingProxyType(speeds))
-        return dataclasses.replace(config, network=network, siting=())
+        name = f"{config.name} · 方案 scenario {self.name}"
+        return dataclasses.replace(config, name=name, network=network, siting=())
 
     def apply_to_inputs(self, inputs: StudyInputs, *, catalog: Any = None) -> StudyInputs:
         """Return the inputs with sites added and facilities closed or enlarged.
@@ -168,6 +177,18 @@ class Scenario:
         for path in self.add_sites:
             sites = read_sites(path, category=self.sites_category, catalog=catalog)
             facilities = _append_facilities(facilities, sites, source=path)
+        if self.sites:
+            import geopandas as gpd
+
+            listed = gpd.GeoDataFrame(
+                {"id": [str(s["id"]) for s in self.sites],
+                 "name": [str(s.get("name", s["id"])) for s in self.sites],
+                 "category": [str(s["category"]) for s in self.sites], "proposed": True},
+                geometry=gpd.points_from_xy([float(s["lon"]) for s in self.sites],
+                                            [float(s["lat"]) for s in self.sites]),
+                crs="EPSG:4326")
+            facilities = _append_facilities(facilities, listed,
+                                            source=Path(f"scenario.{self.name}.sites"))
         if self.close:
             facilities = close_facilities(facilities, self.close, source=f"scenario.{self.name}")
         if self.enlarge:
@@ -176,7 +197,7 @@ class Scenario:
         return dataclasses.replace(inputs, facilities=facilities)
 
     def apply_to_graph(self, G: nx.MultiDiGraph) -> nx.MultiDiGraph:
-        """Return the graph with the scenario's lines added (``G`` itself when there are none).
+        """Return the graph with the scenario's lines and walking speed (``G`` if unchanged).
 
         Parameters
         ----------
@@ -186,12 +207,21 @@ class Scenario:
         Returns
         -------
         networkx.MultiDiGraph
-            A new graph with the lines noded onto it.
+            A new graph with the lines noded onto it, and walking times at the scenario's
+            speed (graphs built from an OSM file already have it through
+            :meth:`apply_to_config`; saved graphs are rescaled here).
         """
+        if self.walk_speed_kmh is not None:
+            G = rescale_walk_speed(G, walk_speed_kmh=self.walk_speed_kmh)
         for path in self.add_lines:
             G = add_lines_to_graph(G, read_lines(path), modes=self.line_modes,
                                    snap_tolerance_m=self.snap_tolerance_m, source=str(path))
         return G
+
+    @property
+    def changes_graph(self) -> bool:
+        """Whether :meth:`apply_to_graph` may change the graph (lines or a walking speed)."""
+        return bool(self.add_lines) or self.walk_speed_kmh is not None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,6 +384,47 @@ def enlarge_facilities(facilities: gpd.GeoDataFrame, ids: Sequence[str], *, fact
 
 # ---------------------------------------------------------------------------------------------
 # network
+
+
+def rescale_walk_speed(G: nx.MultiDiGraph, *, walk_speed_kmh: float) -> nx.MultiDiGraph:
+    """Return the graph with ``travel_time_walk`` at another walking speed.
+
+    The graph's ``G.graph["speeds_kmh"]["walk"]`` (else the setting) is the speed its times
+    were computed with; times are multiplied by old / new speed, so slope-aware times keep
+    their shape. The graph is returned unchanged (not copied) when the speed is the same.
+
+    Parameters
+    ----------
+    G
+        Projected road graph with ``travel_time_walk``.
+    walk_speed_kmh
+        The new walking speed (> 0).
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        A new graph, or ``G`` when nothing changes.
+
+    Raises
+    ------
+    InputError
+        When the speed is not positive.
+    """
+    if not walk_speed_kmh > 0:
+        msg = f"walk_speed_kmh must be positive, got {walk_speed_kmh:g}"
+        raise InputError(msg)
+    old = _mode_speeds_kmh(G, ["walk"])["walk"]
+    if old == float(walk_speed_kmh):
+        return G
+    H = G.copy()
+    factor = old / float(walk_speed_kmh)
+    for _u, _v, d in H.edges(data=True):
+        if "travel_time_walk" in d:
+            d["travel_time_walk"] = float(d["travel_time_walk"]) * factor
+    speeds = dict(H.graph.get("speeds_kmh", {}))
+    speeds["walk"] = float(walk_speed_kmh)
+    H.graph["speeds_kmh"] = speeds
+    return H
 
 
 def read_lines(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:

@@ -322,13 +322,13 @@ EQUITY_SCENARIOS = [
         "study.toml` runs the base and every scenario, then compares each with the base:\n\n"
         "```toml\n"
         "[scenario.footbridge]\n"
-        "add_lines = \"footbridge.geojson\"      # GeoJSON of lines, or an OSM file\n"
+        'add_lines = "footbridge.geojson"      # GeoJSON of lines, or an OSM file\n'
         "[scenario.older_walkers]\n"
         "walk_speed_kmh = 3.3\n"
         "[scenario.new_stations]\n"
-        "add_sites = \"out/sites/fitness_station\"   # a suggest-sites folder or a table\n"
-        "close = [\"JY-CH-001\"]                   # facility ids\n"
-        "enlarge = [\"JY-ED-002\"]                 # floor area and capacity x enlarge_factor\n"
+        'add_sites = "out/sites/fitness_station"   # a suggest-sites folder or a table\n'
+        'close = ["JY-CH-001"]                   # facility ids\n'
+        'enlarge = ["JY-ED-002"]                 # floor area and capacity x enlarge_factor\n'
         "```\n\n"
         "Here the same scenarios are built in Python. To keep the notebook quick, the runs "
         "write tables only (no figures or report) and suggest no sites."

@@ -279,3 +279,56 @@ def test_study_file_scenarios_are_checked(tmp_path):
     assert "scenario.a.walk_speed: unknown key (did you mean 'walk_speed_kmh'?)" in text
     assert "scenario.b: the scenario changes nothing" in text
     assert "scenario.c.line_modes: added lines may be used by" in text
+
+
+def test_sites_listed_in_the_study_file(tmp_path):
+    from deyang_geo.pipeline import StudyInputs
+
+    cfg = load_study(_study(tmp_path, (
+        "[scenario.two]\nsites = [\n"
+        "  {id = 'N1', category = '医疗卫生室', lon = 104.3950, lat = 31.1300},\n"
+        "  {id = 'N2', name = '新站', category = 'fitness_station', lon = 104.40, lat = 31.13},\n"
+        "]\n")))
+    sc = cfg.scenarios[0]
+    assert [s["category"] for s in sc.sites] == ["health_room", "fitness_station"]
+    empty = gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
+    inputs = StudyInputs(divisions=empty, study_area=None, communities=empty,
+                         facilities=_facilities(), candidates=empty, context=empty)
+    fac = sc.apply_to_inputs(inputs).facilities
+    assert fac["id"].tolist() == ["A", "B", "C", "N1", "N2"]
+    assert fac["proposed"].tolist() == [False, False, False, True, True]
+    assert fac.geometry.x.tolist()[3:] == [104.395, 104.40]
+    assert json.loads(json.dumps(sc.as_dict()))["sites"][1]["name"] == "新站"
+    with pytest.raises(ConfigError) as err:
+        load_study(_study(tmp_path, (
+            "[scenario.bad]\nsites = [{id = 'N1', category = 'nope', lon = 31.13},\n"
+            "  {id = 'N2', category = 'health_room', lon = 104.4, lat = 131.0, x = 1}]\n")))
+    text = str(err.value)
+    assert "scenario.bad.sites[1]: missing lat" in text
+    assert "scenario.bad.sites[2]: unknown keys ['x']" in text
+    assert "scenario.bad.sites[2]: lon and lat must be WGS-84 degrees" in text
+
+
+def test_walking_speed_of_a_saved_graph_is_rescaled(graph):
+    from deyang_geo.scenario import rescale_walk_speed
+
+    old = graph.graph["speeds_kmh"]["walk"]
+    assert old == 4.0
+    H = Scenario(name="older", walk_speed_kmh=3.2).apply_to_graph(graph)
+    assert H.graph["speeds_kmh"]["walk"] == 3.2
+    for u, v, k, d in graph.edges(keys=True, data=True):
+        e = H.edges[u, v, k]
+        if "travel_time_walk" in d:
+            assert e["travel_time_walk"] == pytest.approx(d["travel_time_walk"] * 4.0 / 3.2)
+            assert e["travel_time_walk"] == pytest.approx(d["length"] / (3.2 / 3.6))
+        if "travel_time_drive" in d:
+            assert e["travel_time_drive"] == d["travel_time_drive"]
+    assert rescale_walk_speed(graph, walk_speed_kmh=4.0) is graph  # nothing to do
+    with pytest.raises(InputError, match="must be positive"):
+        rescale_walk_speed(graph, walk_speed_kmh=0)
+
+
+def test_scenario_is_named_in_titles_and_not_flagged_as_a_setting(tmp_path):
+    cfg = load_study(_study(tmp_path, "[scenario.older]\nwalk_speed_kmh = 3.3\n"))
+    changed = cfg.scenarios[0].apply_to_config(cfg)
+    assert changed.name == "t · 方案 scenario older"
