@@ -261,11 +261,51 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return table.rename(columns={c: canonical_column(c) for c in table.columns})
 
 
+def _sites_summary(folder: Path) -> dict[str, Any] | None:
+    """The ``summary.json`` of a ``suggest-sites`` folder, or None."""
+    path = folder / "summary.json"
+    if not (path.exists() and (folder / "community_coverage.csv").exists()):
+        return None
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(Problem(f"cannot read: {exc}", file=str(path))) from None
+    return summary if isinstance(summary, dict) else None
+
+
+def _sites_coverage(folder: Path, summary: Mapping[str, Any]) -> pd.DataFrame:
+    """A coverage table from a ``suggest-sites`` folder: its category with the new sites."""
+    from . import settings
+    from .coverage import coverage_column
+
+    path = folder / "community_coverage.csv"
+    table = _read_csv(path)
+    category = summary.get("category")
+    minutes = (summary.get("parameters") or {}).get("max_minutes")
+    if category is None or minutes is None:
+        msg = "no category or parameters.max_minutes: cannot compare these sites"
+        raise InputError(Problem(msg, file=str(folder / "summary.json")))
+    pop = pd.to_numeric(table["population"], errors="coerce")
+    covered = pd.to_numeric(table["covered_population_after"], errors="coerce")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(pop > 0, covered / pop, 0.0)
+    cls = np.where(share >= settings.covered_share, "covered",
+                   np.where(share >= settings.partly_covered_share, "partly", "outside"))
+    return pd.DataFrame({
+        "community_id": table["community_id"].astype(str), "name": "", "kind": "",
+        "township": "", "division": "", "category": str(category), "population": pop,
+        "minutes": np.nan, coverage_column("covered_population", float(minutes)): covered,
+        coverage_column("covered_share", float(minutes)): share, "class": cls})
+
+
 def _coverage_table(folder: Path) -> pd.DataFrame:
     path = folder / "coverage.csv"
     if not path.exists():
-        msg = ("no coverage.csv: not a result folder of deyang-geo run, access or demo "
-               "(give the folder those commands wrote)")
+        summary = _sites_summary(folder)
+        if summary is not None:
+            return _sites_coverage(folder, summary)
+        msg = ("no coverage.csv: not a result folder of deyang-geo run, access, demo or "
+               "suggest-sites (give the folder those commands wrote)")
         raise InputError(Problem(msg, file=str(path)))
     table = _read_csv(path)
     need = ["community_id", "category", "population", "minutes", "class"]
@@ -286,6 +326,12 @@ def _parameters(folder: Path) -> dict[tuple[str, str], str]:
                 for p, v in zip(table["parameter"], table["value"], strict=True):
                     if p not in _DATA_PARAMETERS and p != "catalog_path":
                         out[(name, str(p))] = str(v)
+    summary = _sites_summary(folder)
+    if summary is not None:  # a suggest-sites folder: its model and parameters
+        for key, value in _flatten({k: summary.get(k) for k in
+                                    ("category", "model", "parameters", "synthetic")
+                                    if k in summary}).items():
+            out[("summary.json", key)] = value
     path = folder / "settings.json"
     if path.exists():
         try:
@@ -345,7 +391,9 @@ def _settings_table(base: Path, scen: Path,
 def _threshold(folder: Path) -> float | None:
     path = folder / "coverage_parameters.csv"
     if not path.exists():
-        return None
+        summary = _sites_summary(folder)
+        minutes = (summary.get("parameters") or {}).get("max_minutes") if summary else None
+        return float(minutes) if minutes is not None else None
     table = _read_csv(path)
     hit = table.loc[table["parameter"] == "threshold_minutes", "value"]
     return float(hit.iloc[0]) if len(hit) and hit.iloc[0] else None
@@ -532,13 +580,15 @@ def _read_geometry(folder: Path) -> Any:
 def compare_folders(base_dir: str | os.PathLike[str], scenario_dir: str | os.PathLike[str], *,
                     names: tuple[str, str] = ("base", "scenario"),
                     communities: Any = None, input_crs: str = "wgs84") -> Comparison:
-    """Compare two result folders (``run``, ``demo``, ``access``, ``compliance``...).
+    """Compare two result folders (``run``, ``demo``, ``access``, ``suggest-sites``...).
 
     Parameters
     ----------
     base_dir, scenario_dir
         Folders holding ``coverage.csv`` (and optionally ``compliance_*.csv``,
-        ``coverage_parameters.csv``, ``settings.json``, ``report_layers.gpkg``).
+        ``coverage_parameters.csv``, ``settings.json``, ``report_layers.gpkg``), or
+        ``suggest-sites`` folders (``community_coverage.csv`` and ``summary.json``: the
+        category's coverage with the suggested sites; minutes are not recorded there).
     names
         Names of the two runs in outputs.
     communities

@@ -264,3 +264,53 @@ def test_study_file_runs_base_and_scenarios_and_compares(tmp_path, runs):
     room = by_file[(by_file[COMPARE_HEADERS["community_id"]] == "C3")
                    & (by_file[COMPARE_HEADERS["category"]] == "health_room")].iloc[0]
     assert room[COMPARE_HEADERS["minutes_after"]] > c3[COMPARE_HEADERS["minutes_after"]] + 3
+
+
+def _sites_folder(folder: Path, covered_after: list[float], new_sites: int) -> Path:
+    folder.mkdir(parents=True)
+    pd.DataFrame({"community_id": ["A", "B", "C"], "population": [100.0, 200.0, 50.0],
+                  "covered_population_before": [0.0, 50.0, 0.0],
+                  "covered_population_after": covered_after}).to_csv(
+        folder / "community_coverage.csv", index=False, encoding="utf-8-sig")
+    (folder / "summary.json").write_text(json.dumps({
+        "category": "fitness_station", "model": "mclp", "synthetic": True,
+        "parameters": {"new_sites": new_sites, "max_minutes": 15.0}}), encoding="utf-8")
+    return folder
+
+
+def test_two_suggest_sites_folders(tmp_path):
+    five = _sites_folder(tmp_path / "five", [100.0, 150.0, 0.0], 5)
+    eight = _sites_folder(tmp_path / "eight", [100.0, 200.0, 20.0], 8)
+    cmp = compare_folders(five, eight, names=("5 sites", "8 sites"))
+    d = cmp.communities.set_index("community_id")
+    assert d["covered_population_change"].tolist() == [0.0, 50.0, 20.0]
+    assert d["class_change"].tolist() == ["", "partly -> covered", "outside -> partly"]
+    assert d["minutes_before"].isna().all()  # not recorded by suggest-sites
+    assert cmp.threshold_minutes == 15.0
+    assert cmp.settings_differ
+    assert "parameters.new_sites: 5 -> 8" in cmp.settings_note()
+    assert cmp.study_area["covered_population_change"].tolist() == [70.0]
+
+
+def test_settings_changed_by_the_scenario_are_expected_others_warned(runs, tmp_path):
+    def folder(name: str, walk: float, snap: float, scenario: dict | None) -> Path:
+        f = tmp_path / name
+        f.mkdir()
+        for file in ("coverage.csv", "coverage_parameters.csv"):
+            (f / file).write_bytes((runs["base"] / file).read_bytes())
+        record = {"study": {"name": name, "network": {"speeds_kmh": {"walk": walk}},
+                            "analysis": {"max_snap_m": snap}}, "scenario": scenario}
+        (f / "settings.json").write_text(json.dumps(record), encoding="utf-8")
+        return f
+
+    base = folder("base", 4.0, 300.0, None)
+    older = folder("older", 3.3, 300.0, {"name": "older", "walk_speed_kmh": 3.3})
+    cmp = compare_folders(base, older)
+    assert not cmp.settings_differ  # the speed and the name are the scenario's
+    expected = cmp.settings[cmp.settings["expected"]]["parameter"].tolist()
+    assert "study.network.speeds_kmh.walk" in expected
+    assert "study.name" in expected
+    snap = folder("snap", 4.0, 500.0, {"name": "snap", "walk_speed_kmh": None})
+    cmp = compare_folders(base, snap)
+    assert cmp.settings_differ
+    assert "study.analysis.max_snap_m: 300.0 -> 500.0" in cmp.settings_note()
