@@ -15,7 +15,8 @@ HELP = ("compare two result folders (a scenario against the base): minutes, cove
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``compare``."""
     parser.add_argument("base", type=Path, metavar="BASE_DIR",
-                        help="result folder of the base (written by run, demo, access, suggest-sites...)")
+                        help="result folder of the base (written by run, demo, access, "
+                        "suggest-sites...)")
     parser.add_argument("scenario", type=Path, metavar="SCENARIO_DIR",
                         help="result folder of the scenario")
     add_out_option(parser)

@@ -262,7 +262,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 def _sites_summary(folder: Path) -> dict[str, Any] | None:
-    """The ``summary.json`` of a ``suggest-sites`` folder, or None."""
+    """Return the ``summary.json`` of a ``suggest-sites`` folder, or None."""
     path = folder / "summary.json"
     if not (path.exists() and (folder / "community_coverage.csv").exists()):
         return None
@@ -274,7 +274,7 @@ def _sites_summary(folder: Path) -> dict[str, Any] | None:
 
 
 def _sites_coverage(folder: Path, summary: Mapping[str, Any]) -> pd.DataFrame:
-    """A coverage table from a ``suggest-sites`` folder: its category with the new sites."""
+    """Return a coverage table from a ``suggest-sites`` folder: its category with the sites."""
     from . import settings
     from .coverage import coverage_column
 
