@@ -27,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
     if config.scenarios:  # the base, then each [scenario.NAME], each compared with the base
         from .scenario import run_scenarios
 
-        with step_progress(STEPS, quiet=args.quiet) as on_step:
+        runs = 1 + len(config.scenarios)
+        with step_progress(STEPS * runs, quiet=args.quiet) as on_step:
             result, compared = run_scenarios(config, out_dir=args.out, on_step=on_step)
         echo(result.summary_line())
         for name, (_res, comparison) in compared.items():

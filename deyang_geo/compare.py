@@ -62,6 +62,8 @@ COMPARE_HEADERS: dict[str, str] = {
     "parameter": "参数 parameter",
     "before": "方案前 before",
     "after": "方案后 after",
+    "compared": "可比较 compared",
+    "same": "相同 same",
     "expected": "方案所致 expected",
 }
 #: Coverage classes from worst to best.
@@ -110,8 +112,9 @@ class Comparison:
     targets
         Plan targets whose status changes, per level (community, township, division, city).
     settings
-        Every parameter recorded in either folder: ``source, parameter, before, after, same,
-        expected`` (``expected`` marks what the scenario itself changes).
+        Every parameter recorded in either folder: ``source, parameter, before, after,
+        compared, same, expected`` (``compared``: the record is in both folders;
+        ``expected``: the scenario itself changes it).
     geometry
         Communities (``id``, geometry in WGS-84) for maps, or None when neither folder nor the
         caller gave them.
@@ -138,24 +141,27 @@ class Comparison:
     def settings_differ(self) -> bool:
         """Whether the two folders were made with different settings beyond the scenario's."""
         s = self.settings
-        return bool(len(s) and (~s["same"] & ~s["expected"]).any())
+        return bool(len(s) and (s["compared"] & ~s["same"] & ~s["expected"]).any())
 
     def settings_note(self) -> str:
         """Return a bilingual sentence on whether the two runs used the same settings."""
         s = self.settings
-        if not len(s):
-            return ("两个文件夹均无设置记录，无法核对是否可比 / neither folder records its "
-                    "settings: comparability cannot be checked")
-        diff = s[~s["same"] & ~s["expected"]]
+        if not len(s) or not s["compared"].any():
+            return ("两个文件夹没有共同的设置记录，无法核对是否可比 / the two folders share no "
+                    "settings record: comparability cannot be checked")
+        one_sided = sorted(set(s.loc[~s["compared"], "source"]))
+        alone = (f" ({', '.join(one_sided)} only in one folder: not compared)"
+                 if one_sided else "")
+        diff = s[s["compared"] & ~s["same"] & ~s["expected"]]
         if not len(diff):
             return ("两次运行设置相同（方案改动除外）/ both runs used the same settings "
-                    "(apart from what the scenario changes)")
+                    f"(apart from what the scenario changes){alone}")
         items = "; ".join(f"{r.parameter}: {r.before} -> {r.after}"
                           for r in diff.head(8).itertuples())
         more = f" (+{len(diff) - 8} more)" if len(diff) > 8 else ""
         return (f"注意：两个文件夹的设置不同，差异可能并非来自方案 / WARNING: the two folders were "
                 f"made with different settings, so differences may not come from the "
-                f"scenario: {items}{more}")
+                f"scenario: {items}{more}{alone}")
 
     def summary(self) -> dict[str, Any]:
         """Return the headline numbers (per category: covered people before/after...)."""
@@ -212,10 +218,11 @@ class Comparison:
         folder = Path(out_dir)
         folder.mkdir(parents=True, exist_ok=True)
         written: dict[str, Path] = {}
-        settings = self.settings.assign(same=self.settings["same"].map({True: "是 yes",
-                                                                         False: "否 no"}),
-                                        expected=self.settings["expected"].map(
-                                            {True: "是 yes", False: ""}))
+        yes_no = {True: "是 yes", False: "否 no"}
+        settings = self.settings.assign(
+            compared=self.settings["compared"].map(yes_no),
+            same=self.settings["same"].map(yes_no).where(self.settings["compared"], ""),
+            expected=self.settings["expected"].map({True: "是 yes", False: ""}))
         for name, table in (("compare_communities.csv", self.communities),
                             ("compare_townships.csv", self.townships),
                             ("compare_study_area.csv", self.study_area),
@@ -378,14 +385,17 @@ def _expected(key: str, scenario: Mapping[str, Any] | None) -> bool:
 def _settings_table(base: Path, scen: Path,
                     scenario: Mapping[str, Any] | None) -> pd.DataFrame:
     a, b = _parameters(base), _parameters(scen)
+    both = {src for src, _ in a} & {src for src, _ in b}
     rows = []
     for src, key in sorted(set(a) | set(b)):
         before, after = a.get((src, key), ""), b.get((src, key), "")
+        # a record only one folder has is not a difference: it cannot be compared
+        compared = src in both
         rows.append({"source": src, "parameter": key, "before": before, "after": after,
-                     "same": before == after,
-                     "expected": before != after and _expected(key, scenario)})
-    return pd.DataFrame(rows, columns=["source", "parameter", "before", "after", "same",
-                                       "expected"])
+                     "compared": compared, "same": compared and before == after,
+                     "expected": compared and before != after and _expected(key, scenario)})
+    return pd.DataFrame(rows, columns=["source", "parameter", "before", "after", "compared",
+                                       "same", "expected"])
 
 
 def _threshold(folder: Path) -> float | None:

@@ -43,7 +43,8 @@ def _comparison(tmp_path, *, settings_differ: bool) -> Comparison:
     settings = pd.DataFrame({
         "source": ["coverage_parameters.csv"] * 2, "parameter": ["synthetic", "walk_speed_kmh"],
         "before": ["true", ""], "after": ["true", "3.3" if settings_differ else ""],
-        "same": [True, not settings_differ], "expected": [False, False]})
+        "compared": [True, True], "same": [True, not settings_differ],
+        "expected": [False, False]})
     empty = pd.DataFrame()
     lines = gpd.GeoDataFrame({"name": [XSS_NAME]}, geometry=[
         shapely.LineString([(104.395, 31.132), (104.400, 31.136)])], crs="EPSG:4326")

@@ -155,7 +155,7 @@ def test_different_settings_are_said(runs, tmp_path, capsys):
     settings = pd.read_csv(tmp_path / "c" / "compare_settings.csv", encoding="utf-8-sig")
     row = settings[settings["参数 parameter"] == "walk_speed_kmh"].iloc[0]
     assert float(row["方案后 after"]) == 3.3
-    assert row["same"] == "否 no"
+    assert row["相同 same"] == "否 no"
     assert row["方案所致 expected"] != "是 yes"
 
 
@@ -314,3 +314,15 @@ def test_settings_changed_by_the_scenario_are_expected_others_warned(runs, tmp_p
     cmp = compare_folders(base, snap)
     assert cmp.settings_differ
     assert "study.analysis.max_snap_m: 300.0 -> 500.0" in cmp.settings_note()
+
+
+def test_a_record_in_one_folder_only_is_not_a_difference(runs, tmp_path):
+    scen = tmp_path / "scen"
+    scen.mkdir()
+    for file in ("coverage.csv", "coverage_parameters.csv"):
+        (scen / file).write_bytes((runs["base"] / file).read_bytes())
+    (scen / "settings.json").write_text(json.dumps({"study": {"name": "x"}}), encoding="utf-8")
+    cmp = compare_folders(runs["base"], scen)
+    assert not cmp.settings_differ
+    assert "settings.json only in one folder: not compared" in cmp.settings_note()
+    assert "both runs used the same settings" in cmp.settings_note()
