@@ -45,7 +45,10 @@ def _geojson(comparison: Comparison, simplify_m: float) -> list[dict[str, Any]]:
     geo = comparison.geometry
     if geo is None:
         return []
-    metric = geo.to_crs(geo.estimate_utm_crs())
+    from .crs import local_metric_crs
+
+    b = geo.total_bounds
+    metric = geo.to_crs(local_metric_crs([b[0], b[2]], [b[1], b[3]]))
     simple = metric.geometry.simplify(simplify_m, preserve_topology=True)
     back = simple.set_crs(metric.crs, allow_override=True).to_crs("EPSG:4326")
     info = (comparison.communities.drop_duplicates("community_id")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -60,13 +59,18 @@ def main() -> None:
 
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     cli_s = []
+    child_mb = 0.0
     for i in range(args.repeat):
         out = work / f"cmp_cli_{i}"
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "deyang_geo", "-q", "compare", str(base),
-                        str(scenario), "--out", str(out)], check=True, env=env)
+        proc = subprocess.Popen([sys.executable, "-m", "deyang_geo", "-q", "compare",
+                                 str(base), str(scenario), "--out", str(out)], env=env)
+        _pid, status, usage = os.wait4(proc.pid, 0)  # this child's own peak memory
+        proc.returncode = os.waitstatus_to_exitcode(status)
         cli_s.append(time.perf_counter() - t0)
-    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        if proc.returncode != 0:
+            raise SystemExit(f"deyang-geo compare failed with exit code {proc.returncode}")
+        child_mb = max(child_mb, usage.ru_maxrss / 1024)
 
     from deyang_geo.compare import compare_folders
 
