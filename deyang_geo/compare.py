@@ -53,6 +53,7 @@ COMPARE_HEADERS: dict[str, str] = {
     "communities_worse": "等级下降社区数 communities_worse",
     "target_id": "目标 target_id",
     "scope": "范围 scope",
+    "reading": "判读方式 reading",
     "unit": "单位 unit",
     "value_before": "方案前现状值 value_before",
     "value_after": "方案后现状值 value_after",
@@ -546,7 +547,8 @@ def _targets(base: Path, scen: Path) -> pd.DataFrame:
         if not (pb.exists() and pa.exists()):
             continue
         b, a = _read_csv(pb), _read_csv(pa)
-        on = [*keys, "target_id", *(["scope"] if "scope" in b.columns else [])]
+        on = [*keys, "target_id",
+              *[c for c in ("scope", "reading") if c in b.columns and c in a.columns]]
         # a target may have several rows per place (urban and rural parts): number them
         b = b.assign(_n=b.groupby(on, sort=False).cumcount())
         a = a.assign(_n=a.groupby(on, sort=False).cumcount())
@@ -560,7 +562,7 @@ def _targets(base: Path, scen: Path) -> pd.DataFrame:
         if len(changed):
             frames.append(changed.assign(level=level))
     cols = ["level", "community_id", "name", "division", "township", "target_id", "scope",
-            "unit",
+            "reading", "unit",
             "value_before", "value_after", "status_before", "status_after"]
     if not frames:
         return pd.DataFrame(columns=cols)
