@@ -35,6 +35,8 @@ COMPARE_HEADERS: dict[str, str] = {
     "level": "层级 level",
     "communities": "社区数 communities",
     "population": "人口 population",
+    "threshold_minutes_before": "方案前时间门槛 threshold_minutes_before",
+    "threshold_minutes_after": "方案后时间门槛 threshold_minutes_after",
     "minutes_before": "方案前分钟 minutes_before",
     "minutes_after": "方案后分钟 minutes_after",
     "minutes_change": "分钟变化 minutes_change",
@@ -302,7 +304,9 @@ def _sites_coverage(folder: Path, summary: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame({
         "community_id": table["community_id"].astype(str), "name": "", "kind": "",
         "township": "", "division": "", "category": str(category), "population": pop,
-        "minutes": np.nan, coverage_column("covered_population", float(minutes)): covered,
+        "minutes": np.nan, "threshold_minutes": float(minutes),
+        "covered_population": covered, "covered_share": share,
+        coverage_column("covered_population", float(minutes)): covered,
         coverage_column("covered_share", float(minutes)): share, "class": cls})
 
 
@@ -410,6 +414,17 @@ def _threshold(folder: Path) -> float | None:
     return float(hit.iloc[0]) if len(hit) and hit.iloc[0] else None
 
 
+def _decision_columns(table: pd.DataFrame, minutes: float) -> tuple[str, str]:
+    """Return the covered people and share columns that decide the class.
+
+    At each category's own threshold (``covered_population``) when the table has them, else
+    at the study's threshold (``covered_population_<T>min``).
+    """
+    if {"covered_population", "covered_share"} <= set(table.columns):
+        return "covered_population", "covered_share"
+    return _covered_columns(table, minutes)
+
+
 def _covered_columns(table: pd.DataFrame, minutes: float) -> tuple[str, str]:
     from .coverage import coverage_column
 
@@ -444,19 +459,22 @@ def compare_coverage(before: pd.DataFrame, after: pd.DataFrame, *,
         One row per community and category present in either table (see
         :attr:`Comparison.communities`).
     """
-    pop_b, share_b = _covered_columns(before, threshold_minutes)
-    pop_a, share_a = _covered_columns(after, threshold_minutes)
+    pop_b, share_b = _decision_columns(before, threshold_minutes)
+    pop_a, share_a = _decision_columns(after, threshold_minutes)
     keys = ["community_id", "category"]
     info = ["name", "kind", "township", "division"]
+    own = "threshold_minutes" in before.columns and "threshold_minutes" in after.columns
 
     def prepared(t: pd.DataFrame, pop: str, share: str, suffix: str) -> pd.DataFrame:
         cols = {"population": "population", "minutes": f"minutes_{suffix}",
                 pop: f"covered_population_{suffix}", share: f"covered_share_{suffix}",
                 "class": f"class_{suffix}"}
+        if own:
+            cols["threshold_minutes"] = f"threshold_minutes_{suffix}"
         out = t[[*keys, *[c for c in info if c in t.columns], *cols]].rename(columns=cols)
         out = out.astype(dict.fromkeys(keys, str))
         for c in ("population", f"minutes_{suffix}", f"covered_population_{suffix}",
-                  f"covered_share_{suffix}"):
+                  f"covered_share_{suffix}", *([f"threshold_minutes_{suffix}"] if own else [])):
             out[c] = pd.to_numeric(out[c], errors="coerce")
         return out
 
@@ -487,6 +505,7 @@ def compare_coverage(before: pd.DataFrame, after: pd.DataFrame, *,
         default="same")
     merged["change"] = change
     order = ["community_id", *[c for c in info if c in merged.columns], "category",
+             *(["threshold_minutes_before", "threshold_minutes_after"] if own else []),
              "population", "minutes_before", "minutes_after", "minutes_change",
              "covered_population_before", "covered_population_after",
              "covered_population_change", "covered_share_before", "covered_share_after",
@@ -618,7 +637,10 @@ def compare_folders(base_dir: str | os.PathLike[str], scenario_dir: str | os.Pat
     ------
     InputError
         When a folder is missing or holds no coverage table, or the two folders used
-        different coverage thresholds.
+        different coverage thresholds and their tables carry no per-category threshold
+        (folders written before thresholds were resolved per category). A per-category
+        threshold that differs is reported in ``threshold_minutes_before/after`` and in the
+        settings note instead.
     """
     base, scen = Path(base_dir), Path(scenario_dir)
     for folder in (base, scen):
@@ -631,7 +653,8 @@ def compare_folders(base_dir: str | os.PathLike[str], scenario_dir: str | os.Pat
         from . import settings
 
         threshold = settings.threshold_minutes
-    if ta is not None and tb is not None and ta != tb:
+    own = "threshold_minutes" in before.columns and "threshold_minutes" in after.columns
+    if ta is not None and tb is not None and ta != tb and not own:
         msg = (f"the two folders use different coverage thresholds ({tb:g} and {ta:g} minutes): "
                "coverage cannot be compared")
         raise InputError(Problem(msg, file=str(scen / "coverage_parameters.csv")))
