@@ -8,10 +8,12 @@ from pathlib import Path
 from . import settings
 from ._cli_analysis import add_analysis_options
 from ._cli_common import (
+    add_demand_raster_options,
     add_network_option,
     add_out_option,
     add_points_options,
     add_travel_options,
+    demand_from_options,
     echo,
     log,
 )
@@ -47,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "same category is the same facility (default: 50)",
     )
     add_out_option(parser)
+    add_demand_raster_options(parser)
     parser.epilog = (
         "writes DIR/compliance_city.csv (one row per target and scope: value, target, met, "
         "gaps, source, verified), compliance_divisions.csv, compliance_townships.csv, "
@@ -83,7 +86,6 @@ def run(args: argparse.Namespace) -> int:
     from ._cli_common import warnings_to_log
     from ._errors import InputError
     from .compliance import gap_summary
-    from .demand import demand_units
     from .facilities import facilities_from_osm, merge_facilities
     from .io import read_communities, read_facilities
     from .network import read_network
@@ -123,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         resolved = resolve_args(args, catalog=catalog,
                                 categories=analysed_categories(None, facilities))
         net = RoutingNetwork.from_graph(read_network(args.network, modes=resolved.modes()))
-        units = demand_units(communities, crs=net.crs)
+        units, communities, population = demand_from_options(args, communities, crs=net.crs)
         access = compute_access(net, units, facilities, communities=communities,
                                 resolved=resolved, walk_speed_kmh=args.walk_speed_kmh)
         inputs = StudyInputs(divisions=_empty_points(["name_zh", "name_en"]), study_area=None,
@@ -137,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
                 "network": str(args.network), "facilities": str(args.facilities),
                 "demand": str(args.demand), "input_crs": args.input_crs,
                 "walk_speed_kmh": f"{args.walk_speed_kmh or settings.walk_speed_kmh:g}",
-                "osm_facilities": merged_note,
+                "osm_facilities": merged_note, **population,
             },
         )
         result.write(out)
