@@ -310,13 +310,6 @@ EQUITY_SCENARIOS = [
         "Jingyang, not surveyed."
     ),
     new_markdown_cell(
-        "## Equity of access (not in this notebook yet)\n\n"
-        "Parts 1-3 of issue 15 (demand from population rasters, graded accessibility with "
-        "distance decay and E2SFCA, equity: Gini, Palma ratio, concentration index, Lorenz "
-        "curves) are being built separately; their cells belong **here** and will be added "
-        "when that work is merged. This notebook covers part 4, scenarios compared."
-    ),
-    new_markdown_cell(
         "## 1. The scenarios\n\n"
         "In a study file each scenario is a `[scenario.NAME]` table, and `deyang-geo run "
         "study.toml` runs the base and every scenario, then compares each with the base:\n\n"
@@ -419,7 +412,26 @@ EQUITY_SCENARIOS = [
         "older.targets[older.targets['level'].isin(['city', 'division'])]"
     ),
     new_markdown_cell(
-        "## 5. The same from the command line, and the map\n\n"
+        "## 5. Equity of access, today and for older walkers\n\n"
+        "Beside who is covered: how evenly the minutes are shared. Population-weighted Gini "
+        "coefficient and Palma ratio of the minutes to each category (unreachable people "
+        "count at the cap), and the share of people in the worst-served decile, for the "
+        "study area (`deyang_geo.equity`, checked against pysal's `inequality` in its tests). "
+        "The scenario run carries its own access table, so equity compares like coverage."
+    ),
+    new_code_cell(
+        "from deyang_geo.equity import compute_equity\n\n"
+        "older_run = compared['older_walkers'][0]\n"
+        "eq_today = compute_equity(base.access, base.units, base.inputs.communities)\n"
+        "eq_older = compute_equity(older_run.access, older_run.units,\n"
+        "                          older_run.inputs.communities)\n\n"
+        "def area(result):\n"
+        "    t = result.table[result.table['scope'] == 'study_area']\n"
+        "    return t.set_index('category')[['value_mean', 'gini', 'palma']]\n\n"
+        "area(eq_today).join(area(eq_older), lsuffix='_today', rsuffix='_older').round(3)"
+    ),
+    new_markdown_cell(
+        "## 6. The same from the command line, and the map\n\n"
         "```bash\n"
         "deyang-geo compare out04 out04/scenarios/footbridge --out out04/cmp_bridge\n"
         "```\n\n"
