@@ -19,23 +19,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the study and print what was written."""
-    from ._cli_common import echo, step_progress
+    from ._cli_common import echo, protected_outputs, step_progress, study_inputs
     from .config import load_study
     from .pipeline import STEPS, run_study
 
     config = load_study(args.study)
+    out = args.out if args.out is not None else config.output.folder
     if config.scenarios:  # the base, then each [scenario.NAME], each compared with the base
         from .scenario import run_scenarios
 
         runs = 1 + len(config.scenarios)
-        with step_progress(STEPS * runs, quiet=args.quiet) as on_step:
-            result, compared = run_scenarios(config, out_dir=args.out, on_step=on_step)
-        echo(result.summary_line())
+        with protected_outputs(command=NAME, out=out, inputs=study_inputs(config)), \
+                step_progress(STEPS * runs, quiet=args.quiet) as on_step:
+            base, compared = run_scenarios(config, out_dir=args.out, on_step=on_step)
+        echo(base.summary_line())
         for name, (_res, comparison) in compared.items():
             echo(f"scenario {name}: compared with the base in "
                  f"{comparison.base_dir / 'compare' / name}; {comparison.settings_note()}")
         return 0
-    with step_progress(STEPS, quiet=args.quiet) as on_step:
+    with protected_outputs(command=NAME, out=out, inputs=study_inputs(config)), \
+            step_progress(STEPS, quiet=args.quiet) as on_step:
         result = run_study(config, out_dir=args.out, on_step=on_step)
     echo(result.summary_line())
     return 0
