@@ -215,7 +215,7 @@ class Comparison:
         dict
             File name -> path.
         """
-        from .io import write_text_atomic
+        from .io import write_csv_atomic, write_text_atomic
         from .pipeline import dumps_json
 
         folder = Path(out_dir)
@@ -231,8 +231,8 @@ class Comparison:
                             ("compare_study_area.csv", self.study_area),
                             ("compare_targets.csv", self.targets),
                             ("compare_settings.csv", settings)):
-            text = _bilingual(table).to_csv(index=False, lineterminator="\n")
-            written[name] = write_text_atomic(folder / name, str(text), encoding="utf-8-sig")
+            written[name] = write_csv_atomic(_bilingual(table), folder / name,
+                                             lineterminator="\n")
         written["compare_summary.json"] = write_text_atomic(folder / "compare_summary.json",
                                                             dumps_json(self.summary()))
         if map_html and self.geometry is not None:
