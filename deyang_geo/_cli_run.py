@@ -35,6 +35,18 @@ def run(args: argparse.Namespace) -> int:
 
     config = with_basemap(load_study(args.study), args)
     out = args.out if args.out is not None else config.output.folder
+    if config.scenarios:  # the base, then each [scenario.NAME], each compared with the base
+        from .scenario import run_scenarios
+
+        runs = 1 + len(config.scenarios)
+        with protected_outputs(command=NAME, out=out, inputs=study_inputs(config)), \
+                step_progress(STEPS * runs, quiet=args.quiet) as on_step:
+            base, compared = run_scenarios(config, out_dir=args.out, on_step=on_step)
+        echo(base.summary_line())
+        for name, (_res, comparison) in compared.items():
+            echo(f"scenario {name}: compared with the base in "
+                 f"{comparison.base_dir / 'compare' / name}; {comparison.settings_note()}")
+        return 0
     with protected_outputs(command=NAME, out=out, inputs=study_inputs(config)), \
             step_progress(STEPS, quiet=args.quiet) as on_step, \
             tianditu_key_env(args.tianditu_key):

@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "compliance",
     "suggest_sites",
     "report",
+    "compare",
 )
 
 EXIT_OK = 0

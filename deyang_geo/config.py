@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from . import settings
 from ._errors import ConfigError, Problem
+from .scenario import LINE_MODES, Scenario
 
 __all__ = [
     "AnalysisConfig",
@@ -321,6 +322,8 @@ class StudyConfig:
         A standards catalog file, or None for the packaged one.
     siting
         One scenario per category, in file order.
+    scenarios
+        Planning scenarios compared with the study (``[scenario.NAME]``), in file order.
     """
 
     path: Path
@@ -333,6 +336,7 @@ class StudyConfig:
     standards_catalog: Path | None
     siting: tuple[SitingScenario, ...]
     output: OutputConfig
+    scenarios: tuple[Scenario, ...] = ()
 
     def scenario(self, category: str) -> SitingScenario:
         """Return the site-suggestion scenario of a category.
@@ -658,6 +662,7 @@ def load_study(path: str | os.PathLike[str]) -> StudyConfig:
     inputs = _inputs(top.table("inputs"))
     analysis = _analysis(top.table("analysis"), lookup or None)
     siting = _siting(top.table("siting"), analysis, lookup or None, inputs)
+    scenarios = _scenarios(top.table("scenario"), lookup or None)
 
     out_s = top.table("output")
     output = OutputConfig(
@@ -679,6 +684,7 @@ def load_study(path: str | os.PathLike[str]) -> StudyConfig:
     return StudyConfig(
         path=file, name=name, synthetic=synthetic, area=area, network=network, inputs=inputs,
         analysis=analysis, standards_catalog=catalog_path, siting=siting, output=output,
+        scenarios=scenarios,
     )
 
 
@@ -968,3 +974,82 @@ def _check_scenarios(reader: _Reader, siting: tuple[SitingScenario, ...],
                            f"{urban.sources['threshold_minutes']}); site suggestion uses the "
                            "analysis thresholds (leave minutes out, or set [analysis] "
                            "threshold_minutes)")
+
+
+def _scenarios(s: _Section, lookup: Mapping[str, str] | None) -> tuple[Scenario, ...]:
+    """Read ``[scenario.NAME]`` tables: what each planning scenario changes."""
+    scenarios: list[Scenario] = []
+    for name in list(s.data):
+        sub = s.table(name)
+        if not name.strip() or any(c in name for c in '/\\:*?"<>|') or name.startswith("."):
+            s.problem(name, 'a scenario name is used as a folder name: no / \\ : * ? " < > | '
+                      "and no leading dot")
+        category = sub.text("sites_category")
+        if category is not None:
+            category = _category_key(sub, "sites_category", category, lookup)
+        line_modes = sub.texts("line_modes", LINE_MODES)
+        for mode in line_modes:
+            if mode not in LINE_MODES:
+                sub.problem("line_modes", f"added lines may be used by {', '.join(LINE_MODES)}, "
+                            f"not {_show(mode)}")
+        scenario = Scenario(
+            name=name,
+            description=sub.text("description", "") or "",
+            add_sites=tuple(p for p in (_scenario_path(sub, "add_sites", v)
+                                        for v in sub.texts("add_sites")) if p is not None),
+            sites=_scenario_sites(sub, lookup),
+            sites_category=category,
+            close=sub.texts("close"),
+            enlarge=sub.texts("enlarge"),
+            enlarge_factor=_f(sub.number("enlarge_factor", 1.5, positive=True)),
+            add_lines=tuple(p for p in (_scenario_path(sub, "add_lines", v)
+                                        for v in sub.texts("add_lines")) if p is not None),
+            line_modes=line_modes,
+            snap_tolerance_m=_f(sub.number("snap_tolerance_m", 50.0, positive=True)),
+            walk_speed_kmh=sub.number("walk_speed_kmh", positive=True, maximum=20),
+        )
+        if scenario.summary().endswith(": no change"):
+            sub.reader.problem(f"{sub.where}: the scenario changes nothing (give add_sites, "
+                               "close, enlarge, add_lines or walk_speed_kmh)")
+        sub.finish()
+        scenarios.append(scenario)
+    return tuple(scenarios)
+
+
+def _scenario_path(s: _Section, name: str, value: str) -> Path | None:
+    file = (s.reader.folder / Path(value).expanduser()).resolve()
+    if not file.exists():
+        s.problem(name, f"file not found: {file}")
+        return None
+    return file
+
+
+def _scenario_sites(s: _Section, lookup: Mapping[str, str] | None) -> tuple[dict[str, Any], ...]:
+    """Read ``sites = [{id = "N1", category = "...", lon = 104.4, lat = 31.13}, ...]``."""
+    value = s._get("sites")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        s.problem("sites", "expected a list of tables {id, category, lon, lat[, name]}, got "
+                  f"{_show(value)}")
+        return ()
+    out = []
+    for i, item in enumerate(value, start=1):
+        where = f"sites[{i}]"
+        unknown = sorted(set(item) - {"id", "name", "category", "lon", "lat"})
+        if unknown:
+            s.problem(where, f"unknown keys {unknown}; known: id, name, category, lon, lat")
+        missing = [k for k in ("id", "category", "lon", "lat") if k not in item]
+        if missing:
+            s.problem(where, f"missing {', '.join(missing)}")
+            continue
+        lon, lat = item["lon"], item["lat"]
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lon, lat)) \
+                or not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            s.problem(where, f"lon and lat must be WGS-84 degrees, got {_show([lon, lat])}")
+            continue
+        site = {"id": str(item["id"]), "name": str(item.get("name", item["id"])),
+                "category": _category_key(s, where, str(item["category"]), lookup),
+                "lon": float(lon), "lat": float(lat)}
+        out.append(site)
+    return tuple(out)

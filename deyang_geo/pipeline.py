@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .network import NetworkSummary
     from .resolved import ResolvedAnalysis
     from .routing import RoutingNetwork
+    from .scenario import Scenario
     from .siting import SitingResult
     from .standards import Catalog
 
@@ -480,7 +481,8 @@ def resolve(config: StudyConfig, catalog: Catalog, facilities: pd.DataFrame
 
 
 def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = None,
-              on_step: Callable[[str], None] | None = None) -> StudyResult:
+              on_step: Callable[[str], None] | None = None,
+              proposal: Scenario | None = None) -> StudyResult:
     """Run a whole study: network, access, isochrones, coverage, compliance, sites, outputs.
 
     The analysis settings are resolved once (:func:`resolve`) and every step reads them.
@@ -493,6 +495,9 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
         Output folder; None means the study file's ``[output] folder``.
     on_step
         Called with each step's name as it starts (for progress bars).
+    proposal
+        A planning scenario applied to the configuration, the inputs and the network (see
+        :mod:`deyang_geo.scenario`), or None for the study as it is.
 
     Returns
     -------
@@ -504,6 +509,8 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
     from .raster_demand import age_groups_from_shares
     from .standards import load_catalog
 
+    if proposal is not None:
+        config = proposal.apply_to_config(config)
     progress = _Progress(STEPS)
     a = config.analysis
     out = Path(out_dir) if out_dir is not None else config.output.folder
@@ -516,10 +523,18 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
     with step("inputs", "reading inputs"):
         catalog = load_catalog(config.standards_catalog)
         inputs = load_inputs(config, catalog=catalog)
+        if proposal is not None:
+            inputs = proposal.apply_to_inputs(inputs, catalog=catalog)
         resolved = resolve(config, catalog, inputs.facilities)
     with step("network", "building the road network"):
         boundary = inputs.study_area
         G, net = build_network(config, boundary=boundary)
+        if proposal is not None and proposal.changes_graph:
+            from .routing import RoutingNetwork
+
+            changed = proposal.apply_to_graph(G)
+            if changed is not G:
+                G, net = changed, RoutingNetwork.from_graph(changed)
         summary = network_summary(G)
     with step("demand", "spreading population over demand units"):
         population: dict[str, str] = {}

@@ -13,7 +13,7 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 def test_notebooks_exist_and_are_stripped() -> None:
     names = [p.name for p in NOTEBOOKS]
     assert names == ["01-quickstart.ipynb", "02-your-own-data.ipynb",
-                     "03-site-selection-scenarios.ipynb"]
+                     "03-site-selection-scenarios.ipynb", "04-equity-and-scenarios.ipynb"]
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         for cell in nb.cells:
