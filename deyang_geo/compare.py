@@ -263,10 +263,14 @@ def _bilingual(table: pd.DataFrame) -> pd.DataFrame:
 
 def _read_csv(path: Path) -> pd.DataFrame:
     from .report import canonical_column
+    from .tables_zh import read_table
 
     try:
         table = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        # tables in any language (Chinese or bilingual headers and values) back to English
+        # keys; values stay text except percentages, which become 0-1 shares
+        table = read_table(table)
+    except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputError(Problem(f"cannot read: {exc}", file=str(path))) from None
     return table.rename(columns={c: canonical_column(c) for c in table.columns})
 
