@@ -9,6 +9,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from . import settings
 
@@ -64,8 +65,9 @@ def add_travel_options(parser: argparse.ArgumentParser, *, minutes: bool = True,
         )
     else:
         parser.add_argument(
-            "--minutes", type=float, default=settings.threshold_minutes, metavar="M",
-            help=f"time threshold in minutes (default: {settings.threshold_minutes:g})",
+            "--minutes", type=float, default=None, metavar="M",
+            help="time threshold in minutes (study file: threshold_minutes; default: each "
+            "category's threshold from the standards catalog)",
         )
 
 
@@ -84,18 +86,23 @@ def add_lang_option(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_minutes_list(text: str) -> tuple[float, ...]:
-    """Parse ``"5,10,15"`` into ``(5.0, 10.0, 15.0)``; raise a usage error when malformed."""
+    """Parse ``"5,10,15"`` into ``(5.0, 10.0, 15.0)``; raise a usage error when malformed.
+
+    A break given twice (``5,5,15``) is refused, as in a study file.
+    """
     from ._errors import InputError
+    from .config import check_minutes_list
 
     try:
-        values = tuple(sorted(float(t) for t in text.split(",") if t.strip()))
+        values = [float(t) for t in text.split(",") if t.strip()]
     except ValueError:
         msg = f"--minutes must be numbers separated by commas, got {text!r}"
         raise InputError(msg) from None
-    if not values or any(v <= 0 for v in values):
-        msg = f"--minutes must be positive numbers, got {text!r}"
+    problem = check_minutes_list(values)  # the study file's isochrone_breaks_minutes check
+    if problem:
+        msg = f"--minutes: {problem}"
         raise InputError(msg)
-    return values
+    return tuple(sorted(values))
 
 
 def echo(message: str) -> None:
@@ -177,3 +184,136 @@ def step_progress(steps: tuple[str, ...], *, quiet: bool = False
 
         yield on_step
         bar.update(len(steps) - bar.n)
+
+
+def add_demand_raster_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--demand-raster``, ``--demand-totals``, ``--demand-cell-m`` and the age options."""
+    group = parser.add_argument_group(
+        "demand from a population raster (the --demand file then gives names, townships and "
+        "where each cell belongs)")
+    group.add_argument("--demand-raster", type=Path, default=None, metavar="FILE",
+                       help="population raster (GeoTIFF, people per cell, any CRS, e.g. "
+                       "WorldPop or GHS-POP): every cell with people becomes a demand unit")
+    group.add_argument("--demand-totals", type=Path, default=None, metavar="FILE",
+                       help="CSV/Excel of known totals (township or community_id, population) "
+                       "the raster's people are rescaled to")
+    group.add_argument("--demand-buildings", type=Path, default=None, metavar="FILE",
+                       help="building footprints: each cell's people are spread over the "
+                       "buildings inside it (dasymetric)")
+    group.add_argument("--demand-cell-m", type=float, default=None, metavar="M",
+                       help="sum raster cells into a grid of M metres (default: one unit per "
+                       "cell)")
+    ages = group.add_mutually_exclusive_group()
+    ages.add_argument("--elderly-raster", type=Path, default=None, metavar="FILE",
+                      help="raster of people aged 60+ (elderly day care is judged against them)")
+    ages.add_argument("--elderly-share", type=float, default=None, metavar="X",
+                      help="share (0-1) of people aged 60+ in every demand unit")
+
+
+def demand_from_options(args: argparse.Namespace, communities: Any, *, crs: Any
+                        ) -> tuple[Any, Any, dict[str, str]]:
+    """Turn the demand options into demand units, the communities and provenance entries.
+
+    Without ``--demand-raster`` the communities are spread into units as before
+    (:func:`deyang_geo.demand.demand_units`); with it, units come from the raster
+    (:func:`deyang_geo.raster_demand.demand_from_raster`) and the communities' populations
+    are the raster's. The provenance says where the people came from, at which resolution.
+
+    Parameters
+    ----------
+    args
+        Parsed options (from :func:`add_demand_raster_options`).
+    communities
+        The communities read from ``--demand``.
+    crs
+        The network's projected CRS.
+
+    Returns
+    -------
+    tuple
+        ``(units, communities, provenance)``.
+    """
+    from ._errors import InputError
+    from .demand import demand_units
+    from .raster_demand import age_groups_from_shares, demand_from_raster, read_buildings
+
+    raster = getattr(args, "demand_raster", None)
+    share = getattr(args, "elderly_share", None)
+    if raster is None:
+        stray = [name for name in ("demand_totals", "demand_cell_m", "elderly_raster",
+                                   "demand_buildings")
+                 if getattr(args, name, None) is not None]
+        if stray:
+            msg = (f"--{stray[0].replace('_', '-')} needs --demand-raster (population from a "
+                   "raster)")
+            raise InputError(msg)
+        units = age_groups_from_shares(demand_units(communities, crs=crs), communities,
+                                       elderly_share=share)
+        return units, communities, {"population_source": "communities table"}
+    buildings = getattr(args, "demand_buildings", None)
+    result = demand_from_raster(
+        raster, communities, crs=crs, cell_size_m=args.demand_cell_m,
+        buildings=None if buildings is None else read_buildings(buildings),
+        totals=args.demand_totals, elderly_raster=args.elderly_raster, elderly_share=share)
+    log.info("%s", result.note())
+    return result.units, result.communities, result.provenance()
+
+
+def add_graded_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--graded`` and its options: decay-weighted scores, E2SFCA, completeness, equity."""
+    group = parser.add_argument_group("graded accessibility and equity")
+    group.add_argument("--graded", action="store_true",
+                       help="also write accessibility.csv (decay scores, E2SFCA, minutes to "
+                       "the 3rd nearest), completeness.csv, equity.csv and Lorenz curves")
+    group.add_argument("--decay", choices=("gaussian", "exponential"), default="gaussian",
+                       help="distance decay of the graded scores (default: gaussian)")
+    group.add_argument("--decay-minutes", type=float, default=10.0, metavar="M",
+                       help="decay parameter in minutes (Gaussian sigma, exponential scale; "
+                       "default: 10)")
+    group.add_argument("--supply", choices=("capacity_population", "floor_area_m2"),
+                       default=None, help="facility supply for E2SFCA (default: 1 per facility)")
+
+
+def write_graded_from_options(args: argparse.Namespace, net: Any, *, units: Any,
+                              facilities: Any, communities: Any, access: Any,
+                              provenance: dict[str, str], out: Path) -> list[Path]:
+    """Compute and write the graded outputs when ``--graded`` was given (else nothing).
+
+    Parameters
+    ----------
+    args
+        Parsed options (from :func:`add_graded_options` and :func:`add_travel_options`).
+    net
+        The routing network.
+    units, facilities, communities, access
+        The command's tables.
+    provenance
+        From :func:`demand_from_options` (the population note is carried over).
+    out
+        Output folder.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    if not getattr(args, "graded", False):
+        return []
+    from .graded import compute_graded
+    from .standards import load_catalog
+
+    graded = compute_graded(
+        net, units=units, facilities=facilities, communities=communities, access=access,
+        catalog=load_catalog(getattr(args, "standards", None)), mode=args.mode,
+        walk_speed_kmh=args.walk_speed_kmh, decay=args.decay, decay_minutes=args.decay_minutes,
+        supply_column=args.supply, population_note=provenance.get("population_note", ""))
+    synthetic = any(bool(f["synthetic"].fillna(False).astype(bool).any())
+                    for f in (communities, facilities) if "synthetic" in f.columns)
+    return graded.write(out, lang=getattr(args, "lang", "both"), synthetic=synthetic)
+
+
+def population_label(provenance: dict[str, str]) -> str:
+    """Return ``"; 人口栅格 population raster ~100.0 m"`` for map titles, or ``""``."""
+    if "raster_resolution_m" not in provenance:
+        return ""
+    return f"; 人口栅格 population raster ~{provenance['raster_resolution_m']} m"

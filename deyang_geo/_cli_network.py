@@ -61,6 +61,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "dropped is always reported)",
     )
     parser.add_argument(
+        "--exclude-trunk", action="store_true",
+        help="leave trunk roads out of the walking network (default: trunk roads are walkable "
+        "unless tagged foot=no, access=no/private, motorroad=yes or without sidewalks)",
+    )
+    parser.add_argument(
         "--no-simplify", action="store_true",
         help="keep every OSM node instead of merging nodes that are not junctions",
     )
@@ -103,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         "drop_disconnected": not args.keep_disconnected,
         "crs": args.crs,
         "speeds_kmh": speeds,
+        "exclude_trunk": args.exclude_trunk,
     }
     if args.osm is not None:
         G = network.graph_from_osm_file(args.osm, boundary=args.boundary, dem=args.dem,

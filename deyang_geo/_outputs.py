@@ -124,6 +124,8 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
     if result.compliance is not None:
         for p in result.compliance.write(out_dir):
             written[f"compliance:{p.name}"] = p
+    graded_files = _write_graded(result, out_dir, lang=lang)
+    written.update(graded_files)
     site_summaries: list[dict[str, Any]] = []
     for category, res in result.sites.items():
         folder = out_dir / "sites" / category
@@ -162,8 +164,12 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
     if "map" in wanted:
         sited = [c for c in cfg.analysis.categories if c in result.sites]
         shown_first = sited + [c for c in cfg.analysis.categories if c not in result.sites]
-        m = webmap.study_map(title=title, scenario=_scenario_text(cfg), synthetic=synthetic,
+        m = webmap.study_map(title=title, scenario=_scenario_text(result), synthetic=synthetic,
                              lang=lang, catalog=catalog, categories=shown_first, **layers)
+        if result.graded is not None:
+            webmap.add_township_equity(m, communities=result.inputs.communities,
+                                       equity=result.graded.equity.table,
+                                       categories=list(cfg.analysis.categories), lang=lang)
         written["map"] = webmap.save_map(m, out_dir / "map.html")
     figure_paths: list[Path] = []
     if "figures" in wanted:
@@ -186,10 +192,14 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
         if "geopackage" not in wanted:
             geo_layers = {}
         figs = {p.stem: p for p in figure_paths if p.suffix == ".png"}
+        figs.update({f"Lorenz curve / 洛伦兹曲线 {p.stem[len('lorenz_'):]}": p
+                     for p in graded_files.values() if p.name.startswith("lorenz_")})
         paths = repmod.build_report(
             out_dir, title=title, parameters=parameters, sources=sources,
             coverage=result.coverage, compliance=result.compliance, sites=sites_table,
             site_summary=site_summaries or None, layers=geo_layers, figures=figs,
+            resolved=result.resolved.table() if result.resolved is not None else None,
+            tables=_graded_tables(result),
             synthetic=synthetic, lang=lang, catalog=catalog,
             links={"Interactive map / 交互地图": "map.html"} if "map" in written else None,
         )
@@ -205,10 +215,34 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
     return written
 
 
-def _scenario_text(cfg: Any) -> str:
-    a = cfg.analysis
-    rural = f", rural {a.rural_mode}" if a.rural_mode and a.rural_mode != a.mode else ""
-    return f"{a.mode}{rural}, {a.threshold_minutes:g} min"
+def _write_graded(result: StudyResult, out_dir: Path, *, lang: str) -> dict[str, Path]:
+    """Write accessibility, completeness, equity and Lorenz curves when they were computed."""
+    if result.graded is None:
+        return {}
+    files = result.graded.write(out_dir, lang=lang, synthetic=result.config.synthetic)
+    return {f"graded:{p.name}": p for p in files}
+
+
+def _graded_tables(result: StudyResult) -> dict[str, pd.DataFrame] | None:
+    """Return the workbook sheets (and report appendix tables) of graded access and equity."""
+    g = result.graded
+    if g is None:
+        return None
+    tables = {"accessibility": g.accessibility.communities, "completeness": g.completeness,
+              "equity": g.equity.table}
+    if result.population:
+        tables["population_source"] = pd.DataFrame(
+            list(result.population.items()), columns=["parameter", "value"])
+    return tables
+
+
+def _scenario_text(result: StudyResult) -> str:
+    raster = ("; 人口栅格 population raster"
+              if getattr(result.config.inputs, "population_raster", None) is not None else "")
+    if result.resolved is not None:
+        return result.resolved.summary() + raster
+    a = result.config.analysis
+    return f"{a.mode}, {result.coverage.threshold_minutes:g} min{raster}"
 
 
 def _sources(result: StudyResult) -> list[dict[str, str]]:
@@ -228,6 +262,10 @@ def _sources(result: StudyResult) -> list[dict[str, str]]:
     out.append({"name": "Communities / 社区", "status": status,
                 "origin": inp.communities.path.name,
                 "note": f"{len(result.inputs.communities)} communities"})
+    if inp.population_raster is not None:
+        out.append({"name": "Population raster / 人口栅格", "status": status,
+                    "origin": inp.population_raster.name,
+                    "note": result.population.get("population_note", "")})
     if inp.facilities is not None:
         out.append({"name": "Facilities / 设施", "status": status,
                     "origin": inp.facilities.path.name,
@@ -242,14 +280,19 @@ def _sources(result: StudyResult) -> list[dict[str, str]]:
 def _parameters(result: StudyResult) -> dict[str, Any]:
     a = result.config.analysis
     speeds = dict(result.config.network.speeds_kmh)
+    resolved = result.resolved
     return {
         "study / 研究": result.config.name,
-        "mode / 出行方式": a.mode,
+        "mode / 出行方式": resolved.summary() if resolved is not None else a.mode,
         "rural mode / 农村出行方式 (assumption)": a.rural_mode or a.mode,
         "speeds km/h / 速度": ", ".join(f"{k} {v:g}" for k, v in sorted(speeds.items())),
-        "threshold minutes / 时间阈值": a.threshold_minutes,
+        "threshold minutes / 时间阈值": (
+            "per category, urban and rural: see the table below / 按类别及城乡, 见下表"
+            if a.threshold_minutes is None else a.threshold_minutes),
         "isochrone breaks / 等时线": ", ".join(f"{b:g}" for b in a.isochrone_breaks_minutes),
         "max snap m / 最大吸附距离": a.max_snap_m,
         "categories / 设施类别": ", ".join(a.categories),
         "network / 路网": str(result.network_summary).splitlines()[1].strip(),
+        **({"population / 人口": result.population["population_note"]}
+           if "population_note" in result.population else {}),
     }
