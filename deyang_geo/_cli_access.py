@@ -17,6 +17,8 @@ from ._cli_common import (
     demand_from_options,
     echo,
     population_label,
+    protected_outputs,
+    raster_inputs,
     warnings_to_log,
     write_graded_from_options,
 )
@@ -54,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     """
     from ._cli_analysis import resolve_args
     from ._outputs import write_access_csv
+    from ._validate import warn_unreachable_categories
     from .io import read_communities, read_facilities
     from .network import read_network
     from .pipeline import analysed_categories, compute_access, compute_study_coverage
@@ -62,7 +65,10 @@ def run(args: argparse.Namespace) -> int:
     from .webmap import save_map, study_map
 
     out = Path(args.out)
-    with warnings_to_log(quiet=args.quiet):
+    with protected_outputs(command=NAME, out=out,
+                           inputs=[args.network, args.facilities, args.demand,
+                                   *raster_inputs(args)]), \
+            warnings_to_log(quiet=args.quiet):
         catalog = load_catalog()
         facilities = read_facilities(args.facilities, input_crs=args.input_crs)
         resolved = resolve_args(args, catalog=catalog,
@@ -72,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         units, communities, population = demand_from_options(args, communities, crs=net.crs)
         access = compute_access(net, units, facilities, communities=communities,
                                 resolved=resolved, walk_speed_kmh=args.walk_speed_kmh)
+        warn_unreachable_categories(access, facilities_file=str(args.facilities))
         speed = "" if args.walk_speed_kmh is None else f", {args.walk_speed_kmh:g} km/h"
         coverage = compute_study_coverage(
             access, units, communities, resolved=resolved,

@@ -16,6 +16,8 @@ from ._cli_common import (
     demand_from_options,
     echo,
     log,
+    protected_outputs,
+    raster_inputs,
 )
 
 NAME = "compliance"
@@ -85,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from ._cli_analysis import resolve_args
     from ._cli_common import warnings_to_log
     from ._errors import InputError
+    from ._validate import warn_unreachable_categories
     from .compliance import gap_summary
     from .facilities import facilities_from_osm, merge_facilities
     from .io import read_communities, read_facilities
@@ -111,7 +114,10 @@ def run(args: argparse.Namespace) -> int:
                    f".osm.bz2, .osm.pbf), got {args.network}")
             raise InputError(msg)
     out = Path(args.out)
-    with warnings_to_log():
+    with protected_outputs(command=NAME, out=out, inputs=[args.network, args.facilities,
+                                                          args.demand, args.standards,
+                                                          *raster_inputs(args)]), \
+            warnings_to_log(quiet=args.quiet):
         catalog = load_catalog(args.standards)
         facilities = read_facilities(args.facilities, input_crs=args.input_crs, catalog=catalog)
         communities = read_communities(args.demand, input_crs=args.input_crs)
@@ -128,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         units, communities, population = demand_from_options(args, communities, crs=net.crs)
         access = compute_access(net, units, facilities, communities=communities,
                                 resolved=resolved, walk_speed_kmh=args.walk_speed_kmh)
+        warn_unreachable_categories(access, facilities_file=str(args.facilities))
         inputs = StudyInputs(divisions=_empty_points(["name_zh", "name_en"]), study_area=None,
                              communities=communities, facilities=facilities,
                              candidates=_empty_points(["id", "name"]),

@@ -19,6 +19,8 @@ from ._cli_common import (
     echo,
     log,
     population_label,
+    protected_outputs,
+    raster_inputs,
 )
 
 NAME = "suggest-sites"
@@ -124,7 +126,9 @@ def run(args: argparse.Namespace) -> int:
     source = _check(args)
     category = category_key(args.category)
     out = Path(args.out)
-    with warnings_to_log():
+    with protected_outputs(command=NAME, out=out, inputs=[
+            args.network, args.facilities, args.demand, args.candidates,
+            args.exclusion_zones, *raster_inputs(args)]), warnings_to_log(quiet=args.quiet):
         catalog = load_catalog()
         resolved = resolve_args(args, catalog=catalog, categories=[category])
         urban = resolved.setting(category, "urban")

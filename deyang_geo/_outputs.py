@@ -10,7 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .io import atomic_path, fixed_file_dates, write_text_atomic
+from .io import atomic_path, fixed_file_dates, write_csv_atomic
 
 if TYPE_CHECKING:
     from .pipeline import StudyResult
@@ -42,8 +42,7 @@ def write_access_csv(access: pd.DataFrame, path: Path) -> Path:
     finite = np.isfinite(minutes)
     table["minutes"] = np.where(finite, np.round(minutes, 2), np.nan)
     table["facility_id"] = table["facility_id"].astype(object).where(finite, None)
-    text = table.to_csv(index=False, float_format="%.2f", na_rep="", lineterminator="\n")
-    return write_text_atomic(path, str(text), encoding="utf-8-sig")
+    return write_csv_atomic(table, path, float_format="%.2f", na_rep="", lineterminator="\n")
 
 
 def _sites_layer(result: StudyResult, site_candidates: dict[str, gpd.GeoDataFrame]

@@ -252,16 +252,14 @@ class AccessibilityResult:
         list of Path
             The files written.
         """
-        from .io import atomic_path
+        from .io import write_csv_atomic
 
         folder = Path(out_dir)
         written = []
         params = pd.DataFrame(list(self.parameters.items()), columns=["parameter", "value"])
         for name, table in (("accessibility.csv", _rounded(self.communities)),
                             ("accessibility_parameters.csv", params)):
-            with atomic_path(folder / name) as tmp:
-                table.to_csv(tmp, index=False, encoding="utf-8-sig")
-            written.append(folder / name)
+            written.append(write_csv_atomic(table, folder / name))
         return written
 
 

@@ -708,7 +708,11 @@ def _network(s: _Section) -> NetworkConfig:
         if mode == "drive":
             continue
         value = speeds_s.number(mode, positive=True, maximum=200)
-        if value is not None:
+        low, high = settings.plausible_speeds_kmh.get(mode, (0.0, 200.0))
+        if value is not None and 0 < value <= 200 and not low <= value <= high:
+            speeds_s.problem(mode, f"{value:g} km/h is not a plausible {mode} speed (expected "
+                             f"{low:g}-{high:g} km/h)")
+        elif value is not None:
             speeds[mode] = value
     speeds_s.finish()
     network = NetworkConfig(
@@ -788,6 +792,9 @@ def _analysis(s: _Section, lookup: Mapping[str, str] | None) -> AnalysisConfig:
                       "mode, not drive")
     direction = s.choice("direction", "to_facility", DIRECTIONS)
     categories = tuple(_category_key(s, "categories", c, lookup) for c in s.texts("categories"))
+    if s.has("categories") and not categories:
+        s.problem("categories", "is empty: list the categories to analyse, or leave the key "
+                  "out for every category of the facilities")
     covered = s.number("covered_share", settings.covered_share, minimum=0.0, maximum=1.0)
     partly = s.number("partly_covered_share", settings.partly_covered_share, minimum=0.0,
                       maximum=1.0)

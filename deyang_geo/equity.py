@@ -247,8 +247,6 @@ class EquityResult:
         list of Path
             The files written.
         """
-        from .io import atomic_path
-
         path = Path(out_dir) / "equity.csv"
         table = self.table.copy()
         for col in ("gini", "palma", "concentration_index", "worst_decile_share"):
@@ -256,9 +254,9 @@ class EquityResult:
         for col in ("value_mean", "worst_decile_threshold", "population"):
             if col in table.columns:
                 table[col] = table[col].round(2)
-        with atomic_path(path) as tmp:
-            table.to_csv(tmp, index=False, encoding="utf-8-sig")
-        return [path]
+        from .io import write_csv_atomic
+
+        return [write_csv_atomic(table, path)]
 
 
 def compute_equity(

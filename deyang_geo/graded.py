@@ -71,12 +71,10 @@ class GradedResult:
             The files written.
         """
         from .equity import write_lorenz_figures
-        from .io import atomic_path, write_text_atomic
+        from .io import write_csv_atomic, write_text_atomic
 
         written = self.accessibility.write(out_dir)
-        with atomic_path(out_dir / "completeness.csv") as tmp:
-            self.completeness.to_csv(tmp, index=False, encoding="utf-8-sig")
-        written.append(out_dir / "completeness.csv")
+        written.append(write_csv_atomic(self.completeness, out_dir / "completeness.csv"))
         written.extend(self.equity.write(out_dir))
         caption = " ".join(part for part in (
             "合成数据 SYNTHETIC DATA." if synthetic else "", self.population_note) if part)

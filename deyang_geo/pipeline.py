@@ -16,7 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ._errors import InputError
+from ._errors import InputError, Problem
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -562,11 +562,16 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
     rural = rural_units(units, inputs.communities)
     with step("siting", "site suggestion"):
         for scenario in config.siting:
-            res, cands = suggest_sites_for(scenario, net=net, units=units,
-                                           facilities=inputs.facilities,
-                                           candidates=inputs.candidates, access=access,
-                                           max_snap_m=a.max_snap_m, resolved=resolved,
-                                           rural=rural)
+            try:
+                res, cands = suggest_sites_for(scenario, net=net, units=units,
+                                               facilities=inputs.facilities,
+                                               candidates=inputs.candidates, access=access,
+                                               max_snap_m=a.max_snap_m, resolved=resolved,
+                                               rural=rural)
+            except InputError as exc:  # forced/excluded ids...: name the study file's table
+                raise InputError([p if p.file is not None else Problem(
+                    f"[siting.{scenario.category}] {p.message}", file=str(config.path))
+                    for p in exc.problems]) from None
             sites[scenario.category] = res
             site_candidates[scenario.category] = cands
     result = StudyResult(config=config, inputs=inputs, graph=G, network=net,
