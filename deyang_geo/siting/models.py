@@ -14,6 +14,7 @@ the incumbent (greedy + swaps, lowest positions first) unless it finds a strictl
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -38,6 +39,8 @@ from deyang_geo.siting._result import (
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+
+log = logging.getLogger("deyang_geo")
 
 __all__ = ["capacitated_coverage", "lscp", "mclp", "multi_category", "pmedian"]
 
@@ -133,8 +136,17 @@ def _reached(a: sp.csr_array) -> BoolArray:
 
 
 def _time_left(t0: float, time_limit_s: float) -> float:
-    """Seconds left of ``time_limit_s`` since ``t0``, at least 1 (for the next solve)."""
-    return max(time_limit_s - (time.perf_counter() - t0), 1.0)
+    """Seconds left of ``time_limit_s`` since ``t0`` (0 when spent)."""
+    return max(time_limit_s - (time.perf_counter() - t0), 0.0)
+
+
+def _gap_target(bound: float, mip_gap: float) -> float:
+    """Return the smallest objective whose relative gap to ``bound`` is at most ``mip_gap``.
+
+    ``relative_gap(obj, bound) = (bound - obj) / max(obj, 1) <= mip_gap`` holds for every
+    ``obj >= bound / (1 + mip_gap)`` (objectives of at least 1).
+    """
+    return bound / (1.0 + mip_gap)
 
 
 def _raise_if_infeasible(sol: _solve.MipSolution, msg: str) -> None:
@@ -208,14 +220,22 @@ def _start_vector(a: sp.csr_array, sites: IntArray) -> FloatArray:
 
 
 def _solve_mclp_mip(a: sp.csr_array, w: FloatArray, sites0: IntArray, *, p: int | None,
-                    costs: FloatArray | None, budget: float | None, time_limit_s: float,
-                    mip_gap: float) -> tuple[IntArray, float, float, str]:
-    """Solve the MCLP MIP on ``a`` directly; return sites, objective, bound, status."""
-    model = _mclp_model(a, w, p=p, costs=costs, budget=budget)
-    sol = _solve.solve(*model[:4], integer=model[4], maximize=True, time_limit_s=time_limit_s,
-                       mip_rel_gap=mip_gap, start=_start_vector(a, sites0))
-    _raise_if_infeasible(sol, "the covering model is infeasible")
+                    costs: FloatArray | None, budget: float | None, deadline: float,
+                    mip_gap: float, stop_at: float | None = None) -> tuple[IntArray, float,
+                                                                         float, str]:
+    """Solve the MCLP MIP on ``a`` directly; return sites, objective, bound, status.
+
+    HiGHS stops at ``deadline`` (a ``time.perf_counter()`` value), at its own ``mip_gap`` or
+    once its incumbent covers ``stop_at`` (a target proven good enough by an outside bound).
+    """
     inc = _core.covered_weight(a, w, sites0)
+    if deadline - time.perf_counter() <= 0.0:  # no time left: keep the start
+        return sites0, inc, float(w.sum()), "time_limit"
+    model = _mclp_model(a, w, p=p, costs=costs, budget=budget)
+    sol = _solve.solve(*model[:4], integer=model[4], maximize=True,
+                       time_limit_s=max(deadline - time.perf_counter(), 0.0), deadline=deadline,
+                       mip_rel_gap=mip_gap, start=_start_vector(a, sites0), stop_at=stop_at)
+    _raise_if_infeasible(sol, "the covering model is infeasible")
     if not np.all(np.isfinite(sol.x)):
         return sites0, inc, sol.bound if math.isfinite(sol.bound) else float(w.sum()), sol.status
     sites = np.flatnonzero(sol.x[: a.shape[0]] > 0.5).astype(np.int64)
@@ -274,15 +294,15 @@ def _keep_better(a: sp.csr_array, w: FloatArray, sites: IntArray, inc_sites: Int
 
 
 def _solve_mclp_cardinality(a: sp.csr_array, w: FloatArray, sites0: IntArray, p: int, *,
-                            time_limit_s: float, mip_gap: float) -> tuple[IntArray, float,
-                                                                        float, str]:
+                            deadline: float, mip_gap: float) -> tuple[IntArray, float,
+                                                                    float, str]:
     """Cardinality MCLP: a subgradient Lagrangian phase on big or gap-tolerant instances.
 
     The Lagrangian bound (subgradient on the multipliers of ``y_i <= sum_j a_ji x_j``) may
     prove the requested gap at once; otherwise it fixes candidates and the LP-based exact
-    phase (:func:`_solve_mclp_exact`) runs on what is left.
+    phase (:func:`_solve_mclp_exact`) runs on what is left, stopping as soon as the
+    requested gap is proven against the better of both bounds.
     """
-    t0 = time.perf_counter()
     n = a.shape[0]
     total = float(w.sum())
     inc_sites = np.asarray(sites0, dtype=np.int64)
@@ -292,11 +312,11 @@ def _solve_mclp_cardinality(a: sp.csr_array, w: FloatArray, sites0: IntArray, p:
         return sites, _core.covered_weight(a, w, sites), (
             _core.covered_weight(a, w, sites) if p < n else total), "optimal"
     if mip_gap <= 0 and a.nnz <= _SUBGRADIENT_NNZ:
-        return _solve_mclp_exact(a, w, inc_sites, p, time_limit_s=time_limit_s,
-                                 mip_gap=mip_gap)
+        return _solve_mclp_exact(a, w, inc_sites, p, deadline=deadline, mip_gap=mip_gap)
     step = 1.0 - 1e-6 if _integral(w) else 1e-9 * max(1.0, total)
-    lag, lam = _core.subgradient_bound(a, w, p, inc, time_limit_s=0.5 * time_limit_s,
-                                       stop_gap=mip_gap)
+    lag, lam = _core.subgradient_bound(
+        a, w, p, inc, time_limit_s=0.5 * max(deadline - time.perf_counter(), 0.0),
+        stop_gap=mip_gap)
     bound = min(total, math.floor(lag + 1e-6) if _integral(w) else lag)
     if _solve.relative_gap(inc, bound) <= max(mip_gap, 1e-12) or inc >= bound - 1e-9:
         return inc_sites, inc, max(inc, bound), ("optimal" if inc >= bound - 1e-9
@@ -308,10 +328,9 @@ def _solve_mclp_cardinality(a: sp.csr_array, w: FloatArray, sites0: IntArray, p:
         return inc_sites, inc, inc, "optimal"
     free, ones, p_left, mg, const = rest
     r_start = _core.greedy_cover(mg.a, mg.weights, max_sites=p_left)
-    r_gap = mip_gap * inc / max(inc - const, 1.0)
     r_sites, _, r_bound, status = _solve_mclp_cardinality_exact_or_trivial(
-        mg.a, mg.weights, r_start, p_left, time_limit_s=_time_left(t0, time_limit_s),
-        mip_gap=r_gap)
+        mg.a, mg.weights, r_start, p_left, deadline=deadline, mip_gap=mip_gap, offset=const,
+        outer_bound=bound)
     inc_sites, inc = _keep_better(a, w, np.sort(np.r_[ones, free[r_sites]]).astype(np.int64),
                                   inc_sites, inc)
     final_bound = max(inc, min(bound, max(inc, const + r_bound)))
@@ -319,23 +338,27 @@ def _solve_mclp_cardinality(a: sp.csr_array, w: FloatArray, sites0: IntArray, p:
         status = "optimal"
     elif _solve.relative_gap(inc, final_bound) <= mip_gap:
         status = "gap_reached"
+    elif status in ("optimal", "gap_reached"):  # proven on the fixed part, not on the whole
+        status = "time_limit"
     return inc_sites, inc, final_bound, status
 
 
 def _solve_mclp_cardinality_exact_or_trivial(
-        a: sp.csr_array, w: FloatArray, sites0: IntArray, p: int, *, time_limit_s: float,
-        mip_gap: float) -> tuple[IntArray, float, float, str]:
+        a: sp.csr_array, w: FloatArray, sites0: IntArray, p: int, *, deadline: float,
+        mip_gap: float, offset: float = 0.0,
+        outer_bound: float = math.inf) -> tuple[IntArray, float, float, str]:
     n = a.shape[0]
     if p >= n or a.shape[1] == 0:
         sites = np.arange(n, dtype=np.int64)
         val = _core.covered_weight(a, w, sites)
         return sites, val, val, "optimal"
-    return _solve_mclp_exact(a, w, sites0, p, time_limit_s=time_limit_s, mip_gap=mip_gap)
+    return _solve_mclp_exact(a, w, sites0, p, deadline=deadline, mip_gap=mip_gap,
+                             offset=offset, outer_bound=outer_bound)
 
 
 def _solve_mclp_exact(a: sp.csr_array, w: FloatArray, sites0: IntArray, p: int, *,
-                      time_limit_s: float, mip_gap: float) -> tuple[IntArray, float,
-                                                                  float, str]:
+                      deadline: float, mip_gap: float, offset: float = 0.0,
+                      outer_bound: float = math.inf) -> tuple[IntArray, float, float, str]:
     """Exact cardinality MCLP: LP duals -> Lagrangian bound -> fixing -> small MIP.
 
     1. the LP relaxation (interior point, no crossover) gives multipliers ``lam`` for the
@@ -347,8 +370,12 @@ def _solve_mclp_exact(a: sp.csr_array, w: FloatArray, sites0: IntArray, p: int, 
        what a strictly better solution needs is fixed closed (open);
     4. the MIP on the remaining candidates (identical columns merged again) with the incumbent
        as start; the global bound is ``max(incumbent, bound of that MIP)``.
+
+    Every step stops the search as soon as ``mip_gap`` is proven. When this is the fixed part
+    of a bigger problem, ``offset`` is the weight the fixed-open sites cover and
+    ``outer_bound`` the bigger problem's bound: the gap is measured on the whole,
+    ``relative_gap(offset + objective, min(outer_bound, offset + bound))``.
     """
-    t0 = time.perf_counter()
     n, m = a.shape
     total = float(w.sum())
     inc_sites = np.asarray(sites0, dtype=np.int64)
@@ -359,11 +386,18 @@ def _solve_mclp_exact(a: sp.csr_array, w: FloatArray, sites0: IntArray, p: int, 
     step = 1.0 - 1e-6 if _integral(w) else 1e-9 * max(1.0, total)
 
     def left() -> float:
-        return time_limit_s - (time.perf_counter() - t0)
+        return max(deadline - time.perf_counter(), 0.0)
+
+    def proven(obj: float, bnd: float) -> bool:
+        return mip_gap > 0 and _solve.relative_gap(offset + obj, offset + bnd) <= mip_gap
+
+    def target(bnd: float) -> float | None:
+        return _gap_target(offset + bnd, mip_gap) - offset if mip_gap > 0 else None
 
     model = _mclp_model(a, w, p=p, costs=None, budget=None)
-    lp = _solve.solve(*model[:4], integer=None, maximize=True, time_limit_s=max(left(), 1.0))
-    bound = total
+    lp = _solve.solve(*model[:4], integer=None, maximize=True, time_limit_s=left(),
+                      deadline=deadline)
+    bound = min(total, outer_bound - offset)
     lag = math.inf
     c = order = None
     if lp.row_duals.size == m + 1:
@@ -372,20 +406,26 @@ def _solve_mclp_exact(a: sp.csr_array, w: FloatArray, sites0: IntArray, p: int, 
             if val < lag:
                 lag, c, order = val, cc, oo
         bound = min(bound, lag)
+    if _integral(w):
+        bound = math.floor(bound + 1e-6)
+    if proven(inc, bound) and inc < bound - 1e-9 * max(1.0, total):
+        return inc_sites, inc, max(inc, bound), "gap_reached"
     if math.isfinite(lp.objective) and np.all(np.isfinite(lp.x)):
         support = np.union1d(np.flatnonzero(lp.x[:n] > 1e-6), inc_sites).astype(np.int64)
         if support.size > p and left() > 0:
             sub = sp.csr_array(a[support])
             mg = _core.merge_identical_columns(sub, w, _reached(sub))
             local0 = np.searchsorted(support, inc_sites).astype(np.int64)
-            s_sites, _, _, _ = _solve_mclp_mip(mg.a, mg.weights, local0, p=p, costs=None,
-                                               budget=None, time_limit_s=max(left() / 4, 0.5),
-                                               mip_gap=0.0)
+            # the support's own bound proves nothing globally: stop at the global target
+            s_sites, _, _, _ = _solve_mclp_mip(
+                mg.a, mg.weights, local0, p=p, costs=None, budget=None,
+                deadline=time.perf_counter() + max(left() / 4, 0.5), mip_gap=0.0,
+                stop_at=target(bound))
             inc_sites, inc = _keep_better(a, w, support[s_sites], inc_sites, inc)
-    if _integral(w):
-        bound = math.floor(bound + 1e-6)
     if inc >= bound - 1e-9 * max(1.0, total):
         return inc_sites, inc, max(inc, bound), "optimal"
+    if proven(inc, bound):
+        return inc_sites, inc, max(inc, bound), "gap_reached"
     fixed0 = np.zeros(n, dtype=bool)
     fixed1 = np.zeros(n, dtype=bool)
     if c is not None and order is not None:
@@ -404,14 +444,17 @@ def _solve_mclp_exact(a: sp.csr_array, w: FloatArray, sites0: IntArray, p: int, 
         if val > inc:
             inc_sites, inc = np.sort(chosen), val
         return inc_sites, inc, max(inc, min(bound, const + float(mg.weights.sum()))), "optimal"
+    r_target = target(bound)
     r_sites, _, r_bound, status = _solve_mclp_mip(
-        mg.a, mg.weights, local0, p=p_left, costs=None, budget=None,
-        time_limit_s=max(left(), 1.0), mip_gap=mip_gap)
+        mg.a, mg.weights, local0, p=p_left, costs=None, budget=None, deadline=deadline,
+        mip_gap=mip_gap, stop_at=None if r_target is None else r_target - const)
     inc_sites, inc = _keep_better(a, w, np.sort(np.r_[ones, free[r_sites]]).astype(np.int64),
                                   inc_sites, inc)
     final_bound = min(bound, max(inc, const + r_bound))
     if inc >= final_bound - 1e-9 * max(1.0, total):
         status = "optimal"
+    elif proven(inc, final_bound):
+        status = "gap_reached"
     return inc_sites, inc, max(inc, final_bound), status
 
 
@@ -538,7 +581,7 @@ def mclp(
         greedy_val = _core.covered_weight(r, wr, g)
         start = _core.swap_search(r, wr, g) if g.size == p_left else g
         sites, obj_r, bound_r, status = _solve_mclp_cardinality(
-            r, wr, start, p_left, time_limit_s=_time_left(t0, time_limit_s), mip_gap=mip_gap)
+            r, wr, start, p_left, deadline=t0 + time_limit_s, mip_gap=mip_gap)
     else:
         assert budget_left is not None
         g = _core.greedy_cover(r, wr, costs=cr, budget=budget_left)
@@ -547,8 +590,8 @@ def mclp(
             sites, obj_r, bound_r, status = g, greedy_val, greedy_val, "optimal"
         else:
             sites, obj_r, bound_r, status = _solve_mclp_mip(
-                r, wr, g, p=None, costs=cr, budget=budget_left,
-                time_limit_s=_time_left(t0, time_limit_s), mip_gap=mip_gap)
+                r, wr, g, p=None, costs=cr, budget=budget_left, deadline=t0 + time_limit_s,
+                mip_gap=mip_gap)
     const = float(w[base & ~before].sum())
     chosen = np.sort(np.r_[forced_idx, allowed_idx[keep_c[sites]]]).astype(np.int64)
     params = {"new_sites": new_sites, "budget": budget, "max_minutes": max_minutes,
@@ -758,8 +801,8 @@ def lscp(
             integer = np.r_[np.ones(nr, dtype=bool), np.zeros(mr, dtype=bool)]
             start = _start_vector(r, g)
         sol = _solve.solve(*model, integer=integer, maximize=False,
-                           time_limit_s=_time_left(t0, time_limit_s), mip_rel_gap=mip_gap,
-                           start=start)
+                           time_limit_s=_time_left(t0, time_limit_s),
+                           deadline=t0 + time_limit_s, mip_rel_gap=mip_gap, start=start)
         _raise_if_infeasible(sol, "the set-covering model is infeasible")
         if np.all(np.isfinite(sol.x)):
             sites = np.flatnonzero(sol.x[:nr] > 0.5).astype(np.int64)
@@ -980,8 +1023,8 @@ def pmedian(
             start[nx_ + cand_e[first]] = 1.0
         sol = _solve.solve(cost, matrix, (row_lo, row_hi), (np.zeros(nx_ + ne), np.ones(nx_ + ne)),
                            integer=integer, maximize=False,
-                           time_limit_s=_time_left(t0, time_limit_s), mip_rel_gap=mip_gap,
-                           start=start)
+                           time_limit_s=_time_left(t0, time_limit_s),
+                           deadline=t0 + time_limit_s, mip_rel_gap=mip_gap, start=start)
         _raise_if_infeasible(sol, "the p-median model is infeasible")
         if np.all(np.isfinite(sol.x)):
             cand_sites = used[np.flatnonzero(sol.x[:nx_] > 0.5)]
@@ -1072,8 +1115,12 @@ def _capacity(capacity_population: Any, floor_area_m2: Any, m2_per_person: float
     return _core.as_weights(floor_area_m2, n, name="floor_area_m2") / float(m2_per_person)
 
 
-def _served_lp(a: sp.csr_array, w: FloatArray, cap: FloatArray, sites: IntArray) -> float:
-    """Return the population the open ``sites`` can serve within reach and capacity (LP)."""
+def _served_lp(a: sp.csr_array, w: FloatArray, cap: FloatArray, sites: IntArray, *,
+               deadline: float) -> float:
+    """Return the population the open ``sites`` can serve within reach and capacity (LP).
+
+    NaN when the LP is not solved by ``deadline`` (a ``time.perf_counter()`` value).
+    """
     if len(sites) == 0:
         return 0.0
     sub = sp.coo_array(a[np.asarray(sites, dtype=np.int64)])
@@ -1091,8 +1138,9 @@ def _served_lp(a: sp.csr_array, w: FloatArray, cap: FloatArray, sites: IntArray)
     sol = _solve.solve(w[c], matrix, (np.full(m + k, -np.inf),
                        np.r_[np.ones(m), cap[np.asarray(sites, dtype=np.int64)]]),
                        (np.zeros(ne), np.ones(ne)), integer=None, maximize=True,
-                       time_limit_s=60.0, lp_method="simplex")
-    return float(sol.objective)
+                       time_limit_s=max(deadline - time.perf_counter(), 0.0), deadline=deadline,
+                       lp_method="simplex")
+    return float(sol.objective) if sol.status == "optimal" else math.nan
 
 
 def capacitated_coverage(
@@ -1218,10 +1266,12 @@ def capacitated_coverage(
     sites_local = np.asarray(sorted(chosen_local), dtype=np.int64)
     objective, bound = greedy_obj, greedy_obj
     if ne:
+        mip_share = 0.9 if n_alternatives > 0 else 1.0  # the rest for the swap LPs
         sol = _solve.solve(np.r_[np.zeros(nr), wg[ec]], matrix, (row_lo, row_hi),
                            (col_lo, np.ones(nr + ne)), integer=np.r_[np.ones(nr, dtype=bool),
                                                            np.zeros(ne, dtype=bool)],
-                           maximize=True, time_limit_s=_time_left(t0, time_limit_s),
+                           maximize=True, time_limit_s=_time_left(t0, mip_share * time_limit_s),
+                           deadline=t0 + mip_share * time_limit_s,
                            mip_rel_gap=mip_gap, start=start)
         _raise_if_infeasible(sol, "the capacitated model is infeasible")
         if np.all(np.isfinite(sol.x)) and sol.objective > greedy_obj + 1e-9:
@@ -1237,15 +1287,25 @@ def capacitated_coverage(
               **_forced_excluded_params(ids, forced_m, excl)}
     swaps: list[tuple[int, list[tuple[int, float]]]] = []
     if n_alternatives > 0 and chosen.size:
+        # one LP per screened swap, out of the same budget (the MIP left them a tenth of it)
         screen = coverage_swaps(a, np.where(before, 0.0, w), before, chosen, allowed=~excl,
                                 k=n_alternatives + 3)
+        skipped = 0
         for s, alts in screen:
             vals = []
             for alt, _ in alts:
                 trial = np.where(chosen == s, alt, chosen)
-                vals.append((alt, _served_lp(a, np.where(before, 0.0, w), cap, trial)))
+                val = _served_lp(a, np.where(before, 0.0, w), cap, trial,
+                                 deadline=t0 + time_limit_s)
+                if math.isnan(val):
+                    skipped += 1
+                else:
+                    vals.append((alt, val))
             vals.sort(key=lambda t: (-t[1], t[0]))
             swaps.append((s, vals[:n_alternatives]))
+        if skipped:
+            log.warning("capacitated model: %d swap alternatives not evaluated within the "
+                        "time limit of %g s", skipped, time_limit_s)
     result = _coverage_result(
         "capacitated", a, w, before, chosen, ids=ids, objective=objective, bound=bound,
         status=status, greedy=greedy_obj, t0=t0, params=params,
@@ -1441,6 +1501,7 @@ def multi_category(
                   np.concatenate(y_cov).astype(np.float64)]
     sol = _solve.solve(cost, matrix, (np.full(matrix.shape[0], -np.inf), row_hi), (col_lo, col_hi),
                        integer=integer, maximize=True, time_limit_s=_time_left(t0, time_limit_s),
+                       deadline=t0 + time_limit_s,
                        mip_rel_gap=mip_gap, start=start)
     _raise_if_infeasible(
         sol, "the multi-category model is infeasible (forced sites over the budget?)")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -119,7 +120,9 @@ def suggest_sites(
         Minutes from each unit to the nearest existing facility of the category, when
         already computed (e.g. the ``access`` table); computed when None.
     time_limit_s
-        Solver time limit (default ``settings.siting_time_limit_s``).
+        Time limit of the whole call (default ``settings.siting_time_limit_s``): snapping,
+        candidates and reach sets count against it, the model gets what is left (at least a
+        twentieth of it) and budgets its alternatives out of that.
     n_alternatives
         Alternatives reported per chosen site.
     max_snap_m
@@ -134,6 +137,7 @@ def suggest_sites(
     Suggestion
         The result, the candidates and the existing minutes.
     """
+    started = time.perf_counter()
     from deyang_geo.access import nearest_minutes
     from deyang_geo.snapping import snap_points
 
@@ -194,12 +198,13 @@ def suggest_sites(
     reach = _reach_by_group(net, cands, groups, unit_snap, unit_reach, snapped=snapped,
                             walk_speed_kmh=walk_speed_kmh)
     population = units["population"].to_numpy(dtype=float)
+    budget_s = float(time_limit_s if time_limit_s is not None else settings.siting_time_limit_s)
     common: dict[str, Any] = {
         "candidate_ids": cands["id"].astype(str).tolist(),
         "unit_community": units["community_id"].astype(str).to_numpy()
         if "community_id" in units.columns else None,
-        "time_limit_s": float(time_limit_s if time_limit_s is not None
-                              else settings.siting_time_limit_s),
+        # one deadline for the whole call: what snapping and reach sets took is spent
+        "time_limit_s": max(budget_s - (time.perf_counter() - started), budget_s / 20),
         "n_alternatives": n_alternatives,
         "forced": list(forced) or None,
         "excluded": list(excluded) or None,
@@ -229,6 +234,8 @@ def suggest_sites(
     else:
         msg = f"unknown model {model!r}: use mclp, lscp, pmedian or capacitated"
         raise InputError(msg)
+    if "time_limit_s" in result.parameters:  # the user's limit, not what was left of it
+        result = replace(result, parameters={**result.parameters, "time_limit_s": budget_s})
     return Suggestion(result=result, candidates=cands, existing_minutes=existing)
 
 
