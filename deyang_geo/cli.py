@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "compliance",
     "suggest_sites",
     "report",
+    "batch",
 )
 
 EXIT_OK = 0
