@@ -71,6 +71,8 @@ class AreaOutcome:
         Its rows of the merged table (one per category).
     warnings
         Warnings the area's run raised (data problems worth a look).
+    worker_peak_rss_mb
+        Peak resident memory of the worker process so far, in MB (0 when skipped).
     """
 
     area_id: str
@@ -80,6 +82,7 @@ class AreaOutcome:
     seconds: float = 0.0
     rows: tuple[dict[str, Any], ...] = ()
     warnings: tuple[str, ...] = ()
+    worker_peak_rss_mb: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -482,7 +485,17 @@ def run_area(study: str, *, area_id: str, work_dir: str, out_dir: str, margin_m:
     seen = list(dict.fromkeys(str(w.message) for w in caught))
     return AreaOutcome(area_id=area_id, status=status, failure=failure, message=message,
                        seconds=time.perf_counter() - t0, rows=tuple(rows),
-                       warnings=tuple(seen))
+                       warnings=tuple(seen), worker_peak_rss_mb=_peak_rss_mb())
+
+
+def _peak_rss_mb() -> float:
+    """Return the peak resident memory of this process in MB (0 where it cannot be known)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return 0.0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -567,7 +580,7 @@ def _client(*, workers: int | None, memory_per_worker_gb: float | None,
     n = workers or max(1, (os.cpu_count() or 1))
     memory: Any = "auto" if memory_per_worker_gb is None else int(memory_per_worker_gb * 2**30)
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           memory_limit=memory, dashboard_address=None,
+                           memory_limit=memory, dashboard_address="127.0.0.1:0",
                            silence_logs=logging.ERROR)
     return Client(cluster), cluster
 
@@ -655,6 +668,7 @@ def run_batch(study: str | os.PathLike[str], *, areas: str | os.PathLike[str],
     areas_frame = pd.DataFrame([{"area_id": a.area_id, "status": a.status,
                                  "failure": a.failure, "message": a.message,
                                  "seconds": round(a.seconds, 1),
+                                 "worker_peak_rss_mb": a.worker_peak_rss_mb,
                                  "warnings": " | ".join(a.warnings)} for a in ordered])
     text = areas_frame.to_csv(index=False, na_rep="", lineterminator="\n")
     written["areas"] = write_text_atomic(out / AREAS_TABLE, str(text), encoding="utf-8-sig")
