@@ -166,6 +166,47 @@ class _Pass1:
         return need_ids, need_area, way_ids, way_area
 
 
+class _Walker:
+    """Walk sorted (id, area) pairs alongside the ids of a sorted file, a chunk at a time.
+
+    Python lists of one chunk make each look-up a few integer comparisons, without holding
+    all pairs as Python objects.
+    """
+
+    def __init__(self, ids: NDArray[np.int64], areas: NDArray[np.int64], file: Path,
+                 chunk: int = 65_536) -> None:
+        self.ids, self.areas, self.file, self.chunk = ids, areas, file, chunk
+        self.start = 0
+        self.buf_ids: list[int] = []
+        self.buf_areas: list[int] = []
+        self.i = 0
+        self.last = -(2**63)
+
+    def _more(self) -> bool:
+        self.start += len(self.buf_ids)
+        self.buf_ids = self.ids[self.start:self.start + self.chunk].tolist()
+        self.buf_areas = self.areas[self.start:self.start + self.chunk].tolist()
+        self.i = 0
+        return bool(self.buf_ids)
+
+    def areas_of(self, key: int) -> list[int]:
+        """Return the areas of ``key``; keys must come in increasing order."""
+        if key < self.last:
+            msg = "objects are not sorted by id (sort it first: osmium sort)"
+            raise NetworkError(Problem(msg, file=str(self.file)))
+        self.last = key
+        out: list[int] = []
+        while True:
+            if self.i >= len(self.buf_ids) and not self._more():
+                return out
+            value = self.buf_ids[self.i]
+            if value > key:
+                return out
+            if value == key:
+                out.append(self.buf_areas[self.i])
+            self.i += 1
+
+
 def split_osm_file(path: str | os.PathLike[str], boxes: Mapping[str, BBox], *,
                    out_paths: Mapping[str, str | os.PathLike[str]]) -> SplitSummary:
     """Write one road extract per area box from an OSM file.
@@ -255,20 +296,16 @@ def split_osm_file(path: str | os.PathLike[str], boxes: Mapping[str, BBox], *,
             tmp.parent.mkdir(parents=True, exist_ok=True)
             writers.append(osmium.SimpleWriter(str(tmp), bufsz=_WRITER_BUFFER_BYTES,
                                                overwrite=True))
+        nodes = _Walker(need_ids, need_area, file)
+        ways = _Walker(way_ids, way_area, file)
         for item2 in processor():
             obj2: Any = item2
             if obj2.is_node():
-                i = int(np.searchsorted(need_ids, obj2.id))
-                if i < len(need_ids) and need_ids[i] == obj2.id:
-                    node = osmium.osm.mutable.Node(id=obj2.id, location=obj2.location)
-                    while i < len(need_ids) and need_ids[i] == obj2.id:
-                        writers[need_area[i]].add_node(node)
-                        i += 1
-                continue
-            i = int(np.searchsorted(way_ids, obj2.id))
-            while i < len(way_ids) and way_ids[i] == obj2.id:
-                writers[way_area[i]].add_way(obj2)
-                i += 1
+                for a in nodes.areas_of(obj2.id):
+                    writers[a].add_node(obj2)
+            else:
+                for a in ways.areas_of(obj2.id):
+                    writers[a].add_way(obj2)
         for w in writers:
             w.close()
         for tmp, final in zip(tmps, finals, strict=True):

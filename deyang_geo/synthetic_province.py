@@ -96,15 +96,18 @@ def write_street_grid(path: str | os.PathLike[str], *, columns: int, rows: int,
     if out.exists():
         out.unlink()
     n = 0
+    cols = np.arange(columns)
     with osmium.SimpleWriter(str(out)) as writer:
         for j in range(rows):
+            lons = np.round(lon0 + (cols + jitter[j, :, 0]) * dlon, 7).tolist()
+            lats = np.round(lat0 + (j + jitter[j, :, 1]) * dlat, 7).tolist()
+            first = 1 + j * columns
+            row_skipped = bool(skip) and any(cj == j // cell_nodes for _, cj in skip)
             for i in range(columns):
-                if not present(i, j):
+                if row_skipped and not present(i, j):
                     continue
-                lon = round(lon0 + (i + jitter[j, i, 0]) * dlon, 7)
-                lat = round(lat0 + (j + jitter[j, i, 1]) * dlat, 7)
-                writer.add_node(osmium.osm.mutable.Node(id=1 + j * columns + i,
-                                                        location=(lon, lat)))
+                writer.add_node(osmium.osm.mutable.Node(id=first + i,
+                                                        location=(lons[i], lats[i])))
                 n += 1
         way_id = 1
         lines = [[(i, j) for i in range(columns)] for j in range(rows)]
