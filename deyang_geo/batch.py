@@ -572,11 +572,19 @@ def _client(*, workers: int | None, memory_per_worker_gb: float | None,
         msg = "batch runs need dask.distributed: pip install 'dask[distributed]'"
         raise ImportError(msg) from None
     if scheduler is not None:
+        # distributed logs each failed attempt with a traceback: the message below says it all
+        quiet = [logging.getLogger(n) for n in ("distributed", "asyncio", "tornado")]
+        levels = [q.level for q in quiet]
+        for q in quiet:
+            q.setLevel(logging.CRITICAL)
         try:
-            return Client(scheduler, timeout="20s"), None
+            return Client(scheduler, timeout="10s"), None
         except OSError as exc:
             msg = f"--scheduler {scheduler}: cannot connect to a Dask scheduler ({exc})"
             raise InputError(msg) from None
+        finally:
+            for q, level in zip(quiet, levels, strict=True):
+                q.setLevel(level)
     n = workers or max(1, (os.cpu_count() or 1))
     memory: Any = "auto" if memory_per_worker_gb is None else int(memory_per_worker_gb * 2**30)
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
@@ -653,13 +661,20 @@ def run_batch(study: str | os.PathLike[str], *, areas: str | os.PathLike[str],
             pending.append(i)
     log.info("%d areas, %d complete from an earlier run, %d to compute", len(ids),
              len(ids) - len(pending), len(pending))
-    split_s = _prepare(config, area_table, pending, work, margin_m=margin)
+    split_s = 0.0
     if pending:
-        outcomes.update(_run_pending(config.path, [ids[i] for i in pending],
-                                     [prints[i] for i in pending], work=work, out=out,
-                                     margin_m=margin,
-                                     workers=workers, memory_gb=memory_per_worker_gb,
-                                     scheduler=scheduler, progress=progress))
+        # connect first: a wrong scheduler address fails before the province is split
+        client, cluster = _client(workers=workers, memory_per_worker_gb=memory_per_worker_gb,
+                                  scheduler=scheduler)
+        try:
+            split_s = _prepare(config, area_table, pending, work, margin_m=margin)
+            outcomes.update(_run_pending(client, config.path, [ids[i] for i in pending],
+                                         [prints[i] for i in pending], work=work, out=out,
+                                         margin_m=margin, progress=progress))
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
     ordered = tuple(outcomes[a] for a in ids)
     table = merged_table(ordered)
     written: dict[str, Path] = {}
@@ -681,36 +696,29 @@ def run_batch(study: str | os.PathLike[str], *, areas: str | os.PathLike[str],
                        split_seconds=split_s)
 
 
-def _run_pending(study: Path, ids: Sequence[str], prints: Sequence[str], *, work: Path,
-                 out: Path, margin_m: float, workers: int | None, memory_gb: float | None,
-                 scheduler: str | None, progress: bool) -> dict[str, AreaOutcome]:
-    client, cluster = _client(workers=workers, memory_per_worker_gb=memory_gb,
-                              scheduler=scheduler)
-    try:
-        futures = {
-            area_id: client.submit(run_area, str(study), area_id=area_id,
-                                   work_dir=str(work / area_id), out_dir=str(out / area_id),
-                                   margin_m=margin_m, fingerprint=fp,
-                                   key=f"deyang-area-{area_id}-{fp[:12]}", pure=False,
-                                   retries=0)
-            for area_id, fp in zip(ids, prints, strict=True)}
-        if progress:
-            from distributed import progress as dask_progress
+def _run_pending(client: Any, study: Path, ids: Sequence[str], prints: Sequence[str], *,
+                 work: Path, out: Path, margin_m: float, progress: bool
+                 ) -> dict[str, AreaOutcome]:
+    futures = {
+        area_id: client.submit(run_area, str(study), area_id=area_id,
+                               work_dir=str(work / area_id), out_dir=str(out / area_id),
+                               margin_m=margin_m, fingerprint=fp,
+                               key=f"deyang-area-{area_id}-{fp[:12]}", pure=False,
+                               retries=0)
+        for area_id, fp in zip(ids, prints, strict=True)}
+    if progress:
+        from distributed import progress as dask_progress
 
-            dask_progress(list(futures.values()))
-        results: dict[str, AreaOutcome] = {}
-        for area_id, fut in futures.items():
-            try:
-                results[area_id] = fut.result()
-            except Exception as exc:  # a worker lost (memory limit), a scheduler gone...
-                results[area_id] = AreaOutcome(area_id=area_id, status="failed",
-                                               failure="internal",
-                                               message=f"{type(exc).__name__}: {exc}")
-        return results
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        dask_progress(list(futures.values()))
+    results: dict[str, AreaOutcome] = {}
+    for area_id, fut in futures.items():
+        try:
+            results[area_id] = fut.result()
+        except Exception as exc:  # a worker lost (memory limit), a scheduler gone...
+            results[area_id] = AreaOutcome(area_id=area_id, status="failed",
+                                           failure="internal",
+                                           message=f"{type(exc).__name__}: {exc}")
+    return results
 
 
 def merged_table(outcomes: Sequence[AreaOutcome]) -> pd.DataFrame:

@@ -300,3 +300,15 @@ def test_rerun_skips_complete_areas_and_redoes_interrupted_ones(
     table = pd.read_csv(out / "batch_coverage.csv", encoding="utf-8-sig")
     assert sorted(table.loc[table["status"].isin(["ok", "skipped"]), "area_id"].unique()) \
         == REGULAR
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    p = write_synthetic_province(tmp_path, areas_x=1, areas_y=1, area_nodes=3)
+    code = main(["batch", str(p.study), "--areas", str(p.areas), "--area-id-column",
+                 "area_id", "--out", str(tmp_path / "out"), "--scheduler", "tcp://127.0.0.1:9"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--scheduler tcp://127.0.0.1:9" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out" / "_batch_work").exists()  # nothing split before connecting
