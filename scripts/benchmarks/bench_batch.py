@@ -26,7 +26,6 @@ import argparse
 import json
 import math
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -35,8 +34,32 @@ import time
 from pathlib import Path
 
 
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _rss_now_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+class _PeakSampler:
+    """Sample this process's resident memory every 20 ms (C allocations included)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.base = _rss_now_mb()
+        self.peak = self.base
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, _rss_now_mb())
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return max(self.peak, _rss_now_mb()) - self.base
 
 
 def _child(args: list[str]) -> dict[str, float]:
@@ -46,31 +69,34 @@ def _child(args: list[str]) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _tiles(path: Path, n: int) -> dict[str, tuple[float, float, float, float]]:
-    import osmium
+#: Grid of the split benchmark (write_street_grid's defaults).
+_ORIGIN = (104.0, 30.5)
+_SPACING_M = 100.0
 
-    w = s = math.inf
-    e = nn = -math.inf
-    for obj in osmium.FileProcessor(str(path), osmium.osm.NODE):
-        lon, lat = obj.location.lon, obj.location.lat
-        w, s, e, nn = min(w, lon), min(s, lat), max(e, lon), max(nn, lat)
-    nx_, ny = 6, max(1, n // 6)
-    dx, dy = (e - w) / nx_, (nn - s) / ny
+
+def _tiles(side: int) -> dict[str, tuple[float, float, float, float]]:
+    """24 tiles (6 x 4) covering the side x side grid written by ``write_street_grid``."""
+    lon0, lat0 = _ORIGIN
+    dlat = _SPACING_M / 110_540.0
+    dlon = _SPACING_M / (110_540.0 * math.cos(math.radians(lat0)))
+    w, s = lon0 - 0.5 * dlon, lat0 - 0.5 * dlat
+    e, n = lon0 + (side - 0.5) * dlon, lat0 + (side - 0.5) * dlat
+    dx, dy = (e - w) / 6, (n - s) / 4
     return {f"T{j}_{i}": (w + i * dx, s + j * dy, w + (i + 1) * dx, s + (j + 1) * dy)
-            for j in range(ny) for i in range(nx_)}
+            for j in range(4) for i in range(6)}
 
 
-def child_split(path: str, folder: str) -> None:
+def child_split(path: str, folder: str, side: str) -> None:
     """Run the split in this (fresh) process and print time and peak memory as JSON."""
     from deyang_geo.osm_split import split_osm_file
 
-    boxes = _tiles(Path(path), 24)
-    base = _rss_mb()
+    boxes = _tiles(int(side))
+    sampler = _PeakSampler()
     t0 = time.perf_counter()
     summary = split_osm_file(path, boxes,
                              out_paths={k: Path(folder) / f"{k}.osm.pbf" for k in boxes})
     seconds = time.perf_counter() - t0
-    print(json.dumps({"seconds": seconds, "peak_mb": _rss_mb() - base,
+    print(json.dumps({"seconds": seconds, "peak_mb": sampler.stop(),
                       "largest_extract_nodes": max(summary.nodes.values()),
                       "nodes_read": summary.nodes_read, "ways_read": summary.ways_read}))
 
@@ -79,14 +105,14 @@ def child_locations(path: str) -> None:
     """The anchor: one pass over the whole file with pyosmium's node-location index."""
     import osmium
 
-    base = _rss_mb()
+    sampler = _PeakSampler()
     t0 = time.perf_counter()
     n = 0
     for obj in osmium.FileProcessor(str(path)).with_locations().with_filter(
             osmium.filter.KeyFilter("highway")):
         if obj.is_way():
             n += len(obj.nodes)
-    print(json.dumps({"seconds": time.perf_counter() - t0, "peak_mb": _rss_mb() - base,
+    print(json.dumps({"seconds": time.perf_counter() - t0, "peak_mb": sampler.stop(),
                       "refs": n}))
 
 
@@ -94,14 +120,21 @@ def bench_split(nodes: int, folder: Path) -> None:
     from deyang_geo.synthetic_province import write_street_grid
 
     side = math.ceil(math.sqrt(nodes))
-    pbf = folder / "split.osm.pbf"
-    t0 = time.perf_counter()
-    written = write_street_grid(pbf, columns=side, rows=side, way_segments=10, seed=7)
-    print(f"SYNTHETIC grid for the split: {written:,} nodes, {pbf.stat().st_size / 1e6:.0f} MB "
-          f"PBF, written in {time.perf_counter() - t0:.0f} s")
-    ours = _child(["_split", str(pbf), str(folder / "extracts")])
+    pbf = folder / f"split_{side}.osm.pbf"
+    if pbf.exists():
+        print(f"SYNTHETIC grid for the split: reusing {pbf}")
+    else:
+        t0 = time.perf_counter()
+        written = write_street_grid(pbf, columns=side, rows=side, way_segments=10, seed=7,
+                                    origin=_ORIGIN, spacing_m=_SPACING_M)
+        print(f"SYNTHETIC grid for the split: {written:,} nodes, "
+              f"{pbf.stat().st_size / 1e6:.0f} MB PBF, written in "
+              f"{time.perf_counter() - t0:.0f} s")
+    ours = _child(["_split", str(pbf), str(folder / "extracts"), str(side)])
     print(f"split into 24 extracts (2 passes):  {ours['seconds']:.1f} s, peak "
-          f"{ours['peak_mb']:.0f} MB; largest extract {ours['largest_extract_nodes']:,} nodes")
+          f"{ours['peak_mb']:.0f} MB above the process before; largest extract "
+          f"{ours['largest_extract_nodes']:,} nodes; read {ours['nodes_read']:,.0f} nodes, "
+          f"{ours['ways_read']:,.0f} highway ways")
     anchor = _child(["_locations", str(pbf)])
     print(f"anchor, 1 pass with a location index: {anchor['seconds']:.1f} s, peak "
           f"{anchor['peak_mb']:.0f} MB (a per-area read does this once per area: "
@@ -138,7 +171,7 @@ def bench_batch(areas_x: int, areas_y: int, area_nodes: int, workers: list[int],
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_split":
-        child_split(sys.argv[2], sys.argv[3])
+        child_split(sys.argv[2], sys.argv[3], sys.argv[4])
         return
     if len(sys.argv) > 1 and sys.argv[1] == "_locations":
         child_locations(sys.argv[2])
