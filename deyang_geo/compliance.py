@@ -35,6 +35,10 @@ HEADERS: dict[str, str] = {
     "target_kind": "检查类型 target_kind",
     "categories": "设施类别 categories",
     "threshold": "时间门槛 threshold",
+    "reading": "判读方式 reading",
+    "assumptions": "假设(规划未明示) assumptions",
+    "plan_edition": "规划版本 plan_edition",
+    "target_year": "目标年份 target_year",
     "unit": "单位 unit",
     "value": "现状值 value",
     "target": "目标值 target",
@@ -85,7 +89,7 @@ _UNITS = {
 _EPS = 1e-9
 _SUM_COLUMNS = (
     "n", "n_met", "population", "population_met", "demand", "supply", "m2_missing",
-    "fac_n", "fac_met", "fac_unknown", "num", "den", "amount",
+    "fac_n", "fac_met", "fac_unknown", "num", "den", "amount", "n_unjudged",
 )
 _GAP_COLUMNS = ("communities_short", "people_short", "m2_missing", "facilities_short",
                 "amount_short")
@@ -115,7 +119,10 @@ class ComplianceResult:
     Attributes
     ----------
     targets
-        City level: one row per target and scope (``urban``, ``rural``, ``all``) with
+        City level: one row per target, scope (``urban``, ``rural``, ``all``) and ``reading``
+        (``travel_time`` / ``presence`` for coverage targets, ``2sfca``, ``size`` or
+        ``attribute``) with ``assumptions`` (the interpretations the plan's text does not
+        state), ``plan_edition`` and ``target_year`` of the catalog,
         ``value``, ``target``, ``met``, ``status``, the gaps (``communities_short``,
         ``people_short``, ``m2_missing``, ``facilities_short``, ``amount_short``), ``source``,
         ``verified``, ``standard_source``/``standard_verified`` (thresholds and minimum sizes
@@ -176,7 +183,8 @@ class ComplianceResult:
         """Return one row per community with a value and a met column per target.
 
         Columns: ``community_id``, ``name``, ``kind``, ``township``, ``division``,
-        ``population``, then ``<target_id> value`` and ``<target_id> met`` in catalog order.
+        ``population``, then ``<target_id> value`` and ``<target_id> met`` in catalog order
+        (``<target_id> presence value`` / ``met`` for the presence reading of a target).
 
         Returns
         -------
@@ -188,12 +196,14 @@ class ComplianceResult:
         if long.empty:
             return pd.DataFrame(columns=keys)
         base = long.drop_duplicates("community_id")[keys].reset_index(drop=True)
-        order = list(dict.fromkeys(long["target_id"]))
+        label = long["target_id"].astype(str).where(
+            long["reading"] != "presence", long["target_id"].astype(str) + " presence")
+        order = list(dict.fromkeys(label))
         pos = pd.Series(np.arange(len(base)), index=base["community_id"])
         row = pos.reindex(long["community_id"]).to_numpy()
         columns: dict[str, Any] = {}
         for tid in order:
-            sel = (long["target_id"] == tid).to_numpy()
+            sel = (label == tid).to_numpy()
             value = np.full(len(base), np.nan)
             value[row[sel]] = long["value"].to_numpy(dtype=float, na_value=np.nan)[sel]
             met = pd.array([pd.NA] * len(base), dtype="boolean")
@@ -270,10 +280,15 @@ def evaluate_compliance(
 ) -> ComplianceResult:
     r"""Evaluate the plan's targets for every community, township, division and the city.
 
-    Coverage targets (T1, T2, T3, T7, T10): a demand unit is covered when every category of
+    Coverage targets (T1, T2, T3, T7, T10) are read as the catalog's ``reading`` says, one
+    result row per reading. By travel time: a demand unit is covered when every category of
     the target is within its threshold; a community is covered when the covered part of its
     population reaches ``covered_share``; the value is the share of communities covered (the
-    share of population is reported too), against the target share, per scope.
+    share of population is reported too), against the target share, per scope. By presence
+    (the plan's 建有 / 全覆盖: the community *has* one): a community is covered when a
+    facility of every category lies inside its polygon or is assigned to it by the
+    facilities' ``community_id`` column (a community id or name); a point community without
+    that column is "not assessable: no polygon or community column", never counted as 0.
 
     Capacity targets (T4, T5, T8) use a two-step floating catchment (2SFCA). With
     :math:`S_j` the area of facility :math:`j` and :math:`D_k` the demand of unit :math:`k`
@@ -298,7 +313,9 @@ def evaluate_compliance(
         (used to place facilities in communities when they have no ``community_id``).
     facilities
         ``id``, ``category``, optional ``floor_area_m2``, ``site_area_m2``,
-        ``opening_hours_per_day``, ``barrier_free``, ``community_id``; geometry optional.
+        ``opening_hours_per_day``, ``barrier_free``, ``community_id`` (id or name of the
+        community the facility belongs to); geometry optional. Categories the catalog does not
+        know are allowed: no target applies to them (they are listed in the parameters).
     units
         Demand units: ``unit_id``, ``community_id``, ``population``, ``households``.
     access
@@ -360,9 +377,15 @@ def evaluate_compliance(
         if evaluation.undersized is not None:
             undersized.append(evaluation.undersized)
 
+    fac_cats = facilities["category"].astype(str) if "category" in facilities.columns else (
+        pd.Series(dtype=str))
+    beyond = fac_cats[~fac_cats.isin(list(catalog.categories))].value_counts().sort_index()
     params = {
         "catalog_version": catalog.version,
         "catalog_path": catalog.path,
+        "plan_edition": catalog.edition,
+        "target_year": str(catalog.target_year),
+        "categories_beyond_catalog": ", ".join(f"{k} ({v})" for k, v in beyond.items()),
         "mode": mode,
         "covered_share": f"{share:g}",
         "thresholds_overridden": ",".join(f"{k}={v:g}" for k, v in sorted(overrides.items())),
@@ -407,6 +430,10 @@ class _Context:
     raw_communities: pd.DataFrame
     raw_facilities: pd.DataFrame
     minutes: Mapping[str, NDArray[np.float64]]  # category -> minutes per unit (inf unreached)
+    # presence: per community, whether it can be judged (polygon or a facility column)
+    presence_assessable: NDArray[np.bool_] = field(
+        default_factory=lambda: np.zeros(0, dtype=bool))
+    presence_note: str = ""
 
     @classmethod
     def build(cls, *, communities: pd.DataFrame, facilities: pd.DataFrame, units: pd.DataFrame,
@@ -490,11 +517,6 @@ class _Context:
         if fac_ids.duplicated().any():
             problems.append(Problem("facilities: duplicate ids: " + ", ".join(
                 fac_ids[fac_ids.duplicated()].unique()[:10]), column="id"))
-        bad_cat = ~facilities["category"].astype(str).isin(list(catalog.categories))
-        if bad_cat.any():
-            problems.append(Problem("facilities: categories not in the catalog: " + ", ".join(
-                sorted(facilities["category"].astype(str)[bad_cat].unique())[:10]),
-                column="category"))
         if problems:
             raise InputError(problems)
 
@@ -518,10 +540,16 @@ class _Context:
             "name": _text_column(facilities, "name"),
             "category": facilities["category"].astype(str).to_numpy(),
         })
-        fac["comm_pos"] = _place_facilities(facilities, communities, pos)
+        inside, assessable, presence_note = _presence_positions(facilities, communities, comm)
+        fac["inside_pos"] = inside
+        # sizes and attributes per community: the same community (its column by id or name,
+        # else the polygon it lies in), else the nearest one
+        fac["comm_pos"] = np.where(inside >= 0, inside,
+                                   _place_facilities(facilities, communities, pos))
         return cls(catalog=catalog, mode=mode, overrides=overrides, covered_share=covered_share,
                    comm=comm, units=u, fac=fac, raw_communities=communities,
-                   raw_facilities=facilities, minutes=minutes)
+                   raw_facilities=facilities, minutes=minutes,
+                   presence_assessable=assessable, presence_note=presence_note)
 
     def threshold(self, target: Target, category: str, *, rural: bool) -> float:
         """Minutes of ``category`` for ``target``, urban or rural.
@@ -584,6 +612,72 @@ def _text_column(table: pd.DataFrame, column: str) -> NDArray[np.object_]:
         return np.full(len(table), "", dtype=object)
     return np.asarray(table[column].astype(object).where(table[column].notna(), "").astype(str),
                       dtype=object)
+
+
+#: Why a community's presence reading cannot be judged.
+NO_PRESENCE = "not assessable: no polygon or community column"
+_POLYGON_TYPES = ("Polygon", "MultiPolygon")
+
+
+def _presence_positions(facilities: pd.DataFrame, communities: pd.DataFrame,
+                        comm: pd.DataFrame
+                        ) -> tuple[NDArray[np.int64], NDArray[np.bool_], str]:
+    """Community of each facility for the presence reading, and which communities are judged.
+
+    A facility belongs to the community its ``community_id`` column names (an id, else a
+    unique community name), else to the community polygon it lies in; -1 when neither. A
+    community is judged when the facilities carry a community column or it is a polygon;
+    a point community without the column cannot be (never silently "has none").
+    """
+    n_fac, n_comm = len(facilities), len(comm)
+    out = np.full(n_fac, -1, dtype=np.int64)
+    notes: list[str] = []
+    has_column = False
+    if "community_id" in facilities.columns:
+        raw = facilities["community_id"]
+        values = raw.astype(str).str.strip()
+        given = raw.notna().to_numpy() & (values != "").to_numpy()
+        # an empty column says nothing: point communities stay "not assessable"
+        has_column = bool(given.any())
+        by_id = pd.Series(np.arange(n_comm), index=comm["id"].to_numpy())
+        names = pd.Series(np.arange(n_comm), index=comm["name"].to_numpy())
+        names = names[~names.index.duplicated(keep=False) & (names.index != "")]
+        if by_id.index.duplicated().any():
+            by_id = by_id[~by_id.index.duplicated(keep="first")]
+        found = by_id.reindex(values.to_numpy()).to_numpy(dtype=float)
+        found = np.where(np.isnan(found), names.reindex(values.to_numpy()).to_numpy(
+            dtype=float), found)
+        ok = given & ~np.isnan(found)
+        out[ok] = found[ok].astype(np.int64)
+        unknown = int((given & (out < 0)).sum())
+        if unknown:
+            notes.append(f"{unknown} facilities name a community that is not in the "
+                         "communities file (community_id)")
+    polygons = np.zeros(n_comm, dtype=bool)
+    geo_c = communities.geometry if "geometry" in communities.columns else None
+    geo_f = facilities.geometry if "geometry" in facilities.columns else None
+    if geo_c is not None and n_comm:
+        kinds = np.asarray(getattr(geo_c, "geom_type", pd.Series([None] * n_comm)))
+        polygons = np.isin(kinds, _POLYGON_TYPES)
+    todo = out < 0
+    if polygons.any() and todo.any() and geo_f is not None and geo_c is not None:
+        import geopandas as gpd
+
+        crs_c, crs_f = getattr(geo_c, "crs", None), getattr(geo_f, "crs", None)
+        if crs_c is not None and crs_f is not None:
+            left = gpd.GeoDataFrame({"f": np.flatnonzero(todo)},
+                                    geometry=gpd.GeoSeries(geo_f.to_numpy()[todo], crs=crs_f)
+                                    .to_crs(crs_c).to_numpy(), crs=crs_c)
+            right = gpd.GeoDataFrame({"c": np.flatnonzero(polygons)},
+                                     geometry=np.asarray(geo_c.to_numpy())[polygons],
+                                     crs=crs_c)
+            joined = gpd.sjoin(left, right, how="inner", predicate="intersects")
+            joined = joined.sort_values(["f", "c"]).drop_duplicates("f")
+            out[joined["f"].to_numpy()] = joined["c"].to_numpy().astype(np.int64)
+    assessable = np.full(n_comm, has_column) | polygons
+    if not assessable.all():
+        notes.append(f"{int((~assessable).sum())} point communities {NO_PRESENCE}")
+    return out, assessable, "; ".join(notes)
 
 
 def _place_facilities(facilities: pd.DataFrame, communities: pd.DataFrame,
@@ -675,7 +769,12 @@ def _evaluate_target(ctx: _Context, target: Target, reach: Reach | None) -> _Eva
     if not target.assessable:
         return _not_assessed(ctx, target, f"not assessable: {target.not_assessable_reason}")
     if target.kind == "coverage":
-        return _coverage(ctx, target)
+        parts = [_presence(ctx, target) if reading == "presence" else _coverage(ctx, target)
+                 for reading in (target.readings or ("travel_time",))]
+        if len(parts) == 1:
+            return parts[0]
+        return _Evaluation({lv: _concat([p.levels[lv] for p in parts], None)
+                            for lv in LEVELS})
     if target.kind == "capacity":
         return _capacity(ctx, target, reach)
     if target.kind == "size":
@@ -715,7 +814,33 @@ def _coverage(ctx: _Context, target: Target) -> _Evaluation:
     sums["comm_met"] = np.where(has_units, is_cov, np.nan)
     note = ("" if has_units.all() else
             f"{int((~has_units).sum())} communities without demand units are left out")
-    return _levels(ctx, target, sums, note=note)
+    return _levels(ctx, target, sums, note=note, reading="travel_time")
+
+
+def _presence(ctx: _Context, target: Target) -> _Evaluation:
+    """Judge whether each community *has* a facility of every target category (建有, 全覆盖)."""
+    judged = ctx.presence_assessable
+    if not judged.any():
+        return _not_assessed(ctx, target, NO_PRESENCE, reading="presence")
+    n_comm = len(ctx.comm)
+    inside = ctx.fac["inside_pos"].to_numpy()
+    cats = ctx.fac["category"].to_numpy()
+    fewest = np.full(n_comm, np.inf)
+    for cat in target.categories:
+        sel = (cats == cat) & (inside >= 0)
+        fewest = np.minimum(fewest, np.bincount(inside[sel], minlength=n_comm))
+    has = judged & (fewest >= 1)
+    pop = np.nan_to_num(ctx.comm["population"].to_numpy(dtype=float))
+    sums = _base_sums(n_comm)
+    sums["n"] = judged.astype(float)
+    sums["n_met"] = has.astype(float)
+    sums["n_unjudged"] = (~judged).astype(float)
+    sums["population"] = np.where(judged, pop, 0.0)
+    sums["population_met"] = np.where(has, pop, 0.0)
+    sums["comm_value"] = np.where(judged, fewest, np.nan)
+    sums["comm_met"] = np.where(judged, has, np.nan)
+    sums["comm_status"] = np.where(judged, "", NO_PRESENCE)
+    return _levels(ctx, target, sums, note=ctx.presence_note, reading="presence")
 
 
 def _capacity(ctx: _Context, target: Target, reach: Reach | None) -> _Evaluation:
@@ -962,17 +1087,19 @@ _KEY_COLUMNS = {
     "division": ["division"],
     "city": [],
 }
-_TARGET_INFO = ["target_id", "scope", "target_kind", "categories", "threshold", "unit"]
+_TARGET_INFO = ["target_id", "scope", "target_kind", "reading", "categories", "threshold",
+                "unit"]
 _RESULT = ["value", "target", "met", "status", "communities", "communities_met",
            "communities_short", "population", "population_share", "people_short", "m2_missing",
            "facilities", "facilities_short", "facilities_unknown", "amount_short"]
-_PROVENANCE = ["source", "verified", "standard_source", "standard_verified", "description_zh",
-               "description_en", "note"]
+_PROVENANCE = ["source", "verified", "standard_source", "standard_verified", "assumptions",
+               "plan_edition", "target_year", "description_zh", "description_en", "note"]
 _CITY_COLUMNS = _TARGET_INFO + _RESULT + _PROVENANCE
 _DIVISION_COLUMNS = _KEY_COLUMNS["division"] + _CITY_COLUMNS
 _TOWNSHIP_COLUMNS = _KEY_COLUMNS["township"] + _CITY_COLUMNS
 _COMMUNITY_COLUMNS = _KEY_COLUMNS["community"] + _TARGET_INFO + [
-    "value", "target", "met", "status", "population", "m2_missing", "source", "verified"]
+    "value", "target", "met", "status", "population", "m2_missing", "source", "verified",
+    "assumptions"]
 
 
 def _unit(target: Target) -> str:
@@ -981,10 +1108,20 @@ def _unit(target: Target) -> str:
     return _UNITS.get(key or "", "")
 
 
-def _info(ctx: _Context, target: Target, scope: str) -> dict[str, Any]:
+_READING_OF_KIND = {"coverage": "travel_time", "capacity": "2sfca", "size": "size",
+                    "attribute": "attribute"}
+
+
+def _info(ctx: _Context, target: Target, scope: str, reading: str | None = None
+          ) -> dict[str, Any]:
     std_source, std_verified = "", None
     threshold = ""
-    if target.kind in ("coverage", "capacity"):
+    reading = reading or _READING_OF_KIND.get(target.kind, "")
+    if reading == "presence":
+        threshold = ("+".join(target.categories) + " inside the community "
+                     "(polygon or community_id)")
+        std_source, std_verified = f"plan text: {target.source}", target.verified
+    elif target.kind in ("coverage", "capacity"):
         std_source, std_verified = ctx.threshold_source(target, scope)
         threshold = ctx.threshold_text(target, scope)
     elif target.kind == "size":
@@ -1005,8 +1142,13 @@ def _info(ctx: _Context, target: Target, scope: str) -> dict[str, Any]:
         "target_kind": target.kind,
         "categories": "+".join(target.categories),
         "threshold": threshold,
-        "unit": _unit(target),
+        "reading": reading,
+        "unit": ("communities with the facility" if reading == "presence" else _unit(target)),
         "source": target.source,
+        "assumptions": " | ".join(target.assumptions_for(reading,
+                                                         covered_share=ctx.covered_share)),
+        "plan_edition": ctx.catalog.edition,
+        "target_year": ctx.catalog.target_year or np.nan,
         "verified": target.verified,
         "standard_source": std_source,
         "standard_verified": std_verified,
@@ -1069,7 +1211,9 @@ def _finalise(sums: pd.DataFrame, target: Target, t: float) -> pd.DataFrame:
     out["target"] = t
     out["met"] = pd.array([bool(m) if a else pd.NA for m, a in zip(met, assessed, strict=True)],
                           dtype="boolean")
-    out["status"] = np.where(assessed, np.where(met, "met", "missed"), "no data in scope")
+    # communities in scope that cannot be judged (presence of point communities) say why
+    empty = np.where(sums["n_unjudged"].to_numpy() > 0, NO_PRESENCE, "no data in scope")
+    out["status"] = np.where(assessed, np.where(met, "met", "missed"), empty)
     out["communities"] = n
     out["communities_met"] = n_met
     # gaps towards an aggregate share are 0 once it is met; counts of communities below their
@@ -1092,12 +1236,12 @@ def _finalise(sums: pd.DataFrame, target: Target, t: float) -> pd.DataFrame:
 
 
 def _levels(ctx: _Context, target: Target, sums: pd.DataFrame, *, note: str = "",
-            city_totals: dict[str, float] | None = None,
+            city_totals: dict[str, float] | None = None, reading: str | None = None,
             ) -> _Evaluation:
     comm = ctx.comm
     levels: dict[str, list[pd.DataFrame]] = {lv: [] for lv in LEVELS}
     for scope, t in _scopes(target):
-        info = _info(ctx, target, scope)
+        info = _info(ctx, target, scope, reading)
         mask = _in_scope(ctx, scope)
         part = sums.loc[mask, list(_SUM_COLUMNS)]
         keys = comm.loc[mask, ["division", "township"]]
@@ -1127,6 +1271,8 @@ def _levels(ctx: _Context, target: Target, sums: pd.DataFrame, *, note: str = ""
             levels[level].append(fin.reset_index(drop=True))
         if target.rule != "total" and "comm_value" in sums.columns:
             c_mask = mask & ~pd.isna(sums["comm_value"].to_numpy())
+            if "comm_status" in sums.columns:
+                c_mask |= mask & (sums["comm_status"].to_numpy() != "")
             t_per = t
             cm = sums["comm_met"].to_numpy()[c_mask]
             cdf = pd.DataFrame({
@@ -1144,20 +1290,27 @@ def _levels(ctx: _Context, target: Target, sums: pd.DataFrame, *, note: str = ""
                     "capacity", "size") else np.nan,
             })
             cdf["status"] = np.where(pd.isna(cm), "no data", np.where(cm == 1, "met", "missed"))
+            if "comm_status" in sums.columns:
+                special = sums["comm_status"].to_numpy()[c_mask]
+                cdf["status"] = np.where(special != "", special, cdf["status"].to_numpy())
             for k, v in info.items():
                 if k in _COMMUNITY_COLUMNS:
                     cdf[k] = v
-            if target.kind == "coverage":
+            if info["reading"] == "presence":
+                cdf["unit"] = "facilities in the community (fewest over the categories)"
+                cdf["target"] = 1.0
+            elif target.kind == "coverage":
                 cdf["unit"] = "share of population within the threshold"
             levels["community"].append(cdf)
     return _Evaluation({lv: _concat(v, None) for lv, v in levels.items()})
 
 
-def _not_assessed(ctx: _Context, target: Target, status: str) -> _Evaluation:
+def _not_assessed(ctx: _Context, target: Target, status: str, *,
+                  reading: str | None = None) -> _Evaluation:
     out: dict[str, pd.DataFrame] = {}
     rows = []
     for scope, t in _scopes(target):
-        info = _info(ctx, target, scope)
+        info = _info(ctx, target, scope, reading)
         rows.append({**info, "target": t, "met": pd.NA, "status": status})
     base = pd.DataFrame(rows)
     out["city"] = base
@@ -1185,13 +1338,21 @@ def _concat(frames: list[pd.DataFrame], columns: list[str] | None) -> pd.DataFra
     for c in columns:
         if c not in table.columns:
             table[c] = pd.NA if c in ("met", "verified", "standard_verified") else (
-                "" if c in ("status", "note", "threshold", "source", "standard_source") else
-                np.nan)
+                "" if c in ("status", "note", "threshold", "source", "standard_source",
+                            "reading", "assumptions", "plan_edition") else np.nan)
     table = table[columns]
     if "met" in table.columns:
         table["met"] = table["met"].astype("boolean")
     return table
 
+
+_READING_ZH = {
+    "travel_time": "出行时间 travel_time",
+    "presence": "社区内建有 presence",
+    "2sfca": "两步移动搜索 2sfca",
+    "size": "设施面积 size",
+    "attribute": "属性 attribute",
+}
 
 _STATUS_ZH = {
     "met": "达标 met",
@@ -1227,6 +1388,8 @@ def _for_output(table: pd.DataFrame) -> pd.DataFrame:
             out[c] = out[c].round(4)
     if "status" in out.columns:
         out["status"] = out["status"].map(_status_text)
+    if "reading" in out.columns:
+        out["reading"] = out["reading"].map(lambda r: _READING_ZH.get(r, r))
     if "met" in out.columns:
         out["met"] = [_yes_no(v, "是 yes", "否 no") for v in out["met"]]
     for c in ("verified", "standard_verified"):
@@ -1279,7 +1442,8 @@ def gap_summary(result: ComplianceResult) -> list[str]:
             v = getattr(row, col)
             if isinstance(v, float) and not math.isnan(v) and v > 0:
                 gaps.append(f"{v:,.0f} {label}")
-        lines.append(f"{row.target_id} {row.scope}: {row.value:.3g} < {row.target:g} "
+        how = " (presence)" if getattr(row, "reading", "") == "presence" else ""
+        lines.append(f"{row.target_id} {row.scope}{how}: {row.value:.3g} < {row.target:g} "
                      f"{row.unit}; short: {', '.join(gaps) or '-'}")
     return lines
 

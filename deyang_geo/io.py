@@ -86,6 +86,9 @@ COLUMN_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "opening_hours_per_day": ("opening_hours_per_day", "opening_hours", "hours_per_day",
                                   "开放时长", "每日开放时长", "开放时间", "每天开放小时"),
         "barrier_free": ("barrier_free", "accessible", "无障碍", "无障碍设施"),
+        # the community a facility belongs to (its id or name): the presence reading of 建有
+        "community_id": ("community_id", "所属社区", "所属社区编号", "所在社区", "所属村社区",
+                         "社区编号", "community"),
     },
     "communities": {
         **_COMMON,
@@ -121,7 +124,7 @@ COLUMN_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
 _CANONICAL: dict[str, tuple[str, ...]] = {
     "facilities": ("id", "name", "category", "floor_area_m2", "site_area_m2",
                    "capacity_population", "opening_hours_per_day", "barrier_free", "township",
-                   "division", "synthetic"),
+                   "division", "synthetic", "community_id"),
     "communities": ("id", "name", "kind", "population", "households", "township", "division",
                     "floor_area_m2", "social_workers", "social_organisations", "volunteers",
                     "registered_volunteers", "party_members", "party_member_volunteers",
@@ -741,7 +744,14 @@ def _label_variants(label: str) -> list[str]:
 
 
 def _category_keys(values: Sequence[str | None], *, rows: np.ndarray[Any, np.dtype[np.int64]],
-                   column: str, log: ProblemLog, catalog: Any) -> list[str | None]:
+                   column: str, log: ProblemLog, catalog: Any,
+                   beyond: dict[str, list[str]] | None = None) -> list[str | None]:
+    """Catalog keys of the values; with ``beyond``, other categories are kept as written.
+
+    ``beyond`` collects each category the catalog does not know (药店, 游泳池...) with a
+    hint when it looks like a catalog name; a name that several categories end with stays an
+    error, since it means a catalog category ambiguously.
+    """
     lookup, keys = _category_lookup(catalog)
     out: list[str | None] = []
     for value, row in zip(values, rows, strict=True):
@@ -755,18 +765,46 @@ def _category_keys(values: Sequence[str | None], *, rows: np.ndarray[Any, np.dty
         if key is None:
             close = difflib.get_close_matches(_norm(value), list(lookup), n=1, cutoff=0.6)
             hint = f"; did you mean {lookup[close[0]]!r}?" if close else ""
-            log.add(f"unknown category {value!r}: not a key or name in the standards catalog "
-                    f"(keys: {', '.join(keys)}){hint}", row=int(row), column=column,
-                    kind="unknown category")
+            several = _suffix_keys(_norm(value), lookup)
+            # a value written like a key and close to one is a typo, not a new category
+            typo = bool(re.fullmatch(r"[a-z0-9]+(?:_[a-z0-9]+)+", value.strip())) and bool(
+                difflib.get_close_matches(value.strip(), keys, n=1, cutoff=0.85))
+            named = any(ch.isalpha() for ch in value)  # "??", "-" or "0" name nothing
+            if beyond is not None and len(several) < 2 and not typo and named:
+                text = unicodedata.normalize("NFKC", value).strip()
+                beyond.setdefault(text, []).append(hint.lstrip("; "))
+                out.append(text)
+                continue
+            what = (f"ambiguous category {value!r}: it may mean {', '.join(sorted(several))}; "
+                    "write the category's full name or key" if len(several) > 1 else
+                    f"unknown category {value!r}: not a key or name in the standards catalog "
+                    f"(keys: {', '.join(keys)}){hint}")
+            log.add(what, row=int(row), column=column, kind="unknown category")
         out.append(key)
     return out
 
 
+def _beyond_catalog_notice(label: str, beyond: Mapping[str, list[str]]) -> str:
+    """One line listing the categories beyond the catalog and their counts."""
+    parts = []
+    for name in sorted(beyond):
+        hints = sorted({h for h in beyond[name] if h})
+        parts.append(f"{name} ({len(beyond[name])}{'; ' + hints[0] if hints else ''})")
+    return (f"{label}: {len(beyond)} categories not in the standards catalog are analysed "
+            f"with the study's default threshold, and no plan target applies to them: "
+            f"{', '.join(parts)}")
+
+
+def _suffix_keys(value: str, lookup: Mapping[str, str]) -> set[str]:
+    """Keys of every category whose Chinese label ends with ``value``."""
+    if len(value) < 3 or value.isascii():
+        return set()
+    return {key for label, key in lookup.items() if label.endswith(value)}
+
+
 def _by_suffix(value: str, lookup: Mapping[str, str]) -> str | None:
     """Return the key of the only category whose Chinese label ends with ``value`` (卫生室)."""
-    if len(value) < 3 or value.isascii():
-        return None
-    keys = {key for label, key in lookup.items() if label.endswith(value)}
+    keys = _suffix_keys(value, lookup)
     return keys.pop() if len(keys) == 1 else None
 
 
@@ -1019,11 +1057,12 @@ def _read_points(
     names = texts("name")
     out["name"] = [nm if nm is not None else (ids[i] if ids else None)
                    for i, nm in enumerate(names or [None] * n)]
+    beyond: dict[str, list[str]] = {}
     if table == "facilities" and found.get("category") is not None:
         category_texts = texts("category") or []
         out["category"] = _category_keys(category_texts, rows=rows,
                                          column=found["category"] or "category", log=log,
-                                         catalog=catalog)
+                                         catalog=catalog, beyond=beyond)
     if table == "communities":
         out["kind"] = _kinds(texts("kind"), out["name"], rows=rows, column=found.get("kind"),
                              log=log, label=src.label)
@@ -1057,6 +1096,8 @@ def _read_points(
         geoms = _geometries_from_columns(src, found, input_crs=input_crs, log=log,
                                          study_area=area)
     log.raise_if_any()
+    if beyond:
+        warnings.warn(_beyond_catalog_notice(src.label, beyond), InputWarning, stacklevel=4)
 
     if table == "communities":
         out["population"] = np.asarray(out["population"], dtype=np.int64)
@@ -1120,7 +1161,10 @@ def read_facilities(
     point on their surface); tables (CSV, Excel) give coordinates in columns (经度/纬度,
     lon/lat, lng, x/y, or one ``"lon,lat"`` column). Column names may be Chinese or English
     (see :data:`COLUMN_ALIASES`); categories may be catalog keys or their Chinese or English
-    names. Columns not recognised are kept under their own names.
+    names. Categories the catalog does not know (药店 pharmacy, 菜市场 market...) are kept
+    as written and analysed with the study's default threshold; one :class:`InputWarning`
+    lists them with their counts, and no plan target applies to them. Columns not recognised
+    are kept under their own names.
 
     Parameters
     ----------
@@ -1142,16 +1186,18 @@ def read_facilities(
     Returns
     -------
     geopandas.GeoDataFrame
-        ``id`` (str, unique), ``name``, ``category`` (catalog key), the optional columns found
-        (``floor_area_m2``, ``site_area_m2``, ``capacity_population``,
-        ``opening_hours_per_day``, ``barrier_free``, ``township``, ``division``),
+        ``id`` (str, unique), ``name``, ``category`` (catalog key, or the name as written for a
+        category beyond the catalog), the optional columns found (``floor_area_m2``,
+        ``site_area_m2``, ``capacity_population``, ``opening_hours_per_day``,
+        ``barrier_free``, ``township``, ``division``, ``community_id``: the community the
+        facility belongs to, by id or name, 所属社区),
         ``synthetic`` (bool), the file's other columns, and Point geometry in EPSG:4326.
 
     Raises
     ------
     InputError
-        Listing every problem of the file (missing columns, duplicate ids, unknown categories,
-        bad coordinates or geometries), each with file, row and column.
+        Listing every problem of the file (missing columns, duplicate ids, ambiguous category
+        names, bad coordinates or geometries), each with file, row and column.
     """
     return _read_points(path, "facilities", input_crs=input_crs, study_area=study_area,
                         catalog=catalog)

@@ -327,6 +327,8 @@ def write_geopackage(path: str | os.PathLike[str], layers: Mapping[str, gpd.GeoD
 def _header(column: str, lang: Lang, catalog: Any = None) -> str:
     if column in COLUMN_LABELS:
         return label(*COLUMN_LABELS[column], lang)
+    if column in _COMPLIANCE_LABELS:
+        return label(*_COMPLIANCE_LABELS[column], lang)
     if column.endswith(" share") and " " not in column[:-6]:
         name = category_label(column[:-6], lang=lang, catalog=catalog)
         return f"{name} ({label('覆盖率', 'share', lang)})"
@@ -347,7 +349,7 @@ def _cell(column: str, value: Any, *, lang: Lang, catalog: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, (bool, np.bool_)):
-        if column in ("met", "verified", "synthetic"):
+        if column in ("met", "verified", "synthetic", "standard_verified"):
             mark = "✔" if value else "✘"
             cls = "ok" if value else "bad"
             return f'<span class="{cls}">{mark}</span>'
@@ -554,9 +556,35 @@ def _coverage_views(tables: Mapping[str, pd.DataFrame], *, t: Any
     return views
 
 
-_COMPLIANCE_COLUMNS = ("target_id", "scope", "description", "unit", "value", "target", "met",
-                       "status", "communities_short", "people_short", "m2_missing",
-                       "facilities_short", "amount_short", "gap", "source", "verified")
+_COMPLIANCE_COLUMNS = ("target_id", "scope", "reading", "description", "threshold", "unit",
+                       "value", "target", "met", "status", "communities_short", "people_short",
+                       "m2_missing", "facilities_short", "amount_short", "gap", "source",
+                       "verified", "standard_source", "standard_verified", "assumptions")
+#: Headers of the compliance provenance columns (the rest are in COLUMN_LABELS).
+_COMPLIANCE_LABELS: dict[str, tuple[str, str]] = {
+    "reading": ("判读方式", "reading"),
+    "threshold": ("门槛", "threshold"),
+    "standard_source": ("标准依据", "standard source"),
+    "standard_verified": ("标准已核实", "standard verified"),
+    "assumptions": ("假设 (规划未明示)", "assumptions (not stated by the plan)"),
+}
+
+
+def _compliance_edition(targets: pd.DataFrame, *, lang: Lang) -> str:
+    """One line naming the plan edition(s) and target year(s) the targets check."""
+    table = _canonical(targets)
+    if "plan_edition" not in table.columns:
+        return ""
+    editions = [str(e) for e in dict.fromkeys(table["plan_edition"].dropna()) if str(e)]
+    year_column = table["target_year"] if "target_year" in table.columns else pd.Series(
+        dtype=float)
+    years = [f"{float(y):g}" for y in dict.fromkeys(
+        pd.to_numeric(year_column, errors="coerce").dropna())]
+    if not editions:
+        return ""
+    return label(f"检查的规划版本: {'; '.join(editions)}, 目标年份 {', '.join(years) or '-'}",
+                 f"Plan edition checked: {'; '.join(editions)}; targets for "
+                 f"{', '.join(years) or '-'}", lang)
 
 
 def _compliance_view(targets: pd.DataFrame, *, lang: Lang) -> pd.DataFrame:
@@ -787,6 +815,9 @@ def build_report(
         targets = compliance_tables.get("compliance_targets")
         if targets is None:
             targets = next(iter(compliance_tables.values()))
+        edition = _compliance_edition(targets, lang=lang)
+        if edition:
+            parts.append(f'<p class="edition">{esc(edition)}</p>')
         parts.append(_table_html(_compliance_view(targets, lang=lang), lang=lang,
                                  catalog=catalog))
         parts.append(full_note)

@@ -49,6 +49,14 @@ CAPACITY_MEASURES: tuple[str, ...] = ("m2_per_100_households", "m2_per_person")
 ATTRIBUTE_RULES: tuple[str, ...] = ("share_true", "share_at_least", "mean", "ratio", "total")
 #: Tables an attribute target reads.
 ATTRIBUTE_TABLES: tuple[str, ...] = ("communities", "facilities")
+#: How a coverage target is read: a facility within the travel-time threshold of the
+#: community's people, a facility inside the community (建有: the community *has* one), or both.
+READINGS: tuple[str, ...] = ("travel_time", "presence", "both")
+#: Key of the GB 50180-2018 residential-block level (居住街坊) in ``[life_circles]``.
+RESIDENTIAL_BLOCK = "block"
+#: Provenance of a category's OSM tag mapping when the catalog gives none.
+DEFAULT_OSM_TAGS_SOURCE = ("ASSUMPTION: OpenStreetMap tag mapping chosen for this catalog; the "
+                           "plan names no tags")
 #: Wildcard tag value in ``osm_tags``: the key must be present with any value.
 ANY_VALUE = "*"
 
@@ -60,9 +68,10 @@ class LifeCircle:
     Attributes
     ----------
     minutes
-        Walking time of the level (5, 10 or 15).
+        Walking time of the level (5, 10 or 15); ``None`` for the residential block (居住街坊),
+        for which GB 50180-2018 gives no walking time.
     distance_min_m, distance_max_m
-        Walking distance range in metres.
+        Walking distance range in metres (``nan`` when the standard gives none).
     population_min, population_max
         Resident population range.
     dwellings_min, dwellings_max
@@ -71,9 +80,11 @@ class LifeCircle:
         Where the population and dwelling figures come from and whether they were checked.
     distance_source, distance_verified
         The same for the distances.
+    level
+        The key of the level in the catalog (``"15"``, ``"10"``, ``"5"``, ``"block"``).
     """
 
-    minutes: int
+    minutes: int | None
     name_zh: str
     name_en: str
     distance_min_m: float
@@ -86,6 +97,7 @@ class LifeCircle:
     verified: bool
     distance_source: str
     distance_verified: bool
+    level: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,9 @@ class Category:
         ``"threshold"``, ``"rural_threshold"``, ``"min_floor_area"``, ...).
     aliases
         Other names planners use for the category in their files (卫生计生室, 健身点...).
+    osm_tags_source, osm_tags_verified
+        Where the OSM tag mapping comes from (an ASSUMPTION of the catalog unless a source is
+        given) and whether it was checked.
     """
 
     key: str
@@ -135,6 +150,8 @@ class Category:
     sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     verified_flags: Mapping[str, bool] = field(default_factory=lambda: MappingProxyType({}))
     aliases: tuple[str, ...] = ()
+    osm_tags_source: str = DEFAULT_OSM_TAGS_SOURCE
+    osm_tags_verified: bool = False
 
     def threshold_for(self, mode: str = "walk", *, rural: bool = False) -> float:
         """Return the time threshold in minutes for a travel mode.
@@ -213,6 +230,16 @@ class Target:
         ``False`` for targets the toolkit cannot judge from space or attributes (T16).
     source, verified
         Where the target comes from and whether it was checked.
+    readings
+        Coverage targets: ``("travel_time",)``, ``("presence",)`` or both, in that order
+        (catalog key ``reading = "travel_time" | "presence" | "both"``); empty for the
+        other kinds.
+    assumptions
+        Interpretations the plan's text does not state, each starting with ``ASSUMPTION``,
+        shown with every reading of the target.
+    travel_time_assumptions, presence_assumptions
+        Interpretations that apply to one reading only. ``{covered_share}`` in a text is
+        replaced by the share used.
     """
 
     id: str
@@ -236,6 +263,34 @@ class Target:
     not_assessable_reason: str | None
     source: str
     verified: bool
+    readings: tuple[str, ...] = ()
+    assumptions: tuple[str, ...] = ()
+    travel_time_assumptions: tuple[str, ...] = ()
+    presence_assumptions: tuple[str, ...] = ()
+
+    def assumptions_for(self, reading: str = "", *, covered_share: float | None = None
+                        ) -> tuple[str, ...]:
+        """Return the assumptions of one reading of the target (all of them for ``""``).
+
+        Parameters
+        ----------
+        reading
+            ``"travel_time"``, ``"presence"`` or ``""`` (the target's own assumptions only).
+        covered_share
+            The share a community needs within reach to count as covered, written into texts
+            that mention ``{covered_share}``.
+
+        Returns
+        -------
+        tuple of str
+            The texts, target-wide ones first.
+        """
+        extra = {"travel_time": self.travel_time_assumptions,
+                 "presence": self.presence_assumptions}.get(reading, ())
+        texts = (*self.assumptions, *extra)
+        if covered_share is None:
+            return texts
+        return tuple(t.replace("{covered_share}", f"{covered_share:g}") for t in texts)
 
     @property
     def category(self) -> str | None:
@@ -253,6 +308,11 @@ class Catalog:
         Catalog version, written into every report.
     title_zh, title_en
         What the catalog encodes.
+    edition
+        The plan edition whose targets the catalog encodes (e.g. the 13th Five-Year plan of
+        2018), written into every compliance output.
+    target_year
+        The year the plan's targets are set for (2020 for the 13th Five-Year plan).
     categories
         Facility categories by key, in catalog order.
     targets
@@ -261,6 +321,9 @@ class Catalog:
         GB 50180-2018 life-circle levels by minutes.
     path
         The file the catalog was read from.
+    residential_block
+        The GB 50180-2018 residential block (居住街坊), the level below the 5-minute life
+        circle, when the catalog gives it.
     """
 
     version: str
@@ -270,6 +333,32 @@ class Catalog:
     targets: tuple[Target, ...]
     life_circles: Mapping[int, LifeCircle]
     path: str
+    edition: str = ""
+    target_year: int = 0
+    residential_block: LifeCircle | None = None
+
+    def levels(self) -> tuple[LifeCircle, ...]:
+        """Return every level, the largest first: 15-, 10-, 5-minute circles and the block."""
+        timed = [self.life_circles[m] for m in sorted(self.life_circles, reverse=True)]
+        return (*timed, *(() if self.residential_block is None else (self.residential_block,)))
+
+    def knows(self, category: str) -> bool:
+        """Return whether ``category`` is a key of the catalog.
+
+        Facilities of other categories (a planner's 药店 pharmacy, 菜市场 market...) are
+        analysed with the study's default threshold; no plan target applies to them.
+
+        Parameters
+        ----------
+        category
+            A category as it appears in a facilities table.
+
+        Returns
+        -------
+        bool
+            ``True`` for a catalog key.
+        """
+        return category in self.categories
 
     def target(self, target_id: str) -> Target:
         """Return the target with id ``target_id``.
@@ -351,18 +440,28 @@ def catalog_figures(catalog: Catalog) -> pd.DataFrame:
     import pandas as pd
 
     rows: list[tuple[str, str, str, str, str, str, str, bool | None]] = []
-    for minutes, lc in catalog.life_circles.items():
-        names = (f"life_circles.{minutes}", lc.name_zh, lc.name_en)
+    rows.append(("catalog", catalog.title_zh, catalog.title_en, "edition", catalog.edition,
+                 "", catalog.version, None))
+    rows.append(("catalog", catalog.title_zh, catalog.title_en, "target_year",
+                 f"{catalog.target_year}", "year", catalog.version, None))
+    for lc in catalog.levels():
+        names = (f"life_circles.{lc.level}", lc.name_zh, lc.name_en)
+        if lc.minutes is not None:
+            rows.append((*names, "minutes", f"{lc.minutes}", "min", lc.source, lc.verified))
         rows.append((*names, "population", f"{lc.population_min}-{lc.population_max}",
                      "people", lc.source, lc.verified))
         rows.append((*names, "dwellings", f"{lc.dwellings_min}-{lc.dwellings_max}",
                      "dwellings", lc.source, lc.verified))
-        rows.append((*names, "distance", f"{lc.distance_min_m:g}-{lc.distance_max_m:g}", "m",
-                     lc.distance_source, lc.distance_verified))
+        distance = ("-" if math.isnan(lc.distance_min_m)
+                    else f"{lc.distance_min_m:g}-{lc.distance_max_m:g}")
+        rows.append((*names, "distance", distance, "m", lc.distance_source,
+                     lc.distance_verified))
     for key, c in catalog.categories.items():
         names = (f"categories.{key}", c.name_zh, c.name_en)
         rows.append((*names, "life_circle", f"{c.life_circle}", "min", c.sources["category"],
                      c.verified_flags["category"]))
+        rows.append((*names, "osm_tags", _tags_text(c.osm_tags), "OSM tags", c.osm_tags_source,
+                     c.osm_tags_verified))
         rows.append((*names, "threshold_minutes", _mode_text(c.threshold_minutes), "min",
                      c.sources.get("threshold", ""), c.verified_flags.get("threshold")))
         if c.rural_threshold_minutes:
@@ -383,15 +482,27 @@ def catalog_figures(catalog: Catalog) -> pd.DataFrame:
         names = (f"targets.{t.id}", t.description_zh, t.description_en)
         rows.append((*names, "target", ", ".join(f"{k} {v:g}" for k, v in t.target.items()),
                      t.kind, t.source, t.verified))
+        if t.readings:
+            rows.append((*names, "reading", "+".join(t.readings), "", t.source, t.verified))
         if t.threshold_minutes is not None:
             rows.append((*names, "threshold_minutes", f"{t.threshold_minutes:g}", "min",
                          t.threshold_source or "", t.threshold_verified))
+        for reading in ("", "travel_time", "presence"):
+            texts = (t.assumptions if not reading else
+                     t.travel_time_assumptions if reading == "travel_time"
+                     else t.presence_assumptions)
+            rows.extend((*names, f"assumption {reading}".strip(), "", "", text, False)
+                        for text in texts)
     return pd.DataFrame(rows, columns=["entry", "name_zh", "name_en", "figure", "value",
                                        "unit", "source", "verified"])
 
 
 def _mode_text(minutes: Mapping[str, float]) -> str:
     return ", ".join(f"{m} {v:g}" for m, v in minutes.items())
+
+
+def _tags_text(filters: tuple[Mapping[str, str], ...]) -> str:
+    return " | ".join(" + ".join(f"{k}={v}" for k, v in f.items()) for f in filters)
 
 
 def default_catalog_path() -> Path:
@@ -435,7 +546,8 @@ def load_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
 # validation
 # --------------------------------------------------------------------------------------------
 
-_TOP_KEYS = {"version", "title_zh", "title_en", "life_circles", "categories", "targets"}
+_TOP_KEYS = {"version", "title_zh", "title_en", "edition", "target_year", "life_circles",
+             "categories", "targets"}
 _LIFE_CIRCLE_KEYS = {
     "name_zh", "name_en", "minutes", "distance_min_m", "distance_max_m", "population_min",
     "population_max", "dwellings_min", "dwellings_max", "source", "verified", "distance_source",
@@ -459,6 +571,7 @@ _CATEGORY_FIGURES: dict[str, tuple[str, str, str]] = {
 }
 _CATEGORY_KEYS = {
     "name_zh", "name_en", "aliases", "osm_tags", "life_circle", "source", "verified",
+    "osm_tags_source", "osm_tags_verified",
     *(k for keys in _CATEGORY_FIGURES.values() for k in keys),
 }
 _TARGET_KEYS = {
@@ -466,8 +579,10 @@ _TARGET_KEYS = {
     "threshold_minutes", "threshold_source", "threshold_verified", "measure", "area_column",
     "table", "rule", "column",
     "denominator_column", "min_value", "assessable", "not_assessable_reason", "source",
-    "verified",
+    "verified", "reading", "assumptions", "travel_time_assumptions", "presence_assumptions",
 }
+#: Every interpretation the plan's text does not state starts with this word.
+ASSUMPTION = "ASSUMPTION"
 
 
 class _Parser:
@@ -524,6 +639,21 @@ class _Parser:
             return None
         return float(value)
 
+    def assumptions(self, where: str, entry: Mapping[str, Any], key: str) -> tuple[str, ...]:
+        value = entry.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.bad(f"{where}.{key}", "must be a list of texts")
+            return ()
+        out = []
+        for i, text in enumerate(value):
+            if not text.strip().startswith(ASSUMPTION):
+                self.bad(f"{where}.{key}[{i}]",
+                         f"must start with {ASSUMPTION!r} (an interpretation the plan's text "
+                         f"does not state), got {text!r}")
+                continue
+            out.append(text.strip())
+        return tuple(out)
+
     def figure_provenance(self, where: str, entry: Mapping[str, Any], figure: str) -> tuple[
             str, bool]:
         value_key, source_key, verified_key = _CATEGORY_FIGURES[figure]
@@ -541,15 +671,33 @@ class _Parser:
         version = self.text("catalog", data, "version")
         title_zh = self.text("catalog", data, "title_zh", required=False)
         title_en = self.text("catalog", data, "title_en", required=False)
+        edition = self.text("catalog", data, "edition")
+        target_year = self.number("catalog", data, "target_year")
+        if target_year is not None and (target_year != int(target_year)
+                                        or not 1990 <= target_year <= 2100):
+            self.bad("catalog.target_year",
+                     f"must be a year such as 2020 or 2025, got {target_year:g}")
+            target_year = None
 
         life_circles: dict[int, LifeCircle] = {}
+        block: LifeCircle | None = None
         raw_lc = data.get("life_circles", {})
         if not isinstance(raw_lc, dict) or not raw_lc:
             self.bad("life_circles", "must be a table of levels ([life_circles.15] ...)")
         else:
             for key, entry in raw_lc.items():
-                lc = self.life_circle(f"life_circles.{key}", entry)
-                if lc is not None:
+                lc = self.life_circle(f"life_circles.{key}", entry,
+                                      block=key == RESIDENTIAL_BLOCK)
+                if lc is None:
+                    continue
+                if lc.minutes is None:
+                    block = lc
+                else:
+                    if key != str(lc.minutes):
+                        self.bad(f"life_circles.{key}.minutes",
+                                 f"the level [life_circles.{key}] must have minutes = {key} "
+                                 f"(or be [life_circles.{RESIDENTIAL_BLOCK}]), got "
+                                 f"{lc.minutes}")
                     life_circles[lc.minutes] = lc
 
         categories: dict[str, Category] = {}
@@ -594,16 +742,24 @@ class _Parser:
             targets=tuple(targets),
             life_circles=MappingProxyType(dict(sorted(life_circles.items()))),
             path=self.file,
+            edition=edition,
+            target_year=int(target_year or 0),
+            residential_block=block,
         )
 
-    def life_circle(self, where: str, entry: Any) -> LifeCircle | None:
+    def life_circle(self, where: str, entry: Any, *, block: bool = False) -> LifeCircle | None:
         if not isinstance(entry, dict):
             self.bad(where, "must be a table")
             return None
         self.unknown(where, entry, _LIFE_CIRCLE_KEYS)
         n = len(self.problems)
-        minutes = self.number(where, entry, "minutes")
-        nums = {k: self.number(where, entry, k) for k in (
+        # GB 50180-2018 gives the residential block (居住街坊) no walking time or distance
+        minutes = self.number(where, entry, "minutes", required=not block)
+        if block and minutes is not None:
+            self.bad(f"{where}.minutes", "the residential block has no walking time in "
+                     "GB 50180-2018; give its facilities a life-circle level instead")
+        nums = {k: self.number(where, entry, k, required=not k.startswith("distance")
+                               or not block) for k in (
             "distance_min_m", "distance_max_m", "population_min", "population_max",
             "dwellings_min", "dwellings_max")}
         for lo, hi in (("distance_min_m", "distance_max_m"), ("population_min", "population_max"),
@@ -615,14 +771,17 @@ class _Parser:
             "name_zh", "name_en", "source", "distance_source")}
         verified = self.flag(where, entry, "verified")
         distance_verified = self.flag(where, entry, "distance_verified")
-        if len(self.problems) > n or minutes is None:
+        if len(self.problems) > n or (minutes is None and not block):
             return None
+        no_distance = nums["distance_min_m"] is None
         return LifeCircle(
-            minutes=int(minutes),
+            minutes=None if minutes is None else int(minutes),
+            level=where.rpartition(".")[2],
             name_zh=texts["name_zh"],
             name_en=texts["name_en"],
-            distance_min_m=float(nums["distance_min_m"] or 0.0),
-            distance_max_m=float(nums["distance_max_m"] or 0.0),
+            distance_min_m=math.nan if no_distance else float(nums["distance_min_m"] or 0.0),
+            distance_max_m=(math.nan if nums["distance_max_m"] is None
+                            else float(nums["distance_max_m"])),
             population_min=int(nums["population_min"] or 0),
             population_max=int(nums["population_max"] or 0),
             dwellings_min=int(nums["dwellings_min"] or 0),
@@ -682,6 +841,9 @@ class _Parser:
         source = self.text(where, entry, "source")
         verified = self.flag(where, entry, "verified")
         tags = self.osm_tags(where, entry)
+        tags_source = (self.text(where, entry, "osm_tags_source") if "osm_tags_source" in entry
+                       else DEFAULT_OSM_TAGS_SOURCE)
+        tags_verified = self.flag(where, entry, "osm_tags_verified", default=False)
         aliases = entry.get("aliases", [])
         if not isinstance(aliases, list) or not all(
                 isinstance(a, str) and a.strip() for a in aliases):
@@ -728,6 +890,8 @@ class _Parser:
             sources=MappingProxyType(sources),
             verified_flags=MappingProxyType(flags),
             aliases=tuple(aliases),
+            osm_tags_source=tags_source,
+            osm_tags_verified=tags_verified,
         )
 
     def choice(self, where: str, entry: Mapping[str, Any], key: str, allowed: tuple[str, ...], *,
@@ -806,6 +970,25 @@ class _Parser:
                                     positive=False)
             if rule == "total" and scope != "all":
                 self.bad(f"{where}.scope", "a total is city-wide: scope must be 'all'")
+        reading = entry.get("reading")
+        readings: tuple[str, ...] = ()
+        if kind == "coverage":
+            reading = self.choice(where, entry, "reading", READINGS, required=False)
+            readings = (("travel_time", "presence") if reading == "both"
+                        else (reading or "travel_time",))
+            if readings == ("presence",) and "threshold_minutes" in entry:
+                self.bad(f"{where}.threshold_minutes",
+                         'not used by a target read by presence only (reading = "presence")')
+        elif reading is not None and kind is not None:
+            self.bad(f"{where}.reading", f"not used by a {kind} target (coverage only)")
+        assumptions = self.assumptions(where, entry, "assumptions")
+        per_reading: dict[str, tuple[str, ...]] = {}
+        for r in ("travel_time", "presence"):
+            key = f"{r}_assumptions"
+            per_reading[r] = self.assumptions(where, entry, key)
+            if key in entry and kind is not None and r not in readings:
+                self.bad(f"{where}.{key}", f"the target is not read by {r.replace('_', ' ')} "
+                         "(see reading)")
         if kind in ("coverage", "size") or rule in ("share_true", "share_at_least"):
             for s, v in target.items():
                 if v > 1:
@@ -835,6 +1018,10 @@ class _Parser:
             not_assessable_reason=reason or None,
             source=texts["source"],
             verified=verified,
+            readings=readings,
+            assumptions=assumptions,
+            travel_time_assumptions=per_reading["travel_time"],
+            presence_assumptions=per_reading["presence"],
         )
 
     def target_values(self, where: str, entry: Mapping[str, Any],
@@ -861,6 +1048,8 @@ class _Parser:
 
 __all__ = [
     "CATEGORY_KEYS",
+    "READINGS",
+    "RESIDENTIAL_BLOCK",
     "Catalog",
     "Category",
     "LifeCircle",

@@ -99,6 +99,9 @@ def _run(**kw: object) -> object:
 
 def _row(table: pd.DataFrame, target: str, scope: str, **keys: str) -> pd.Series:
     sel = (table["target_id"] == target) & (table["scope"] == scope)
+    if "reading" not in keys and "reading" in table.columns:
+        # targets read both ways: the travel-time row unless the presence one is asked for
+        sel &= ~table["reading"].astype(str).str.endswith("presence")
     for k, v in keys.items():
         sel &= table[k] == v
     assert sel.sum() == 1, (target, scope, keys)
@@ -333,7 +336,7 @@ def test_every_row_carries_source_and_verified() -> None:
 
 def test_modified_catalog_copy_changes_results(tmp_path: Path) -> None:
     text = default_catalog_path().read_text(encoding="utf-8")
-    text = text.replace('version = "deyang-2018.1"', 'version = "other-1"')
+    text = text.replace('version = "deyang-2018.2"', 'version = "other-1"')
     assert text.count("target = 30.0") == 1
     text = text.replace("target = 30.0", "target = 20.0")
     path = tmp_path / "std_other.toml"
@@ -369,7 +372,7 @@ def test_write_csv_with_bom_and_workbook(tmp_path: Path) -> None:
     assert "区县 divisions" in sheets
     assert len(city) == len(res.targets)
     params = pd.read_csv(tmp_path / "out" / "compliance_parameters.csv", encoding="utf-8-sig")
-    assert "deyang-2018.1" in params.iloc[:, 1].tolist()
+    assert "deyang-2018.2" in params.iloc[:, 1].tolist()
     std = pd.read_csv(tmp_path / "out" / "compliance_standards.csv", encoding="utf-8-sig")
     assert {"未核实 UNVERIFIED", "已核实 verified"} <= set(std["已核实 verified"])
     assert std["依据 source"].notna().all()
@@ -461,3 +464,286 @@ def test_workbook_text_never_becomes_a_formula(tmp_path: Path) -> None:
     assert sheet["A2"].data_type == "s"
     assert str(sheet["A2"].value).startswith("'=")
     assert sheet["A3"].value == "长乐社区"
+
+
+# --------------------------------------------------------------------------------------------
+# the plan read as the plan means it: presence (建有 / 全覆盖) next to travel time
+# --------------------------------------------------------------------------------------------
+
+
+def _squares(communities: gpd.GeoDataFrame, which: tuple[int, ...] = (0, 1, 2),
+             half_deg: float = 0.004) -> gpd.GeoDataFrame:
+    """Communities C1-C3 as squares around their points (C1 holds F1 and F5, C2 F3 and F4,
+    C3 F2)."""
+    out = communities.copy()
+    geoms = list(out.geometry)
+    for i in which:
+        geoms[i] = shapely.box(geoms[i].x - half_deg, geoms[i].y - half_deg,
+                               geoms[i].x + half_deg, geoms[i].y + half_deg)
+    return out.set_geometry(gpd.GeoSeries(geoms, crs="EPSG:4326"))
+
+
+def test_presence_is_read_next_to_travel_time_with_polygons() -> None:
+    res = _run(communities=_squares(_communities()), targets=["T1", "T2", "T3", "T7", "T10"])
+    city = res.targets
+    # T1 is a travel-time target only; T2, T3, T7, T10 are read both ways
+    assert set(city.loc[city["target_id"] == "T1", "reading"]) == {"travel_time"}
+    for tid in ("T2", "T3", "T7", "T10"):
+        assert set(city.loc[city["target_id"] == tid, "reading"]) == {"travel_time", "presence"}
+    t2 = _row(city, "T2", "urban", reading="presence")
+    # C1 has station F1 inside it, C2 (500 people) has none: 1 of 2 urban communities
+    assert t2["value"] == 0.5
+    assert t2["met"] == False  # noqa: E712
+    assert (t2["communities_short"], t2["people_short"]) == (1, 500)
+    assert t2["population_share"] == pytest.approx(1000 / 1500)
+    assert "inside the community" in t2["threshold"]
+    assert t2["standard_source"].startswith("plan text: PLAN 三(一)2")
+    assert t2["unit"] == "communities with the facility"
+    # the travel-time reading of the same target answers differently: both are shown
+    assert _row(city, "T2", "urban")["value"] == 1.0
+    assert _row(city, "T3", "rural", reading="presence")["value"] == 1.0  # F2 in C3
+    assert _row(city, "T7", "urban", reading="presence")["value"] == 0.5  # F5 in C1
+    assert _row(city, "T7", "rural", reading="presence")["value"] == 0.0
+    assert _row(city, "T10", "all", reading="presence")["value"] == 0.0  # no children's home
+    comm = res.by_community
+    c2 = comm[(comm["target_id"] == "T2") & (comm["reading"] == "presence")
+              & (comm["community_id"] == "C2")].iloc[0]
+    assert (c2["value"], c2["met"], c2["target"]) == (0.0, False, 1.0)
+    wide = res.community_wide()
+    assert wide["T2 presence value"].tolist()[:2] == [1.0, 0.0]
+    assert pd.isna(wide.loc[2, "T2 presence value"])  # C3 is rural: T2 is urban only
+    assert list(wide["T2 presence met"])[:2] == [True, False]
+    assert "T2 value" in wide.columns
+    assert any(line.startswith("T2 urban (presence): 0.5 < 1") for line in gap_summary(res))
+
+
+def test_presence_of_point_communities_needs_a_community_column() -> None:
+    """Never a silent 0: point communities without the column are 'not assessable'."""
+    res = _run(targets=["T2", "T7"])
+    t2 = _row(res.targets, "T2", "urban", reading="presence")
+    assert t2["status"] == "not assessable: no polygon or community column"
+    assert pd.isna(t2["met"])
+    assert pd.isna(t2["value"])
+    assert _row(res.targets, "T2", "urban")["status"] == "met"  # travel time still judged
+    out = res.tables()["city"]
+    assert len(out) == len(res.targets)
+    # an empty column says nothing either
+    res = _run(facilities=_facilities(community_id=[None, "", None, " ", None]), targets=["T2"])
+    assert _row(res.targets, "T2", "urban", reading="presence")["status"] == (
+        "not assessable: no polygon or community column")
+    # assigned by the facilities' community column: an id (F1 -> C1) or a name (F5 -> 白马村)
+    fac = _facilities(community_id=["C1", None, "", "  ", "白马村"])
+    res = _run(facilities=fac, targets=["T2", "T7"])
+    assert _row(res.targets, "T2", "urban", reading="presence")["value"] == 0.5
+    assert _row(res.targets, "T7", "rural", reading="presence")["value"] == 1.0
+    assert _row(res.targets, "T7", "urban", reading="presence")["value"] == 0.0
+
+
+def test_presence_with_some_point_communities_judges_only_the_polygons() -> None:
+    res = _run(communities=_squares(_communities(), which=(0,)), targets=["T2"])
+    t2 = _row(res.targets, "T2", "urban", reading="presence")
+    assert (t2["value"], t2["communities"]) == (1.0, 1)  # C1 only; C2 is a point
+    assert "2 point communities not assessable" in t2["note"]  # C2 and C3
+    comm = res.by_community
+    c2 = comm[(comm["reading"] == "presence") & (comm["community_id"] == "C2")].iloc[0]
+    assert c2["status"] == "not assessable: no polygon or community column"
+    assert pd.isna(c2["met"])
+
+
+def test_reading_in_catalog_chooses_the_rows(tmp_path: Path) -> None:
+    text = default_catalog_path().read_text(encoding="utf-8")
+    old = 'id = "T2"\n'
+    i = text.index(old)
+    j = text.index('reading = "both"', i)
+    text = text[:j] + 'reading = "presence"' + text[j + len('reading = "both"'):]
+    # its travel-time threshold and assumptions no longer apply
+    for key in ("travel_time_assumptions", "threshold_verified", "threshold_source",
+                "threshold_minutes"):
+        k = text.index(f"\n{key} = ", i) + 1
+        assert k < text.index("[[targets]]", i)  # inside the T2 block
+        text = text[:k] + text[text.index("\n", k) + 1:]
+    path = tmp_path / "std_presence.toml"
+    path.write_text(text, encoding="utf-8")
+    res = _run(catalog=load_catalog(path), communities=_squares(_communities()),
+               targets=["T2"])
+    assert res.targets["reading"].tolist() == ["presence"]
+    assert res.targets["value"].tolist() == [0.5]
+
+
+def test_every_interpretation_is_labelled_an_assumption() -> None:
+    """The brief's list: each interpretation the plan does not state shows in the outputs."""
+    res = _run(covered_share=0.7)
+    city = res.targets
+
+    def text(tid: str, scope: str, reading: str | None = None) -> str:
+        row = _row(city, tid, scope, **({"reading": reading} if reading else {}))
+        return str(row["assumptions"])
+
+    # the covered share, with the value used
+    t1 = text("T1", "urban")
+    assert "at least 0.7 of its people" in t1
+    assert "{covered_share}" not in " ".join(city["assumptions"])
+    assert "health room" in t1  # T1's facility list
+    assert "2SFCA" in text("T4", "rural")
+    assert "2SFCA" in text("T5", "all")
+    assert "2SFCA" in text("T8", "all")
+    assert "普遍" in text("T7", "urban")
+    assert "100 %" in text("T7", "urban")
+    assert "基本" in text("T9", "all")
+    assert "一般" in text("T11", "all")
+    assert "township centres" in text("T11", "all")
+    assert "300 m2" in text("T2.size", "urban")
+    assert "service_centre" in text("T6", "all")  # the 800 m2 centre category
+    # the presence reading is the plan's text: no covered share there
+    assert "covered" not in text("T2", "urban", "presence")
+    assert "ASSUMPTION" in text("T2", "urban")
+    for value in city["assumptions"]:
+        for part in filter(None, str(value).split(" | ")):
+            assert part.startswith("ASSUMPTION"), part
+    # the community rows carry them too, and the OSM tag mapping is in the standards table
+    comm = res.by_community
+    assert comm.loc[comm["target_id"] == "T5", "assumptions"].str.contains("2SFCA").all()
+    std = res.standards
+    tags = std[std["figure"] == "osm_tags"]
+    assert len(tags) == 18
+    assert tags["source"].str.startswith("ASSUMPTION").all()
+    assert (tags["verified"] == False).all()  # noqa: E712
+
+
+def test_outputs_name_plan_edition_and_target_year(tmp_path: Path) -> None:
+    res = _run()
+    assert res.parameters["target_year"] == "2020"
+    assert "十三五" in res.parameters["plan_edition"]
+    assert (res.targets["target_year"] == 2020).all()
+    assert res.targets["plan_edition"].str.contains("十三五").all()
+    res.write(tmp_path)
+    city = pd.read_csv(tmp_path / "compliance_city.csv", encoding="utf-8-sig")
+    assert set(city["目标年份 target_year"]) == {2020}
+    assert city["判读方式 reading"].isin(["出行时间 travel_time", "社区内建有 presence",
+                                       "两步移动搜索 2sfca", "设施面积 size",
+                                       "属性 attribute"]).all()
+    assert city["假设(规划未明示) assumptions"].fillna("").str.contains("ASSUMPTION").any()
+    comm = pd.read_csv(tmp_path / "compliance_communities.csv", encoding="utf-8-sig")
+    assert "假设(规划未明示) assumptions" in comm.columns
+
+
+def test_categories_beyond_the_catalog_are_analysed_not_refused() -> None:
+    """Regression: facilities of a category the catalog does not know stopped compliance."""
+    fac = pd.concat([_facilities(), gpd.GeoDataFrame(
+        {"id": ["P1", "P2", "M9"], "name": ["药房", "药房2", "菜场"],
+         "category": ["药店", "药店", "菜市场"], "floor_area_m2": [50.0, 60.0, 900.0]},
+        geometry=[shapely.Point(104.40, 31.13)] * 3, crs="EPSG:4326")], ignore_index=True)
+    reach = sp.vstack([_reach(), sp.csr_array((3, 3))]).tocsr()
+    acc = pd.concat([ACCESS, pd.DataFrame({
+        "demand_id": ["U1", "U2", "U3"], "category": ["药店"] * 3,
+        "minutes": [1.0, 2.0, np.nan], "facility_id": ["P1", "P1", None]})],
+        ignore_index=True)
+    res = _run(facilities=fac, access=acc, reach=reach)
+    base = _run()
+    assert res.parameters["categories_beyond_catalog"] == "药店 (2), 菜市场 (1)"
+    cols = ["target_id", "scope", "reading", "value", "met"]
+    pd.testing.assert_frame_equal(res.targets[cols], base.targets[cols])
+    assert not res.targets["categories"].str.contains("药店").any()
+
+
+def _facilities_csv(tmp_path: Path, extra_rows: str = "") -> Path:
+    """The fixture's station S1 and centre M1, assigned to communities by 所属社区."""
+    path = tmp_path / "facilities_assigned.csv"
+    path.write_text(
+        "编号,名称,类别,经度,纬度,建筑面积,所属社区\n"
+        "S1,长江社区服务站,service_station,104.3900,31.1300,400,长江社区\n"
+        "S2,白马村服务站,service_station,104.4100,31.1300,320,C3\n"
+        "M1,白马镇便民服务中心,service_centre,104.4000,31.1300,600,\n" + extra_rows,
+        encoding="utf-8")
+    return path
+
+
+def test_a_newer_catalog_is_used_end_to_end(tmp_path: Path) -> None:
+    """`compliance --standards` with a 14th-plan edition: its targets, edition and year flow
+    into the tables, the parameters and the report, without code changes."""
+    from deyang_geo.cli import main
+
+    out = tmp_path / "out"
+    catalog = FIXTURES / "std_catalog_14th.toml"
+    assert main([
+        "-q", "compliance", "--network", str(FIXTURES / "std_streets.osm"),
+        "--facilities", str(_facilities_csv(tmp_path)),
+        "--demand", str(FIXTURES / "std_communities.geojson"),
+        "--standards", str(catalog), "--out", str(out),
+    ]) == 0
+    city = pd.read_csv(out / "compliance_city.csv", encoding="utf-8-sig")
+    city = city.rename(columns={v: k for k, v in HEADERS.items()})
+    assert sorted(set(city["target_id"])) == ["T2", "T3"]
+    assert set(city["target_year"]) == {2025}
+    assert set(city["plan_edition"]) == {"测试用 十四五 14th Five-Year edition (TEST FIXTURE)"}
+    t3 = _row(city, "T3", "rural", reading="社区内建有 presence")
+    assert (t3["target"], t3["value"]) == (0.8, 1.0)  # S2 is assigned to C3 by its id
+    t2 = _row(city, "T2", "urban", reading="社区内建有 presence")
+    assert t2["value"] == 0.5  # S1 in 长江社区 (by name); 文庙社区 has none
+    assert "within 15 minutes" in _row(city, "T2", "urban")["assumptions"]
+    params = pd.read_csv(out / "compliance_parameters.csv", encoding="utf-8-sig")
+    params = dict(zip(params["parameter"], params["value"].astype(str), strict=True))
+    assert params["target_year"] == "2025"
+    assert params["catalog_version"] == "test-14th.1"
+    assert params["catalog_path"] == str(catalog)
+    report = tmp_path / "report"
+    assert main(["-q", "report", str(out), "--out", str(report)]) == 0
+    page = (report / "report.html").read_text(encoding="utf-8")
+    assert "14th Five-Year edition (TEST FIXTURE)" in page
+    assert "2025" in page
+    assert "ASSUMPTION: TEST FIXTURE" in page
+
+
+def test_cli_analyses_categories_beyond_the_catalog(tmp_path: Path) -> None:
+    """Regression: a 药店 / 游泳池 row made `access` and `compliance` refuse the whole file.
+
+    The pharmacy P1 sits on the street next to 长江社区 (C1), the pool at 文庙社区 (C2).
+    """
+    from deyang_geo.cli import main
+
+    fac = _facilities_csv(tmp_path, "P1,老百姓大药房,药店,104.3905,31.1300,80,\n"
+                                    "W1,游泳馆,游泳池,104.4020,31.1300,2000,\n")
+    common = ["--network", str(FIXTURES / "std_streets.osm"), "--facilities", str(fac),
+              "--demand", str(FIXTURES / "std_communities.geojson")]
+    assert main(["-q", "access", *common, "--out", str(tmp_path / "acc")]) == 0
+    acc = pd.read_csv(tmp_path / "acc" / "access.csv", encoding="utf-8-sig")
+    ph = acc[acc["category"] == "药店"].set_index("demand_id")
+    assert len(ph) == 3
+    assert ph.loc["C1#1", "facility_id"] == "P1"
+    assert ph.loc["C1#1", "minutes"] < 1.0
+    assert ph["minutes"].notna().all()
+    assert acc.loc[acc["category"] == "游泳池", "facility_id"].eq("W1").all()
+    cov = pd.read_csv(tmp_path / "acc" / "coverage.csv", encoding="utf-8-sig")
+    cov = cov.rename(columns=lambda c: str(c).rsplit(" ", 1)[-1])
+    assert {"药店", "游泳池"} <= set(cov["category"])
+    # judged at the study's default threshold (15 min): 白马村 is 27.8 min from the pharmacy
+    ph_cov = cov[cov["category"] == "药店"].set_index("community_id")
+    assert ph_cov.loc["C1", "covered_share_15min"] == 1.0
+    assert ph_cov.loc["C3", "class"] == "outside"
+    assert main(["-q", "compliance", *common, "--out", str(tmp_path / "cmp")]) == 0
+    params = pd.read_csv(tmp_path / "cmp" / "compliance_parameters.csv", encoding="utf-8-sig")
+    params = dict(zip(params["parameter"], params["value"].astype(str), strict=True))
+    assert params["categories_beyond_catalog"] == "游泳池 (1), 药店 (1)"
+
+
+def test_presence_scope_of_only_point_communities_says_why() -> None:
+    """Urban polygons, a rural point village: the rural presence row is not a plain 'no data'."""
+    res = _run(communities=_squares(_communities(), which=(0, 1)), targets=["T7"])
+    rural = _row(res.targets, "T7", "rural", reading="presence")
+    assert rural["status"] == "not assessable: no polygon or community column"
+    assert pd.isna(rural["met"])
+    assert _row(res.targets, "T7", "urban", reading="presence")["value"] == 0.5
+    township_b = res.by_township[(res.by_township["township"] == "B")
+                                 & (res.by_township["reading"] == "presence")]
+    assert set(township_b["status"]) == {"not assessable: no polygon or community column"}
+
+
+def test_community_column_by_name_places_facilities_for_sizes_too() -> None:
+    """F2 (30 m2) stands next to 白马村 but the file assigns it to 文庙社区 by name."""
+    fac = _facilities(community_id=[None, "文庙社区", None, None, None])
+    res = _run(facilities=fac, targets=["T6"])
+    under = res.undersized.set_index("id")
+    assert under.loc["F2", "community_id"] == "C2"
+    assert under.loc["F2", "township"] == "A"
+    base = _run(targets=["T6"]).undersized.set_index("id")
+    assert base.loc["F2", "community_id"] == "C3"  # the nearest without the column

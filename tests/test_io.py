@@ -142,8 +142,9 @@ def test_category_variants_and_english_headers(tmp_path):
 
 
 def test_unknown_category_names_row_value_and_suggests(tmp_path):
-    rows = [*FAC_ROWS, ("004", "gym", "健身房", "104.39", "31.13"),
-            ("005", "x", "fitnes_station", "104.39", "31.13")]
+    """A key with a typo and a name several categories end with are still refused."""
+    rows = [*FAC_ROWS, ("004", "x", "fitnes_station", "104.39", "31.13"),
+            ("005", "y", "服务站", "104.39", "31.13")]
     path = tmp_path / "f.csv"
     path.write_text(facilities_csv(rows), encoding="utf-8")
     with pytest.raises(InputError) as info:
@@ -151,9 +152,44 @@ def test_unknown_category_names_row_value_and_suggests(tmp_path):
     problems = info.value.problems
     assert len(problems) == 2
     assert (problems[0].row, problems[0].column) == (4, "类别")
-    assert "'健身房'" in problems[0].message
+    assert "did you mean 'fitness_station'" in problems[0].message
     assert (problems[1].row, problems[1].column) == (5, "类别")
-    assert "did you mean 'fitness_station'" in problems[1].message
+    assert "ambiguous category '服务站'" in problems[1].message
+    assert "service_station" in problems[1].message
+
+
+def test_categories_beyond_the_catalog_are_kept_with_one_notice(tmp_path):
+    """Regression: a planner's 药店 / 游泳池 / 菜市场 made the whole file be refused."""
+    rows = [*FAC_ROWS, ("004", "老百姓大药房", "药店", "104.39", "31.13"),
+            ("005", "仁和药房", "药店", "104.391", "31.131"),
+            ("006", "市游泳馆", "游泳池", "104.392", "31.132"),
+            ("007", "旌阳菜市场", " 菜市场 ", "104.393", "31.133")]
+    path = tmp_path / "f.csv"
+    path.write_text(facilities_csv(rows), encoding="utf-8")
+    with pytest.warns(InputWarning) as record:
+        fac = dio.read_facilities(path)
+    notices = [w for w in record if issubclass(w.category, InputWarning)]
+    assert len(notices) == 1
+    text = str(notices[0].message)
+    assert "\n" not in text
+    assert "3 categories not in the standards catalog" in text
+    assert "药店 (2)" in text
+    assert "游泳池 (1)" in text
+    assert "菜市场 (1)" in text
+    assert "default threshold" in text
+    by_id = fac.set_index("id")["category"]
+    assert by_id["004"] == by_id["005"] == "药店"
+    assert by_id["007"] == "菜市场"
+    assert list(by_id[[r[0] for r in FAC_ROWS]]) == [dio.category_key(r[2]) for r in FAC_ROWS]
+
+
+def test_facilities_community_column(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text("编号,类别,所属社区,经度,纬度\nF1,儿童之家,文庙社区,104.39,31.13\n"
+                    "F2,儿童之家,,104.39,31.13\n", encoding="utf-8")
+    fac = dio.read_facilities(path)
+    assert fac.loc[0, "community_id"] == "文庙社区"
+    assert pd.isna(fac.loc[1, "community_id"])
 
 
 def test_excel_facilities_name_the_sheet(tmp_path):
@@ -586,7 +622,7 @@ def test_category_key():
     assert dio.category_key("室外活动广场") == "outdoor_square"
     assert dio.category_key("卫生室") == "health_room"  # the only category ending so
     assert dio.category_key("卫生计生室") == "health_room"
-    with pytest.raises(InputError, match="unknown category '服务站'"):
+    with pytest.raises(InputError, match="ambiguous category '服务站'"):
         dio.category_key("服务站")  # ends two categories' names: ambiguous
     with pytest.raises(InputError, match="unknown category 'gym'"):
         dio.category_key("gym")

@@ -6,7 +6,12 @@ from pathlib import Path
 import pytest
 
 from deyang_geo._errors import ConfigError
-from deyang_geo.standards import CATEGORY_KEYS, default_catalog_path, load_catalog
+from deyang_geo.standards import (
+    CATEGORY_KEYS,
+    catalog_figures,
+    default_catalog_path,
+    load_catalog,
+)
 
 ARCHITECTURE_KEYS = {
     "service_centre", "service_station", "mediation_room", "health_room", "police_room",
@@ -74,8 +79,23 @@ def test_every_figure_has_source_and_verified() -> None:
 
 
 def test_life_circles_gb50180() -> None:
-    lc = load_catalog().life_circles
+    cat = load_catalog()
+    lc = cat.life_circles
     assert sorted(lc) == [5, 10, 15]
+    # the residential block (居住街坊) below the 5-minute circle, with its source; GB 50180-2018
+    # gives it a population and dwelling range but no walking time or distance
+    block = cat.residential_block
+    assert block is not None
+    assert (block.name_zh, block.level, block.minutes) == ("居住街坊", "block", None)
+    assert (block.population_min, block.population_max) == (1000, 3000)
+    assert (block.dwellings_min, block.dwellings_max) == (300, 1000)
+    assert "GB50180" in block.source
+    assert block.verified is False
+    assert [x.level for x in cat.levels()] == ["15", "10", "5", "block"]
+    fig = catalog_figures(cat)
+    rows = fig[fig["entry"] == "life_circles.block"]
+    assert set(rows["figure"]) == {"population", "dwellings", "distance"}
+    assert rows.loc[rows["figure"] == "distance", "value"].item() == "-"
     assert (lc[15].population_min, lc[15].population_max) == (50000, 100000)
     assert (lc[15].dwellings_min, lc[15].dwellings_max) == (17000, 32000)
     assert (lc[10].population_min, lc[10].population_max) == (15000, 25000)
@@ -122,7 +142,7 @@ def _copy(tmp_path: Path, old: str, new: str) -> Path:
 def test_modified_copy_is_used(tmp_path: Path) -> None:
     path = _copy(tmp_path, "floor_area_m2_per_100_households = 30",
                  "floor_area_m2_per_100_households = 40")
-    text = path.read_text(encoding="utf-8").replace('version = "deyang-2018.1"',
+    text = path.read_text(encoding="utf-8").replace('version = "deyang-2018.2"',
                                                     'version = "other-city-1"')
     path.write_text(text, encoding="utf-8")
     cat = load_catalog(path)
@@ -150,6 +170,21 @@ def test_modified_copy_is_used(tmp_path: Path) -> None:
          "targets[T1].threshold_source"),
         ('id = "T3"\n', 'id = "T3"\nthreshold_verified = true\n',
          "targets[T3].threshold_verified"),
+        ('edition = "', 'editio = "', "catalog.edition"),
+        ("target_year = 2020", "target_year = 20", "catalog.target_year"),
+        ("target_year = 2020", "target_year = 2020.5", "catalog.target_year"),
+        ('reading = "both"', 'reading = "walk"', "targets[T2].reading"),
+        ('id = "T5"\n', 'id = "T5"\nreading = "presence"\n', "targets[T5].reading"),
+        ('id = "T1"\n', 'id = "T1"\npresence_assumptions = ["ASSUMPTION: x"]\n',
+         "targets[T1].presence_assumptions"),
+        ('id = "T12"\n', 'id = "T12"\nassumptions = ["800 m2 is the centre"]\n',
+         "targets[T12].assumptions"),
+        ("[life_circles.block]\n", "[life_circles.block]\nminutes = 3\n",
+         "life_circles.block.minutes"),
+        ("[life_circles.10]\nname_zh", "[life_circles.12]\nname_zh", "life_circles.12.minutes"),
+        ('reading = "both"', 'reading = "presence"', "targets[T2].threshold_minutes"),
+        ("osm_tags_verified = false", 'osm_tags_verified = "no"',
+         "categories.service_centre.osm_tags_verified"),
     ],
 )
 def test_errors_name_entry_and_key(tmp_path: Path, old: str, new: str, where: str) -> None:
@@ -189,3 +224,66 @@ def test_shipped_file_is_plain_toml() -> None:
     with default_catalog_path().open("rb") as fh:
         data = tomllib.load(fh)
     assert set(data["categories"]) == ARCHITECTURE_KEYS
+
+
+def test_edition_target_year_readings_and_assumptions() -> None:
+    cat = load_catalog()
+    assert cat.target_year == 2020
+    assert "十三五" in cat.edition
+    readings = {t.id: t.readings for t in cat.targets if t.kind == "coverage"}
+    assert readings == {
+        "T1": ("travel_time",),
+        "T2": ("travel_time", "presence"),
+        "T3": ("travel_time", "presence"),
+        "T7": ("travel_time", "presence"),
+        "T10": ("travel_time", "presence"),
+    }
+    assert all(not t.readings for t in cat.targets if t.kind != "coverage")
+    t1 = cat.target("T1")
+    assert t1.assumptions_for("travel_time", covered_share=0.8)[-1].startswith(
+        "ASSUMPTION: a community counts as covered when at least 0.8 of its people")
+    assert t1.assumptions_for("presence") == t1.assumptions
+    for t in cat.targets:
+        for text in t.assumptions_for("travel_time") + t.presence_assumptions:
+            assert text.startswith("ASSUMPTION"), (t.id, text)
+    for c in cat.categories.values():
+        assert c.osm_tags_source.startswith("ASSUMPTION")
+        assert c.osm_tags_verified is False
+
+
+def test_osm_tags_source_defaults_to_an_assumption(tmp_path: Path) -> None:
+    text = default_catalog_path().read_text(encoding="utf-8")
+    line = ('osm_tags_source = "ASSUMPTION: OpenStreetMap tags chosen by this catalog for the '
+            'category (the plan names no tags)"\nosm_tags_verified = false\n')
+    assert text.count(line) == 18
+    path = tmp_path / "std_no_tag_source.toml"
+    path.write_text(text.replace(line, ""), encoding="utf-8")
+    cat = load_catalog(path)
+    assert all(c.osm_tags_source.startswith("ASSUMPTION") for c in cat.categories.values())
+
+
+def test_fourteenth_plan_fixture_loads() -> None:
+    cat = load_catalog(Path(__file__).parent / "fixtures" / "std_catalog_14th.toml")
+    assert (cat.target_year, cat.version) == (2025, "test-14th.1")
+    assert "TEST FIXTURE" in cat.edition
+    assert cat.target("T3").readings == ("presence",)
+    assert cat.target("T3").target == {"rural": 0.8}
+    assert cat.residential_block is None
+
+
+def test_readme_table_lists_every_target_and_its_reading() -> None:
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    if not readme.exists():
+        pytest.skip("README.md not in this checkout")
+    rows = {}
+    for line in readme.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| T") and len(cells) == 5:
+            rows[cells[0]] = cells
+    cat = load_catalog()
+    assert set(rows) == {t.id for t in cat.targets}
+    for t in cat.targets:
+        checked = rows[t.id][1]
+        assert ("presence" in checked) == ("presence" in t.readings), t.id
+        has_assumption = bool(t.assumptions or t.travel_time_assumptions)
+        assert ("ASSUMPTION" in rows[t.id][4]) == has_assumption, t.id
