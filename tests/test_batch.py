@@ -150,7 +150,7 @@ def test_batch_needs_an_osm_file(tmp_path: Path, capsys: pytest.CaptureFixture[s
     text = p.study.read_text(encoding="utf-8").replace('osm = "province.osm.pbf"',
                                                        "bbox = [104.0, 30.5, 104.1, 30.6]")
     p.study.write_text(text, encoding="utf-8")
-    code = main(["batch", str(p.study), "--areas", str(p.areas), "--area-id-column",
+    code = main(["-q", "batch", str(p.study), "--areas", str(p.areas), "--area-id-column",
                  "area_id", "--out", str(tmp_path / "out")])
     assert code == 2
     err = capsys.readouterr().err
@@ -202,7 +202,7 @@ def _single_area_run(province: Any, area_id: str, batch_out: Path, work: Path) -
 @pytest.fixture(scope="module")
 def batch_run(province: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("batch") / "out 输出"
-    code = main(["batch", str(province.study), "--areas", str(province.areas),
+    code = main(["-q", "batch", str(province.study), "--areas", str(province.areas),
                  "--area-id-column", "area_id", "--out", str(out), "--workers", "2",
                  "--memory-per-worker", "2"])
     return {"out": out, "code": code}
@@ -305,7 +305,7 @@ def test_rerun_skips_complete_areas_and_redoes_interrupted_ones(
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     p = write_synthetic_province(tmp_path, areas_x=1, areas_y=1, area_nodes=3)
-    code = main(["batch", str(p.study), "--areas", str(p.areas), "--area-id-column",
+    code = main(["-q", "batch", str(p.study), "--areas", str(p.areas), "--area-id-column",
                  "area_id", "--out", str(tmp_path / "out"), "--scheduler", "tcp://127.0.0.1:9"])
     assert code == 2
     err = capsys.readouterr().err
