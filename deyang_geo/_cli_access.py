@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._cli_analysis import add_analysis_options
 from ._cli_common import (
     add_lang_option,
     add_network_option,
@@ -25,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_option(parser)
     add_points_options(parser)
     add_travel_options(parser)
+    add_analysis_options(parser)
     add_out_option(parser)
     add_lang_option(parser)
     parser.epilog = (
@@ -36,46 +38,53 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``access`` and return the exit code."""
-    from ._errors import InputError
+    """Run ``access`` and return the exit code.
+
+    The options are resolved like a study file's ``[analysis]`` and the steps are those of
+    ``deyang-geo run`` (:func:`deyang_geo.pipeline.compute_access`,
+    :func:`deyang_geo.pipeline.compute_study_coverage`).
+    """
+    from ._cli_analysis import resolve_args
     from ._outputs import write_access_csv
-    from .access import minutes_to_nearest
-    from .coverage import compute_coverage
     from .demand import demand_units
     from .io import read_communities, read_facilities
     from .network import read_network
+    from .pipeline import analysed_categories, compute_access, compute_study_coverage
     from .routing import RoutingNetwork
+    from .standards import load_catalog
     from .webmap import save_map, study_map
 
-    minutes = float(args.minutes)
-    if not minutes > 0:
-        msg = f"--minutes must be a positive number, got {args.minutes:g}"
-        raise InputError(msg)
-    if args.walk_speed_kmh is not None and not args.walk_speed_kmh > 0:
-        msg = f"--walk-speed-kmh must be a positive number, got {args.walk_speed_kmh:g}"
-        raise InputError(msg)
     out = Path(args.out)
     with warnings_to_log(quiet=args.quiet):
+        catalog = load_catalog()
         facilities = read_facilities(args.facilities, input_crs=args.input_crs)
+        resolved = resolve_args(args, catalog=catalog,
+                                categories=analysed_categories(None, facilities))
         communities = read_communities(args.demand, input_crs=args.input_crs)
-        net = RoutingNetwork.from_graph(read_network(args.network, modes=(args.mode,)))
+        net = RoutingNetwork.from_graph(read_network(args.network, modes=resolved.modes()))
         units = demand_units(communities, crs=net.crs)
-        access = minutes_to_nearest(net, units, facilities, mode=args.mode,
-                                    walk_speed_kmh=args.walk_speed_kmh)
+        access = compute_access(net, units, facilities, communities=communities,
+                                resolved=resolved, walk_speed_kmh=args.walk_speed_kmh)
         speed = "" if args.walk_speed_kmh is None else f", {args.walk_speed_kmh:g} km/h"
-        coverage = compute_coverage(
-            access, units, communities, threshold_minutes=minutes,
+        coverage = compute_study_coverage(
+            access, units, communities, resolved=resolved,
             provenance={"network": str(args.network), "facilities": str(args.facilities),
                         "demand": str(args.demand), "mode": args.mode,
                         "walk_speed_kmh": "" if args.walk_speed_kmh is None
                         else f"{args.walk_speed_kmh:g}"},
         )
-        write_access_csv(access[["demand_id", "category", "minutes", "facility_id"]],
+        # one row per unit and category, units in the order of the demand file
+        unit_pos = {u: i for i, u in enumerate(units["unit_id"].astype(str))}
+        cat_pos = {c: i for i, c in enumerate(resolved.categories)}
+        rows = access.assign(_u=access["demand_id"].astype(str).map(unit_pos),
+                             _c=access["category"].map(cat_pos))
+        rows = rows.sort_values(["_u", "_c"], kind="mergesort")
+        write_access_csv(rows[["demand_id", "category", "minutes", "facility_id"]],
                          out / "access.csv")
         coverage.write(out)
         fmap = study_map(
             title="15-minute service circle / 15分钟服务圈",
-            scenario=f"{args.mode} {minutes:g} min{speed}",
+            scenario=f"{resolved.summary()}{speed}",
             communities=communities, facilities=facilities, coverage=coverage.communities,
             outside=coverage.outside, lang=args.lang,
             synthetic=bool(_any_true(communities, "synthetic") or _any_true(facilities,
@@ -85,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     n_outside = int((coverage.communities["class"] == "outside").sum())
     echo(f"wrote {out / 'access.csv'} ({len(units)} demand units x {len(coverage.categories)} "
          f"categories), coverage.csv ({len(communities)} communities, {n_outside} community-"
-         f"category pairs outside {minutes:g} min) and map.html in {out}")
+         f"category pairs outside reach: {resolved.summary()}) and map.html in {out}")
     return 0
 
 

@@ -64,8 +64,9 @@ def add_travel_options(parser: argparse.ArgumentParser, *, minutes: bool = True,
         )
     else:
         parser.add_argument(
-            "--minutes", type=float, default=settings.threshold_minutes, metavar="M",
-            help=f"time threshold in minutes (default: {settings.threshold_minutes:g})",
+            "--minutes", type=float, default=None, metavar="M",
+            help="time threshold in minutes (study file: threshold_minutes; default: each "
+            "category's threshold from the standards catalog)",
         )
 
 
@@ -84,18 +85,23 @@ def add_lang_option(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_minutes_list(text: str) -> tuple[float, ...]:
-    """Parse ``"5,10,15"`` into ``(5.0, 10.0, 15.0)``; raise a usage error when malformed."""
+    """Parse ``"5,10,15"`` into ``(5.0, 10.0, 15.0)``; raise a usage error when malformed.
+
+    A break given twice (``5,5,15``) is refused, as in a study file.
+    """
     from ._errors import InputError
+    from .config import check_minutes_list
 
     try:
-        values = tuple(sorted(float(t) for t in text.split(",") if t.strip()))
+        values = [float(t) for t in text.split(",") if t.strip()]
     except ValueError:
         msg = f"--minutes must be numbers separated by commas, got {text!r}"
         raise InputError(msg) from None
-    if not values or any(v <= 0 for v in values):
-        msg = f"--minutes must be positive numbers, got {text!r}"
+    problem = check_minutes_list(values)  # the study file's isochrone_breaks_minutes check
+    if problem:
+        msg = f"--minutes: {problem}"
         raise InputError(msg)
-    return values
+    return tuple(sorted(values))
 
 
 def echo(message: str) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from . import settings
+from ._cli_analysis import add_analysis_options
 from ._cli_common import (
     add_network_option,
     add_out_option,
@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``compliance``."""
     add_network_option(parser)
     add_points_options(parser)
-    add_travel_options(parser, minutes=False)
+    add_travel_options(parser)
+    add_analysis_options(parser)
     parser.add_argument(
         "--standards", type=Path, default=None, metavar="FILE",
         help="standards catalog (TOML) to use instead of the packaged Deyang one",
@@ -73,22 +74,29 @@ def parse_thresholds(items: list[str]) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``compliance`` and return the exit code."""
+    """Run ``compliance`` and return the exit code.
+
+    The options are resolved like a study file's ``[analysis]`` and the step is the one
+    ``deyang-geo run`` calls (:func:`deyang_geo.pipeline.compute_compliance`).
+    """
+    from ._cli_analysis import resolve_args
     from ._cli_common import warnings_to_log
     from ._errors import InputError
-    from .access import minutes_to_nearest, reach_set
-    from .compliance import evaluate_compliance, gap_summary
+    from .compliance import gap_summary
     from .demand import demand_units
     from .facilities import facilities_from_osm, merge_facilities
     from .io import read_communities, read_facilities
     from .network import read_network
+    from .pipeline import (
+        StudyInputs,
+        _empty_points,
+        analysed_categories,
+        compute_access,
+        compute_compliance,
+    )
     from .routing import RoutingNetwork
-    from .snapping import snap_points
     from .standards import load_catalog
 
-    if args.walk_speed_kmh is not None and not args.walk_speed_kmh > 0:
-        msg = f"--walk-speed-kmh must be a positive number, got {args.walk_speed_kmh:g}"
-        raise InputError(msg)
     if not args.merge_distance_m >= 0:
         msg = f"--merge-distance-m must be >= 0, got {args.merge_distance_m:g}"
         raise InputError(msg)
@@ -105,7 +113,6 @@ def run(args: argparse.Namespace) -> int:
         catalog = load_catalog(args.standards)
         facilities = read_facilities(args.facilities, input_crs=args.input_crs, catalog=catalog)
         communities = read_communities(args.demand, input_crs=args.input_crs)
-        net = RoutingNetwork.from_graph(read_network(args.network, modes=(args.mode,)))
         merged_note = ""
         if args.osm_facilities:
             osm = facilities_from_osm(args.network, catalog=catalog)
@@ -113,22 +120,19 @@ def run(args: argparse.Namespace) -> int:
             facilities = merged.facilities
             merged_note = (f"{len(osm)} from OSM, {merged.n_merged} merged as duplicates "
                            f"within {args.merge_distance_m:g} m")
+        resolved = resolve_args(args, catalog=catalog,
+                                categories=analysed_categories(None, facilities))
+        net = RoutingNetwork.from_graph(read_network(args.network, modes=resolved.modes()))
         units = demand_units(communities, crs=net.crs)
-        access = minutes_to_nearest(net, units, facilities, mode=args.mode,
-                                    walk_speed_kmh=args.walk_speed_kmh)
-        unit_xy = units.geometry.to_crs(net.crs)
-        units_snapped = snap_points(net, unit_xy.x.to_numpy(), unit_xy.y.to_numpy(),
-                                    mode=args.mode)
-
-        def reach(subset: Any, max_minutes: float) -> Any:
-            xy = subset.geometry.to_crs(net.crs)
-            fac_snapped = snap_points(net, xy.x.to_numpy(), xy.y.to_numpy(), mode=args.mode)
-            return reach_set(net, fac_snapped, units_snapped, mode=args.mode,
-                             max_minutes=max_minutes, walk_speed_kmh=args.walk_speed_kmh)
-
-        result = evaluate_compliance(
-            communities=communities, facilities=facilities, units=units, access=access,
-            reach=reach, catalog=catalog, mode=args.mode, thresholds=thresholds,
+        access = compute_access(net, units, facilities, communities=communities,
+                                resolved=resolved, walk_speed_kmh=args.walk_speed_kmh)
+        inputs = StudyInputs(divisions=_empty_points(["name_zh", "name_en"]), study_area=None,
+                             communities=communities, facilities=facilities,
+                             candidates=_empty_points(["id", "name"]),
+                             context=_empty_points(["name"]))
+        result = compute_compliance(
+            net, units, inputs, access=access, catalog=catalog, resolved=resolved,
+            thresholds=thresholds, walk_speed_kmh=args.walk_speed_kmh,
             provenance={
                 "network": str(args.network), "facilities": str(args.facilities),
                 "demand": str(args.demand), "input_crs": args.input_crs,

@@ -231,7 +231,8 @@ def run(args: argparse.Namespace) -> int:
     written_figures: list[Path] = []
     if not args.no_figures:
         study_area = coverage.get("coverage_study_area")
-        if study_area is not None and "covered_share_15min" in study_area.columns:
+        if study_area is not None and ({"covered_share", "covered_share_15min"}
+                                       & set(study_area.columns)):
             fig = coverage_chart(study_area, title=args.title, lang=args.lang)
             written_figures.append(save_figure(fig, out / "coverage_chart.png"))
             figures["coverage_chart"] = fig

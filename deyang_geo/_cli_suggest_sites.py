@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 from . import settings
+from ._cli_analysis import add_analysis_options
 from ._cli_common import (
     add_lang_option,
     add_network_option,
@@ -27,21 +28,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_option(parser)
     add_points_options(parser)
     add_travel_options(parser)
+    add_analysis_options(parser)
     add_out_option(parser)
     add_lang_option(parser)
     parser.add_argument("--category", required=True, metavar="CAT",
                         help="facility category (catalog key, e.g. fitness_station)")
     parser.add_argument("--new-sites", type=int, default=None, metavar="N",
                         help="number of new sites (mclp, pmedian; not needed with --budget)")
-    parser.add_argument("--model", default="mclp", choices=("mclp", "lscp", "pmedian"),
+    parser.add_argument("--model", default="mclp",
+                        choices=("mclp", "lscp", "pmedian", "capacitated"),
                         help="mclp: cover the most people with N sites; lscp: fewest sites to "
-                        "cover everyone reachable; pmedian: least person-minutes (default: mclp)")
+                        "cover everyone reachable; pmedian: least person-minutes; capacitated: "
+                        "mclp where a site serves at most its capacity (default: mclp)")
     parser.add_argument("--candidates", type=Path, default=None, metavar="CAND",
                         help="candidate sites (vacant lots, idle buildings) with id and "
                         "optional cost, floor_area_m2; default: network nodes in uncovered "
                         "areas")
+    parser.add_argument("--candidate-source", default=None, choices=("file", "nodes", "both"),
+                        help="where candidate sites come from, as a study file's candidates "
+                        "key: the --candidates file, network nodes in uncovered areas, or "
+                        "both (default: file with --candidates, else nodes)")
     parser.add_argument("--network-candidates", action="store_true",
-                        help="add network nodes in uncovered areas to the --candidates list")
+                        help="the same as --candidate-source both")
     parser.add_argument("--candidate-spacing-m", type=float, default=None, metavar="M",
                         help="spacing of network-node candidates in metres (default: "
                         f"{settings.candidate_spacing_m:g})")
@@ -62,76 +70,92 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "parameters) and DIR/map.html")
 
 
-def _check(args: argparse.Namespace) -> None:
+def _check(args: argparse.Namespace) -> str:
+    """Check the options with the study file's checks; return the candidate source."""
     from ._errors import InputError, Problem
+    from .config import check_siting
 
-    problems = []
-    if not float(args.minutes) > 0:
-        problems.append(Problem(f"--minutes must be a positive number, got {args.minutes:g}"))
-    if args.walk_speed_kmh is not None and not args.walk_speed_kmh > 0:
-        problems.append(Problem("--walk-speed-kmh must be a positive number"))
-    if args.model in ("mclp", "pmedian") and args.new_sites is None and (
-            args.model == "pmedian" or args.budget is None):
-        problems.append(Problem(f"--model {args.model} needs --new-sites N"
-                                + (" or --budget B" if args.model == "mclp" else "")))
-    if args.new_sites is not None and args.new_sites < 0:
-        problems.append(Problem("--new-sites must be >= 0"))
-    if args.budget is not None and args.model != "mclp":
-        problems.append(Problem("--budget works with --model mclp"))
-    if args.target_share is not None and (args.model != "lscp"
-                                          or not 0 < args.target_share <= 1):
-        problems.append(Problem("--target-share works with --model lscp and is in (0, 1]"))
-    if args.budget is not None and args.new_sites is not None:
-        problems.append(Problem("give --new-sites or --budget, not both"))
+    options = {"new_sites": "--new-sites", "budget": "--budget",
+               "target_share": "--target-share"}
+    problems = [Problem(f"{options.get(key, key)}: {message}") for key, message in check_siting(
+        model=args.model, new_sites=args.new_sites, budget=args.budget,
+        target_share=args.target_share)]
     if args.time_limit is not None and not args.time_limit > 0:
         problems.append(Problem("--time-limit must be > 0 seconds"))
     if args.candidate_spacing_m is not None and not args.candidate_spacing_m > 0:
         problems.append(Problem("--candidate-spacing-m must be > 0"))
+    source = args.candidate_source
+    if args.network_candidates:
+        if source not in (None, "both"):
+            problems.append(Problem("--network-candidates is --candidate-source both; give "
+                                    "one of them"))
+        source = "both"
+    if source is None:
+        source = "file" if args.candidates is not None else "nodes"
+    if source in ("file", "both") and args.candidates is None:
+        problems.append(Problem(f"--candidate-source {source} needs --candidates FILE"))
     if problems:
         raise InputError(problems)
+    return str(source)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``suggest-sites`` and return the exit code."""
+    """Run ``suggest-sites`` and return the exit code.
+
+    The options are resolved like a study file and the step is the one ``deyang-geo run``
+    calls (:func:`deyang_geo.pipeline.suggest_sites_for`).
+    """
     import geopandas as gpd
 
+    from ._cli_analysis import resolve_args
     from ._cli_common import warnings_to_log
+    from .config import SitingScenario
     from .demand import demand_units
     from .io import category_key, read_candidates, read_communities, read_facilities
     from .network import read_network
+    from .pipeline import _empty_points, rural_units, suggest_sites_for
     from .routing import RoutingNetwork
-    from .siting import suggest_sites
-    from .siting.suggest import CandidateSource
+    from .standards import load_catalog
     from .webmap import save_map, study_map
 
-    _check(args)
+    source = _check(args)
     category = category_key(args.category)
-    minutes = float(args.minutes)
     out = Path(args.out)
     with warnings_to_log():
+        catalog = load_catalog()
+        resolved = resolve_args(args, catalog=catalog, categories=[category])
+        urban = resolved.setting(category, "urban")
+        minutes = urban.threshold_minutes
         facilities = read_facilities(args.facilities, input_crs=args.input_crs)
         communities = read_communities(args.demand, input_crs=args.input_crs)
-        net = RoutingNetwork.from_graph(read_network(args.network, modes=(args.mode,)))
+        net = RoutingNetwork.from_graph(read_network(args.network, modes=resolved.modes()))
         units = demand_units(communities, crs=net.crs)
         same = facilities[facilities["category"].astype(str) == category]
-        zones = gpd.read_file(args.exclusion_zones) if args.exclusion_zones else None
         planner = (read_candidates(args.candidates, input_crs=args.input_crs)
-                   if args.candidates is not None else None)
-        source: CandidateSource = ("nodes" if planner is None
-                                   else "both" if args.network_candidates else "file")
-        suggestion = suggest_sites(
-            net, units=units, facilities=facilities, category=category, model=args.model,
-            new_sites=args.new_sites, budget=args.budget, target_share=args.target_share,
-            minutes=minutes, mode=args.mode, walk_speed_kmh=args.walk_speed_kmh,
-            candidates=planner, candidate_source=source,
-            candidate_spacing_m=args.candidate_spacing_m, exclusion_zones=zones,
-            time_limit_s=args.time_limit)
-        result, cands = suggestion.result, suggestion.candidates
+                   if args.candidates is not None else _empty_points(["id", "name"]))
+        scenario = SitingScenario(
+            category=category, model=args.model, new_sites=args.new_sites, budget=args.budget,
+            minutes=minutes, mode=urban.mode,
+            time_limit_s=float(args.time_limit if args.time_limit is not None
+                               else settings.siting_time_limit_s),
+            candidates=source,
+            candidate_spacing_m=float(args.candidate_spacing_m
+                                      if args.candidate_spacing_m is not None
+                                      else settings.candidate_spacing_m),
+            target_share=args.target_share,
+            alternatives=3, exclusion_zones=args.exclusion_zones)
+        result, cands = suggest_sites_for(
+            scenario, net=net, units=units, facilities=facilities, candidates=planner,
+            resolved=resolved, rural=rural_units(units, communities),
+            walk_speed_kmh=args.walk_speed_kmh)
         extra = {"inputs": {"network": str(args.network), "facilities": str(args.facilities),
                             "demand": str(args.demand),
                             "candidates": None if args.candidates is None
                             else str(args.candidates)},
-                 "category": category, "mode": args.mode, "minutes": minutes,
+                 "category": category, "mode": urban.mode, "minutes": minutes,
+                 "rural_mode": resolved.setting(category, "rural").mode,
+                 "rural_minutes": resolved.setting(category, "rural").threshold_minutes,
+                 "threshold_source": urban.sources["threshold_minutes"],
                  "walk_speed_kmh": args.walk_speed_kmh, "n_candidates": len(cands),
                  "n_demand_units": len(units)}
         result.write(out, candidates=cands, communities=communities, extra_summary=extra)
@@ -146,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
                         for f in (communities, facilities) if "synthetic" in f.columns)
         fmap = study_map(
             title="Suggested sites / 建议选址",
-            scenario=f"{category}, {args.model}, {args.mode} {minutes:g} min",
+            scenario=f"{category}, {args.model}, {resolved.summary()}",
             communities=communities, facilities=same, sites=sites_map, synthetic=synthetic,
             lang=args.lang)
         save_map(fmap, out / "map.html")

@@ -162,7 +162,7 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
     if "map" in wanted:
         sited = [c for c in cfg.analysis.categories if c in result.sites]
         shown_first = sited + [c for c in cfg.analysis.categories if c not in result.sites]
-        m = webmap.study_map(title=title, scenario=_scenario_text(cfg), synthetic=synthetic,
+        m = webmap.study_map(title=title, scenario=_scenario_text(result), synthetic=synthetic,
                              lang=lang, catalog=catalog, categories=shown_first, **layers)
         written["map"] = webmap.save_map(m, out_dir / "map.html")
     figure_paths: list[Path] = []
@@ -190,6 +190,7 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
             out_dir, title=title, parameters=parameters, sources=sources,
             coverage=result.coverage, compliance=result.compliance, sites=sites_table,
             site_summary=site_summaries or None, layers=geo_layers, figures=figs,
+            resolved=result.resolved.table() if result.resolved is not None else None,
             synthetic=synthetic, lang=lang, catalog=catalog,
             links={"Interactive map / 交互地图": "map.html"} if "map" in written else None,
         )
@@ -205,10 +206,11 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
     return written
 
 
-def _scenario_text(cfg: Any) -> str:
-    a = cfg.analysis
-    rural = f", rural {a.rural_mode}" if a.rural_mode and a.rural_mode != a.mode else ""
-    return f"{a.mode}{rural}, {a.threshold_minutes:g} min"
+def _scenario_text(result: StudyResult) -> str:
+    if result.resolved is not None:
+        return result.resolved.summary()
+    a = result.config.analysis
+    return f"{a.mode}, {result.coverage.threshold_minutes:g} min"
 
 
 def _sources(result: StudyResult) -> list[dict[str, str]]:
@@ -242,12 +244,15 @@ def _sources(result: StudyResult) -> list[dict[str, str]]:
 def _parameters(result: StudyResult) -> dict[str, Any]:
     a = result.config.analysis
     speeds = dict(result.config.network.speeds_kmh)
+    resolved = result.resolved
     return {
         "study / 研究": result.config.name,
-        "mode / 出行方式": a.mode,
+        "mode / 出行方式": resolved.summary() if resolved is not None else a.mode,
         "rural mode / 农村出行方式 (assumption)": a.rural_mode or a.mode,
         "speeds km/h / 速度": ", ".join(f"{k} {v:g}" for k, v in sorted(speeds.items())),
-        "threshold minutes / 时间阈值": a.threshold_minutes,
+        "threshold minutes / 时间阈值": (
+            "per category, urban and rural: see the table below / 按类别及城乡, 见下表"
+            if a.threshold_minutes is None else a.threshold_minutes),
         "isochrone breaks / 等时线": ", ".join(f"{b:g}" for b in a.isochrone_breaks_minutes),
         "max snap m / 最大吸附距离": a.max_snap_m,
         "categories / 设施类别": ", ".join(a.categories),

@@ -277,6 +277,8 @@ def evaluate_compliance(
     covered_share: float | None = None,
     targets: Iterable[str] | None = None,
     provenance: Mapping[str, str] | None = None,
+    rural_mode: str | None = None,
+    group_thresholds: Mapping[str, Mapping[str, float]] | None = None,
 ) -> ComplianceResult:
     r"""Evaluate the plan's targets for every community, township, division and the city.
 
@@ -341,6 +343,13 @@ def evaluate_compliance(
         Target ids to evaluate; ``None`` evaluates all.
     provenance
         Notes written with the parameters (input files, speeds).
+    rural_mode
+        The mode rural units travelled in (the access table and reach set); None: ``mode``.
+    group_thresholds
+        The resolved analysis' thresholds, ``category -> {"urban": .., "rural": ..}``
+        (:meth:`deyang_geo.resolved.ResolvedAnalysis.thresholds_minutes`): they replace the
+        catalog's category thresholds; a target's own (urban) threshold and ``thresholds``
+        still win.
 
     Returns
     -------
@@ -358,6 +367,7 @@ def evaluate_compliance(
     ctx = _Context.build(
         communities=communities, facilities=facilities, units=units, access=access,
         catalog=catalog, mode=mode, overrides=overrides, covered_share=share,
+        rural_mode=rural_mode or mode, group_thresholds=group_thresholds or {},
     )
     chosen = list(catalog.targets)
     if targets is not None:
@@ -387,6 +397,7 @@ def evaluate_compliance(
         "target_year": str(catalog.target_year),
         "categories_beyond_catalog": ", ".join(f"{k} ({v})" for k, v in beyond.items()),
         "mode": mode,
+        "rural_mode": rural_mode or mode,
         "covered_share": f"{share:g}",
         "thresholds_overridden": ",".join(f"{k}={v:g}" for k, v in sorted(overrides.items())),
         "targets": ",".join(t.id for t in chosen),
@@ -434,11 +445,14 @@ class _Context:
     presence_assessable: NDArray[np.bool_] = field(
         default_factory=lambda: np.zeros(0, dtype=bool))
     presence_note: str = ""
+    rural_mode: str = "walk"
+    group_thresholds: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, *, communities: pd.DataFrame, facilities: pd.DataFrame, units: pd.DataFrame,
               access: pd.DataFrame, catalog: Catalog, mode: str, overrides: Mapping[str, float],
-              covered_share: float) -> _Context:
+              covered_share: float, rural_mode: str = "walk",
+              group_thresholds: Mapping[str, Mapping[str, float]] | None = None) -> _Context:
         problems: list[Problem] = []
         if mode not in settings.modes:
             problems.append(Problem(f"unknown mode {mode!r}; the modes are "
@@ -549,7 +563,8 @@ class _Context:
         return cls(catalog=catalog, mode=mode, overrides=overrides, covered_share=covered_share,
                    comm=comm, units=u, fac=fac, raw_communities=communities,
                    raw_facilities=facilities, minutes=minutes,
-                   presence_assessable=assessable, presence_note=presence_note)
+                   presence_assessable=assessable, presence_note=presence_note,
+                   rural_mode=rural_mode, group_thresholds=dict(group_thresholds or {}))
 
     def threshold(self, target: Target, category: str, *, rural: bool) -> float:
         """Minutes of ``category`` for ``target``, urban or rural.
@@ -563,7 +578,11 @@ class _Context:
             return float(self.overrides[category])
         if target.threshold_minutes is not None and not rural:
             return target.threshold_minutes
-        return self.catalog.categories[category].threshold_for(self.mode, rural=rural)
+        group = self.group_thresholds.get(category, {})
+        if ("rural" if rural else "urban") in group:
+            return float(group["rural" if rural else "urban"])
+        return self.catalog.categories[category].threshold_for(
+            self.rural_mode if rural else self.mode, rural=rural)
 
     def threshold_text(self, target: Target, scope: str) -> str:
         """Describe the thresholds a target uses in ``scope`` (``<= 5 min walk``...)."""
@@ -572,8 +591,10 @@ class _Context:
         by_text: dict[str, list[str]] = {}
         for cat in target.categories:
             parts = [f"{self.threshold(target, cat, rural=r):g}" for _, r in kinds]
-            if len(parts) == 2 and parts[0] != parts[1]:
-                text = f"<= {parts[0]} min {self.mode} (rural {parts[1]})"
+            if len(parts) == 2 and (parts[0] != parts[1] or self.rural_mode != self.mode):
+                text = f"<= {parts[0]} min {self.mode} (rural {parts[1]} min {self.rural_mode})"
+            elif scope == "rural":
+                text = f"<= {parts[0]} min {self.rural_mode}"
             else:
                 text = f"<= {parts[0]} min {self.mode}"
             by_text.setdefault(text, []).append(cat)
@@ -601,6 +622,14 @@ class _Context:
                 figures.append("rural_threshold" if "rural_threshold" in c.sources
                                else "threshold")
             for fig in figures:
+                rural = fig == "rural_threshold" or (fig == "threshold" and scope == "rural")
+                used = self.group_thresholds.get(cat, {}).get("rural" if rural else "urban")
+                own = c.threshold_for(self.rural_mode if rural else self.mode, rural=rural)
+                if used is not None and abs(float(used) - own) > 1e-9:
+                    sources.append(f"{cat} {'rural ' if rural else ''}threshold: set by the "
+                                   f"study ({float(used):g} min)")
+                    verified = None
+                    continue
                 sources.append(f"{cat} {fig.replace('_', ' ')}: {c.sources[fig]}")
                 if verified is not None:
                     verified = verified and c.verified_flags[fig]

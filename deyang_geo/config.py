@@ -25,6 +25,8 @@ __all__ = [
     "OutputConfig",
     "SitingScenario",
     "StudyConfig",
+    "check_minutes_list",
+    "check_siting",
     "load_study",
 ]
 
@@ -42,6 +44,8 @@ OUTPUTS: tuple[str, ...] = (
 LANGS: tuple[str, ...] = ("zh", "en", "both")
 #: Network sources, exactly one of which a study names.
 NETWORK_SOURCES: tuple[str, ...] = ("osm", "place", "bbox", "graph")
+#: Directions of travel (``[analysis] direction``).
+DIRECTIONS: tuple[str, ...] = ("to_facility", "from_facility")
 
 T = TypeVar("T")
 
@@ -170,6 +174,15 @@ class AnalysisConfig:
         Grid spacing spreading a community polygon's population.
     isochrone_walkoff_m
         How far isochrones reach off the street.
+    threshold_distance_m
+        A walking distance in metres (or ``"standard"``: each category's GB 50180 distance,
+        300 / 500 / 1000 m) turned into each category's urban threshold at the urban speed,
+        instead of ``threshold_minutes``; None when not used.
+    direction
+        ``"to_facility"`` (home to facility, the default) or ``"from_facility"``.
+    given
+        The keys the study file actually set (the others are defaults), so that the resolved
+        analysis can say where each value came from.
     """
 
     mode: str
@@ -183,6 +196,9 @@ class AnalysisConfig:
     partly_covered_share: float
     demand_grid_spacing_m: float
     isochrone_walkoff_m: float
+    threshold_distance_m: float | str | None = None
+    direction: str = "to_facility"
+    given: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -200,9 +216,10 @@ class SitingScenario:
     budget
         Budget in the unit of the candidates' ``cost`` column, or None.
     minutes
-        Coverage time limit.
+        Coverage time limit when the study file sets one (it must then equal the resolved
+        threshold of the category); NaN uses the resolved analysis.
     mode
-        Travel mode.
+        Travel mode (it must equal the resolved urban mode of the category).
     time_limit_s
         Solver time limit in seconds.
     candidates
@@ -210,13 +227,16 @@ class SitingScenario:
     candidate_spacing_m
         Spacing of network-node candidates.
     target_share
-        Population share to cover (lscp).
+        Population share to cover (lscp); None covers every unit a candidate can reach (the
+        same as the command line without ``--target-share``).
     alternatives
         Alternative sites reported per chosen site.
     exclusion_zones
         Polygons where no site may go, or None.
     forced, excluded
         Candidate ids that must be chosen / may not be chosen.
+    given
+        The keys the study file set.
     """
 
     category: str
@@ -228,11 +248,12 @@ class SitingScenario:
     time_limit_s: float
     candidates: str
     candidate_spacing_m: float
-    target_share: float
+    target_share: float | None
     alternatives: int
     exclusion_zones: Path | None = None
     forced: tuple[str, ...] = ()
     excluded: tuple[str, ...] = ()
+    given: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -328,6 +349,8 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
+    if isinstance(value, frozenset):
+        return sorted(str(v) for v in value)
     if isinstance(value, Path):
         return str(value)
     return value
@@ -606,7 +629,7 @@ def load_study(path: str | os.PathLike[str]) -> StudyConfig:
     network = _network(top.table("network"))
     inputs = _inputs(top.table("inputs"))
     analysis = _analysis(top.table("analysis"), lookup or None)
-    siting = _siting(top.table("siting"), analysis, lookup or None, catalog)
+    siting = _siting(top.table("siting"), analysis, lookup or None, inputs)
 
     out_s = top.table("output")
     output = OutputConfig(
@@ -620,6 +643,8 @@ def load_study(path: str | os.PathLike[str]) -> StudyConfig:
                           f"{', '.join(OUTPUTS)}")
     out_s.finish()
     top.finish()
+    if catalog is not None and not reader.problems:
+        _check_scenarios(reader, siting, analysis, network, catalog)
     if reader.problems:
         raise ConfigError(reader.problems)
     return StudyConfig(
@@ -705,9 +730,25 @@ def _analysis(s: _Section, lookup: Mapping[str, str] | None) -> AnalysisConfig:
         rural_mode = None
     rural_threshold = s.number("rural_threshold_minutes", positive=True)
     breaks = s.numbers("isochrone_breaks_minutes", tuple(settings.isochrone_breaks_minutes))
-    if any(b <= 0 for b in breaks) or list(breaks) != sorted(set(breaks)):
-        s.problem("isochrone_breaks_minutes", f"expected positive increasing minutes, got "
-                  f"{_show(list(breaks))}")
+    bad_breaks = check_minutes_list(breaks)
+    if bad_breaks:
+        s.problem("isochrone_breaks_minutes", bad_breaks)
+    breaks = tuple(sorted(breaks))
+    distance = s._get("threshold_distance_m")
+    if distance is not None:
+        from .resolved import check_distance
+
+        bad = check_distance(distance)
+        if bad:
+            s.problem("threshold_distance_m", bad)
+            distance = None
+        elif threshold is not None:
+            s.problem("threshold_distance_m", "give threshold_minutes or threshold_distance_m, "
+                      "not both")
+        elif mode == "drive":
+            s.problem("threshold_distance_m", "a walking distance needs a walk, bike or ebike "
+                      "mode, not drive")
+    direction = s.choice("direction", "to_facility", DIRECTIONS)
     categories = tuple(_category_key(s, "categories", c, lookup) for c in s.texts("categories"))
     covered = s.number("covered_share", settings.covered_share, minimum=0.0, maximum=1.0)
     partly = s.number("partly_covered_share", settings.partly_covered_share, minimum=0.0,
@@ -728,6 +769,10 @@ def _analysis(s: _Section, lookup: Mapping[str, str] | None) -> AnalysisConfig:
                                           settings.demand_grid_spacing_m, positive=True)),
         isochrone_walkoff_m=_f(s.number("isochrone_walkoff_m", settings.isochrone_walkoff_m,
                                         minimum=0.0)),
+        threshold_distance_m=(None if distance is None else
+                              distance if isinstance(distance, str) else float(distance)),
+        direction=direction,
+        given=frozenset(k for k in s.data if k in s.used),
     )
     s.finish()
     return analysis
@@ -738,7 +783,7 @@ def _f(value: float | None) -> float:
 
 
 def _siting(s: _Section, analysis: AnalysisConfig, lookup: Mapping[str, str] | None,
-            catalog: Any) -> tuple[SitingScenario, ...]:
+            inputs: InputsConfig) -> tuple[SitingScenario, ...]:
     scenarios: list[SitingScenario] = []
     seen: set[str] = set()
     for name in list(s.data):
@@ -748,37 +793,125 @@ def _siting(s: _Section, analysis: AnalysisConfig, lookup: Mapping[str, str] | N
             s.problem(name, f"a second scenario for {category!r}")
         seen.add(category)
         model = sub.choice("model", "mclp", SITING_MODELS)
-        new_sites = sub.integer("new_sites", minimum=1)
-        budget = sub.number("budget", positive=True)
-        given = sub.has("new_sites") or sub.has("budget")
-        if model in ("mclp", "capacitated") and not given:
-            sub.problem("new_sites", f"missing: model {model!r} needs new_sites or budget")
-        if sub.has("new_sites") and sub.has("budget"):
-            sub.problem("budget", "give new_sites or budget, not both")
-        if sub.has("budget") and model not in ("mclp", "capacitated"):
-            sub.problem("budget", f"works with models 'mclp' and 'capacitated', not {model!r}")
-        if model == "pmedian" and not sub.has("new_sites"):
-            sub.problem("new_sites", "missing: model 'pmedian' needs new_sites")
+        new_sites = sub.integer("new_sites")
+        budget = sub.number("budget")
+        target_share = sub.number("target_share")
+        typed = all(sub.has(k) == (v is not None) for k, v in (
+            ("new_sites", new_sites), ("budget", budget), ("target_share", target_share)))
+        if typed:  # a value of the wrong type is reported once, as such
+            for key, message in check_siting(model=model, new_sites=new_sites, budget=budget,
+                                             target_share=target_share):
+                sub.problem(key, message)
+        # minutes and mode, when given, must agree with the resolved analysis (one answer)
         mode = sub.choice("mode", analysis.mode, settings.modes)
-        default_minutes = analysis.threshold_minutes or settings.threshold_minutes
-        if analysis.threshold_minutes is None and catalog is not None \
-                and category in catalog.categories:
-            default_minutes = float(catalog.categories[category].threshold_for(mode))
+        minutes = sub.number("minutes", positive=True)
+        default_candidates = "file" if inputs.candidates is not None else "nodes"
+        source = sub.choice("candidates", default_candidates, CANDIDATE_SOURCES)
+        if source in ("file", "both") and inputs.candidates is None:
+            sub.problem("candidates", f"{source!r} needs a candidates file: set [inputs] "
+                        'candidates, or use candidates = "nodes"')
         scenarios.append(SitingScenario(
             category=category,
             model=model,
             new_sites=new_sites,
             budget=budget,
-            minutes=_f(sub.number("minutes", default_minutes, positive=True)),
+            minutes=_f(minutes),
             mode=mode,
             time_limit_s=_f(sub.number("time_limit_s", 60.0, positive=True)),
-            candidates=sub.choice("candidates", "file", CANDIDATE_SOURCES),
+            candidates=source,
             candidate_spacing_m=_f(sub.number("candidate_spacing_m", 200.0, positive=True)),
-            target_share=_f(sub.number("target_share", 1.0, minimum=0.0, maximum=1.0)),
+            target_share=None if target_share is None else float(target_share),
             alternatives=int(sub.integer("alternatives", 3, minimum=0) or 0),
             exclusion_zones=sub.path("exclusion_zones"),
             forced=sub.texts("forced"),
             excluded=sub.texts("excluded"),
+            given=frozenset(k for k in sub.data if k in sub.used),
         ))
         sub.finish()
     return tuple(scenarios)
+
+
+def check_minutes_list(values: tuple[float, ...] | list[float]) -> str | None:
+    """Return the problem with a list of minutes (time breaks), or None when it is good.
+
+    The study file's ``isochrone_breaks_minutes`` and the command line's ``--minutes 5,10,15``
+    use this one check: positive, finite, no value twice (both then sort them).
+    """
+    values = list(values)
+    if not values or any(not (math.isfinite(v) and v > 0) for v in values):
+        return f"expected positive minutes, got {_show(values)}"
+    if len(set(values)) != len(values):
+        twice = sorted({v for v in values if values.count(v) > 1})
+        return (f"expected each break once, got {_show(values)} "
+                f"({', '.join(f'{v:g}' for v in twice)} twice)")
+    return None
+
+
+def check_siting(*, model: str, new_sites: int | None, budget: float | None,
+                 target_share: float | None) -> list[tuple[str, str]]:
+    """Return the problems of a site-suggestion size as ``(key, message)`` pairs.
+
+    The study file's ``[siting.<category>]`` and the ``suggest-sites`` command use this one
+    check, so that both accept the same values with the same meaning: ``new_sites`` at least
+    1, ``budget`` positive, ``target_share`` in (0, 1]; mclp and capacitated need new_sites or
+    budget (not both), pmedian needs new_sites, lscp takes target_share and neither
+    new_sites nor budget; budget works with mclp and capacitated only.
+    """
+    out: list[tuple[str, str]] = []
+    if new_sites is not None and new_sites < 1:
+        out.append(("new_sites", f"must be at least 1, got {new_sites}"))
+    if budget is not None and not budget > 0:
+        out.append(("budget", f"must be positive, got {budget:g}"))
+    if target_share is not None and not 0 < target_share <= 1:
+        out.append(("target_share", f"must be in (0, 1], got {target_share:g}"))
+    if model in ("mclp", "capacitated") and new_sites is None and budget is None:
+        out.append(("new_sites", f"missing: model {model!r} needs new_sites or budget"))
+    if new_sites is not None and budget is not None:
+        out.append(("budget", "give new_sites or budget, not both"))
+    if budget is not None and model not in ("mclp", "capacitated"):
+        out.append(("budget", f"works with models 'mclp' and 'capacitated', not {model!r}"))
+    if model == "pmedian" and new_sites is None:
+        out.append(("new_sites", "missing: model 'pmedian' needs new_sites"))
+    if model == "lscp" and new_sites is not None:
+        out.append(("new_sites", ("model 'lscp' finds the fewest sites itself: give "
+                                  "target_share, not new_sites")))
+    if target_share is not None and model != "lscp":
+        out.append(("target_share", f"works with model 'lscp', not {model!r}"))
+    return out
+
+
+
+def _check_scenarios(reader: _Reader, siting: tuple[SitingScenario, ...],
+                     analysis: AnalysisConfig, network: NetworkConfig, catalog: Any) -> None:
+    """Check that each scenario's minutes and mode agree with the resolved analysis.
+
+    Site suggestion answers from the same settings as coverage and compliance, so that the
+    population covered before new sites is the population ``coverage.csv`` reports.
+    """
+    from .resolved import resolve_analysis
+
+    if not siting:
+        return
+    try:
+        resolved = resolve_analysis(
+            catalog=catalog, categories=[s.category for s in siting], mode=analysis.mode,
+            threshold_minutes=analysis.threshold_minutes,
+            threshold_distance_m=analysis.threshold_distance_m, rural_mode=analysis.rural_mode,
+            rural_threshold_minutes=analysis.rural_threshold_minutes,
+            direction=analysis.direction, speeds_kmh=dict(network.speeds_kmh))
+    except ConfigError as exc:
+        reader.problems.extend(Problem(f"analysis: {p.message}", file=str(reader.path))
+                               for p in exc.problems)
+        return
+    for s in siting:
+        urban = resolved.setting(s.category, "urban")
+        if "mode" in s.given and s.mode != urban.mode:
+            reader.problem(f"siting.{s.category}.mode: {s.mode!r} differs from the analysis "
+                           f"mode {urban.mode!r}; site suggestion uses the analysis settings "
+                           "(leave mode out, or change [analysis] mode)")
+        if "minutes" in s.given and abs(s.minutes - urban.threshold_minutes) > 1e-9:
+            reader.problem(f"siting.{s.category}.minutes: {s.minutes:g} differs from the "
+                           f"threshold of {s.category} ({urban.threshold_minutes:g} min, "
+                           f"{urban.sources['threshold_minutes']}); site suggestion uses the "
+                           "analysis thresholds (leave minutes out, or set [analysis] "
+                           "threshold_minutes)")

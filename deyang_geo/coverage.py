@@ -78,7 +78,8 @@ class CoverageResult:
         The time breaks, ascending; a demand unit is covered at a break when its minutes to
         the nearest facility of the category are at most the break.
     threshold_minutes
-        The break that decides ``class`` and ``outside`` (one of ``breaks_minutes``).
+        The break that decides ``class`` and ``outside`` for categories without an entry in
+        ``thresholds_minutes`` (one of ``breaks_minutes``).
     covered_share, partly_covered_share
         The class thresholds on a community's covered share.
     categories
@@ -92,7 +93,9 @@ class CoverageResult:
         ``name``, ``kind``, ``township``, ``division``, ``category``, ``population``, ``units``,
         ``minutes`` (population-weighted median minutes of its units, NaN when more than half
         of it is unreachable), ``covered_population_<b>min``, ``covered_share_<b>min`` and
-        ``class_<b>min`` per break, and ``class`` (at ``threshold_minutes``). A community without
+        ``class_<b>min`` per break, and at its own threshold (``thresholds_minutes``, else
+        ``threshold_minutes``) ``threshold_minutes``, ``covered_population``,
+        ``covered_share`` and ``class``. A community without
         population takes the unweighted share of its units within reach.
     townships, divisions, study_area
         Aggregates per (``division``, ``township``), per ``division`` and for the whole area,
@@ -107,6 +110,10 @@ class CoverageResult:
     provenance
         Free key -> value notes on where the inputs came from (files, mode, speed), written
         with the parameters.
+    thresholds_minutes
+        ``category -> {"urban": minutes, "rural": minutes}``: the threshold deciding ``class``,
+        ``outside`` and the columns without a break suffix (``threshold_minutes``,
+        ``covered_population``, ``covered_share``...), per category and kind of community.
     """
 
     breaks_minutes: tuple[float, ...]
@@ -121,6 +128,7 @@ class CoverageResult:
     study_area: pd.DataFrame
     outside: gpd.GeoDataFrame
     provenance: Mapping[str, str] = field(default_factory=dict)
+    thresholds_minutes: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         """Return a one-line summary instead of the tables."""
@@ -140,6 +148,9 @@ class CoverageResult:
             "partly_covered_share": f"{self.partly_covered_share:g}",
             "categories": ",".join(self.categories),
         }
+        for cat, by_kind in self.thresholds_minutes.items():
+            params[f"threshold_minutes:{cat}"] = ", ".join(
+                f"{kind} {value:g}" for kind, value in by_kind.items())
         params.update({str(k): str(v) for k, v in self.provenance.items()})
         return params
 
@@ -202,6 +213,7 @@ def compute_coverage(
     partly_covered_share: float | None = None,
     categories: Sequence[str] | None = None,
     provenance: Mapping[str, str] | None = None,
+    thresholds_minutes: Mapping[str, Mapping[str, float]] | None = None,
 ) -> CoverageResult:
     """Compute population coverage from the minutes of each demand unit to each category.
 
@@ -233,6 +245,11 @@ def compute_coverage(
         Categories to report, in this order; ``None`` reports those in ``access``, sorted.
     provenance
         Notes on the inputs (files, mode, speed) kept in the result.
+    thresholds_minutes
+        Per category, the threshold of urban and of rural communities
+        (``{"fitness_station": {"urban": 5, "rural": 15}}``, as
+        :meth:`deyang_geo.resolved.ResolvedAnalysis.thresholds_minutes` gives); categories
+        without an entry use ``threshold_minutes``. Every threshold is added to the breaks.
 
     Returns
     -------
@@ -248,7 +265,10 @@ def compute_coverage(
     threshold = float(settings.threshold_minutes if threshold_minutes is None
                       else threshold_minutes)
     breaks_in = settings.coverage_breaks_minutes if breaks_minutes is None else breaks_minutes
-    breaks = tuple(sorted({float(b) for b in breaks_in} | {threshold}))
+    per_cat = {str(c): {str(k): float(v) for k, v in by.items()}
+               for c, by in (thresholds_minutes or {}).items()}
+    extra = {v for by in per_cat.values() for v in by.values()}
+    breaks = tuple(sorted({float(b) for b in breaks_in} | {threshold} | extra))
     full = float(settings.covered_share if covered_share is None else covered_share)
     partly = float(settings.partly_covered_share if partly_covered_share is None
                    else partly_covered_share)
@@ -296,25 +316,43 @@ def compute_coverage(
         "minutes": minutes.ravel(),
         "facility_id": facility,
     })
-    classes: dict[float, npt.NDArray[np.object_]] = {}
-    for b in breaks:
-        covered = minutes <= b  # NaN compares False
-        unit_table[coverage_column("covered", b)] = covered.ravel()
+    # the threshold of each unit and category: its community's kind decides urban or rural
+    unit_rural = comm["kind"].to_numpy(dtype=object)[cidx] == "rural"
+    limits = np.full((n_units, n_cat), threshold)
+    for j, cat in enumerate(cats):
+        if cat in per_cat:
+            by = per_cat[cat]
+            urban = by.get("urban", threshold)
+            limits[:, j] = np.where(unit_rural, by.get("rural", urban), urban)
+    comm_rural = comm["kind"].to_numpy(dtype=object) == "rural"
+    comm_limits = np.full((n_comm, n_cat), threshold)
+    for j, cat in enumerate(cats):
+        if cat in per_cat:
+            by = per_cat[cat]
+            urban = by.get("urban", threshold)
+            comm_limits[:, j] = np.where(comm_rural, by.get("rural", urban), urban)
+    classes: dict[float | None, npt.NDArray[np.object_]] = {}
+    for b in (*breaks, None):
+        covered = minutes <= (limits + 1e-9 if b is None else b)  # NaN compares False
+        unit_table[_column("covered", b)] = covered.ravel()
         covered_pop = np.asarray(members @ (covered * unit_pop[:, None])).reshape(n_comm, n_cat)
         covered_weight = np.asarray(members @ (covered * weight[:, None])).reshape(n_comm, n_cat)
         share = np.divide(covered_weight, weight_total[:, None],
                           out=np.full((n_comm, n_cat), np.nan), where=weight_total[:, None] > 0)
         cls = np.select([share >= full, share >= partly], [COVERED, PARTLY], OUTSIDE)
         classes[b] = cls.astype(object)
-        long[coverage_column("covered_population", b)] = covered_pop.ravel()
-        long[coverage_column("covered_share", b)] = share.ravel()
-        long[coverage_column("class", b)] = classes[b].ravel()
-    long["class"] = classes[threshold].ravel()
+        if b is None:
+            long["threshold_minutes"] = comm_limits.ravel()
+        long[_column("covered_population", b)] = covered_pop.ravel()
+        long[_column("covered_share", b)] = share.ravel()
+        if b is not None:
+            long[coverage_column("class", b)] = classes[b].ravel()
+    long["class"] = classes[None].ravel()
 
     townships = _aggregate(long, ["division", "township"], breaks)
     divisions = _aggregate(long, ["division"], breaks)
     study_area = _aggregate(long, [], breaks)
-    outside = _outside(long, communities, threshold)
+    outside = _outside(long, communities)
     return CoverageResult(
         breaks_minutes=breaks,
         threshold_minutes=threshold,
@@ -328,7 +366,13 @@ def compute_coverage(
         study_area=study_area,
         outside=outside,
         provenance=dict(provenance or {}),
+        thresholds_minutes={c: dict(by) for c, by in per_cat.items()},
     )
+
+
+def _column(quantity: str, minutes: float | None) -> str:
+    """Name a column at a break, or at each row's own threshold (no suffix) when None."""
+    return quantity if minutes is None else coverage_column(quantity, minutes)
 
 
 def _check_parameters(breaks: tuple[float, ...], full: float, partly: float) -> None:
@@ -497,14 +541,14 @@ def _aggregate(long: pd.DataFrame, keys: list[str], breaks: tuple[float, ...]) -
     columns: dict[str, object] = {c: long[c].to_numpy() for c in [*keys, "category"]}
     columns["communities"] = np.ones(len(long), dtype=np.int64)
     columns["population"] = long["population"].to_numpy()
-    for b in breaks:
-        cls = long[coverage_column("class", b)].to_numpy(dtype=object)
-        columns[coverage_column("covered_population", b)] = long[
-            coverage_column("covered_population", b)].to_numpy()
+    for b in (None, *breaks):
+        cls = long[_column("class", b)].to_numpy(dtype=object)
+        columns[_column("covered_population", b)] = long[
+            _column("covered_population", b)].to_numpy()
         for quantity, value in (("covered_communities", COVERED),
                                 ("partly_covered_communities", PARTLY),
                                 ("outside_communities", OUTSIDE)):
-            columns[coverage_column(quantity, b)] = (cls == value).astype(np.int64)
+            columns[_column(quantity, b)] = (cls == value).astype(np.int64)
     work = pd.DataFrame(columns)
     frames = []
     for name in ["all", *kinds]:
@@ -519,27 +563,25 @@ def _aggregate(long: pd.DataFrame, keys: list[str], breaks: tuple[float, ...]) -
     communities = table["communities"].to_numpy(dtype=float)
     out: dict[str, object] = {c: table[c] for c in [*keys, "kind", "category", "communities",
                                                      "population"]}
-    for b in breaks:
-        covered = table[coverage_column("covered_population", b)].to_numpy(dtype=float)
-        out[coverage_column("covered_population", b)] = covered
-        out[coverage_column("covered_share", b)] = np.divide(
+    for b in (None, *breaks):
+        covered = table[_column("covered_population", b)].to_numpy(dtype=float)
+        out[_column("covered_population", b)] = covered
+        out[_column("covered_share", b)] = np.divide(
             covered, population, out=np.full(len(table), np.nan), where=population > 0)
         for quantity in ("covered_communities", "partly_covered_communities",
                          "outside_communities"):
-            out[coverage_column(quantity, b)] = table[coverage_column(quantity, b)]
-        out[coverage_column("covered_communities_share", b)] = (
-            table[coverage_column("covered_communities", b)].to_numpy() / communities)
+            out[_column(quantity, b)] = table[_column(quantity, b)]
+        out[_column("covered_communities_share", b)] = (
+            table[_column("covered_communities", b)].to_numpy() / communities)
     return pd.DataFrame(out)
 
 
-def _outside(long: pd.DataFrame, communities: pd.DataFrame, threshold: float,
-             ) -> gpd.GeoDataFrame:
-    pop_col = coverage_column("covered_population", threshold)
-    uncovered_col = coverage_column("uncovered_population", threshold)
-    share_col = coverage_column("covered_share", threshold)
+def _outside(long: pd.DataFrame, communities: pd.DataFrame) -> gpd.GeoDataFrame:
+    pop_col, uncovered_col, share_col = ("covered_population", "uncovered_population",
+                                         "covered_share")
     rows = long[long["class"] == OUTSIDE]
     table = rows[["community_id", *_COMMUNITY_ATTRIBUTES, "category", "population",
-                  pop_col, share_col, "minutes"]].copy()
+                  "threshold_minutes", pop_col, share_col, "minutes"]].copy()
     table.insert(list(table.columns).index(share_col), uncovered_col,
                  rows["population"] - rows[pop_col])
     table = table.sort_values([uncovered_col, "community_id", "category"],

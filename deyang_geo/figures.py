@@ -451,7 +451,8 @@ def coverage_chart(
 
     lang, family = figure_language(lang)
     columns = [str(c) for c in table.columns if str(c).startswith("covered_share")]
-    column = share_column or ("covered_share_15min" if "covered_share_15min" in columns else
+    column = share_column or ("covered_share" if "covered_share" in columns else
+                              "covered_share_15min" if "covered_share_15min" in columns else
                               (columns[0] if columns else None))
     if column is None or "category" not in table.columns:
         msg = "the coverage table needs 'category' and a 'covered_share_<b>min' column"

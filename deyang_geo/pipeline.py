@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .config import SitingScenario, StudyConfig
     from .coverage import CoverageResult
     from .network import NetworkSummary
+    from .resolved import ResolvedAnalysis
     from .routing import RoutingNetwork
     from .siting import SitingResult
     from .standards import Catalog
@@ -97,6 +98,8 @@ class StudyResult:
         Files written, by kind.
     timings_s
         Seconds spent per step.
+    resolved
+        The analysis settings every step used, per category, urban and rural.
     """
 
     config: StudyConfig
@@ -112,6 +115,7 @@ class StudyResult:
     sites: dict[str, SitingResult] = field(default_factory=dict)
     written: dict[str, Path] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
+    resolved: ResolvedAnalysis | None = None
 
     def summary_line(self) -> str:
         """Return a one-line summary of what was computed and written."""
@@ -120,8 +124,8 @@ class StudyResult:
         out_dir = next(iter(self.written.values())).parent if self.written else None
         return (
             f"{n_comm} communities, {len(self.inputs.facilities)} facilities, "
-            f"{len(outside)} community-category pairs outside "
-            f"{self.coverage.threshold_minutes:g}-minute reach, "
+            f"{len(outside)} community-category pairs outside reach ("
+            f"{self.resolved.summary() if self.resolved is not None else ''}), "
             f"{sum(len(r.sites) for r in self.sites.values())} sites suggested; "
             f"{len(self.written)} files written to {out_dir}"
         )
@@ -268,20 +272,37 @@ def build_network(config: StudyConfig, *, boundary: Any = None
 
 def _needed_modes(config: StudyConfig) -> tuple[str, ...]:
     modes = list(config.network.modes)
-    extra = [config.analysis.mode, config.analysis.rural_mode,
-             *(s.mode for s in config.siting)]
+    extra = [config.analysis.mode, config.analysis.rural_mode]
     for m in extra:
         if m and m not in modes:
             modes.append(m)
     return tuple(modes)
 
 
+def rural_units(units: gpd.GeoDataFrame, communities: pd.DataFrame) -> np.ndarray[Any, Any]:
+    """Return, per demand unit, whether its community is rural (``kind == "rural"``)."""
+    kind = (communities["kind"].astype(str).str.strip().str.lower()
+            if "kind" in communities.columns else pd.Series("urban", communities.index))
+    rural_ids = set(communities.loc[kind == "rural", "id"].astype(str))
+    return np.asarray(units["community_id"].astype(str).isin(rural_ids).to_numpy(), dtype=bool)
+
+
+def analysed_categories(config: StudyConfig | None, facilities: pd.DataFrame) -> list[str]:
+    """Return the categories a study analyses: ``[analysis] categories``, else those present."""
+    if config is not None and config.analysis.categories:
+        return list(config.analysis.categories)
+    return sorted(facilities["category"].astype(str).unique())
+
+
 def compute_access(net: RoutingNetwork, units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
-                   *, communities: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
+                   *, communities: pd.DataFrame, config: StudyConfig | None = None,
+                   resolved: ResolvedAnalysis | None = None,
+                   walk_speed_kmh: float | None = None) -> pd.DataFrame:
     """Minutes from every demand unit to the nearest facility of each analysed category.
 
-    Urban communities travel by ``analysis.mode``; rural ones by ``analysis.rural_mode`` when
-    set (an assumption a planner states in the study file: no national rural threshold exists).
+    Each group of communities (urban, rural) travels in the mode the resolved analysis gives
+    it for each category (e.g. rural communities by e-bike: an assumption a planner states in
+    the study file, since no national rural threshold exists).
 
     Parameters
     ----------
@@ -294,7 +315,11 @@ def compute_access(net: RoutingNetwork, units: gpd.GeoDataFrame, facilities: gpd
     communities
         Communities (``id``, ``kind``).
     config
-        The study configuration.
+        The study configuration (used only when ``resolved`` is None).
+    resolved
+        The resolved analysis; None resolves ``config`` with the packaged catalog.
+    walk_speed_kmh
+        Walking speed overriding the network's (the command line's ``--walk-speed-kmh``).
 
     Returns
     -------
@@ -302,24 +327,39 @@ def compute_access(net: RoutingNetwork, units: gpd.GeoDataFrame, facilities: gpd
         ``demand_id, category, minutes, facility_id, mode``.
     """
     from .access import minutes_to_nearest
+    from .resolved import direction_kwargs
 
-    a = config.analysis
-    categories = list(a.categories) or sorted(facilities["category"].unique())
-    kind = communities["kind"] if "kind" in communities.columns else pd.Series("urban",
-                                                                             communities.index)
-    rural_ids = set(communities.loc[kind == "rural", "id"].astype(str))
-    is_rural = units["community_id"].astype(str).isin(rural_ids).to_numpy()
-    if a.rural_mode and a.rural_mode != a.mode:
-        groups = [(a.mode, ~is_rural), (a.rural_mode, is_rural)]
-    else:
-        groups = [(a.mode, np.ones(len(units), dtype=bool))]
+    if resolved is None:
+        if config is None:
+            msg = "compute_access needs a resolved analysis or a study configuration"
+            raise TypeError(msg)
+        from .resolved import resolve_study
+        from .standards import load_catalog
+
+        resolved = resolve_study(config, load_catalog(config.standards_catalog),
+                                 analysed_categories(config, facilities))
+    categories = list(resolved.categories)
+    is_rural = rural_units(units, communities)
     parts = []
-    for mode, mask in groups:
+    for mode, group, cats in resolved.mode_groups():
+        mask = is_rural if group == "rural" else ~is_rural
         if not mask.any():
             continue
+        direction = resolved.setting(cats[0], group).direction
+        if direction != "to_facility" and not direction_kwargs(minutes_to_nearest, direction):
+            log.warning("direction %r is not supported by this version's routing: minutes "
+                        "are computed as before", direction)
         part = minutes_to_nearest(net, units[mask], facilities, mode=mode,
-                                  categories=categories, max_snap_m=a.max_snap_m)
+                                  categories=list(cats), max_snap_m=resolved.max_snap_m,
+                                  walk_speed_kmh=walk_speed_kmh,
+                                  **direction_kwargs(minutes_to_nearest, direction))
         parts.append(part.assign(mode=mode))
+    if not parts:
+        return pd.DataFrame({"demand_id": pd.Series(dtype=object),
+                             "category": pd.Series(dtype=object),
+                             "minutes": pd.Series(dtype=float),
+                             "facility_id": pd.Series(dtype=object),
+                             "mode": pd.Series(dtype=object)})
     out = pd.concat(parts, ignore_index=True)
     order = {c: i for i, c in enumerate(categories)}
     out = out.assign(_c=out["category"].map(order))
@@ -330,8 +370,15 @@ def compute_access(net: RoutingNetwork, units: gpd.GeoDataFrame, facilities: gpd
 def suggest_sites_for(scenario: SitingScenario, *, net: RoutingNetwork,
                       units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
                       candidates: gpd.GeoDataFrame, access: pd.DataFrame | None = None,
-                      max_snap_m: float | None = None) -> tuple[SitingResult, gpd.GeoDataFrame]:
+                      max_snap_m: float | None = None, resolved: ResolvedAnalysis | None = None,
+                      rural: np.ndarray[Any, Any] | None = None,
+                      walk_speed_kmh: float | None = None,
+                      ) -> tuple[SitingResult, gpd.GeoDataFrame]:
     """Run one site-suggestion scenario (one category) of a study.
+
+    With a resolved analysis, each demand unit is covered within its own threshold in its
+    own mode (urban and rural apart), exactly as in the coverage tables: the population covered
+    before new sites equals ``coverage.csv``'s covered population of the category.
 
     Parameters
     ----------
@@ -346,10 +393,17 @@ def suggest_sites_for(scenario: SitingScenario, *, net: RoutingNetwork,
     candidates
         The planner's candidate sites (may be empty).
     access
-        Minutes to the nearest existing facility per unit and category; reused for the units
-        it covers in the scenario's mode, computed otherwise.
+        Minutes to the nearest existing facility per unit and category; reused when it has a
+        row for every unit, computed otherwise.
     max_snap_m
         Largest snapping distance.
+    resolved
+        The resolved analysis (modes and thresholds per group); None uses the scenario's
+        ``minutes`` (``settings.threshold_minutes`` when NaN) and ``mode`` for every unit.
+    rural
+        Per unit, whether it is rural (needed with ``resolved``).
+    walk_speed_kmh
+        Walking speed overriding the network's (the command line's ``--walk-speed-kmh``).
 
     Returns
     -------
@@ -359,9 +413,18 @@ def suggest_sites_for(scenario: SitingScenario, *, net: RoutingNetwork,
     from .siting.suggest import suggest_sites
 
     cat = scenario.category
+    unit_minutes = unit_modes = None
+    minutes: float | None = scenario.minutes if np.isfinite(scenario.minutes) else None
+    mode = scenario.mode
+    if resolved is not None and cat in resolved.settings:
+        flags = np.zeros(len(units), dtype=bool) if rural is None else np.asarray(rural)
+        modes_arr, limits = resolved.unit_arrays(cat, flags)
+        unit_modes, unit_minutes = list(modes_arr), limits
+        mode = resolved.setting(cat, "urban").mode
+        minutes = resolved.setting(cat, "urban").threshold_minutes
     existing = None
-    if access is not None and "mode" in access.columns:
-        acc = access[(access["category"] == cat) & (access["mode"] == scenario.mode)]
+    if access is not None:
+        acc = access[access["category"] == cat]
         if len(acc) == len(units):
             existing = (acc.set_index("demand_id")["minutes"]
                         .reindex(units["unit_id"].astype(str)).to_numpy(dtype=float))
@@ -373,19 +436,45 @@ def suggest_sites_for(scenario: SitingScenario, *, net: RoutingNetwork,
         net, units=units, facilities=facilities, category=cat,
         model=scenario.model,  # type: ignore[arg-type]  # checked by config.py
         new_sites=scenario.new_sites, budget=scenario.budget,
-        target_share=scenario.target_share, minutes=scenario.minutes, mode=scenario.mode,
+        target_share=scenario.target_share, minutes=minutes, mode=mode,
+        walk_speed_kmh=walk_speed_kmh,
         candidates=candidates if len(candidates) else None,
         candidate_source=scenario.candidates,  # type: ignore[arg-type]  # checked by config.py
         candidate_spacing_m=scenario.candidate_spacing_m, exclusion_zones=zones,
         forced=scenario.forced, excluded=scenario.excluded, existing_minutes=existing,
         time_limit_s=scenario.time_limit_s, n_alternatives=scenario.alternatives,
-        max_snap_m=max_snap_m)
+        max_snap_m=max_snap_m, unit_minutes=unit_minutes, unit_modes=unit_modes)
     return suggestion.result, suggestion.candidates
+
+
+def resolve(config: StudyConfig, catalog: Catalog, facilities: pd.DataFrame
+            ) -> ResolvedAnalysis:
+    """Resolve a study's analysis settings once (see :mod:`deyang_geo.resolved`).
+
+    Parameters
+    ----------
+    config
+        The study configuration.
+    catalog
+        The standards catalog.
+    facilities
+        The facilities (their categories, when the study does not list categories).
+
+    Returns
+    -------
+    ResolvedAnalysis
+        Mode, speed, threshold and direction per category, urban and rural, with sources.
+    """
+    from .resolved import resolve_study
+
+    return resolve_study(config, catalog, analysed_categories(config, facilities))
 
 
 def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = None,
               on_step: Callable[[str], None] | None = None) -> StudyResult:
     """Run a whole study: network, access, isochrones, coverage, compliance, sites, outputs.
+
+    The analysis settings are resolved once (:func:`resolve`) and every step reads them.
 
     Parameters
     ----------
@@ -401,9 +490,7 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
     StudyResult
         Every intermediate result and the files written.
     """
-    from .coverage import compute_coverage
     from .demand import demand_units
-    from .isochrones import isochrones
     from .network import network_summary
     from .standards import load_catalog
 
@@ -419,6 +506,7 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
     with step("inputs", "reading inputs"):
         catalog = load_catalog(config.standards_catalog)
         inputs = load_inputs(config, catalog=catalog)
+        resolved = resolve(config, catalog, inputs.facilities)
     with step("network", "building the road network"):
         boundary = inputs.study_area
         G, net = build_network(config, boundary=boundary)
@@ -428,41 +516,36 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
                              spacing_m=a.demand_grid_spacing_m)
     with step("access", "minutes to the nearest facility of each category"):
         access = compute_access(net, units, inputs.facilities,
-                                communities=inputs.communities, config=config)
+                                communities=inputs.communities, resolved=resolved)
     with step("isochrones", "service areas"):
-        cats = list(a.categories)
-        fac = inputs.facilities[inputs.facilities["category"].isin(cats)]
-        iso = isochrones(net, fac, mode=a.mode, breaks_minutes=a.isochrone_breaks_minutes,
-                         walkoff_m=a.isochrone_walkoff_m, dissolve_by="category",
-                         max_snap_m=a.max_snap_m)
+        iso = compute_isochrones(net, inputs.facilities, resolved=resolved,
+                                 walkoff_m=a.isochrone_walkoff_m,
+                                 breaks_minutes=a.isochrone_breaks_minutes)
     with step("coverage", "coverage per community, township and division"):
-        provenance = {"study": config.name, "mode": a.mode,
-                      "rural_mode": a.rural_mode or a.mode,
-                      "synthetic": str(config.synthetic).lower()}
-        coverage = compute_coverage(
-            access, units, inputs.communities, breaks_minutes=a.isochrone_breaks_minutes,
-            threshold_minutes=a.threshold_minutes, covered_share=a.covered_share,
-            partly_covered_share=a.partly_covered_share, categories=cats,
-            provenance=provenance)
+        coverage = compute_study_coverage(access, units, inputs.communities, resolved=resolved,
+                                          provenance={"study": config.name,
+                                                      "synthetic": str(config.synthetic).lower()})
     compliance = None
     with step("compliance", "plan targets"):
         if "compliance" in config.output.outputs:
             compliance = compute_compliance(net, units, inputs, access=access,
-                                            catalog=catalog, config=config)
+                                            catalog=catalog, config=config, resolved=resolved)
     sites: dict[str, SitingResult] = {}
     site_candidates: dict[str, gpd.GeoDataFrame] = {}
+    rural = rural_units(units, inputs.communities)
     with step("siting", "site suggestion"):
         for scenario in config.siting:
             res, cands = suggest_sites_for(scenario, net=net, units=units,
                                            facilities=inputs.facilities,
                                            candidates=inputs.candidates, access=access,
-                                           max_snap_m=a.max_snap_m)
+                                           max_snap_m=a.max_snap_m, resolved=resolved,
+                                           rural=rural)
             sites[scenario.category] = res
             site_candidates[scenario.category] = cands
     result = StudyResult(config=config, inputs=inputs, graph=G, network=net,
                          network_summary=summary, units=units, access=access, isochrones=iso,
                          coverage=coverage, compliance=compliance, sites=sites,
-                         timings_s=progress.timings_s)
+                         timings_s=progress.timings_s, resolved=resolved)
     with step("outputs", "maps, figures, report and tables"):
         from ._outputs import write_study_outputs
 
@@ -472,10 +555,93 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
     return result
 
 
+def compute_isochrones(net: RoutingNetwork, facilities: gpd.GeoDataFrame, *,
+                       resolved: ResolvedAnalysis, walkoff_m: float | None = None,
+                       breaks_minutes: tuple[float, ...] | None = None,
+                       walk_speed_kmh: float | None = None,
+                       dissolve_by: Literal["category"] | None = "category"
+                       ) -> gpd.GeoDataFrame:
+    """Service areas of the analysed categories in the urban mode of the resolved analysis.
+
+    Parameters
+    ----------
+    net
+        Routing network.
+    facilities
+        Facilities (``id``, ``category``).
+    resolved
+        The resolved analysis (categories, urban mode, snapping distance).
+    walkoff_m
+        How far the areas reach off the street.
+    breaks_minutes
+        Time breaks; None uses the resolved breaks.
+    walk_speed_kmh
+        Walking speed overriding the network's.
+    dissolve_by
+        ``"category"``, or None for one polygon per facility.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The service areas (projected).
+    """
+    from .isochrones import isochrones
+
+    cats = list(resolved.categories)
+    fac = facilities[facilities["category"].isin(cats)]
+    modes = [resolved.setting(c, "urban").mode for c in cats] or ["walk"]
+    return isochrones(net, fac, mode=modes[0],
+                      breaks_minutes=breaks_minutes or resolved.breaks_minutes,
+                      walkoff_m=walkoff_m, dissolve_by=dissolve_by,
+                      max_snap_m=resolved.max_snap_m, walk_speed_kmh=walk_speed_kmh)
+
+
+def compute_study_coverage(access: pd.DataFrame, units: gpd.GeoDataFrame,
+                           communities: pd.DataFrame, *, resolved: ResolvedAnalysis,
+                           provenance: dict[str, str] | None = None) -> CoverageResult:
+    """Coverage per community, township and division at each category's resolved threshold.
+
+    Parameters
+    ----------
+    access
+        Minutes to the nearest facility (:func:`compute_access`).
+    units
+        Demand units.
+    communities
+        Communities.
+    resolved
+        The resolved analysis.
+    provenance
+        Notes kept with the parameters.
+
+    Returns
+    -------
+    CoverageResult
+        The tables.
+    """
+    from .coverage import compute_coverage
+
+    notes = {"modes": resolved.summary(), **(provenance or {})}
+    thresholds = resolved.thresholds_minutes()
+    first = next(iter(thresholds.values()), {}).get("urban")
+    return compute_coverage(
+        access, units, communities, breaks_minutes=resolved.breaks_minutes,
+        threshold_minutes=first, covered_share=resolved.covered_share,
+        partly_covered_share=resolved.partly_covered_share,
+        categories=list(resolved.categories), provenance=notes,
+        thresholds_minutes=thresholds)
+
+
 def compute_compliance(net: RoutingNetwork, units: gpd.GeoDataFrame, inputs: StudyInputs, *,
-                       access: pd.DataFrame, catalog: Catalog, config: StudyConfig
-                       ) -> ComplianceResult:
+                       access: pd.DataFrame, catalog: Catalog, config: StudyConfig | None = None,
+                       resolved: ResolvedAnalysis | None = None,
+                       thresholds: dict[str, float] | None = None,
+                       walk_speed_kmh: float | None = None,
+                       provenance: dict[str, str] | None = None) -> ComplianceResult:
     """Evaluate the plan's targets for a study, with reach sets as far as each catchment needs.
+
+    Urban and rural units travel in their own modes and are judged against their own
+    thresholds (the resolved analysis), in the coverage targets and in the 2SFCA catchments.
 
     Parameters
     ----------
@@ -490,35 +656,81 @@ def compute_compliance(net: RoutingNetwork, units: gpd.GeoDataFrame, inputs: Stu
     catalog
         The standards catalog.
     config
-        The study configuration.
+        The study configuration (used when ``resolved`` is None, and for provenance).
+    resolved
+        The resolved analysis; None resolves ``config``.
+    thresholds
+        Minutes overriding the catalog by category key or target id (the command line's
+        ``--threshold``).
+    walk_speed_kmh
+        Walking speed overriding the network's.
+    provenance
+        Notes kept with the parameters.
 
     Returns
     -------
     ComplianceResult
         Targets per community, township, division and city.
     """
-    from .access import reach_set
+    from .access import ReachSet, reach_set
     from .compliance import evaluate_compliance
+    from .resolved import direction_kwargs
     from .snapping import snap_points
 
-    a = config.analysis
+    if resolved is None:
+        if config is None:
+            msg = "compute_compliance needs a resolved analysis or a study configuration"
+            raise TypeError(msg)
+        resolved = resolve(config, catalog, inputs.facilities)
+    rural = rural_units(units, inputs.communities)
+    direction = direction_kwargs(
+        reach_set, resolved.setting(resolved.categories[0], "urban").direction
+        if resolved.categories else "to_facility")
     uproj = units.to_crs(net.crs)
-    s_u = snap_points(net, uproj.geometry.x.to_numpy(), uproj.geometry.y.to_numpy(),
-                      mode=a.mode, max_snap_m=a.max_snap_m)
+    ux, uy = uproj.geometry.x.to_numpy(), uproj.geometry.y.to_numpy()
+    # every category's group travels in one mode per group here (the study's mode and
+    # rural_mode); the catalog categories outside the analysis take the same modes
+    first = resolved.categories[0] if resolved.categories else None
+    urban_mode = resolved.setting(first, "urban").mode if first else "walk"
+    rural_mode = resolved.setting(first, "rural").mode if first else urban_mode
+    groups = [(m, np.flatnonzero(mask)) for m, mask in
+              ((urban_mode, ~rural), (rural_mode, rural)) if mask.any()]
+    snapped_units = {(m, i): snap_points(net, ux[idx], uy[idx], mode=m,
+                                         max_snap_m=resolved.max_snap_m)
+                     for i, (m, idx) in enumerate(groups)}
 
     def reach(facilities: gpd.GeoDataFrame, max_minutes: float) -> Any:
-        """Reach set of some facilities to every unit, as far as the catchment needs."""
+        """Reach set of some facilities to every unit, each group in its own mode."""
         fac = facilities.to_crs(net.crs)
-        s_f = snap_points(net, fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy(),
-                          mode=a.mode, max_snap_m=a.max_snap_m)
-        return reach_set(net, s_f, s_u, mode=a.mode, max_minutes=max_minutes)
+        fx, fy = fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()
+        rows, cols, mins = [], [], []
+        for i, (m, idx) in enumerate(groups):
+            s_f = snap_points(net, fx, fy, mode=m, max_snap_m=resolved.max_snap_m)
+            part = reach_set(net, s_f, snapped_units[(m, i)], mode=m, max_minutes=max_minutes,
+                             walk_speed_kmh=walk_speed_kmh, **direction)
+            rows.append(np.repeat(np.arange(part.n_sources, dtype=np.int64),
+                                  np.diff(part.indptr)))
+            cols.append(idx[np.asarray(part.indices, dtype=np.int64)])
+            mins.append(np.asarray(part.minutes, dtype=np.float64))
+        n = len(facilities)
+        row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+        col = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+        val = np.concatenate(mins) if mins else np.zeros(0)
+        order = np.lexsort((col, row))
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(row, minlength=n), out=indptr[1:])
+        return ReachSet(indptr=indptr, indices=col[order], minutes=val[order], n_sources=n,
+                        n_demand=len(units), max_minutes=max_minutes)
 
+    notes = {"modes": resolved.summary(), **(provenance or {})}
+    if config is not None:
+        notes = {"study": config.name, "synthetic": str(config.synthetic), **notes}
     return evaluate_compliance(communities=inputs.communities, facilities=inputs.facilities,
                                units=units,
-                               access=access, reach=reach, catalog=catalog, mode=a.mode,
-                               covered_share=a.covered_share,
-                               provenance={"study": config.name,
-                                           "synthetic": str(config.synthetic)})
+                               access=access, reach=reach, catalog=catalog, mode=urban_mode,
+                               rural_mode=rural_mode, thresholds=thresholds,
+                               group_thresholds=resolved.thresholds_minutes(),
+                               covered_share=resolved.covered_share, provenance=notes)
 
 
 def dumps_json(data: Any) -> str:

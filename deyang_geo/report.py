@@ -488,7 +488,13 @@ def _canonical(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _threshold_suffix(table: pd.DataFrame) -> str | None:
-    """Return the ``_<m>min`` suffix of the coverage columns: 15 if present, else the largest."""
+    """Return the suffix of the coverage columns to show.
+
+    ``""`` when the table has the columns at each category's own threshold
+    (``covered_share``...), else ``_<m>min``: 15 if present, else the largest break.
+    """
+    if "covered_share" in table.columns:
+        return ""
     found = {}
     for column in table.columns:
         match = _BREAK.match(str(column))
@@ -507,7 +513,7 @@ def _coverage_views(tables: Mapping[str, pd.DataFrame], *, t: Any
     if area is not None:
         area = _canonical(area)
         suffix = _threshold_suffix(area)
-        if suffix and {"category", "kind"} <= set(area.columns):
+        if suffix is not None and {"category", "kind"} <= set(area.columns):
             share = f"covered_share{suffix}"
             pivot = area.pivot_table(index="category", columns="kind", values=share,
                                      aggfunc="first", sort=False)
@@ -532,7 +538,7 @@ def _coverage_views(tables: Mapping[str, pd.DataFrame], *, t: Any
     if divisions is not None:
         divisions = _canonical(divisions)
         suffix = _threshold_suffix(divisions)
-        if suffix and {"division", "category"} <= set(divisions.columns):
+        if suffix is not None and {"division", "category"} <= set(divisions.columns):
             rows = divisions
             if "kind" in rows.columns:
                 rows = rows.loc[rows["kind"].astype(str) == "all"]
@@ -684,6 +690,7 @@ def build_report(
     catalog: Any = None,
     links: Mapping[str, str] | None = None,
     name: str = "report",
+    resolved: pd.DataFrame | None = None,
 ) -> ReportPaths:
     """Write the meeting report with whatever parts of the analysis exist.
 
@@ -731,6 +738,10 @@ def build_report(
         Caption -> relative file name of companion outputs (e.g. the interactive map).
     name
         Stem of the written files.
+    resolved
+        The resolved analysis, one row per category and group (urban, rural): mode, speed,
+        threshold, direction and where each came from
+        (:meth:`deyang_geo.resolved.ResolvedAnalysis.table`); shown under the parameters.
 
     Returns
     -------
@@ -772,6 +783,11 @@ def build_report(
 
     parts.append(f"<h2>1. {esc(t('参数', 'Parameters'))}</h2>")
     parts.append(_table_html(params, lang=lang, catalog=catalog))
+    if resolved is not None and len(resolved):
+        heading = t("各类设施的出行方式与时间阈值 (城镇/农村)",
+                    "Mode and threshold per category, urban and rural")
+        parts.append(f"<h3>{esc(heading)}</h3>")
+        parts.append(_table_html(resolved, lang=lang, catalog=catalog, max_rows=400))
 
     parts.append(f"<h2>2. {esc(t('数据来源', 'Data sources'))}</h2>")
     rows = []
@@ -839,7 +855,12 @@ def build_report(
             parts.append(f"<h3>{esc(key)}</h3>")
             parts.append(_table_html(table, lang=lang, catalog=catalog, max_rows=40))
 
-    all_tables: dict[str, pd.DataFrame] = {"parameters": params, "sources": source_table,
+    if resolved is not None and len(resolved):
+        extra_params = {"parameters_by_category": resolved}
+    else:
+        extra_params = {}
+    all_tables: dict[str, pd.DataFrame] = {"parameters": params, **extra_params,
+                                           "sources": source_table,
                                            **coverage_tables, **compliance_tables,
                                            **site_tables, **extra}
     # the CSVs go to their own folder: other commands write coverage.csv etc. next to the

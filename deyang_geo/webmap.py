@@ -695,7 +695,8 @@ def _id_column(df: pd.DataFrame, *candidates: str) -> str | None:
 
 def _share_column(df: pd.DataFrame) -> str | None:
     columns = [c for c in df.columns if str(c).startswith("covered_share")]
-    preferred = [c for c in columns if str(c) == "covered_share_15min"]
+    preferred = ([c for c in columns if str(c) == "covered_share"]  # at its threshold
+                 or [c for c in columns if str(c) == "covered_share_15min"])
     pick = preferred or columns
     return str(pick[0]) if pick else None
 

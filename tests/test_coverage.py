@@ -169,7 +169,7 @@ def test_outside_sorted_by_uncovered_population(result: CoverageResult) -> None:
     assert isinstance(outside, gpd.GeoDataFrame)
     assert list(zip(outside["community_id"], outside["category"], strict=True)) == [
         ("A", "library_room"), ("B", "health_room"), ("D", "library_room")]
-    assert list(outside["uncovered_population_15min"]) == [100.0, 100.0, 0.0]
+    assert list(outside["uncovered_population"]) == [100.0, 100.0, 0.0]
     assert outside.crs == COMMUNITIES.crs
     assert outside.geometry.iloc[1].equals(COMMUNITIES.geometry.iloc[1])
 

@@ -69,6 +69,8 @@ def suggest_sites(
     time_limit_s: float | None = None,
     n_alternatives: int = 3,
     max_snap_m: float | None = None,
+    unit_minutes: Any | None = None,
+    unit_modes: Sequence[str] | None = None,
 ) -> Suggestion:
     """Suggest new sites for one facility category on a road network.
 
@@ -122,13 +124,17 @@ def suggest_sites(
         Alternatives reported per chosen site.
     max_snap_m
         Largest snapping distance (default ``settings.max_snap_m``).
+    unit_minutes, unit_modes
+        Each demand unit's own threshold and travel mode (e.g. rural communities by e-bike,
+        from :meth:`deyang_geo.resolved.ResolvedAnalysis.unit_arrays`), overriding ``minutes``
+        and ``mode``: a unit is covered by a site within its own threshold in its own mode.
 
     Returns
     -------
     Suggestion
         The result, the candidates and the existing minutes.
     """
-    from deyang_geo.access import nearest_minutes, reach_set
+    from deyang_geo.access import nearest_minutes
     from deyang_geo.snapping import snap_points
 
     from . import capacitated_coverage, lscp, mclp, pmedian
@@ -141,26 +147,39 @@ def suggest_sites(
     if source in {"file", "both"} and (candidates is None or len(candidates) == 0):
         msg = f"candidate sites from a file were asked for ({source!r}) but none were given"
         raise InputError(msg)
+    n_units = len(units)
+    limits = (np.full(n_units, limit) if unit_minutes is None
+              else np.asarray(unit_minutes, dtype=np.float64).reshape(-1))
+    modes = (np.full(n_units, mode, dtype=object) if unit_modes is None
+             else np.asarray(list(unit_modes), dtype=object))
+    if limits.shape != (n_units,) or modes.shape != (n_units,):
+        msg = "unit_minutes and unit_modes need one value per demand unit"
+        raise InputError(msg)
+    if n_units:
+        limit = float(limits.max())
+    unit_reach = 2.0 * limits if model == "pmedian" else limits
     reach_minutes = 2.0 * limit if model == "pmedian" else limit
+    groups = [(str(m), np.flatnonzero(modes == m)) for m in dict.fromkeys(modes.tolist())]
 
-    def snapped(gdf: gpd.GeoDataFrame) -> Any:
+    def snapped(gdf: gpd.GeoDataFrame, how: str) -> Any:
         pts = gdf.geometry.to_crs(net.crs)
-        return snap_points(net, pts.x.to_numpy(), pts.y.to_numpy(), mode=mode,
+        return snap_points(net, pts.x.to_numpy(), pts.y.to_numpy(), mode=how,
                            max_snap_m=max_snap_m)
 
-    unit_snap = snapped(units)
+    unit_snap = {m: snapped(units.iloc[idx], m) for m, idx in groups}
     if existing_minutes is not None:
         existing = np.asarray(existing_minutes, dtype=np.float64)
     else:
         same = facilities[facilities["category"].astype(str) == category]
+        existing = np.full(n_units, np.nan)
         if len(same):
-            existing, _ = nearest_minutes(net, snapped(same), unit_snap, mode=mode,
-                                          max_minutes=reach_minutes,
-                                          walk_speed_kmh=walk_speed_kmh)
+            for m, idx in groups:
+                existing[idx], _ = nearest_minutes(
+                    net, snapped(same, m), unit_snap[m], mode=m,
+                    max_minutes=float(unit_reach[idx].max()), walk_speed_kmh=walk_speed_kmh)
         else:
             log.info("no existing %s facilities: every demand unit starts uncovered", category)
-            existing = np.full(len(units), np.nan)
-    covered = np.nan_to_num(existing, nan=np.inf) <= limit
+    covered = np.nan_to_num(existing, nan=np.inf) <= limits + 1e-9
     tables = []
     if source in {"file", "both"} and candidates is not None:
         tables.append(planner_candidates(candidates.to_crs(net.crs),
@@ -172,8 +191,8 @@ def suggest_sites(
     if len(cands) == 0:
         msg = f"no candidate sites for {category} (all excluded, or nothing is uncovered)"
         raise InputError(msg)
-    reach = reach_set(net, snapped(cands), unit_snap, mode=mode, max_minutes=reach_minutes,
-                      walk_speed_kmh=walk_speed_kmh)
+    reach = _reach_by_group(net, cands, groups, unit_snap, unit_reach, snapped=snapped,
+                            walk_speed_kmh=walk_speed_kmh)
     population = units["population"].to_numpy(dtype=float)
     common: dict[str, Any] = {
         "candidate_ids": cands["id"].astype(str).tolist(),
@@ -192,10 +211,10 @@ def suggest_sites(
     result: SitingResult
     if model == "mclp":
         result = mclp(reach, population, new_sites=new_sites, budget=budget, costs=costs,
-                      max_minutes=limit, existing_covered=existing, **common)
+                      max_minutes=limit, existing_covered=covered, **common)
     elif model == "lscp":
         result = lscp(reach, population, target_share=target_share, max_minutes=limit,
-                      existing_covered=existing, **common)
+                      existing_covered=covered, **common)
     elif model == "pmedian":
         if new_sites is None:
             msg = "the p-median model needs a number of new sites"
@@ -205,12 +224,51 @@ def suggest_sites(
                          threshold_minutes=limit, **common)
     elif model == "capacitated":
         result = capacitated_coverage(reach, population, new_sites=new_sites, budget=budget,
-                                      costs=costs, max_minutes=limit, existing_covered=existing,
+                                      costs=costs, max_minutes=limit, existing_covered=covered,
                                       **_capacity(cands, units), **common)
     else:
         msg = f"unknown model {model!r}: use mclp, lscp, pmedian or capacitated"
         raise InputError(msg)
     return Suggestion(result=result, candidates=cands, existing_minutes=existing)
+
+
+def _reach_by_group(net: RoutingNetwork, cands: gpd.GeoDataFrame,
+                    groups: list[tuple[str, Any]], unit_snap: dict[str, Any],
+                    unit_reach: Any, *, snapped: Any, walk_speed_kmh: float | None) -> Any:
+    """Reach set of the candidates to every unit, each group of units in its own mode.
+
+    Entries beyond a unit's own limit are dropped, so that one limit (the largest) applies
+    afterwards.
+    """
+    from deyang_geo.access import ReachSet, reach_set
+
+    if len(groups) == 1 and float(unit_reach.min(initial=0.0)) == float(
+            unit_reach.max(initial=0.0)):
+        m = groups[0][0]
+        return reach_set(net, snapped(cands, m), unit_snap[m], mode=m,
+                         max_minutes=float(unit_reach.max(initial=0.0)),
+                         walk_speed_kmh=walk_speed_kmh)
+    rows, cols, mins = [], [], []
+    for m, idx in groups:
+        part = reach_set(net, snapped(cands, m), unit_snap[m], mode=m,
+                         max_minutes=float(unit_reach[idx].max()),
+                         walk_speed_kmh=walk_speed_kmh)
+        r = np.repeat(np.arange(part.n_sources, dtype=np.int64), np.diff(part.indptr))
+        c = idx[np.asarray(part.indices, dtype=np.int64)]
+        v = np.asarray(part.minutes, dtype=np.float64)
+        keep = v <= unit_reach[c] + 1e-9
+        rows.append(r[keep])
+        cols.append(c[keep])
+        mins.append(v[keep])
+    row = np.concatenate(rows)
+    col = np.concatenate(cols)
+    val = np.concatenate(mins)
+    order = np.lexsort((col, row))
+    indptr = np.zeros(len(cands) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row, minlength=len(cands)), out=indptr[1:])
+    return ReachSet(indptr=indptr, indices=col[order], minutes=val[order],
+                    n_sources=len(cands), n_demand=len(unit_reach),
+                    max_minutes=float(unit_reach.max(initial=0.0)))
 
 
 def _capacity(cands: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> dict[str, Any]:
