@@ -7,13 +7,20 @@ from pathlib import Path
 
 from ._cli_analysis import add_analysis_options
 from ._cli_common import (
+    add_demand_raster_options,
+    add_graded_options,
     add_lang_option,
     add_network_option,
     add_out_option,
     add_points_options,
     add_travel_options,
+    demand_from_options,
     echo,
+    population_label,
+    protected_outputs,
+    raster_inputs,
     warnings_to_log,
+    write_graded_from_options,
 )
 
 NAME = "access"
@@ -29,11 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_analysis_options(parser)
     add_out_option(parser)
     add_lang_option(parser)
+    add_demand_raster_options(parser)
+    add_graded_options(parser)
     parser.epilog = (
         "writes DIR/access.csv (demand_id, category, minutes, facility_id; minutes empty when "
         "unreachable), DIR/coverage.csv (per community and category: population, covered "
         "population, share, class), the township/division/study-area tables, "
-        "DIR/outside_reach.csv and DIR/map.html"
+        "DIR/outside_reach.csv and DIR/map.html; with --graded also accessibility.csv, "
+        "completeness.csv, equity.csv and lorenz_<category>.png"
     )
 
 
@@ -46,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     """
     from ._cli_analysis import resolve_args
     from ._outputs import write_access_csv
-    from .demand import demand_units
+    from ._validate import warn_unreachable_categories
     from .io import read_communities, read_facilities
     from .network import read_network
     from .pipeline import analysed_categories, compute_access, compute_study_coverage
@@ -55,23 +65,27 @@ def run(args: argparse.Namespace) -> int:
     from .webmap import save_map, study_map
 
     out = Path(args.out)
-    with warnings_to_log(quiet=args.quiet):
+    with protected_outputs(command=NAME, out=out,
+                           inputs=[args.network, args.facilities, args.demand,
+                                   *raster_inputs(args)]), \
+            warnings_to_log(quiet=args.quiet):
         catalog = load_catalog()
         facilities = read_facilities(args.facilities, input_crs=args.input_crs)
         resolved = resolve_args(args, catalog=catalog,
                                 categories=analysed_categories(None, facilities))
         communities = read_communities(args.demand, input_crs=args.input_crs)
         net = RoutingNetwork.from_graph(read_network(args.network, modes=resolved.modes()))
-        units = demand_units(communities, crs=net.crs)
+        units, communities, population = demand_from_options(args, communities, crs=net.crs)
         access = compute_access(net, units, facilities, communities=communities,
                                 resolved=resolved, walk_speed_kmh=args.walk_speed_kmh)
+        warn_unreachable_categories(access, facilities_file=str(args.facilities))
         speed = "" if args.walk_speed_kmh is None else f", {args.walk_speed_kmh:g} km/h"
         coverage = compute_study_coverage(
             access, units, communities, resolved=resolved,
             provenance={"network": str(args.network), "facilities": str(args.facilities),
                         "demand": str(args.demand), "mode": args.mode,
                         "walk_speed_kmh": "" if args.walk_speed_kmh is None
-                        else f"{args.walk_speed_kmh:g}"},
+                        else f"{args.walk_speed_kmh:g}", **population},
         )
         # one row per unit and category, units in the order of the demand file
         unit_pos = {u: i for i, u in enumerate(units["unit_id"].astype(str))}
@@ -82,9 +96,12 @@ def run(args: argparse.Namespace) -> int:
         write_access_csv(rows[["demand_id", "category", "minutes", "facility_id"]],
                          out / "access.csv")
         coverage.write(out)
+        write_graded_from_options(args, net, units=units, facilities=facilities,
+                                  communities=communities, access=access,
+                                  provenance=population, out=out)
         fmap = study_map(
             title="15-minute service circle / 15分钟服务圈",
-            scenario=f"{resolved.summary()}{speed}",
+            scenario=f"{resolved.summary()}{speed}{population_label(population)}",
             communities=communities, facilities=facilities, coverage=coverage.communities,
             outside=coverage.outside, lang=args.lang,
             synthetic=bool(_any_true(communities, "synthetic") or _any_true(facilities,

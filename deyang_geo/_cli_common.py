@@ -7,8 +7,9 @@ import contextlib
 import logging
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from . import settings
 
@@ -52,7 +53,7 @@ def add_travel_options(parser: argparse.ArgumentParser, *, minutes: bool = True,
         help="travel mode (default: walk)",
     )
     parser.add_argument(
-        "--walk-speed-kmh", type=float, default=None, metavar="KMH",
+        "--walk-speed-kmh", type=walk_speed_kmh, default=None, metavar="KMH",
         help=f"walking speed in km/h (default: {settings.walk_speed_kmh}, GB 50180-2018)",
     )
     if not minutes:
@@ -68,6 +69,39 @@ def add_travel_options(parser: argparse.ArgumentParser, *, minutes: bool = True,
             help="time threshold in minutes (study file: threshold_minutes; default: each "
             "category's threshold from the standards catalog)",
         )
+
+
+def walk_speed_kmh(text: str) -> float:
+    """Parse ``--walk-speed-kmh``: a number within the plausible walking range (argparse type).
+
+    Parameters
+    ----------
+    text
+        The option's value.
+
+    Returns
+    -------
+    float
+        The speed in km/h.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        When it is not a number or not a plausible walking speed (argparse then exits 2
+        naming the option).
+    """
+    from ._errors import InputError
+    from ._validate import check_speed_kmh
+
+    try:
+        value = float(text)
+    except ValueError:
+        msg = f"expected a number of km/h, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    try:
+        return check_speed_kmh(value, mode="walk", option="--walk-speed-kmh")
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--walk-speed-kmh: ")) from None
 
 
 def add_out_option(parser: argparse.ArgumentParser, *, is_dir: bool = True) -> None:
@@ -183,3 +217,311 @@ def step_progress(steps: tuple[str, ...], *, quiet: bool = False
 
         yield on_step
         bar.update(len(steps) - bar.n)
+
+
+def add_demand_raster_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--demand-raster``, ``--demand-totals``, ``--demand-cell-m`` and the age options."""
+    group = parser.add_argument_group(
+        "demand from a population raster (the --demand file then gives names, townships and "
+        "where each cell belongs)")
+    group.add_argument("--demand-raster", type=Path, default=None, metavar="FILE",
+                       help="population raster (GeoTIFF, people per cell, any CRS, e.g. "
+                       "WorldPop or GHS-POP): every cell with people becomes a demand unit")
+    group.add_argument("--demand-totals", type=Path, default=None, metavar="FILE",
+                       help="CSV/Excel of known totals (township or community_id, population) "
+                       "the raster's people are rescaled to")
+    group.add_argument("--demand-buildings", type=Path, default=None, metavar="FILE",
+                       help="building footprints: each cell's people are spread over the "
+                       "buildings inside it (dasymetric)")
+    group.add_argument("--demand-cell-m", type=float, default=None, metavar="M",
+                       help="sum raster cells into a grid of M metres (default: one unit per "
+                       "cell)")
+    ages = group.add_mutually_exclusive_group()
+    ages.add_argument("--elderly-raster", type=Path, default=None, metavar="FILE",
+                      help="raster of people aged 60+ (elderly day care is judged against them)")
+    ages.add_argument("--elderly-share", type=float, default=None, metavar="X",
+                      help="share (0-1) of people aged 60+ in every demand unit")
+
+
+def demand_from_options(args: argparse.Namespace, communities: Any, *, crs: Any
+                        ) -> tuple[Any, Any, dict[str, str]]:
+    """Turn the demand options into demand units, the communities and provenance entries.
+
+    Without ``--demand-raster`` the communities are spread into units as before
+    (:func:`deyang_geo.demand.demand_units`); with it, units come from the raster
+    (:func:`deyang_geo.raster_demand.demand_from_raster`) and the communities' populations
+    are the raster's. The provenance says where the people came from, at which resolution.
+
+    Parameters
+    ----------
+    args
+        Parsed options (from :func:`add_demand_raster_options`).
+    communities
+        The communities read from ``--demand``.
+    crs
+        The network's projected CRS.
+
+    Returns
+    -------
+    tuple
+        ``(units, communities, provenance)``.
+    """
+    from ._errors import InputError
+    from .demand import demand_units
+    from .raster_demand import age_groups_from_shares, demand_from_raster, read_buildings
+
+    raster = getattr(args, "demand_raster", None)
+    share = getattr(args, "elderly_share", None)
+    if raster is None:
+        stray = [name for name in ("demand_totals", "demand_cell_m", "elderly_raster",
+                                   "demand_buildings")
+                 if getattr(args, name, None) is not None]
+        if stray:
+            msg = (f"--{stray[0].replace('_', '-')} needs --demand-raster (population from a "
+                   "raster)")
+            raise InputError(msg)
+        units = age_groups_from_shares(demand_units(communities, crs=crs), communities,
+                                       elderly_share=share)
+        return units, communities, {"population_source": "communities table"}
+    buildings = getattr(args, "demand_buildings", None)
+    result = demand_from_raster(
+        raster, communities, crs=crs, cell_size_m=args.demand_cell_m,
+        buildings=None if buildings is None else read_buildings(buildings),
+        totals=args.demand_totals, elderly_raster=args.elderly_raster, elderly_share=share)
+    log.info("%s", result.note())
+    return result.units, result.communities, result.provenance()
+
+
+def add_graded_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--graded`` and its options: decay-weighted scores, E2SFCA, completeness, equity."""
+    group = parser.add_argument_group("graded accessibility and equity")
+    group.add_argument("--graded", action="store_true",
+                       help="also write accessibility.csv (decay scores, E2SFCA, minutes to "
+                       "the 3rd nearest), completeness.csv, equity.csv and Lorenz curves")
+    group.add_argument("--decay", choices=("gaussian", "exponential"), default="gaussian",
+                       help="distance decay of the graded scores (default: gaussian)")
+    group.add_argument("--decay-minutes", type=float, default=10.0, metavar="M",
+                       help="decay parameter in minutes (Gaussian sigma, exponential scale; "
+                       "default: 10)")
+    group.add_argument("--supply", choices=("capacity_population", "floor_area_m2"),
+                       default=None, help="facility supply for E2SFCA (default: 1 per facility)")
+
+
+def write_graded_from_options(args: argparse.Namespace, net: Any, *, units: Any,
+                              facilities: Any, communities: Any, access: Any,
+                              provenance: dict[str, str], out: Path) -> list[Path]:
+    """Compute and write the graded outputs when ``--graded`` was given (else nothing).
+
+    Parameters
+    ----------
+    args
+        Parsed options (from :func:`add_graded_options` and :func:`add_travel_options`).
+    net
+        The routing network.
+    units, facilities, communities, access
+        The command's tables.
+    provenance
+        From :func:`demand_from_options` (the population note is carried over).
+    out
+        Output folder.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    if not getattr(args, "graded", False):
+        return []
+    from .graded import compute_graded
+    from .standards import load_catalog
+
+    graded = compute_graded(
+        net, units=units, facilities=facilities, communities=communities, access=access,
+        catalog=load_catalog(getattr(args, "standards", None)), mode=args.mode,
+        walk_speed_kmh=args.walk_speed_kmh, decay=args.decay, decay_minutes=args.decay_minutes,
+        supply_column=args.supply, population_note=provenance.get("population_note", ""))
+    synthetic = any(bool(f["synthetic"].fillna(False).astype(bool).any())
+                    for f in (communities, facilities) if "synthetic" in f.columns)
+    return graded.write(out, lang=getattr(args, "lang", "both"), synthetic=synthetic)
+
+
+def population_label(provenance: dict[str, str]) -> str:
+    """Return ``"; 人口栅格 population raster ~100.0 m"`` for map titles, or ``""``."""
+    if "raster_resolution_m" not in provenance:
+        return ""
+    return f"; 人口栅格 population raster ~{provenance['raster_resolution_m']} m"
+
+
+#: Output files each folder-writing command may write, as patterns relative to its folder.
+OUTPUT_PATTERNS: dict[str, tuple[str, ...]] = {
+    "access": ("access.csv", "coverage*.csv", "outside_reach.csv", "map.html"),
+    "compliance": ("compliance*.csv", "compliance.xlsx"),
+    "suggest-sites": ("sites.csv", "sites.geojson", "alternatives.csv", "summary.json",
+                      "map.html", "*_coverage.csv"),
+    "report": ("report*", "report_csv/*", "map.png", "map.pdf", "coverage_chart.png"),
+    "run": ("*", "*/*", "*/*/*"),
+    "demo": ("*", "*/*", "*/*/*"),
+}
+
+
+def _resolved(path: Path) -> Path:
+    return path.expanduser().resolve()
+
+
+def check_outputs(*, command: str, out: Path, inputs: Sequence[Path | None],
+                  out_option: str = "--out", is_dir: bool = True) -> None:
+    """Refuse an output that is, or would overwrite, one of the run's input files.
+
+    Parameters
+    ----------
+    command
+        The command name (a key of :data:`OUTPUT_PATTERNS` for folder outputs).
+    out
+        The output folder or file.
+    inputs
+        The run's input files (``None`` entries are skipped).
+    out_option
+        How the output is named on the command line, for messages.
+    is_dir
+        Whether ``out`` is a folder of results.
+
+    Raises
+    ------
+    InputError
+        Naming the input and the output when one would overwrite the other, or when a file
+        output names a folder.
+    """
+    import fnmatch
+
+    from ._errors import InputError, Problem
+    from ._output_set import INCOMPLETE_NAME, MANIFEST_NAME
+
+    target = _resolved(Path(out))
+    problems = []
+    for file in (Path(p) for p in inputs if p is not None):
+        source = _resolved(file)
+        if is_dir:
+            try:
+                rel = source.relative_to(target).as_posix()
+            except ValueError:
+                continue
+            patterns = (*OUTPUT_PATTERNS.get(command, ("*",)), MANIFEST_NAME, INCOMPLETE_NAME)
+            if any(fnmatch.fnmatchcase(rel, p) for p in patterns):
+                problems.append(Problem(
+                    f"the input file {file} is in the output folder, where {command} writes "
+                    f"{rel}: it would be overwritten; move it or choose another {out_option}",
+                    file=str(out)))
+        elif source == target or (target.exists() and source.exists()
+                                  and target.samefile(source)):
+            problems.append(Problem(
+                f"{out_option} would overwrite the input file {file}; choose another output "
+                "file", file=str(out)))
+    if not is_dir and target.is_dir():
+        problems.append(Problem(f"{out_option} names a folder; give a file name", file=str(out)))
+    if problems:
+        raise InputError(problems)
+
+
+@contextlib.contextmanager
+def protected_outputs(*, command: str, out: Path, inputs: Sequence[Path | None],
+                      out_option: str = "--out", is_dir: bool = True) -> Iterator[Path]:
+    """Check that no output overwrites an input, then write inside a locked output set.
+
+    Every command that writes calls this before writing anything (through
+    :func:`check_outputs`): an output path that is (or would overwrite) one of the run's input
+    files is refused, naming both. A folder of results is written as an output set
+    (:func:`deyang_geo._output_set.output_set`: lock file, ``INCOMPLETE.txt`` until
+    ``manifest.json`` is written last); a single output file is written atomically by the
+    command itself.
+
+    Parameters
+    ----------
+    command
+        The command name (a key of :data:`OUTPUT_PATTERNS` for folder outputs).
+    out
+        The output folder or file.
+    inputs
+        The run's input files (``None`` entries are skipped).
+    out_option
+        How the output is named on the command line, for messages.
+    is_dir
+        Whether ``out`` is a folder of results.
+
+    Yields
+    ------
+    Path
+        ``out``.
+
+    Raises
+    ------
+    InputError
+        Naming the input and the output when one would overwrite the other, or the output
+        folder when it cannot be used.
+    """
+    from ._output_set import output_set
+
+    check_outputs(command=command, out=out, inputs=inputs, out_option=out_option,
+                  is_dir=is_dir)
+    if not is_dir:
+        yield Path(out)
+        return
+    with output_set(out, command=command, inputs=[p for p in inputs if p is not None]) as folder:
+        yield folder
+
+
+def study_inputs(config: object) -> list[Path]:
+    """Return every file path a study configuration names (its inputs), the study file first.
+
+    Parameters
+    ----------
+    config
+        A :class:`deyang_geo.config.StudyConfig` (any tree of dataclasses, mappings and
+        sequences holding paths).
+
+    Returns
+    -------
+    list of Path
+        The paths, without duplicates; the output folder is left out.
+    """
+    import dataclasses
+
+    found: list[Path] = []
+
+    def visit(value: object, depth: int) -> None:
+        if depth > 6:
+            return
+        if isinstance(value, Path):
+            if value not in found and value.is_file():
+                found.append(value)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for field in dataclasses.fields(value):
+                if field.name != "folder":
+                    visit(getattr(value, field.name), depth + 1)
+        elif isinstance(value, dict):
+            for item in value.values():
+                visit(item, depth + 1)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                visit(item, depth + 1)
+
+    visit(config, 0)
+    return found
+
+
+def raster_inputs(args: argparse.Namespace) -> list[Path | None]:
+    """Return the demand-raster option files of a command (inputs that must not be overwritten).
+
+    Parameters
+    ----------
+    args
+        Parsed options.
+
+    Returns
+    -------
+    list
+        ``--demand-raster``, ``--demand-totals``, ``--demand-buildings`` and the age rasters
+        (``None`` when not given).
+    """
+    names = ("demand_raster", "demand_totals", "demand_buildings", "elderly_raster",
+             "children_raster")
+    return [getattr(args, name, None) for name in names]

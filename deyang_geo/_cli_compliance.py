@@ -8,12 +8,16 @@ from pathlib import Path
 from . import settings
 from ._cli_analysis import add_analysis_options
 from ._cli_common import (
+    add_demand_raster_options,
     add_network_option,
     add_out_option,
     add_points_options,
     add_travel_options,
+    demand_from_options,
     echo,
     log,
+    protected_outputs,
+    raster_inputs,
 )
 
 NAME = "compliance"
@@ -47,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "same category is the same facility (default: 50)",
     )
     add_out_option(parser)
+    add_demand_raster_options(parser)
     parser.epilog = (
         "writes DIR/compliance_city.csv (one row per target and scope: value, target, met, "
         "gaps, source, verified), compliance_divisions.csv, compliance_townships.csv, "
@@ -82,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
     from ._cli_analysis import resolve_args
     from ._cli_common import warnings_to_log
     from ._errors import InputError
+    from ._validate import warn_unreachable_categories
     from .compliance import gap_summary
-    from .demand import demand_units
     from .facilities import facilities_from_osm, merge_facilities
     from .io import read_communities, read_facilities
     from .network import read_network
@@ -109,7 +114,10 @@ def run(args: argparse.Namespace) -> int:
                    f".osm.bz2, .osm.pbf), got {args.network}")
             raise InputError(msg)
     out = Path(args.out)
-    with warnings_to_log():
+    with protected_outputs(command=NAME, out=out, inputs=[args.network, args.facilities,
+                                                          args.demand, args.standards,
+                                                          *raster_inputs(args)]), \
+            warnings_to_log(quiet=args.quiet):
         catalog = load_catalog(args.standards)
         facilities = read_facilities(args.facilities, input_crs=args.input_crs, catalog=catalog)
         communities = read_communities(args.demand, input_crs=args.input_crs)
@@ -123,9 +131,10 @@ def run(args: argparse.Namespace) -> int:
         resolved = resolve_args(args, catalog=catalog,
                                 categories=analysed_categories(None, facilities))
         net = RoutingNetwork.from_graph(read_network(args.network, modes=resolved.modes()))
-        units = demand_units(communities, crs=net.crs)
+        units, communities, population = demand_from_options(args, communities, crs=net.crs)
         access = compute_access(net, units, facilities, communities=communities,
                                 resolved=resolved, walk_speed_kmh=args.walk_speed_kmh)
+        warn_unreachable_categories(access, facilities_file=str(args.facilities))
         inputs = StudyInputs(divisions=_empty_points(["name_zh", "name_en"]), study_area=None,
                              communities=communities, facilities=facilities,
                              candidates=_empty_points(["id", "name"]),
@@ -137,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
                 "network": str(args.network), "facilities": str(args.facilities),
                 "demand": str(args.demand), "input_crs": args.input_crs,
                 "walk_speed_kmh": f"{args.walk_speed_kmh or settings.walk_speed_kmh:g}",
-                "osm_facilities": merged_note,
+                "osm_facilities": merged_note, **population,
             },
         )
         result.write(out)

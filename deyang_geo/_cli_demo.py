@@ -17,13 +17,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo study and print what was written."""
-    from ._cli_common import echo, step_progress
+    from ._cli_common import echo, protected_outputs, step_progress, study_inputs
     from .config import load_study
     from .demo import demo_data_dir
     from .pipeline import STEPS, run_study
 
     config = load_study(demo_data_dir() / "study.toml")
-    with step_progress(STEPS, quiet=args.quiet) as on_step:
+    with protected_outputs(command=NAME, out=args.out, inputs=study_inputs(config)), \
+            step_progress(STEPS, quiet=args.quiet) as on_step:
         result = run_study(config, out_dir=args.out, on_step=on_step)
     echo(result.summary_line())
     echo(f"open {result.written['map']} and {result.written['report']} in a browser"

@@ -12,6 +12,7 @@ from ._cli_common import (
     add_travel_options,
     echo,
     parse_minutes_list,
+    protected_outputs,
 )
 
 NAME = "isochrones"
@@ -62,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     if args.walk_speed_kmh is not None and not args.walk_speed_kmh > 0:
         msg = f"--walk-speed-kmh must be a positive number, got {args.walk_speed_kmh:g}"
         raise InputError(msg)
-    with warnings_to_log(quiet=args.quiet):
+    with protected_outputs(command=NAME, out=out, inputs=[args.network, args.facilities],
+                           is_dir=False), warnings_to_log(quiet=args.quiet):
         facilities = read_facilities(args.facilities, input_crs=args.input_crs)
         net = RoutingNetwork.from_graph(read_network(args.network, modes=(args.mode,)))
         areas = isochrones(net, facilities, mode=args.mode, breaks_minutes=breaks,

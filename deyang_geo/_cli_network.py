@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from . import settings
-from ._cli_common import add_out_option, echo
+from ._cli_common import add_out_option, check_outputs, echo, walk_speed_kmh
 
 NAME = "network"
 HELP = "build a road network with per-mode travel times from an OSM file or OpenStreetMap"
@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"{', '.join(settings.modes)} (default: all)",
     )
     parser.add_argument(
-        "--walk-speed-kmh", type=float, default=None, metavar="KMH",
+        "--walk-speed-kmh", type=walk_speed_kmh, default=None, metavar="KMH",
         help=f"walking speed in km/h (default: {settings.walk_speed_kmh}, GB 50180-2018)",
     )
     parser.add_argument(
@@ -59,6 +59,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--keep-disconnected", action="store_true",
         help="keep pieces not connected to the main network (default: drop them; what is "
         "dropped is always reported)",
+    )
+    parser.add_argument(
+        "--exclude-trunk", action="store_true",
+        help="leave trunk roads out of the walking network (default: trunk roads are walkable "
+        "unless tagged foot=no, access=no/private, motorroad=yes or without sidewalks)",
     )
     parser.add_argument(
         "--no-simplify", action="store_true",
@@ -95,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in network.GRAPH_SUFFIXES:
         msg = f"--out must end in .graphml or .gpkg, got {out}"
         raise InputError(msg)
+    check_outputs(command=NAME, out=out, inputs=[args.osm, args.boundary, args.dem],
+                  is_dir=False)
     speeds = {"walk": args.walk_speed_kmh} if args.walk_speed_kmh is not None else None
     options: dict[str, Any] = {
         "modes": args.mode,
@@ -103,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         "drop_disconnected": not args.keep_disconnected,
         "crs": args.crs,
         "speeds_kmh": speeds,
+        "exclude_trunk": args.exclude_trunk,
     }
     if args.osm is not None:
         G = network.graph_from_osm_file(args.osm, boundary=args.boundary, dem=args.dem,

@@ -97,8 +97,14 @@ def _find(folders: list[Path], name: str) -> list[Path]:
 def _read_csv(path: Path) -> Any:
     import pandas as pd
 
-    return pd.read_csv(path, encoding="utf-8-sig", dtype={"community_id": str, "id": str,
-                                                           "site_id": str})
+    from ._errors import InputError, Problem
+
+    try:
+        return pd.read_csv(path, encoding="utf-8-sig", dtype={"community_id": str, "id": str,
+                                                               "site_id": str})
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        msg = f"cannot read this result table: {exc}"
+        raise InputError(Problem(msg, file=str(path))) from None
 
 
 def _concat(paths: list[Path], *, folder_column: bool) -> Any:
@@ -120,19 +126,28 @@ def _layers(folders: list[Path], extra: list[Path]) -> dict[str, Any]:
     from ._errors import InputError, Problem
 
     files = [p for f in folders for p in sorted(f.iterdir())
-             if p.suffix.lower() in _LAYER_SUFFIXES and not p.name.startswith("report_")]
+             if p.suffix.lower() in _LAYER_SUFFIXES
+             and not p.name.startswith(("report_", "."))]
     problems = [Problem("layer file not found", file=str(p)) for p in extra if not p.is_file()]
     if problems:
         raise InputError(problems)
     layers: dict[str, Any] = {}
     for path in [*extra, *files]:
-        names = ([str(r[0]) for r in pyogrio.list_layers(path)]
-                 if path.suffix.lower() == ".gpkg" else [None])
+        try:
+            names = ([str(r[0]) for r in pyogrio.list_layers(path)]
+                     if path.suffix.lower() == ".gpkg" else [None])
+        except Exception as exc:  # any reader failure is a bad file for the user
+            msg = f"cannot read this GeoPackage: {exc}"
+            raise InputError(Problem(msg, file=str(path))) from None
         for layer in names:
             key = path.stem if layer is None or len(names) == 1 else f"{path.stem}_{layer}"
             if key in layers:
                 key = f"{path.parent.name}_{key}"
-            layers[key] = gpd.read_file(path, layer=layer)
+            try:
+                layers[key] = gpd.read_file(path, layer=layer)
+            except Exception as exc:  # any reader failure is a bad file for the user
+                msg = f"cannot read this layer: {exc}"
+                raise InputError(Problem(msg, file=str(path))) from None
     return layers
 
 
@@ -178,12 +193,61 @@ def _access_summary(path: Path) -> Any:
     }).replace({np.nan: None})
 
 
+def _inputs(folders: list[Path], layers: list[Path], out: Path) -> list[Path]:
+    """Return the files the report reads, refusing incomplete sets and files it cannot read."""
+    from ._errors import InputError, Problem
+    from ._output_set import check_complete, is_temporary
+
+    for folder in folders:
+        check_complete(folder)
+    problems = [Problem("--layers takes GeoJSON (.geojson) or GeoPackage (.gpkg) files",
+                        file=str(p))
+                for p in layers if p.suffix.lower() not in _LAYER_SUFFIXES]
+    if problems:
+        raise InputError(problems)
+    names = {*COVERAGE_FILES.values(), *COMPLIANCE_FILES.values(), *PARAMETER_FILES,
+             "summary.json", "sites.csv", "access.csv"}
+    files = list(layers)
+    for folder in folders:
+        for path in sorted(folder.iterdir()):
+            if not path.is_file() or is_temporary(path):
+                continue
+            suffix = path.suffix.lower()
+            if (path.name in names or (suffix in _LAYER_SUFFIXES
+                                       and not path.name.startswith("report_"))
+                    or (suffix == ".png" and path.resolve().parent != out.resolve())):
+                files.append(path)
+    for path in files:
+        if path.suffix.lower() == ".png" and path.is_file():
+            with path.open("rb") as f:
+                if f.read(8) != b"\x89PNG\r\n\x1a\n":
+                    problems.append(Problem("not a PNG image; remove it from the result "
+                                            "folder", file=str(path)))
+        elif path.name == "summary.json":
+            try:
+                json.loads(path.read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError) as exc:
+                problems.append(Problem(f"not valid JSON: {exc}", file=str(path)))
+    if problems:
+        raise InputError(problems)
+    return files
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``report`` and return the exit code."""
+    from ._cli_common import protected_outputs
+
+    folders = _folders(args.results)
+    inputs = _inputs(folders, list(args.layers), Path(args.out))
+    with protected_outputs(command=NAME, out=Path(args.out), inputs=inputs):
+        return _build(args, folders)
+
+
+def _build(args: argparse.Namespace, folders: list[Path]) -> int:
+    """Build the report from the result folders into ``args.out``."""
     from .figures import coverage_chart, save_figure, study_figure
     from .report import DataSource, build_report, write_pdf
 
-    folders = _folders(args.results)
     out: Path = args.out
     coverage = {k: _concat(_find(folders, f), folder_column=True)
                 for k, f in COVERAGE_FILES.items() if _find(folders, f)}
@@ -249,7 +313,7 @@ def run(args: argparse.Namespace) -> int:
         links[f"map ({path.parent.name})"] = os.path.relpath(path, out)
     for path in folders:
         for png in sorted(path.glob("*.png")):
-            if png.resolve().parent != out.resolve():
+            if png.resolve().parent != out.resolve() and not png.name.startswith("."):
                 figures[png.stem] = png
     log.debug("report: %d coverage, %d compliance tables, %d layers", len(coverage),
               len(compliance), len(layers))

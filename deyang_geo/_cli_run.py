@@ -19,12 +19,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the study and print what was written."""
-    from ._cli_common import echo, step_progress
+    from ._cli_common import echo, protected_outputs, step_progress, study_inputs
     from .config import load_study
     from .pipeline import STEPS, run_study
 
     config = load_study(args.study)
-    with step_progress(STEPS, quiet=args.quiet) as on_step:
+    out = args.out if args.out is not None else config.output.folder
+    with protected_outputs(command=NAME, out=out, inputs=study_inputs(config)), \
+            step_progress(STEPS, quiet=args.quiet) as on_step:
         result = run_study(config, out_dir=args.out, on_step=on_step)
     echo(result.summary_line())
     return 0

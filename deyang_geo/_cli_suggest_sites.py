@@ -9,13 +9,18 @@ from pathlib import Path
 from . import settings
 from ._cli_analysis import add_analysis_options
 from ._cli_common import (
+    add_demand_raster_options,
     add_lang_option,
     add_network_option,
     add_out_option,
     add_points_options,
     add_travel_options,
+    demand_from_options,
     echo,
     log,
+    population_label,
+    protected_outputs,
+    raster_inputs,
 )
 
 NAME = "suggest-sites"
@@ -31,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_analysis_options(parser)
     add_out_option(parser)
     add_lang_option(parser)
+    add_demand_raster_options(parser)
     parser.add_argument("--category", required=True, metavar="CAT",
                         help="facility category (catalog key, e.g. fitness_station)")
     parser.add_argument("--new-sites", type=int, default=None, metavar="N",
@@ -110,7 +116,6 @@ def run(args: argparse.Namespace) -> int:
     from ._cli_analysis import resolve_args
     from ._cli_common import warnings_to_log
     from .config import SitingScenario
-    from .demand import demand_units
     from .io import category_key, read_candidates, read_communities, read_facilities
     from .network import read_network
     from .pipeline import _empty_points, rural_units, suggest_sites_for
@@ -121,7 +126,9 @@ def run(args: argparse.Namespace) -> int:
     source = _check(args)
     category = category_key(args.category)
     out = Path(args.out)
-    with warnings_to_log():
+    with protected_outputs(command=NAME, out=out, inputs=[
+            args.network, args.facilities, args.demand, args.candidates,
+            args.exclusion_zones, *raster_inputs(args)]), warnings_to_log(quiet=args.quiet):
         catalog = load_catalog()
         resolved = resolve_args(args, catalog=catalog, categories=[category])
         urban = resolved.setting(category, "urban")
@@ -129,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         facilities = read_facilities(args.facilities, input_crs=args.input_crs)
         communities = read_communities(args.demand, input_crs=args.input_crs)
         net = RoutingNetwork.from_graph(read_network(args.network, modes=resolved.modes()))
-        units = demand_units(communities, crs=net.crs)
+        units, communities, population = demand_from_options(args, communities, crs=net.crs)
         same = facilities[facilities["category"].astype(str) == category]
         planner = (read_candidates(args.candidates, input_crs=args.input_crs)
                    if args.candidates is not None else _empty_points(["id", "name"]))
@@ -157,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
                  "rural_minutes": resolved.setting(category, "rural").threshold_minutes,
                  "threshold_source": urban.sources["threshold_minutes"],
                  "walk_speed_kmh": args.walk_speed_kmh, "n_candidates": len(cands),
-                 "n_demand_units": len(units)}
+                 "n_demand_units": len(units), "population": population}
         result.write(out, candidates=cands, communities=communities, extra_summary=extra)
         table = result.sites_table(cands)
         sites_map = None
@@ -170,7 +177,8 @@ def run(args: argparse.Namespace) -> int:
                         for f in (communities, facilities) if "synthetic" in f.columns)
         fmap = study_map(
             title="Suggested sites / 建议选址",
-            scenario=f"{category}, {args.model}, {resolved.summary()}",
+            scenario=f"{category}, {args.model}, {resolved.summary()}"
+            f"{population_label(population)}",
             communities=communities, facilities=same, sites=sites_map, synthetic=synthetic,
             lang=args.lang)
         save_map(fmap, out / "map.html")

@@ -85,3 +85,17 @@ class SolverError(DeyangGeoError, RuntimeError):
 
 class InputWarning(UserWarning):
     """Something in an input looks suspicious but is not an error (swapped coordinates...)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was stopped by a signal (SIGTERM, SIGHUP): handled like Ctrl-C.
+
+    Parameters
+    ----------
+    signum
+        The signal number; the process exits with ``128 + signum``.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"signal {signum}")

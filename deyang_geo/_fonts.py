@@ -148,3 +148,29 @@ def cjk_family_or_warn() -> str | None:
 
 
 __all__ = ["CJK_FAMILIES", "PROBE_TEXT", "CjkFont", "cjk_family_or_warn", "find_cjk_font"]
+
+
+def _is_cjk(ch: str) -> bool:
+    code = ord(ch)
+    return (0x2E80 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF or 0xFF00 <= code <= 0xFFEF
+            or 0x20000 <= code <= 0x2FA1F)
+
+
+def english_only(text: str) -> str:
+    """Drop the words of ``text`` that hold Chinese, for figures drawn without a CJK font.
+
+    A bilingual text keeps its English half (``"15分钟服务圈 15-minute service circle"`` gives
+    ``"15-minute service circle"``), so no empty boxes are drawn.
+
+    Parameters
+    ----------
+    text
+        Any label or title.
+
+    Returns
+    -------
+    str
+        The words without Chinese characters, separators such as ``/`` trimmed.
+    """
+    kept = [word for word in text.split() if not any(_is_cjk(ch) for ch in word)]
+    return " ".join(kept).strip(" /|-—").strip()

@@ -23,6 +23,7 @@ OSM_SUFFIXES: tuple[str, ...] = (".osm", ".osm.bz2", ".osm.gz", ".osm.pbf", ".pb
 RULE_TAGS: tuple[str, ...] = (
     "highway", "area", "access", "foot", "bicycle", "vehicle", "motor_vehicle", "motorcar",
     "oneway", "oneway:bicycle", "junction", "service", "cycleway",
+    "motorroad", "sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right",
 )
 
 

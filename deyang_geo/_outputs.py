@@ -10,7 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .io import atomic_path, fixed_file_dates, write_text_atomic
+from .io import atomic_path, fixed_file_dates, write_csv_atomic
 
 if TYPE_CHECKING:
     from .pipeline import StudyResult
@@ -42,8 +42,7 @@ def write_access_csv(access: pd.DataFrame, path: Path) -> Path:
     finite = np.isfinite(minutes)
     table["minutes"] = np.where(finite, np.round(minutes, 2), np.nan)
     table["facility_id"] = table["facility_id"].astype(object).where(finite, None)
-    text = table.to_csv(index=False, float_format="%.2f", na_rep="", lineterminator="\n")
-    return write_text_atomic(path, str(text), encoding="utf-8-sig")
+    return write_csv_atomic(table, path, float_format="%.2f", na_rep="", lineterminator="\n")
 
 
 def _sites_layer(result: StudyResult, site_candidates: dict[str, gpd.GeoDataFrame]
@@ -124,6 +123,8 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
     if result.compliance is not None:
         for p in result.compliance.write(out_dir):
             written[f"compliance:{p.name}"] = p
+    graded_files = _write_graded(result, out_dir, lang=lang)
+    written.update(graded_files)
     site_summaries: list[dict[str, Any]] = []
     for category, res in result.sites.items():
         folder = out_dir / "sites" / category
@@ -164,6 +165,10 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
         shown_first = sited + [c for c in cfg.analysis.categories if c not in result.sites]
         m = webmap.study_map(title=title, scenario=_scenario_text(result), synthetic=synthetic,
                              lang=lang, catalog=catalog, categories=shown_first, **layers)
+        if result.graded is not None:
+            webmap.add_township_equity(m, communities=result.inputs.communities,
+                                       equity=result.graded.equity.table,
+                                       categories=list(cfg.analysis.categories), lang=lang)
         written["map"] = webmap.save_map(m, out_dir / "map.html")
     figure_paths: list[Path] = []
     if "figures" in wanted:
@@ -186,11 +191,14 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
         if "geopackage" not in wanted:
             geo_layers = {}
         figs = {p.stem: p for p in figure_paths if p.suffix == ".png"}
+        figs.update({f"Lorenz curve / 洛伦兹曲线 {p.stem[len('lorenz_'):]}": p
+                     for p in graded_files.values() if p.name.startswith("lorenz_")})
         paths = repmod.build_report(
             out_dir, title=title, parameters=parameters, sources=sources,
             coverage=result.coverage, compliance=result.compliance, sites=sites_table,
             site_summary=site_summaries or None, layers=geo_layers, figures=figs,
             resolved=result.resolved.table() if result.resolved is not None else None,
+            tables=_graded_tables(result),
             synthetic=synthetic, lang=lang, catalog=catalog,
             links={"Interactive map / 交互地图": "map.html"} if "map" in written else None,
         )
@@ -206,11 +214,34 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
     return written
 
 
+def _write_graded(result: StudyResult, out_dir: Path, *, lang: str) -> dict[str, Path]:
+    """Write accessibility, completeness, equity and Lorenz curves when they were computed."""
+    if result.graded is None:
+        return {}
+    files = result.graded.write(out_dir, lang=lang, synthetic=result.config.synthetic)
+    return {f"graded:{p.name}": p for p in files}
+
+
+def _graded_tables(result: StudyResult) -> dict[str, pd.DataFrame] | None:
+    """Return the workbook sheets (and report appendix tables) of graded access and equity."""
+    g = result.graded
+    if g is None:
+        return None
+    tables = {"accessibility": g.accessibility.communities, "completeness": g.completeness,
+              "equity": g.equity.table}
+    if result.population:
+        tables["population_source"] = pd.DataFrame(
+            list(result.population.items()), columns=["parameter", "value"])
+    return tables
+
+
 def _scenario_text(result: StudyResult) -> str:
+    raster = ("; 人口栅格 population raster"
+              if getattr(result.config.inputs, "population_raster", None) is not None else "")
     if result.resolved is not None:
-        return result.resolved.summary()
+        return result.resolved.summary() + raster
     a = result.config.analysis
-    return f"{a.mode}, {result.coverage.threshold_minutes:g} min"
+    return f"{a.mode}, {result.coverage.threshold_minutes:g} min{raster}"
 
 
 def _sources(result: StudyResult) -> list[dict[str, str]]:
@@ -230,6 +261,10 @@ def _sources(result: StudyResult) -> list[dict[str, str]]:
     out.append({"name": "Communities / 社区", "status": status,
                 "origin": inp.communities.path.name,
                 "note": f"{len(result.inputs.communities)} communities"})
+    if inp.population_raster is not None:
+        out.append({"name": "Population raster / 人口栅格", "status": status,
+                    "origin": inp.population_raster.name,
+                    "note": result.population.get("population_note", "")})
     if inp.facilities is not None:
         out.append({"name": "Facilities / 设施", "status": status,
                     "origin": inp.facilities.path.name,
@@ -257,4 +292,6 @@ def _parameters(result: StudyResult) -> dict[str, Any]:
         "max snap m / 最大吸附距离": a.max_snap_m,
         "categories / 设施类别": ", ".join(a.categories),
         "network / 路网": str(result.network_summary).splitlines()[1].strip(),
+        **({"population / 人口": result.population["population_note"]}
+           if "population_note" in result.population else {}),
     }

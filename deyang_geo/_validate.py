@@ -17,12 +17,14 @@ __all__ = [
     "ProblemLog",
     "check_geometries",
     "check_required_columns",
+    "check_speed_kmh",
     "check_unique",
     "is_blank",
     "is_missing",
     "parse_bools",
     "parse_numbers",
     "parse_texts",
+    "warn_unreachable_categories",
 ]
 
 #: How many rows with the same problem in the same column are listed one by one before they
@@ -202,6 +204,8 @@ def parse_numbers(
     required: bool = False,
     integer: bool = False,
     minimum: float | None = 0.0,
+    maximum: float | None = None,
+    maximum_setting: str | None = None,
 ) -> NDArray[np.float64]:
     """Parse a column of numbers, recording every cell that is missing, not a number or too small.
 
@@ -225,6 +229,11 @@ def parse_numbers(
         Whether values are counts: they are rounded to whole numbers.
     minimum
         The smallest value allowed (``None`` for no bound).
+    maximum
+        The largest plausible value (``None`` for no bound); a larger value is a problem
+        showing the cell as typed.
+    maximum_setting
+        The setting that holds ``maximum``, named in the message so a user can raise it.
 
     Returns
     -------
@@ -260,7 +269,55 @@ def parse_numbers(
             log.add(f"{what} is {qualifier}: {cells[i]!r}", row=int(row_numbers[i]),
                     column=column, kind=f"{what} is {qualifier}")
             out[i] = np.nan
+    if maximum is not None:
+        where = f" ({maximum_setting})" if maximum_setting else ""
+        for i in np.flatnonzero(out > maximum):
+            log.add(f"{what} is implausibly large: {_as_typed(cells[i])} (more than "
+                    f"{maximum:,.0f}{where}); check the cell", row=int(row_numbers[i]),
+                    column=column, kind=f"{what} is implausibly large")
+            out[i] = np.nan
     return np.rint(out) if integer else out
+
+
+def _as_typed(cell: Any) -> str:
+    """Show a cell as the user typed it (a float such as 1e20 as ``1e+20``, never an overflow)."""
+    if isinstance(cell, str):
+        return repr(cell)
+    if isinstance(cell, float | np.floating):
+        return f"{float(cell):g}"
+    return repr(cell)
+
+
+def check_speed_kmh(value: float, *, mode: str, option: str) -> float:
+    """Refuse a speed outside the plausible range of its travel mode.
+
+    Parameters
+    ----------
+    value
+        The speed in km/h.
+    mode
+        The travel mode (a key of ``settings.plausible_speeds_kmh``).
+    option
+        How the speed was given (``"--walk-speed-kmh"``, ``"[network.speeds_kmh] walk"``).
+
+    Returns
+    -------
+    float
+        ``value``.
+
+    Raises
+    ------
+    InputError
+        Naming the option, the value and the plausible range.
+    """
+    from . import settings
+
+    low, high = settings.plausible_speeds_kmh.get(mode, (0.0, float("inf")))
+    if not low <= value <= high:
+        msg = (f"{option}: {value:g} km/h is not a plausible {mode} speed (expected "
+               f"{low:g}-{high:g} km/h, settings.plausible_speeds_kmh)")
+        raise InputError(msg)
+    return value
 
 
 def _objects(values: Sequence[Any] | pd.Series) -> NDArray[np.object_]:
@@ -477,3 +534,40 @@ def check_geometries(
         else:
             ok[i] = True
     return ok
+
+
+def warn_unreachable_categories(access: pd.DataFrame, *, facilities_file: str | None = None
+                                ) -> list[str]:
+    """Warn about every category none of whose facilities any demand unit can reach.
+
+    Such a category gives a confident 0 % coverage that is usually a data problem (facilities
+    far from the network, in the wrong coordinate system, or on a piece of network that was
+    dropped).
+
+    Parameters
+    ----------
+    access
+        ``category`` and ``minutes`` per demand unit (NaN when unreachable).
+    facilities_file
+        The facilities file, named in the warning.
+
+    Returns
+    -------
+    list of str
+        The categories warned about.
+    """
+    import warnings
+
+    from ._errors import InputWarning
+
+    if access.empty or not {"category", "minutes"} <= set(access.columns):
+        return []
+    reached = (pd.to_numeric(access["minutes"], errors="coerce").notna()
+               .groupby(access["category"].astype(str), sort=True).any())
+    unreachable = [str(c) for c, ok in reached.items() if not ok]
+    where = f"{facilities_file}: " if facilities_file else ""
+    for category in unreachable:
+        warnings.warn(f"{where}no {category} facility is reachable from any community (all "
+                      "are far from the network or on a dropped piece of it); check their "
+                      "coordinates and coordinate system", InputWarning, stacklevel=2)
+    return unreachable

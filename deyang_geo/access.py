@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,6 +19,7 @@ from .snapping import (
     connector_speed_kmh,
     edge_weights_both_ways,
     end_costs,
+    nearest_street_m,
     snap_points,
 )
 
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     import scipy.sparse
 
 __all__ = [
+    "DIRECTIONS",
+    "Direction",
     "ReachSet",
     "minutes_to_nearest",
     "nearest_minutes",
@@ -37,6 +40,16 @@ __all__ = [
 
 #: Sources per call of the compiled reach kernel (bounds the size of one output buffer).
 _REACH_CHUNK = 2048
+
+#: Direction of travel: ``"to_facility"`` (from each home / demand point to the facility, the
+#: default) or ``"from_facility"`` (from the facility out to the homes). They differ only where
+#: travel is not symmetric: slope-aware walking on a DEM, one-way streets for bike and drive.
+Direction = Literal["to_facility", "from_facility"]
+DIRECTIONS: tuple[str, ...] = ("to_facility", "from_facility")
+
+#: Warn when more than this share of the population (of demand units without a population
+#: column) cannot reach any facility of a category at all.
+UNREACHABLE_WARN_SHARE = 0.02
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,20 +135,64 @@ def _source_init(
     return nodes[keep][order], dist[keep][order], label[keep][order]
 
 
-def _node_seconds(
-    net: RoutingNetwork, sources: Snapped, mode: str, bound_s: float,
-    walk_speed_kmh: float | None,
-) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]]:
-    w = net.weights_for(mode, walk_speed_kmh=walk_speed_kmh)
-    csr = net.csr(mode, walk_speed_kmh=walk_speed_kmh)
+@dataclass(frozen=True, eq=False)
+class _Routing:
+    """One mode at one speed, in one direction: the arrays a search needs."""
+
+    net: RoutingNetwork
+    weights_s: NDArray[np.float64]
+    csr_indptr: NDArray[np.int64]
+    csr_indices: NDArray[np.int64]
+    csr_weights_s: NDArray[np.float64]
+    w_fwd: NDArray[np.float64]  # along each edge, in the direction the search runs
+    w_bwd: NDArray[np.float64]
+    connector_kmh: float
+    reverse: bool
+
+
+def check_direction(direction: str) -> bool:
+    """Return True for ``"to_facility"`` (search the transposed graph), False for the other.
+
+    Raises
+    ------
+    InputError
+        For any other value.
+    """
+    if direction not in DIRECTIONS:
+        msg = (f"direction must be one of {', '.join(map(repr, DIRECTIONS))}, "
+               f"got {direction!r}")
+        raise InputError(msg)
+    return direction == "to_facility"
+
+
+def _routing(net: RoutingNetwork, mode: str, walk_speed_kmh: float | None,
+             direction: str) -> _Routing:
+    reverse = check_direction(direction)
+    net.check_mode(mode)
     speed = connector_speed_kmh(net, mode, walk_speed_kmh)
+    if walk_speed_kmh is not None and mode == "walk":
+        net = net.with_speed(mode, walk_speed_kmh)
+    w = net.weights_s[mode]
+    csr = net.csr(mode, reverse=reverse)
+    w_fwd, w_bwd = edge_weights_both_ways(net, w)
+    if reverse:  # walking towards the facility: a point's edge is walked the other way
+        w_fwd, w_bwd = w_bwd, w_fwd
+    return _Routing(net, w, csr.indptr, csr.indices, csr.weights_s, w_fwd, w_bwd, speed,
+                    reverse)
+
+
+def _node_seconds(
+    r: _Routing, sources: Snapped, bound_s: float,
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     init_nodes, init_dist, init_label = _source_init(
-        end_costs(net, sources, w, walk_speed_kmh=speed, as_target=False)
+        end_costs(r.net, sources, r.weights_s, walk_speed_kmh=r.connector_kmh,
+                  as_target=r.reverse)
     )
     dist, label = _kernels.multi_source_dijkstra(
-        csr.indptr, csr.indices, csr.weights_s, init_nodes, init_dist, init_label, bound_s
+        r.csr_indptr, r.csr_indices, r.csr_weights_s, init_nodes, init_dist, init_label,
+        bound_s
     )
-    return dist, label, w
+    return dist, label
 
 
 def node_minutes(
@@ -145,8 +202,9 @@ def node_minutes(
     mode: str,
     max_minutes: float | None = None,
     walk_speed_kmh: float | None = None,
+    direction: Direction = "to_facility",
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    """Return the minutes from the nearest source to every node, and which source it is.
+    """Return the minutes between every node and its nearest source, and which source it is.
 
     One multi-source Dijkstra (compiled) over the mode's edges; each source enters at both
     ends of its edge with its connector and partial-edge cost (see
@@ -163,8 +221,13 @@ def node_minutes(
     max_minutes
         Stop the search beyond this many minutes (default: no limit).
     walk_speed_kmh
-        Walking speed: rescales walk-type modes and sets the connector speed; default the
-        network's speed and ``settings.walk_speed_kmh``.
+        Speed of the ``walk`` mode (re-weights its streets, as ``net.with_speed("walk", ...)``)
+        and of the connectors of bike and drive modes; default the network's speeds. It never
+        changes another walking mode: use ``net.with_speed("walk_elderly", ...)`` for that.
+        Connectors of a walking mode are walked at that mode's speed.
+    direction
+        ``"to_facility"`` (default): minutes from each node to its nearest source (the sources
+        are the facilities); ``"from_facility"``: from the nearest source to each node.
 
     Returns
     -------
@@ -172,7 +235,8 @@ def node_minutes(
         ``minutes`` per node (``nan`` when unreachable or beyond ``max_minutes``) and the
         index of the nearest source per node (``-1`` then).
     """
-    dist, label, _ = _node_seconds(net, sources, mode, _bound_s(max_minutes), walk_speed_kmh)
+    r = _routing(net, mode, walk_speed_kmh, direction)
+    dist, label = _node_seconds(r, sources, _bound_s(max_minutes))
     minutes = dist / 60.0
     minutes[~np.isfinite(dist)] = np.nan
     return minutes, label
@@ -186,6 +250,7 @@ def nearest_minutes(
     mode: str,
     max_minutes: float | None = None,
     walk_speed_kmh: float | None = None,
+    direction: Direction = "to_facility",
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """Return per target the minutes to the nearest source and that source's index.
 
@@ -204,6 +269,9 @@ def nearest_minutes(
         Targets farther than this get ``nan`` (default: no limit).
     walk_speed_kmh
         Walking speed, as in :func:`node_minutes`.
+    direction
+        ``"to_facility"`` (default): from each target to its nearest source (a walk from home
+        to the facility); ``"from_facility"``: from the sources to the targets.
 
     Returns
     -------
@@ -211,11 +279,13 @@ def nearest_minutes(
         ``minutes`` per target (``nan`` unreachable) and source index (``-1`` unreachable).
     """
     bound = _bound_s(max_minutes)
-    dist, label, w = _node_seconds(net, sources, mode, bound, walk_speed_kmh)
-    speed = connector_speed_kmh(net, mode, walk_speed_kmh)
-    tc = end_costs(net, targets, w, walk_speed_kmh=speed, as_target=True)
+    r = _routing(net, mode, walk_speed_kmh, direction)
+    net = r.net
+    dist, label = _node_seconds(r, sources, bound)
+    speed = r.connector_kmh
+    tc = end_costs(net, targets, r.weights_s, walk_speed_kmh=speed, as_target=not r.reverse)
     best, best_src = _targets_from_nodes(dist, label, tc)
-    w_fwd, w_bwd = edge_weights_both_ways(net, w)
+    w_fwd, w_bwd = r.w_fwd, r.w_bwd
     src_ok = np.flatnonzero(sources.snapped)
     if src_ok.size and targets.snapped.any():
         src_edges = sources.edge[src_ok]
@@ -259,6 +329,7 @@ def reach_set(
     mode: str,
     max_minutes: float,
     walk_speed_kmh: float | None = None,
+    direction: Direction = "to_facility",
 ) -> ReachSet:
     """Return, for every source, the targets reached within ``max_minutes``.
 
@@ -280,6 +351,9 @@ def reach_set(
         Time limit in minutes (inclusive).
     walk_speed_kmh
         Walking speed, as in :func:`node_minutes`.
+    direction
+        ``"to_facility"`` (default): a target is in a source's row when it reaches the source
+        within the limit (home to facility); ``"from_facility"``: when the source reaches it.
 
     Returns
     -------
@@ -290,13 +364,14 @@ def reach_set(
     if not np.isfinite(bound):
         msg = "reach_set needs a finite max_minutes (a reach set without limit is dense)"
         raise InputError(msg)
-    w = net.weights_for(mode, walk_speed_kmh=walk_speed_kmh)
-    csr = net.csr(mode, walk_speed_kmh=walk_speed_kmh)
-    speed = connector_speed_kmh(net, mode, walk_speed_kmh)
-    sc = end_costs(net, sources, w, walk_speed_kmh=speed, as_target=False)
-    tc = end_costs(net, targets, w, walk_speed_kmh=speed, as_target=True)
+    r = _routing(net, mode, walk_speed_kmh, direction)
+    net = r.net
+    csr = r
+    speed = r.connector_kmh
+    sc = end_costs(net, sources, r.weights_s, walk_speed_kmh=speed, as_target=r.reverse)
+    tc = end_costs(net, targets, r.weights_s, walk_speed_kmh=speed, as_target=not r.reverse)
     n_src, n_tgt = len(sources), len(targets)
-    w_fwd, w_bwd = edge_weights_both_ways(net, w)
+    w_fwd, w_bwd = r.w_fwd, r.w_bwd
 
     # node -> (target, cost) map
     t_idx = np.arange(n_tgt, dtype=np.int64)
@@ -329,7 +404,7 @@ def reach_set(
     for start in range(0, n_src, _REACH_CHUNK):
         sl = slice(start, min(start + _REACH_CHUNK, n_src))
         counts, found, secs = _kernels.reach_chunk(
-            csr.indptr, csr.indices, csr.weights_s,
+            csr.csr_indptr, csr.csr_indices, csr.csr_weights_s,
             np.ascontiguousarray(src_nodes[sl]), np.ascontiguousarray(src_cost[sl]),
             src_edge[sl], src_frac[sl], src_conn[sl],
             node_tptr, node_target, node_tcost,
@@ -408,6 +483,7 @@ def minutes_to_nearest(
     max_minutes: float | None = None,
     walk_speed_kmh: float | None = None,
     max_snap_m: float | None = None,
+    direction: Direction = "to_facility",
 ) -> pd.DataFrame:
     """Return the minutes from every demand unit to the nearest facility of each category.
 
@@ -415,6 +491,15 @@ def minutes_to_nearest(
     mode's edges once; points farther than ``max_snap_m`` are reported with an
     :class:`~deyang_geo._errors.InputWarning` and in ``result.attrs["unsnapped_demand"]`` /
     ``result.attrs["unsnapped_facilities"]`` (their ids); unsnapped demand gets ``nan``.
+
+    Every row without minutes says why in ``unreachable_reason``: not snapped (and how far
+    the nearest street is), snapped into a piece of the network that holds no facility of the
+    category (the piece's id, street km and the population of this table in it), no facility
+    within ``max_minutes``, no route (one-way streets), or no facility of the category at
+    all. When more than ``UNREACHABLE_WARN_SHARE`` of the population (``population`` column,
+    else of the units) is snapped to the network yet cannot reach any facility of a category
+    that has facilities, an :class:`~deyang_geo._errors.InputWarning` gives the counts
+    (unsnapped units have their own warning).
 
     Parameters
     ----------
@@ -433,17 +518,21 @@ def minutes_to_nearest(
     max_minutes
         Stop searching beyond this many minutes; farther demand gets ``nan``.
     walk_speed_kmh
-        Walking speed (rescales walk modes, sets the connector speed); default
-        ``settings.walk_speed_kmh``.
+        Speed of the ``walk`` mode and of connectors of bike and drive modes, as in
+        :func:`node_minutes`; default the network's speeds.
     max_snap_m
         Largest connector in metres; default ``settings.max_snap_m``.
+    direction
+        ``"to_facility"`` (default): minutes walked (ridden...) from the demand unit to the
+        facility; ``"from_facility"``: from the facility to the unit.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``demand_id, category, minutes, facility_id``: one row per demand unit and
-        category, demand units in input order, categories in order within each unit.
-        ``minutes`` is ``nan`` and ``facility_id`` missing when nothing is reachable.
+        Columns ``demand_id, category, minutes, facility_id, unreachable_reason``: one row
+        per demand unit and category, demand units in input order, categories in order within
+        each unit. ``minutes`` is ``nan`` and ``facility_id`` missing when nothing is
+        reachable; ``unreachable_reason`` is then a short English sentence, else ``""``.
 
     Raises
     ------
@@ -478,6 +567,8 @@ def minutes_to_nearest(
     lost_fac = _warn_unsnapped(fac_ids, fsnap.snapped, "facilities", mode, limit)
     cats = sorted(set(fac_cat.tolist())) if categories is None else list(categories)
 
+    check_direction(direction)
+
     bound = _bound_s(max_minutes)
     n = len(demand)
     minutes = np.full((n, len(cats)), np.nan)
@@ -489,18 +580,87 @@ def minutes_to_nearest(
         mins, src = nearest_minutes(
             net, fsnap.take(pick), dsnap, mode=mode,
             max_minutes=None if not np.isfinite(bound) else bound / 60.0,
-            walk_speed_kmh=walk_speed_kmh,
+            walk_speed_kmh=walk_speed_kmh, direction=direction,
         )
         minutes[:, j] = mins
         found = src >= 0
         fac_of[found, j] = fac_ids[pick[src[found]]]
+    population = (demand["population"].to_numpy(dtype=np.float64)
+                  if "population" in demand.columns else np.ones(n))
+    reasons = _unreachable_reasons(
+        net, mode, minutes, cats, dx=dx, dy=dy, dsnap=dsnap, fsnap=fsnap, fac_cat=fac_cat,
+        population=population, limit_m=limit,
+        max_minutes=None if not np.isfinite(bound) else bound / 60.0,
+        weighted="population" in demand.columns,
+    )
     result = pd.DataFrame({
         "demand_id": np.repeat(demand_ids, len(cats)),
         "category": np.tile(np.asarray(cats, dtype=object), n),
         "minutes": minutes.ravel(),
         "facility_id": fac_of.ravel(),
+        "unreachable_reason": reasons.ravel(),
     })
     result.attrs["unsnapped_demand"] = lost_demand
     result.attrs["unsnapped_facilities"] = lost_fac
     result.attrs["mode"] = mode
+    result.attrs["direction"] = direction
     return result
+
+
+def _unreachable_reasons(
+    net: RoutingNetwork, mode: str, minutes: NDArray[np.float64], cats: list[str], *,
+    dx: NDArray[np.float64], dy: NDArray[np.float64], dsnap: Snapped, fsnap: Snapped,
+    fac_cat: NDArray[Any], population: NDArray[np.float64], limit_m: float,
+    max_minutes: float | None, weighted: bool,
+) -> NDArray[np.object_]:
+    """Why each (demand unit, category) without minutes has none; ``""`` where it has."""
+    n = minutes.shape[0]
+    out = np.full(minutes.shape, "", dtype=object)
+    missing = np.isnan(minutes)
+    if not missing.any():
+        return out
+    pieces = net.pieces(mode)
+    d_piece = np.where(dsnap.snapped,
+                       pieces.node_piece[net.edge_u[np.maximum(dsnap.edge, 0)]], -1)
+    f_piece = np.where(fsnap.snapped,
+                       pieces.node_piece[net.edge_u[np.maximum(fsnap.edge, 0)]], -1)
+    pop = np.nan_to_num(population)
+    piece_pop = np.bincount(d_piece[d_piece >= 0], weights=pop[d_piece >= 0],
+                            minlength=pieces.count)
+    lost = np.flatnonzero(~dsnap.snapped)
+    far = nearest_street_m(net, dx[lost], dy[lost], mode=mode)
+    not_snapped = np.empty(n, dtype=object)
+    for k, d in zip(lost.tolist(), far.tolist(), strict=True):
+        where = (f"{d:.0f} m from the nearest {mode} street" if np.isfinite(d)
+                 else "no coordinates or no street")
+        not_snapped[k] = f"not snapped: {where} (limit {limit_m:g} m)"
+    total = float(pop.sum()) if weighted else float(n)
+    for j, cat in enumerate(cats):
+        col = out[:, j]
+        miss = missing[:, j]
+        has_fac = (fac_cat == cat) & fsnap.snapped
+        if not has_fac.any():
+            col[miss] = f"no {cat} facility on the {mode} network"
+            continue
+        col[miss & ~dsnap.snapped] = not_snapped[miss & ~dsnap.snapped]
+        fac_pieces = np.unique(f_piece[has_fac])
+        apart = miss & dsnap.snapped & ~np.isin(d_piece, fac_pieces)
+        for p in np.unique(d_piece[apart]).tolist():
+            col[apart & (d_piece == p)] = (
+                f"no {cat} facility in network piece {p} ({pieces.street_km[p]:.2f} km of "
+                f"{mode} street, population {piece_pop[p]:,.0f})")
+        rest = miss & dsnap.snapped & ~apart
+        col[rest] = (f"no {cat} facility within {max_minutes:g} minutes"
+                     if max_minutes is not None else f"no route to a {cat} facility "
+                     "(one-way streets)")
+        # unsnapped units have their own warning; here: on the network, yet cut off
+        cut = apart | (rest if max_minutes is None else np.zeros(n, dtype=bool))
+        share = float((pop if weighted else np.ones(n))[cut].sum()) / total if total else 0.0
+        if share > UNREACHABLE_WARN_SHARE:
+            what = "population" if weighted else "demand units"
+            msg = (f"{cat}: {share:.1%} of the {what} cannot reach any {cat} facility by "
+                   f"{mode}: {int(apart.sum())} demand units in network pieces without one"
+                   + (f", {int(cut.sum() - apart.sum())} without a route (one-way streets)"
+                      if cut.sum() > apart.sum() else ""))
+            warnings.warn(msg, InputWarning, stacklevel=3)
+    return out

@@ -8,16 +8,21 @@ Each command lives in a module ``_cli_<name>.py`` that defines ``NAME``, ``HELP`
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import importlib
 import logging
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from types import ModuleType
+from typing import Any
 
 from . import __version__
 from ._cli_common import echo, warnings_to_log
-from ._errors import DeyangGeoError, InputError
+from ._errors import DeyangGeoError, InfeasibleError, InputError, Interrupted
 
 #: Command modules in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -68,13 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(*, quiet: bool, verbose: bool) -> None:
-    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO
     logger = logging.getLogger("deyang_geo")
     logger.setLevel(level)
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
+    for existing in logger.handlers:  # the console of this call (tests swap sys.stderr)
+        if type(existing) is logging.StreamHandler:
+            existing.stream = sys.stderr
     logger.propagate = False
 
 
@@ -107,23 +115,65 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quiet:
         warnings.simplefilter("ignore")
     try:
-        with warnings_to_log(quiet=args.quiet):
+        with warnings_to_log(quiet=args.quiet), _signals_as_interrupts():
             return int(args._run(args))
-    except InputError as exc:
+    except (InputError, InfeasibleError) as exc:  # the user's input or target is at fault
         echo_err(f"error: {exc}")
         return EXIT_USAGE
     except DeyangGeoError as exc:
         echo_err(f"error: {exc}")
         return EXIT_FAILURE
+    except Interrupted as exc:
+        name = signal.Signals(exc.signum).name
+        echo_err(f"interrupted by {name}: temporary files removed, unfinished results marked "
+                 "INCOMPLETE.txt")
+        return 128 + exc.signum
     except KeyboardInterrupt:
-        echo_err("interrupted")
+        echo_err("interrupted: temporary files removed, unfinished results marked "
+                 "INCOMPLETE.txt")
         return 130
     except Exception as exc:
+        if isinstance(exc, OSError) and exc.errno in _USER_ERRNOS:
+            where = exc.filename if exc.filename is not None else "a file"
+            echo_err(f"error: {where}: {exc.strerror or exc}")
+            return EXIT_USAGE
         echo_err(f"internal error ({type(exc).__name__}): {exc}")
         echo_err("run again with --verbose for details, and please report it")
         if args.verbose:
             raise
         return EXIT_FAILURE
+
+
+#: Operating-system errors that are the environment's or the user's doing, not a defect.
+_USER_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EISDIR,
+                          errno.ENOTDIR, errno.ENAMETOOLONG, errno.EDQUOT})
+
+#: Signals handled like Ctrl-C: a scheduler's or ``timeout``'s SIGTERM, a closed terminal.
+_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
+@contextlib.contextmanager
+def _signals_as_interrupts() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into :class:`Interrupted` so every clean-up runs, as on Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, _frame: object) -> None:
+        for number in previous:  # a second signal does not interrupt the clean-up
+            signal.signal(number, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    for name in _SIGNALS:
+        number = getattr(signal, name, None)
+        if number is not None:
+            previous[int(number)] = signal.signal(number, handler)
+    try:
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
 
 
 def echo_err(message: str) -> None:

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from . import settings
 from ._errors import InputError, InputWarning, Problem
-from .io import atomic_path
+from .io import atomic_path, write_csv_atomic
 from .standards import Catalog, Target, catalog_figures, load_catalog
 
 #: Levels of the result tables, from the smallest.
@@ -251,9 +251,7 @@ class ComplianceResult:
             file_name, sheet = names[key]
             # parameters keep plain headers (parameter, value), as every command writes them
             out = table if key == "parameters" else _for_output(table)
-            with atomic_path(folder / file_name) as tmp:
-                out.to_csv(tmp, index=False, encoding="utf-8-sig")
-            written.append(folder / file_name)
+            written.append(write_csv_atomic(out, folder / file_name))
             if key == "community":
                 out = _for_output(self.community_wide())
             sheets.append((sheet, out))

@@ -38,7 +38,7 @@ CANDIDATE_SOURCES: tuple[str, ...] = ("file", "nodes", "both")
 #: Outputs a study can write.
 OUTPUTS: tuple[str, ...] = (
     "access", "coverage", "isochrones", "compliance", "sites", "map", "figures", "report",
-    "workbook", "geopackage", "report_pdf",
+    "workbook", "geopackage", "report_pdf", "accessibility", "equity",
 )
 #: Languages of labels in maps, figures and reports.
 LANGS: tuple[str, ...] = ("zh", "en", "both")
@@ -88,6 +88,9 @@ class NetworkConfig:
         An elevation raster for slope-aware walking, or None.
     keep_disconnected
         Keep pieces of the network not connected to the largest one.
+    exclude_trunk
+        Leave trunk roads out of the walking modes (``[network] exclude_trunk``; by default
+        they are walkable unless their tags say otherwise).
     """
 
     osm: Path | None
@@ -98,6 +101,7 @@ class NetworkConfig:
     speeds_kmh: Mapping[str, float]
     dem: Path | None
     keep_disconnected: bool
+    exclude_trunk: bool = False
 
     @property
     def source(self) -> str:
@@ -140,6 +144,17 @@ class InputsConfig:
         Also take facilities from the OSM source through the catalog's tag mapping.
     merge_distance_m
         OSM facilities this close to a listed one of the same category are the same facility.
+    population_raster
+        A population raster (GeoTIFF, any CRS): demand units come from its cells and the
+        communities' populations from their cells (``population_raster = "pop.tif"``).
+    population_totals
+        Known totals per township or community the raster is rescaled to (CSV/Excel).
+    population_cell_m
+        Grid the raster's cells are summed into, in metres (None: one unit per cell).
+    population_buildings
+        Building footprints each cell's people are spread over (dasymetric), or None.
+    elderly_raster, elderly_share
+        People aged 60+: a second raster, or a share of everyone (0-1).
     """
 
     communities: InputFile
@@ -147,6 +162,12 @@ class InputsConfig:
     candidates: InputFile | None
     facilities_from_osm: bool
     merge_distance_m: float
+    population_raster: Path | None = None
+    population_totals: Path | None = None
+    population_cell_m: float | None = None
+    elderly_raster: Path | None = None
+    elderly_share: float | None = None
+    population_buildings: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -687,13 +708,18 @@ def _network(s: _Section) -> NetworkConfig:
         if mode == "drive":
             continue
         value = speeds_s.number(mode, positive=True, maximum=200)
-        if value is not None:
+        low, high = settings.plausible_speeds_kmh.get(mode, (0.0, 200.0))
+        if value is not None and 0 < value <= 200 and not low <= value <= high:
+            speeds_s.problem(mode, f"{value:g} km/h is not a plausible {mode} speed (expected "
+                             f"{low:g}-{high:g} km/h)")
+        elif value is not None:
             speeds[mode] = value
     speeds_s.finish()
     network = NetworkConfig(
         osm=osm, place=place, bbox=bbox, graph=graph, modes=modes,
         speeds_kmh=MappingProxyType(speeds), dem=s.path("dem"),
         keep_disconnected=s.boolean("keep_disconnected", False),
+        exclude_trunk=s.boolean("exclude_trunk", False),
     )
     s.finish()
     return network
@@ -711,12 +737,28 @@ def _inputs(s: _Section) -> InputsConfig:
     if facilities is None and not from_osm and not s.has("facilities"):
         s.problem("facilities", "missing: give a facilities file or set "
                   "facilities_from_osm = true")
+    raster = s.path("population_raster")
+    totals = s.path("population_totals")
+    cell = s.number("population_cell_m", positive=True)
+    elderly_raster = s.path("elderly_raster")
+    buildings = s.path("population_buildings")
+    elderly_share = s.number("elderly_share", minimum=0.0, maximum=1.0)
+    for name, value in (("population_totals", totals), ("population_cell_m", cell),
+                        ("elderly_raster", elderly_raster),
+                        ("population_buildings", buildings)):
+        if value is not None and raster is None:
+            s.problem(name, "needs population_raster (population from a raster)")
+    if elderly_raster is not None and elderly_share is not None:
+        s.problem("elderly_share", "give elderly_raster or elderly_share, not both")
     s.finish()
     placeholder = InputFile(Path(), default_crs)
     return InputsConfig(
         communities=communities or placeholder, facilities=facilities,
         candidates=candidates, facilities_from_osm=from_osm,
         merge_distance_m=float(merge if merge is not None else 50.0),
+        population_raster=raster, population_totals=totals, population_cell_m=cell,
+        elderly_raster=elderly_raster, elderly_share=elderly_share,
+        population_buildings=buildings,
     )
 
 
@@ -750,6 +792,9 @@ def _analysis(s: _Section, lookup: Mapping[str, str] | None) -> AnalysisConfig:
                       "mode, not drive")
     direction = s.choice("direction", "to_facility", DIRECTIONS)
     categories = tuple(_category_key(s, "categories", c, lookup) for c in s.texts("categories"))
+    if s.has("categories") and not categories:
+        s.problem("categories", "is empty: list the categories to analyse, or leave the key "
+                  "out for every category of the facilities")
     covered = s.number("covered_share", settings.covered_share, minimum=0.0, maximum=1.0)
     partly = s.number("partly_covered_share", settings.partly_covered_share, minimum=0.0,
                       maximum=1.0)

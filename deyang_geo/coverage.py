@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from . import settings
 from ._errors import InputError, Problem
-from .io import atomic_path
+from .io import write_csv_atomic
 
 #: Class of a community whose covered share is at least ``covered_share``.
 COVERED = "covered"
@@ -196,9 +196,7 @@ class CoverageResult:
             tables.append(("coverage_units.csv", self.units))
         written = []
         for name, table in tables:
-            with atomic_path(folder / name) as tmp:
-                _rounded(table).to_csv(tmp, index=False, encoding="utf-8-sig")
-            written.append(folder / name)
+            written.append(write_csv_atomic(_rounded(table), folder / name))
         return written
 
 

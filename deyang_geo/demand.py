@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import geopandas as gpd
@@ -25,6 +26,7 @@ def demand_units(
     crs: Any,
     spacing_m: float | None = None,
     buildings: gpd.GeoDataFrame | None = None,
+    max_units_per_community: int | None = None,
 ) -> gpd.GeoDataFrame:
     """Spread each community's population over points inside it: the demand units.
 
@@ -50,6 +52,10 @@ def demand_units(
     buildings
         Optional building footprints (polygons, or points with a ``population`` column) in any
         CRS.
+    max_units_per_community
+        Most grid points one community may be spread over; ``None`` uses
+        ``settings.max_demand_units_per_community``. The grid is tested tile by tile, never
+        over a whole bounding box, so memory stays bounded whatever the polygons.
 
     Returns
     -------
@@ -65,9 +71,12 @@ def demand_units(
     InputError
         When columns are missing, ids are not unique, populations are negative or missing,
         geometries are empty or not points/polygons, or ``crs`` is not projected; every problem
-        is reported at once.
+        is reported at once. When a community would be spread over more grid points than
+        ``max_units_per_community`` (naming it, its row and a suggestion).
     """
     spacing = float(settings.demand_grid_spacing_m if spacing_m is None else spacing_m)
+    limit = int(settings.max_demand_units_per_community if max_units_per_community is None
+                else max_units_per_community)
     target_crs = _check_inputs(communities, crs=crs, spacing_m=spacing, buildings=buildings)
 
     projected = communities.to_crs(target_crs)
@@ -98,7 +107,10 @@ def demand_units(
         parts.append((b_comm, b_x, b_y, b_w))
         remaining = np.setdiff1d(area_idx, b_comm)
     if len(remaining):
-        g_comm, g_x, g_y = _grid_points(geoms[remaining], spacing)
+        g_comm, g_x, g_y = _grid_points(geoms[remaining], spacing,
+                                        ids=ids[remaining].astype(object),
+                                        rows=remaining.astype(np.int64) + 1,
+                                        max_units=limit)
         g_comm = remaining[g_comm]
         empty = np.setdiff1d(remaining, g_comm)
         rep = shapely.point_on_surface(geoms[empty])
@@ -198,10 +210,50 @@ def _floats(values: pd.Series) -> npt.NDArray[np.float64]:
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
+#: Lattice points tested against polygons at once: memory stays bounded (a few tens of MB)
+#: however large a polygon's bounding box is.
+_TILE_POINTS = 1 << 20
+
+
+def _check_unit_counts(counts: npt.NDArray[np.float64], *, ids: npt.NDArray[np.object_],
+                       rows: npt.NDArray[np.int64], spacing_m: float, max_units: int,
+                       estimated: bool) -> None:
+    """Refuse communities spread over more than ``max_units`` demand units, naming each."""
+    problems = []
+    for k in np.flatnonzero(counts > (2 * max_units if estimated else max_units)):
+        about = "about " if estimated else ""
+        area_km2 = counts[k] * spacing_m * spacing_m / 1e6
+        problems.append(Problem(
+            f"community {ids[k]!r} would be spread over {about}{counts[k]:,.0f} demand units "
+            f"(a {spacing_m:g} m grid over {area_km2:,.0f} km2), more than "
+            f"settings.max_demand_units_per_community ({max_units:,}): check its coordinates "
+            "(a typo can make a polygon the size of a province), or raise the grid spacing "
+            "(demand_grid_spacing_m)", row=int(rows[k]), column="geometry"))
+    if problems:
+        raise InputError(problems)
+
+
 def _grid_points(
-    polygons: npt.NDArray[np.object_], spacing_m: float,
+    polygons: npt.NDArray[np.object_], spacing_m: float, *,
+    ids: npt.NDArray[np.object_] | None = None,
+    rows: npt.NDArray[np.int64] | None = None,
+    max_units: int | None = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Return (polygon index, x, y) of the lattice points inside each polygon."""
+    """Return (polygon index, x, y) of the lattice points inside each polygon.
+
+    The lattice is never materialised over a whole bounding box: polygons are tested in tiles
+    of at most ``_TILE_POINTS`` points (small polygons together, a large one band by band), and
+    a polygon that would hold more than ``max_units`` points is refused before (by its area)
+    or while its points are generated.
+    """
+    n = len(polygons)
+    ids = np.asarray([str(i) for i in range(n)], dtype=object) if ids is None else ids
+    rows = np.arange(1, n + 1, dtype=np.int64) if rows is None else rows
+    if max_units is not None:
+        # refused at once when plainly too large (by area), else counted exactly below
+        _check_unit_counts(shapely.area(polygons) / (spacing_m * spacing_m), ids=ids,
+                           rows=rows, spacing_m=spacing_m, max_units=max_units,
+                           estimated=True)
     bounds = shapely.bounds(polygons)
     half = spacing_m / 2.0
     # lattice x = (i + 0.5) * spacing; first and last i whose point lies in the bounding box
@@ -211,18 +263,91 @@ def _grid_points(
     j1 = np.floor((bounds[:, 3] - half) / spacing_m).astype(np.int64)
     nx = np.maximum(i1 - i0 + 1, 0)
     ny = np.maximum(j1 - j0 + 1, 0)
-    counts = nx * ny
-    poly = np.repeat(np.arange(len(polygons)), counts)
-    offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    # row-major from the south-west corner: j (northing) slow, i (easting) fast
-    i = i0[poly] + offset % np.maximum(nx[poly], 1)
-    j = j0[poly] + offset // np.maximum(nx[poly], 1)
-    x = (i + 0.5) * spacing_m
-    y = (j + 0.5) * spacing_m
+    counts = nx.astype(np.float64) * ny
     prepared = shapely.from_wkb(shapely.to_wkb(polygons))  # private copies to prepare
     shapely.prepare(prepared)
+
+    parts: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64],
+                      npt.NDArray[np.float64]]] = []
+    found = np.zeros(n)
+
+    def add(part: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64],
+                        npt.NDArray[np.float64]]) -> None:
+        parts.append(part)
+        found[:] += np.bincount(part[0], minlength=n)
+        if max_units is not None and (found > max_units).any():
+            _check_unit_counts(found, ids=ids, rows=rows, spacing_m=spacing_m,
+                               max_units=max_units, estimated=False)
+
+    batch: list[int] = []
+    batch_points = 0.0
+    for k in range(n):
+        if counts[k] > _TILE_POINTS:
+            if batch:
+                add(_lattice(prepared, np.array(batch), i0=i0, nx=nx, j0=j0, ny=ny,
+                             spacing_m=spacing_m))
+                batch, batch_points = [], 0.0
+            for part in _lattice_bands(prepared, k, i0=int(i0[k]), nx=int(nx[k]), j0=int(j0[k]),
+                                       ny=int(ny[k]), spacing_m=spacing_m):
+                add(part)
+            continue
+        if batch_points + counts[k] > _TILE_POINTS and batch:
+            add(_lattice(prepared, np.array(batch), i0=i0, nx=nx, j0=j0, ny=ny,
+                             spacing_m=spacing_m))
+            batch, batch_points = [], 0.0
+        batch.append(k)
+        batch_points += counts[k]
+    if batch:
+        add(_lattice(prepared, np.array(batch), i0=i0, nx=nx, j0=j0, ny=ny,
+                             spacing_m=spacing_m))
+    if not parts:
+        empty = np.zeros(0)
+        return np.zeros(0, dtype=np.int64), empty, empty
+    return (np.concatenate([p[0] for p in parts]).astype(np.int64),
+            np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]))
+
+
+def _lattice(
+    prepared: npt.NDArray[np.object_], which: npt.NDArray[np.int64], *,
+    i0: npt.NDArray[np.int64], nx: npt.NDArray[np.int64],
+    j0: npt.NDArray[np.int64], ny: npt.NDArray[np.int64], spacing_m: float,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Lattice points inside the polygons ``which`` (whole bounding boxes, a bounded number)."""
+    counts = nx[which] * ny[which]
+    local = np.repeat(np.arange(len(which)), counts)
+    poly = which[local]
+    offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    # row-major from the south-west corner: j (northing) slow, i (easting) fast
+    width = np.maximum(nx[poly], 1)
+    x = (i0[poly] + offset % width + 0.5) * spacing_m
+    y = (j0[poly] + offset // width + 0.5) * spacing_m
     inside = shapely.contains_xy(prepared[poly], x, y)
     return poly[inside].astype(np.int64), x[inside], y[inside]
+
+
+def _lattice_bands(
+    prepared: npt.NDArray[np.object_], k: int, *, i0: int, nx: int, j0: int, ny: int,
+    spacing_m: float,
+) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]]:
+    """Lattice points inside one large polygon, band by band in row-major order."""
+    geom = prepared[k]
+    if nx <= _TILE_POINTS:
+        step = max(1, _TILE_POINTS // nx)
+        for start in range(0, ny, step):
+            rows = min(step, ny - start)
+            offset = np.arange(rows * nx)
+            x = ((i0 + offset % nx + 0.5) * spacing_m).astype(np.float64)
+            y = ((j0 + start + offset // nx + 0.5) * spacing_m).astype(np.float64)
+            inside = shapely.contains_xy(geom, x, y)
+            yield np.full(int(inside.sum()), k, dtype=np.int64), x[inside], y[inside]
+        return
+    for j in range(ny):  # absurdly wide: one row at a time, in column chunks
+        for start in range(0, nx, _TILE_POINTS):
+            cols = np.arange(start, min(start + _TILE_POINTS, nx))
+            x = ((i0 + cols + 0.5) * spacing_m).astype(np.float64)
+            y = np.full(len(cols), (j0 + j + 0.5) * spacing_m, dtype=np.float64)
+            inside = shapely.contains_xy(geom, x, y)
+            yield np.full(int(inside.sum()), k, dtype=np.int64), x[inside], y[inside]
 
 
 def _building_points(

@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import settings
 from ._errors import InputError
-from ._fonts import cjk_family_or_warn
+from ._fonts import cjk_family_or_warn, english_only
 from .io import atomic_path
 from .webmap import (
     CATEGORY_STYLES,
@@ -216,6 +216,9 @@ context
     from matplotlib.patches import Patch
 
     lang, family = figure_language(lang)
+    if family is None:  # no CJK font: no empty boxes in the title either
+        title = english_only(title)
+        scenario = english_only(scenario) if scenario else scenario
     layers = [x for x in (divisions, communities, facilities, network_edges, isochrones, sites,
                           outside, context) if x is not None and len(x)]
     if not layers:
@@ -383,6 +386,7 @@ context
             for row, point in zip(com.drop(columns="geometry").to_dict("records"), points,
                                   strict=True):
                 text = _name({str(k): v for k, v in row.items()}, "en" if lang == "en" else "zh")
+                text = english_only(text) if family is None else text
                 if text:
                     ax.text(point.x, point.y, text, fontsize=3.5, ha="center", va="center",
                             color="#333333", zorder=9, clip_on=True)
@@ -450,6 +454,8 @@ def coverage_chart(
     from matplotlib.figure import Figure
 
     lang, family = figure_language(lang)
+    if family is None:  # no CJK font: no empty boxes in the title either
+        title = english_only(title)
     columns = [str(c) for c in table.columns if str(c).startswith("covered_share")]
     column = share_column or ("covered_share" if "covered_share" in columns else
                               "covered_share_15min" if "covered_share_15min" in columns else

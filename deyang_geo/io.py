@@ -13,7 +13,7 @@ import re
 import tempfile
 import unicodedata
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -40,11 +40,13 @@ __all__ = [
     "COLUMN_ALIASES",
     "atomic_path",
     "category_key",
+    "formula_safe",
     "read_candidates",
     "read_communities",
     "read_facilities",
     "read_table",
     "write_bytes_atomic",
+    "write_csv_atomic",
     "write_text_atomic",
 ]
 
@@ -376,7 +378,41 @@ def _read_excel_grid(path: Path, sheet: str | int | None,
             msg = f"no sheet named {sheet!r}; the sheets are {', '.join(map(repr, sheets))}"
             raise InputError(Problem(msg, file=str(path)))
         name = sheet
+    if engine == "openpyxl":
+        _check_formulas_saved(path, name, sheets[name])
     return sheets[name], name
+
+
+def _check_formulas_saved(path: Path, sheet: str, grid: pd.DataFrame) -> None:
+    """Refuse formula cells whose value was never saved (read as empty, they would be lost).
+
+    Workbooks written by scripts (or saved by tools that do not calculate) keep formulas
+    without their results; Excel and WPS store the results when they save.
+    """
+    if not grid.isna().to_numpy().any():
+        return
+    import openpyxl
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        book = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        problems = []
+        for row in book[sheet].iter_rows():
+            for cell in row:
+                value = getattr(cell, "value", None)
+                r, c = getattr(cell, "row", None), getattr(cell, "column", None)
+                if not (isinstance(value, str) and value.startswith("=") and r and c):
+                    continue
+                if r > grid.shape[0] or c > grid.shape[1] or is_missing(grid.iloc[r - 1, c - 1]):
+                    problems.append(Problem(
+                        f"cell {cell.coordinate} holds a formula ({value[:40]}) whose value "
+                        "was never saved; open the workbook in Excel or WPS and save it, or "
+                        "paste the values", file=f"{path} [sheet {sheet}]"))
+    finally:
+        book.close()
+    if problems:
+        raise InputError(problems[:20])
 
 
 def _read_raw_table(path: str | os.PathLike[str], *, sheet: str | int | None = None,
@@ -405,7 +441,8 @@ def _infer_column(values: pd.Series) -> pd.Series:
         except ValueError:
             pass
         else:
-            if all(float(n).is_integer() for n in numbers) and len(present) == len(texts):
+            if (all(float(n).is_integer() and abs(n) < 2.0 ** 63 for n in numbers)
+                    and len(present) == len(texts)):  # larger integers stay floats
                 return pd.Series([int(float(t)) for t in present], dtype="int64")
             return pd.Series([np.nan if t is None else float(t) for t in texts],
                              dtype="float64")
@@ -465,6 +502,38 @@ def _match_columns(columns: Sequence[str],
                 taken.add(column)
                 break
     return found
+
+
+_DUPLICATE_SUFFIX = re.compile(r"\.\d+$")
+
+
+def _check_ambiguous_columns(frame: pd.DataFrame, found: Mapping[str, str | None],
+                             aliases: Mapping[str, Sequence[str]], *, log: ProblemLog,
+                             label: str, skip: Collection[str] = ()) -> None:
+    """Refuse two columns that both fit one field with different values; warn when identical.
+
+    A second header of the same name (read as ``name.1``) counts as a second column.
+    """
+    columns = [str(c) for c in frame.columns]
+    used = {c for c in found.values() if c is not None}
+    for name, names in aliases.items():
+        chosen = found.get(name)
+        if chosen is None or name in skip:
+            continue
+        wanted = {_norm(a) for a in (name, *names)}
+        others = [c for c in columns if c != chosen and c not in used
+                  and (_norm(c) in wanted or (_DUPLICATE_SUFFIX.search(c) is not None
+                                              and _norm(_DUPLICATE_SUFFIX.sub("", c)) in wanted))]
+        for other in others:
+            same = parse_texts(frame[chosen]) == parse_texts(frame[other])
+            if same:
+                warnings.warn(f"{label}: columns {chosen!r} and {other!r} both look like "
+                              f"{name} and hold the same values; using {chosen!r}",
+                              InputWarning, stacklevel=4)
+            else:
+                log.add(f"columns {chosen!r} and {other!r} both look like {name} but hold "
+                        f"different values; keep one of them (rename or delete the other)",
+                        column=other, kind=f"ambiguous {name}")
 
 
 def _crs_info(input_crs: str) -> tuple[str, bool]:
@@ -656,7 +725,11 @@ def _read_geo(file: Path, hints: Sequence[str]) -> _Source:
     if file.suffix.lower() == ".shp" and not file.with_suffix(".cpg").exists():
         kwargs["encoding"] = _guess_dbf_encoding(file.with_suffix(".dbf"))
     try:
-        gdf = pyogrio.read_dataframe(file, layer=layer, **kwargs)
+        with warnings.catch_warnings():
+            # GDAL's notes on odd values ("could not parse column as JSON"): the checks below
+            # report the cells themselves, with row and column
+            warnings.simplefilter("ignore")
+            gdf = pyogrio.read_dataframe(file, layer=layer, **kwargs)
     except Exception as exc:
         msg = f"cannot read as a geometry file (GeoJSON, GeoPackage, Shapefile): {exc}"
         raise InputError(Problem(msg, file=label)) from None
@@ -1020,6 +1093,62 @@ def _swap_into_area(x: np.ndarray[Any, np.dtype[np.float64]],
     return x, y
 
 
+#: Integers beyond this are refused whatever the column (int64 holds 9.2e18).
+_MAX_COUNT = 1e15
+
+
+def _maximum(name: str, *, integer: bool) -> tuple[float | None, str | None]:
+    """Return the plausible maximum of a numeric column and the setting that holds it."""
+    from . import settings
+
+    if name in ("population", "households", "capacity_population"):
+        return float(settings.max_population_per_community), "settings.max_population_per_community"
+    if name in ("floor_area_m2", "site_area_m2"):
+        return float(settings.max_floor_area_m2), "settings.max_floor_area_m2"
+    return (_MAX_COUNT, None) if integer else (None, None)
+
+
+def _check_households(out: Mapping[str, Any], found: Mapping[str, str | None],
+                      rows: np.ndarray[Any, np.dtype[np.int64]], log: ProblemLog) -> None:
+    """Record every community with more households than people (a swapped or mistyped cell)."""
+    if "households" not in out or "population" not in out:
+        return
+    households = pd.array(out["households"], dtype="Float64").to_numpy(dtype=float,
+                                                                      na_value=np.nan)
+    population = np.asarray(out["population"], dtype=float)
+    for i in np.flatnonzero(households > population):
+        log.add(f"households ({households[i]:,.0f}) exceed the population "
+                f"({population[i]:,.0f}): every household has at least one person; check "
+                "the two cells", row=int(rows[i]), column=found.get("households"),
+                kind="households exceed the population")
+
+
+def _check_areas(geoms: np.ndarray[Any, np.dtype[np.object_]],
+                 rows: np.ndarray[Any, np.dtype[np.int64]], log: ProblemLog) -> None:
+    """Record every community polygon larger than ``settings.max_community_area_km2``."""
+    import shapely
+
+    from . import settings
+
+    if not len(geoms):
+        return
+    kinds = shapely.get_type_id(geoms)
+    polygons = np.isin(kinds, (3, 6)) & ~shapely.is_missing(geoms)
+    if not polygons.any():
+        return
+    km_per_degree = 111.32
+    lat = shapely.get_y(shapely.centroid(geoms[polygons]))
+    area_km2 = np.zeros(len(geoms))
+    area_km2[polygons] = (shapely.area(geoms[polygons]) * km_per_degree ** 2
+                          * np.cos(np.radians(np.clip(lat, -89.0, 89.0))))
+    limit = float(settings.max_community_area_km2)
+    for i in np.flatnonzero(area_km2 > limit):
+        log.add(f"the community's polygon covers {area_km2[i]:,.0f} km2, more than "
+                f"settings.max_community_area_km2 ({limit:,.0f}): check its coordinates (a "
+                "typo can make a polygon the size of a province)", row=int(rows[i]),
+                column="geometry", kind="community polygon implausibly large")
+
+
 def _read_points(
     path: str | os.PathLike[str],
     table: str,
@@ -1040,6 +1169,9 @@ def _read_points(
     found = _match_columns([str(c) for c in src.frame.columns], aliases)
     check_required_columns(found, aliases, _REQUIRED[table], log=log,
                            columns=[str(c) for c in src.frame.columns])
+    _check_ambiguous_columns(src.frame, found, aliases, log=log, label=src.label,
+                             skip=("lon", "lat", "coordinates") if src.geometry is not None
+                             else ())
     rows = src.rows
     n = len(src.frame)
 
@@ -1074,9 +1206,10 @@ def _read_points(
             continue
         if name in _NUMERIC:
             integer, what = _NUMERIC[name]
+            maximum, setting = _maximum(name, integer=integer)
             values = parse_numbers(src.frame[column], rows=rows, column=column, log=log,
                                    what=what, required=name in _REQUIRED[table],
-                                   integer=integer)
+                                   integer=integer, maximum=maximum, maximum_setting=setting)
             if integer:
                 ints = pd.array(np.nan_to_num(values).astype(np.int64), dtype="Int64")
                 ints[np.isnan(values)] = pd.NA
@@ -1090,11 +1223,15 @@ def _read_points(
             out[name] = _divisions(texts(name) or [])
         else:
             out[name] = texts(name)
+    if table == "communities":
+        _check_households(out, found, rows, log)
     if src.geometry is not None:
         geoms = _geometries_from_file(src, input_crs=input_crs, log=log, table=table)
     else:
         geoms = _geometries_from_columns(src, found, input_crs=input_crs, log=log,
                                          study_area=area)
+    if table == "communities":
+        _check_areas(geoms, rows, log)
     log.raise_if_any()
     if beyond:
         warnings.warn(_beyond_catalog_notice(src.label, beyond), InputWarning, stacklevel=4)
@@ -1373,4 +1510,100 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     """
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+    return Path(path)
+
+
+_FORMULA_START = ("=", "+", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset({*_FORMULA_START, "-"})
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _formula_safe_cell(value: Any) -> Any:
+    if not isinstance(value, str) or not value:
+        return value
+    if value.startswith(_FORMULA_START) or (value.startswith("-")
+                                            and not _is_number_text(value)):
+        return "'" + value
+    return value
+
+
+def formula_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy whose text cells (and headers) cannot run as spreadsheet formulas.
+
+    Text starting with ``=``, ``+``, ``@``, a tab or a carriage return, or with ``-`` unless it
+    is a number, gets a leading apostrophe (as OWASP recommends against CSV injection), so a
+    name such as ``=HYPERLINK(...)`` taken from a planner's file or OpenStreetMap shows as text
+    in Excel or WPS. Numbers stay numbers (a negative number is a number). Only the distinct
+    values of a column are looked at, and unchanged columns are shared, not copied.
+
+    Parameters
+    ----------
+    table
+        Any table; it is not modified.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The safe copy.
+    """
+    out = pd.DataFrame(table).copy(deep=False)
+    for j in range(out.shape[1]):
+        column = out.iloc[:, j]
+        if column.dtype == object or pd.api.types.is_string_dtype(column):
+            safe = _formula_safe_column(column)
+            if safe is not None:
+                out.isetitem(j, safe)
+    out.columns = pd.Index([_formula_safe_cell(c) for c in out.columns])
+    return out
+
+
+def _formula_safe_column(column: pd.Series) -> np.ndarray[Any, np.dtype[np.object_]] | None:
+    """Return the column's values made safe, or None when no cell needs it."""
+    values = column.to_numpy(dtype=object)
+    changed = {}
+    for value in pd.unique(values):
+        if isinstance(value, str) and value[:1] in _FORMULA_FIRST:
+            safe = _formula_safe_cell(value)
+            if safe is not value:
+                changed[value] = safe
+    if not changed:
+        return None
+    values = values.copy()
+    hit = np.flatnonzero(pd.Series(values).isin(list(changed)).to_numpy())
+    values[hit] = [changed[v] for v in values[hit]]
+    return values
+
+
+def write_csv_atomic(table: pd.DataFrame, path: str | os.PathLike[str], *,
+                     encoding: str = "utf-8-sig", **options: Any) -> Path:
+    """Write a table as a formula-safe CSV for Excel (UTF-8 with BOM), atomically.
+
+    Every CSV output of the toolkit goes through this function: text cells that a spreadsheet
+    would run as formulas are neutralised (:func:`formula_safe`).
+
+    Parameters
+    ----------
+    table
+        The table (its index is not written).
+    path
+        Destination file.
+    encoding
+        Text encoding; the default writes the byte-order mark Excel needs for Chinese.
+    **options
+        Passed to :meth:`pandas.DataFrame.to_csv` (``float_format``, ``na_rep``...).
+
+    Returns
+    -------
+    Path
+        The destination.
+    """
+    with atomic_path(path) as tmp:  # streamed to the file: no copy of the text in memory
+        formula_safe(table).to_csv(tmp, index=False, encoding=encoding, **options)
     return Path(path)

@@ -11,16 +11,9 @@ from numpy.typing import NDArray
 
 from . import _kernels
 from ._errors import InputError, Problem
-from .access import _source_init, _warn_unsnapped, points_in_crs
+from .access import Direction, _routing, _source_init, _warn_unsnapped, points_in_crs
 from .routing import RoutingNetwork
-from .snapping import (
-    Snapped,
-    _snap_index,
-    connector_speed_kmh,
-    edge_weights_both_ways,
-    end_costs,
-    snap_points,
-)
+from .snapping import Snapped, _snap_index, end_costs, snap_points
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -38,6 +31,7 @@ def isochrones(
     dissolve_by: Literal["category"] | None = "category",
     walk_speed_kmh: float | None = None,
     max_snap_m: float | None = None,
+    direction: Direction = "to_facility",
 ) -> gpd.GeoDataFrame:
     """Return service-area polygons per category (or per facility) and time break.
 
@@ -67,6 +61,9 @@ def isochrones(
     max_snap_m
         Largest connector in metres; facilities farther away get empty polygons and an
         :class:`~deyang_geo._errors.InputWarning`.
+    direction
+        ``"to_facility"`` (default): the streets from which the facility is reached within
+        each break (walking from home); ``"from_facility"``: the streets reached from it.
 
     Returns
     -------
@@ -117,7 +114,8 @@ def isochrones(
         rows[col] = []
     for key, members in groups:
         lines = reached_lines(net, snapped.take(members), fx[members], fy[members],
-                              mode=mode, breaks_minutes=breaks, walk_speed_kmh=walk_speed_kmh)
+                              mode=mode, breaks_minutes=breaks, walk_speed_kmh=walk_speed_kmh,
+                              direction=direction)
         for b, line in zip(breaks, lines, strict=True):
             poly = _buffer_union(line, walkoff)
             rows["minutes"].append(b)
@@ -142,6 +140,7 @@ def reached_lines(
     mode: str,
     breaks_minutes: Iterable[float],
     walk_speed_kmh: float | None = None,
+    direction: Direction = "to_facility",
 ) -> list[shapely.MultiLineString]:
     """Return, per break, the street parts reached from the sources as one MultiLineString.
 
@@ -158,7 +157,10 @@ def reached_lines(
     breaks_minutes
         Time breaks in minutes.
     walk_speed_kmh
-        Walking speed (rescales walk modes, sets the connector speed).
+        Walking speed (re-weights the ``walk`` mode, sets the connector speed).
+    direction
+        ``"to_facility"`` (default): street parts from which a source is reached in time;
+        ``"from_facility"``: street parts reached from the sources.
 
     Returns
     -------
@@ -167,16 +169,18 @@ def reached_lines(
         either end, the sources' own edge parts and connectors (parts walked).
     """
     breaks = [float(b) for b in breaks_minutes]
-    w = net.weights_for(mode, walk_speed_kmh=walk_speed_kmh)
-    csr = net.csr(mode, walk_speed_kmh=walk_speed_kmh)
-    speed = connector_speed_kmh(net, mode, walk_speed_kmh)
-    sc = end_costs(net, sources, w, walk_speed_kmh=speed, as_target=False)
+    r = _routing(net, mode, walk_speed_kmh, direction)
+    net = r.net
+    sc = end_costs(net, sources, r.weights_s, walk_speed_kmh=r.connector_kmh,
+                   as_target=r.reverse)
     init_nodes, init_dist, init_label = _source_init(sc)
     bound = max(breaks) * 60.0 if breaks else 0.0
     dist, _ = _kernels.multi_source_dijkstra(
-        csr.indptr, csr.indices, csr.weights_s, init_nodes, init_dist, init_label, bound
+        r.csr_indptr, r.csr_indices, r.csr_weights_s, init_nodes, init_dist, init_label, bound
     )
-    w_fwd, w_bwd = edge_weights_both_ways(net, w)
+    # along each edge in the direction the search runs (u->v as w_fwd): in "to_facility"
+    # a point on u->v reaches u by walking v->u, so the twins' times are swapped
+    w_fwd, w_bwd = r.w_fwd, r.w_bwd
     edges = _candidate_edges(net, mode, dist)
     du, dv = dist[net.edge_u[edges]], dist[net.edge_v[edges]]
     ok = sources.snapped
@@ -188,8 +192,8 @@ def reached_lines(
     out = []
     for b in breaks:
         t = b * 60.0
-        a = _reach_fraction(t - du, w_fwd[edges])  # from u along u->v
-        c = _reach_fraction(t - dv, w_bwd[edges])  # from v along v->u
+        a = _reach_fraction(t - du, w_fwd[edges])  # the part of u->v next to u
+        c = _reach_fraction(t - dv, w_bwd[edges])  # the part next to v
         full = a + c >= 1.0
         pe = [edges[full], edges[~full & (a > 0)], edges[~full & (c > 0)]]
         ps = [np.zeros(full.sum()), np.zeros((~full & (a > 0)).sum()),

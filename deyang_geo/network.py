@@ -13,8 +13,13 @@ topological simplification and clipping rules, checked edge for edge against
 
 Rules per mode (one graph serves all modes):
 
-- walk, walk_elderly: every highway except motorways/trunks, cycleways and unbuilt roads (unless
+- walk, walk_elderly: every highway except motorways, cycleways and unbuilt roads (unless
   ``foot=yes|designated|permissive``); respects ``foot`` and ``access``; both directions.
+  Trunk roads (``trunk``, ``trunk_link``: many urban arterials and national roads through
+  Chinese towns) are walkable unless ``foot=no``, ``access=no|private``, ``motorroad=yes`` or
+  a sidewalk tag says there is none (``sidewalk=no|none``, ``sidewalk:both=no|none``, or
+  ``sidewalk:left`` and ``sidewalk:right`` both ``no|none``); ``exclude_trunk=True`` leaves
+  every trunk road out of the walking network.
 - bike, ebike: roads and cycleways; footways, paths, steps and pedestrian streets only with
   ``bicycle=yes|designated|permissive``; no motorways/trunks unless ``bicycle=yes``; respects
   ``bicycle``, ``vehicle``, ``access``; one-way streets unless ``oneway:bicycle=no``.
@@ -25,7 +30,8 @@ Rules per mode (one graph serves all modes):
 
 Simplification never merges across a node where the set of modes allowed changes, so a merged
 edge's travel times are exact. Disconnected pieces are always reported (log and
-:func:`network_summary`), and dropped or kept by option.
+:func:`network_summary`): by default the main piece and every piece with at least
+``min_piece_km`` of street are kept, only smaller slivers are dropped (with a count).
 """
 
 from __future__ import annotations
@@ -79,6 +85,11 @@ _UNBUILT = frozenset({
     "platform", "proposed", "raceway", "razed", "rest_area", "services", "emergency_bay",
 })
 _MOTOR_ONLY = frozenset({"motorway", "motorway_link", "trunk", "trunk_link"})
+_TRUNK = frozenset({"trunk", "trunk_link"})
+_NO_SIDEWALK = frozenset({"no", "none"})
+#: Default smallest disconnected piece kept, in km of street: smaller slivers are dropped
+#: (the main piece is always kept).
+MIN_PIECE_KM: float = 0.5
 _FOOT_ONLY = frozenset({
     "footway", "steps", "path", "pedestrian", "corridor", "bridleway", "elevator", "escalator",
     "via_ferrata",
@@ -94,7 +105,8 @@ _MPH_TO_KMH = 1.609344
 _MAXSPEED_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(km/h|kmh|kph|mph|knots)?\s*$", re.IGNORECASE)
 _BOUNDARY_BUFFER_M = 500.0
 _RULE_KEYS = ("highway", "area", "access", "foot", "bicycle", "vehicle", "motor_vehicle",
-              "motorcar", "oneway", "oneway:bicycle", "junction", "service", "cycleway")
+              "motorcar", "oneway", "oneway:bicycle", "junction", "service", "cycleway",
+              "motorroad", "sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right")
 
 
 # --------------------------------------------------------------------------- mode rules
@@ -164,11 +176,24 @@ def _oneway_direction(tags: Mapping[str, str]) -> int:
     return 0
 
 
-def _may_use(kind: str, tags: Mapping[str, str], drive_highways: frozenset[str]) -> bool:
+def _no_sidewalk(tags: Mapping[str, str]) -> bool:
+    """Whether the way's tags say it has no sidewalk on either side."""
+    if tags.get("sidewalk") in _NO_SIDEWALK or tags.get("sidewalk:both") in _NO_SIDEWALK:
+        return True
+    return (tags.get("sidewalk:left") in _NO_SIDEWALK
+            and tags.get("sidewalk:right") in _NO_SIDEWALK)
+
+
+def _may_use(kind: str, tags: Mapping[str, str], drive_highways: frozenset[str], *,
+             exclude_trunk: bool = False) -> bool:
     highway = tags.get("highway", "")
     if highway in _UNBUILT or tags.get("area") == "yes" or tags.get("service") == "private":
         return False
     if kind == "walk":
+        if highway in _TRUNK:
+            if exclude_trunk or tags.get("motorroad") == "yes" or _no_sidewalk(tags):
+                return False
+            return _first(tags, "foot", "access") not in _DENY
         foot = tags.get("foot")
         if foot in _ALLOW:
             return True
@@ -188,7 +213,8 @@ def _may_use(kind: str, tags: Mapping[str, str], drive_highways: frozenset[str])
 
 
 def way_modes(tags: Mapping[str, str], modes: Sequence[str], *,
-              drive_highways: Iterable[str] | None = None) -> tuple[int, int]:
+              drive_highways: Iterable[str] | None = None,
+              exclude_trunk: bool = False) -> tuple[int, int]:
     """Return the bit masks of the modes that may use a way forward and backward.
 
     Parameters
@@ -199,6 +225,8 @@ def way_modes(tags: Mapping[str, str], modes: Sequence[str], *,
         The modes; bit ``i`` of a mask stands for ``modes[i]``.
     drive_highways
         Highway types open to driving; default the keys of ``settings.drive_speeds_kmh``.
+    exclude_trunk
+        Leave trunk roads out of the walking modes even where they may be walked.
 
     Returns
     -------
@@ -211,7 +239,7 @@ def way_modes(tags: Mapping[str, str], modes: Sequence[str], *,
     forward = backward = 0
     for i, mode in enumerate(modes):
         kind = MODE_KIND[mode]
-        if not _may_use(kind, tags, drive_set):
+        if not _may_use(kind, tags, drive_set, exclude_trunk=exclude_trunk):
             continue
         bit = 1 << i
         if kind == "walk":
@@ -421,7 +449,31 @@ def _segments(data: HighwayData, fwd: NDArray[np.int64], bwd: NDArray[np.int64],
     return segs, missing
 
 
-def _largest_weak(segs: _Segments) -> tuple[_Segments, int, int]:
+def _kept_pieces(labels_u: NDArray[np.int64], a: NDArray[np.int64], b: NDArray[np.int64],
+                 length_m: NDArray[np.float64], *, n_labels: int, biggest: int,
+                 min_piece_km: float) -> NDArray[np.bool_]:
+    """Labels to keep: the main piece and every piece with at least ``min_piece_km`` of street.
+
+    ``labels_u`` is the piece of each directed edge ``a -> b``; a street with an edge each
+    way is counted once.
+    """
+    keep = np.zeros(n_labels, dtype=bool)
+    keep[biggest] = True
+    if len(a) and np.isfinite(min_piece_km):
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        _, first = np.unique(np.stack([lo, hi]), axis=1, return_index=True)
+        km = np.bincount(labels_u[first], weights=length_m[first] / 1000.0,
+                         minlength=n_labels)
+        keep |= km >= min_piece_km
+    return keep
+
+
+def _largest_weak(segs: _Segments, min_piece_km: float = math.inf,
+                  ) -> tuple[_Segments, int, int]:
+    """Keep the largest weakly connected piece and the pieces of ``min_piece_km`` or more.
+
+    Returns the kept segments, the number of OSM nodes dropped and of pieces dropped.
+    """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -435,11 +487,15 @@ def _largest_weak(segs: _Segments) -> tuple[_Segments, int, int]:
     if n_comp <= 1:
         return segs, 0, 0
     biggest = int(np.argmax(np.bincount(labels)))
-    keep = labels[iu] == biggest
-    dropped_nodes = int((labels != biggest).sum())
+    kept_labels = _kept_pieces(labels[iu], iu, iv, segs.length, n_labels=n_comp,
+                               biggest=biggest, min_piece_km=min_piece_km)
+    if kept_labels.all():
+        return segs, 0, 0
+    keep = kept_labels[labels[iu]]
+    dropped_nodes = int((~kept_labels[labels]).sum())
     out = _Segments(segs.u[keep], segs.v[keep], segs.way[keep], segs.mask[keep],
                     segs.reversed_[keep], segs.length[keep])
-    return out, dropped_nodes, n_comp
+    return out, dropped_nodes, int((~kept_labels).sum())
 
 
 def _through_nodes_to_keep(segs: _Segments) -> NDArray[np.int64]:
@@ -469,23 +525,37 @@ def _edge_arrays(G: nx.MultiDiGraph) -> tuple[list[tuple[Any, Any, Any, dict[str
 
 
 def _mode_components(iu: NDArray[np.int64], iv: NDArray[np.int64], n: int,
-                     sel: NDArray[np.bool_]) -> tuple[int, NDArray[np.bool_]]:
-    """Strongly connected components of the mode's edges: count, edges outside the largest."""
+                     sel: NDArray[np.bool_], *, length_m: NDArray[np.float64] | None = None,
+                     min_piece_km: float = math.inf,
+                     ) -> tuple[int, NDArray[np.bool_], int]:
+    """Strongly connected components of the mode's edges.
+
+    Returns their count, the edges outside the kept ones (the largest, plus those with at
+    least ``min_piece_km`` of street) and the number of components dropped.
+    """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
     if not sel.any():
-        return 0, np.zeros(len(iu), dtype=bool)
+        return 0, np.zeros(len(iu), dtype=bool), 0
     a, b = iu[sel], iv[sel]
     adj = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)).tocsr()
-    _, labels = connected_components(adj, directed=True, connection="strong")
+    n_labels, labels = connected_components(adj, directed=True, connection="strong")
     touched = np.zeros(n, dtype=bool)
     touched[a] = True
     touched[b] = True
     used_labels, sizes = np.unique(labels[touched], return_counts=True)
-    biggest = used_labels[np.argmax(sizes)]
-    outside = sel & ((labels[iu] != biggest) | (labels[iv] != biggest))
-    return len(used_labels), outside
+    biggest = int(used_labels[np.argmax(sizes)])
+    if length_m is None:
+        kept = np.zeros(n_labels, dtype=bool)
+        kept[biggest] = True
+    else:
+        inside = labels[a] == labels[b]
+        kept = _kept_pieces(labels[a][inside], a[inside], b[inside], length_m[sel][inside],
+                            n_labels=n_labels, biggest=biggest, min_piece_km=min_piece_km)
+    outside = sel & ~(kept[labels[iu]] & kept[labels[iv]])
+    dropped = int((~kept[used_labels]).sum())
+    return len(used_labels), outside, dropped
 
 
 @dataclass
@@ -617,8 +687,12 @@ def _select(edges: _Edges, keep: NDArray[np.bool_]) -> _Edges:
     return _Edges(edges.u[keep], edges.v[keep], ptr, edges.seg[seg_keep])
 
 
-def _largest_weak_edges(edges: _Edges, n: int) -> tuple[NDArray[np.bool_], int]:
-    """Edges of the largest weakly connected piece; and the number of pieces."""
+def _largest_weak_edges(edges: _Edges, n: int, length_m: NDArray[np.float64] | None = None,
+                        min_piece_km: float = math.inf) -> tuple[NDArray[np.bool_], int, int]:
+    """Edges of the largest weakly connected piece and of pieces with ``min_piece_km`` or more.
+
+    Returns the edge mask, the number of pieces and the number of pieces dropped.
+    """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -626,12 +700,18 @@ def _largest_weak_edges(edges: _Edges, n: int) -> tuple[NDArray[np.bool_], int]:
     used[edges.u] = True
     used[edges.v] = True
     adj = coo_matrix((np.ones(len(edges.u)), (edges.u, edges.v)), shape=(n, n)).tocsr()
-    _, labels = connected_components(adj, directed=True, connection="weak")
+    n_labels, labels = connected_components(adj, directed=True, connection="weak")
     pieces, sizes = np.unique(labels[used], return_counts=True)
     if len(pieces) <= 1:
-        return np.ones(len(edges.u), dtype=bool), len(pieces)
-    biggest = pieces[np.argmax(sizes)]
-    return labels[edges.u] == biggest, len(pieces)
+        return np.ones(len(edges.u), dtype=bool), len(pieces), 0
+    biggest = int(pieces[np.argmax(sizes)])
+    if length_m is None:
+        kept = np.zeros(n_labels, dtype=bool)
+        kept[biggest] = True
+    else:
+        kept = _kept_pieces(labels[edges.u], edges.u, edges.v, length_m, n_labels=n_labels,
+                            biggest=biggest, min_piece_km=min_piece_km)
+    return kept[labels[edges.u]], len(pieces), int((~kept[pieces]).sum())
 
 
 def _street_count(edges: _Edges, length: NDArray[np.float64], n: int) -> NDArray[np.int64]:
@@ -710,6 +790,8 @@ def _build_graph(
     crs: str | None,
     source: str,
     keep_tags: Sequence[str],
+    exclude_trunk: bool = False,
+    min_piece_km: float | None = None,
 ) -> nx.MultiDiGraph:
     """Build the graph from highway ways: the one builder every source funnels into.
 
@@ -718,6 +800,7 @@ def _build_graph(
     the allowed modes), clipping, projection, per-mode components; networkx is built once.
     """
     drive_set = frozenset(settings.drive_speeds_kmh)
+    min_km = _check_min_piece_km(min_piece_km)
     n_ways = len(data.way_ids)
     fwd = np.zeros(n_ways, dtype=np.int64)
     bwd = np.zeros(n_ways, dtype=np.int64)
@@ -726,7 +809,8 @@ def _build_graph(
         key = tuple(tags.get(k) for k in _RULE_KEYS)
         masks = cache.get(key)
         if masks is None:
-            masks = way_modes(tags, modes, drive_highways=drive_set)
+            masks = way_modes(tags, modes, drive_highways=drive_set,
+                              exclude_trunk=exclude_trunk)
             cache[key] = masks
         fwd[i], bwd[i] = masks
     buffered = _buffer_wgs84(boundary, _BOUNDARY_BUFFER_M) if boundary is not None else None
@@ -738,12 +822,13 @@ def _build_graph(
         raise NetworkError(msg)
     lost_pieces = {"pieces": 0, "nodes": 0}
     if not retain_all:
-        segs, dropped_nodes, n_comp = _largest_weak(segs)
+        segs, dropped_nodes, n_dropped = _largest_weak(segs, min_km)
         if dropped_nodes:
-            lost_pieces = {"pieces": n_comp - 1, "nodes": dropped_nodes}
-            log.warning("kept the largest of %d connected pieces, dropping the others "
-                        "(%d OSM nodes before simplification; use retain_all=True / "
-                        "--keep-disconnected to keep them)", n_comp, dropped_nodes)
+            lost_pieces = {"pieces": n_dropped, "nodes": dropped_nodes}
+            log.warning("dropped %d small piece(s) not connected to the main network (under "
+                        "%g km of street each, %d OSM nodes before simplification; use "
+                        "retain_all=True / --keep-disconnected to keep them)", n_dropped,
+                        min_km, dropped_nodes)
     nodes, iu, iv = _node_index(segs)
     n = len(nodes)
     if simplify:
@@ -764,14 +849,15 @@ def _build_graph(
         sel = inside[edges.u] & inside[edges.v]
         edges, f_len = _select(edges, sel), f_len[sel]
         if not retain_all and len(edges.u):
-            sel, pieces = _largest_weak_edges(edges, n)
-            if pieces > 1:
+            sel, pieces, n_dropped = _largest_weak_edges(edges, n, f_len, min_km)
+            if n_dropped:
                 lost = np.setdiff1d(np.concatenate([edges.u[~sel], edges.v[~sel]]),
                                     np.concatenate([edges.u[sel], edges.v[sel]]))
-                lost_pieces["pieces"] += pieces - 1
+                lost_pieces["pieces"] += n_dropped
                 lost_pieces["nodes"] += len(lost)
-                log.warning("clipping to the study area cut the network into %d pieces; kept "
-                            "the largest, dropping %d nodes", pieces, len(lost))
+                log.warning("clipping to the study area cut the network into %d pieces; "
+                            "dropped %d under %g km of street (%d nodes)", pieces, n_dropped,
+                            min_km, len(lost))
             edges, f_len = _select(edges, sel), f_len[sel]
         if len(edges.u) == 0:
             msg = f"{source}: no roads usable by {', '.join(modes)} inside the study area"
@@ -790,17 +876,23 @@ def _build_graph(
     for i, mode in enumerate(modes):
         bit = 1 << i
         sel = (f_mask & bit) != 0
-        count, outside = _mode_components(edges.u, edges.v, n, sel)
+        count, outside, n_small = _mode_components(edges.u, edges.v, n, sel, length_m=f_len,
+                                                 min_piece_km=min_km)
         pieces = max(count - 1, 0)
         km = _street_km(edges.u, edges.v, f_len, outside)
-        dropped = bool(drop_disconnected and pieces)
-        components[mode] = 1 if dropped else count
+        dropped = bool(drop_disconnected and n_small)
+        components[mode] = count - n_small if drop_disconnected else count
         disconnected[mode] = {"pieces": pieces, "edges": int(outside.sum()), "km": km,
-                              "dropped": dropped}
-        if pieces:
-            log.warning("%s: %s %d piece(s) disconnected from the main network "
-                        "(%d directed edges, %.2f km)", mode, "dropped" if dropped else "kept",
-                        pieces, int(outside.sum()), km)
+                              "dropped": dropped,
+                              "dropped_pieces": n_small if drop_disconnected else 0}
+        if n_small:
+            log.warning("%s: %s %d small piece(s) disconnected from the main network "
+                        "(under %g km of street each: %d directed edges, %.2f km)", mode,
+                        "dropped" if dropped else "kept", n_small, min_km,
+                        int(outside.sum()), km)
+        if pieces > n_small:
+            log.warning("%s: kept %d piece(s) of %g km of street or more apart from the main "
+                        "network", mode, pieces - n_small, min_km)
         if drop_disconnected:
             f_mask = np.where(outside, f_mask & ~bit, f_mask)
     sel = f_mask != 0
@@ -839,6 +931,16 @@ def _build_graph(
     log.info("built a network of %d nodes and %d edges for %s from %s", len(G),
              len(attrs), ", ".join(modes), source)
     return G
+
+
+def _check_min_piece_km(value: float | None) -> float:
+    """Return the smallest piece kept in km (default :data:`MIN_PIECE_KM`), checked."""
+    if value is None:
+        return MIN_PIECE_KM
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        msg = f"min_piece_km must be a number of km >= 0, got {value!r}"
+        raise NetworkError(msg)
+    return float(value)
 
 
 def _edge_keys(edges: _Edges) -> NDArray[np.int64]:
@@ -931,6 +1033,8 @@ def graph_from_osm_file(
     crs: str | None = None,
     speeds_kmh: Mapping[str, float] | None = None,
     dem: str | os.PathLike[str] | None = None,
+    exclude_trunk: bool = False,
+    min_piece_km: float | None = None,
 ) -> nx.MultiDiGraph:
     """Build the multi-mode road network from an ``.osm``, ``.osm.bz2/.gz`` or ``.osm.pbf`` file.
 
@@ -947,10 +1051,13 @@ def graph_from_osm_file(
     simplify
         Merge interstitial nodes as osmnx does, never across a change of the allowed modes.
     retain_all
-        Keep every connected piece; by default only the largest is kept (logged).
+        Keep every connected piece; by default the largest and every piece with at least
+        ``min_piece_km`` of street are kept, smaller slivers dropped (logged and counted in
+        ``G.graph["dropped_pieces"]``).
     drop_disconnected
-        Per mode, remove the mode's travel time from edges outside the mode's largest strongly
-        connected component (logged and reported in :func:`network_summary`).
+        Per mode, remove the mode's travel time from edges outside the mode's strongly
+        connected components that are kept (the largest, and those with ``min_piece_km`` of
+        street or more; logged and reported in :func:`network_summary`).
     crs
         Projected CRS of the result; default a local UTM zone (``"cgcs2000_gk3"`` for the
         CGCS2000 Gauss-Kruger zone).
@@ -958,6 +1065,12 @@ def graph_from_osm_file(
         Speeds per mode overriding the settings (drive speeds come from the data).
     dem
         A DEM raster: walking modes get slope-aware times (see :func:`add_slope_walk_times`).
+    exclude_trunk
+        Leave every trunk road out of the walking modes (by default trunk roads are walkable
+        unless their tags say otherwise, see the module notes).
+    min_piece_km
+        Smallest disconnected piece kept, in km of street; default :data:`MIN_PIECE_KM`
+        (``math.inf`` keeps only the largest piece, as before).
 
     Returns
     -------
@@ -986,7 +1099,8 @@ def graph_from_osm_file(
         _check_extent(file, data.bounds or _node_bounds(data), poly)
     G = _build_graph(data, modes=mode_t, speeds=speeds, boundary=poly, simplify=simplify,
                      retain_all=retain_all, drop_disconnected=drop_disconnected, crs=crs,
-                     source=str(file), keep_tags=keep)
+                     source=str(file), keep_tags=keep, exclude_trunk=exclude_trunk,
+                     min_piece_km=min_piece_km)
     if dem is not None:
         walk_modes = tuple(m for m in mode_t if MODE_KIND[m] == "walk")
         if walk_modes:
@@ -1039,6 +1153,8 @@ def _graph_from_overpass(
     drop_disconnected: bool,
     crs: str | None,
     speeds_kmh: Mapping[str, float] | None,
+    exclude_trunk: bool = False,
+    min_piece_km: float | None = None,
 ) -> nx.MultiDiGraph:
     """Download with osmnx (Overpass) and build: what the online sources funnel into."""
     from osmnx import _overpass
@@ -1056,7 +1172,8 @@ def _graph_from_overpass(
     data = highways_from_overpass(responses, keep_tags=keep)
     return _build_graph(data, modes=mode_t, speeds=speeds, boundary=polygon, simplify=simplify,
                         retain_all=retain_all, drop_disconnected=drop_disconnected, crs=crs,
-                        source=source, keep_tags=keep)
+                        source=source, keep_tags=keep, exclude_trunk=exclude_trunk,
+                        min_piece_km=min_piece_km)
 
 
 def graph_from_place(
@@ -1069,6 +1186,8 @@ def graph_from_place(
     drop_disconnected: bool = True,
     crs: str | None = None,
     speeds_kmh: Mapping[str, float] | None = None,
+    exclude_trunk: bool = False,
+    min_piece_km: float | None = None,
 ) -> nx.MultiDiGraph:
     """Download the network of a named place (Chinese or English) through osmnx, with cache.
 
@@ -1076,7 +1195,9 @@ def graph_from_place(
     ----------
     query
         A place name Nominatim resolves to a polygon, e.g. ``"旌阳区, 德阳市"``.
-    modes, simplify, retain_all, drop_disconnected, crs, speeds_kmh
+    modes, simplify, retain_all, drop_disconnected, crs, speeds_kmh, exclude_trunk
+        As in :func:`graph_from_osm_file`.
+    min_piece_km
         As in :func:`graph_from_osm_file`.
     which_result
         Which geocoding result to use (osmnx's meaning); default the first polygon.
@@ -1106,7 +1227,8 @@ def graph_from_place(
     return _graph_from_overpass(polygon, source=f"OpenStreetMap place {query!r}", modes=modes,
                                 simplify=simplify, retain_all=retain_all,
                                 drop_disconnected=drop_disconnected, crs=crs,
-                                speeds_kmh=speeds_kmh)
+                                speeds_kmh=speeds_kmh, exclude_trunk=exclude_trunk,
+                                min_piece_km=min_piece_km)
 
 
 def graph_from_polygon(
@@ -1118,6 +1240,8 @@ def graph_from_polygon(
     drop_disconnected: bool = True,
     crs: str | None = None,
     speeds_kmh: Mapping[str, float] | None = None,
+    exclude_trunk: bool = False,
+    min_piece_km: float | None = None,
 ) -> nx.MultiDiGraph:
     """Download the network inside a polygon (WGS-84, or a boundary file) through osmnx.
 
@@ -1125,7 +1249,9 @@ def graph_from_polygon(
     ----------
     polygon
         The study area: a shapely (Multi)Polygon in WGS-84 degrees or a boundary file.
-    modes, simplify, retain_all, drop_disconnected, crs, speeds_kmh
+    modes, simplify, retain_all, drop_disconnected, crs, speeds_kmh, exclude_trunk
+        As in :func:`graph_from_osm_file`.
+    min_piece_km
         As in :func:`graph_from_osm_file`.
 
     Returns
@@ -1137,7 +1263,8 @@ def graph_from_polygon(
     return _graph_from_overpass(poly, source="OpenStreetMap polygon", modes=modes,
                                 simplify=simplify, retain_all=retain_all,
                                 drop_disconnected=drop_disconnected, crs=crs,
-                                speeds_kmh=speeds_kmh)
+                                speeds_kmh=speeds_kmh, exclude_trunk=exclude_trunk,
+                                min_piece_km=min_piece_km)
 
 
 def graph_from_bbox(
@@ -1149,6 +1276,8 @@ def graph_from_bbox(
     drop_disconnected: bool = True,
     crs: str | None = None,
     speeds_kmh: Mapping[str, float] | None = None,
+    exclude_trunk: bool = False,
+    min_piece_km: float | None = None,
 ) -> nx.MultiDiGraph:
     """Download the network inside a bounding box (west, south, east, north) through osmnx.
 
@@ -1156,7 +1285,9 @@ def graph_from_bbox(
     ----------
     bbox
         ``(west, south, east, north)`` in WGS-84 degrees (osmnx's order).
-    modes, simplify, retain_all, drop_disconnected, crs, speeds_kmh
+    modes, simplify, retain_all, drop_disconnected, crs, speeds_kmh, exclude_trunk
+        As in :func:`graph_from_osm_file`.
+    min_piece_km
         As in :func:`graph_from_osm_file`.
 
     Returns
@@ -1169,7 +1300,8 @@ def graph_from_bbox(
     return _graph_from_overpass(poly, source=f"OpenStreetMap bbox {west},{south},{east},{north}",
                                 modes=modes, simplify=simplify, retain_all=retain_all,
                                 drop_disconnected=drop_disconnected, crs=crs,
-                                speeds_kmh=speeds_kmh)
+                                speeds_kmh=speeds_kmh, exclude_trunk=exclude_trunk,
+                                min_piece_km=min_piece_km)
 
 
 # --------------------------------------------------------------------------- saved graphs
@@ -1618,8 +1750,8 @@ class NetworkSummary:
     components
         Strongly connected pieces per mode.
     disconnected
-        Per mode: pieces apart from the main network, their directed edges and km, and
-        whether they were dropped.
+        Per mode: pieces apart from the main network, the directed edges and km of the small
+        ones (under ``min_piece_km``), whether and how many of those were dropped.
     bbox
         (west, south, east, north) in WGS-84 degrees.
     dropped_pieces
@@ -1654,8 +1786,14 @@ class NetworkSummary:
             pieces = int(info.get("pieces", 0))
             note = ""
             if pieces:
-                verb = "dropped" if info.get("dropped") else "kept"
-                note = (f"; {verb} {pieces} disconnected piece(s), {info.get('km', 0):.2f} km")
+                dropped = int(info.get("dropped_pieces", pieces if info.get("dropped") else 0))
+                parts = []
+                if pieces > dropped:
+                    parts.append(f"kept {pieces - dropped} disconnected piece(s)")
+                if dropped:
+                    parts.append(f"dropped {dropped} small disconnected piece(s), "
+                                 f"{info.get('km', 0):.2f} km")
+                note = "; " + ", ".join(parts)
             lines.append(f"  {mode:<13}{self.street_km.get(mode, 0.0):10.2f} km of street, "
                          f"{self.components.get(mode, 0)} component(s){note}")
         return "\n".join(lines)

@@ -16,7 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ._errors import InputError
+from ._errors import InputError, Problem
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .compliance import ComplianceResult
     from .config import SitingScenario, StudyConfig
     from .coverage import CoverageResult
+    from .graded import GradedResult
     from .network import NetworkSummary
     from .resolved import ResolvedAnalysis
     from .routing import RoutingNetwork
@@ -100,6 +101,11 @@ class StudyResult:
         Seconds spent per step.
     resolved
         The analysis settings every step used, per category, urban and rural.
+    graded
+        Graded accessibility, completeness and equity (outputs ``accessibility`` or
+        ``equity``), else None.
+    population
+        Where the population came from (``population_source`` ... when from a raster).
     """
 
     config: StudyConfig
@@ -116,6 +122,8 @@ class StudyResult:
     written: dict[str, Path] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
     resolved: ResolvedAnalysis | None = None
+    graded: GradedResult | None = None
+    population: dict[str, str] = field(default_factory=dict)
 
     def summary_line(self) -> str:
         """Return a one-line summary of what was computed and written."""
@@ -255,7 +263,8 @@ def build_network(config: StudyConfig, *, boundary: Any = None
     modes = _needed_modes(config)
     common: dict[str, Any] = {"modes": modes, "retain_all": nc.keep_disconnected,
                               "drop_disconnected": not nc.keep_disconnected,
-                              "speeds_kmh": dict(nc.speeds_kmh) or None}
+                              "speeds_kmh": dict(nc.speeds_kmh) or None,
+                              "exclude_trunk": nc.exclude_trunk}
     if nc.osm is not None:
         G = netmod.graph_from_osm_file(nc.osm, boundary=boundary, dem=nc.dem, **common)
     elif nc.graph is not None:
@@ -492,6 +501,7 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
     """
     from .demand import demand_units
     from .network import network_summary
+    from .raster_demand import age_groups_from_shares
     from .standards import load_catalog
 
     progress = _Progress(STEPS)
@@ -512,8 +522,14 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
         G, net = build_network(config, boundary=boundary)
         summary = network_summary(G)
     with step("demand", "spreading population over demand units"):
-        units = demand_units(inputs.communities, crs=net.crs,
-                             spacing_m=a.demand_grid_spacing_m)
+        population: dict[str, str] = {}
+        if config.inputs.population_raster is None:
+            units = demand_units(inputs.communities, crs=net.crs,
+                                 spacing_m=a.demand_grid_spacing_m)
+            units = age_groups_from_shares(units, inputs.communities,
+                                           elderly_share=config.inputs.elderly_share)
+        else:
+            units, inputs, population = raster_demand_step(config, inputs, crs=net.crs)
     with step("access", "minutes to the nearest facility of each category"):
         access = compute_access(net, units, inputs.facilities,
                                 communities=inputs.communities, resolved=resolved)
@@ -524,7 +540,18 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
     with step("coverage", "coverage per community, township and division"):
         coverage = compute_study_coverage(access, units, inputs.communities, resolved=resolved,
                                           provenance={"study": config.name,
-                                                      "synthetic": str(config.synthetic).lower()})
+                                                      "synthetic": str(config.synthetic).lower(),
+                                                      **population})
+        graded = None
+        if {"accessibility", "equity"} & set(config.output.outputs):
+            from .graded import compute_graded
+
+            graded = compute_graded(
+                net, units=units, facilities=inputs.facilities,
+                communities=inputs.communities, access=access, catalog=catalog, mode=a.mode,
+                rural_mode=a.rural_mode,
+                categories=list(resolved.categories),
+                population_note=population.get("population_note", ""))
     compliance = None
     with step("compliance", "plan targets"):
         if "compliance" in config.output.outputs:
@@ -535,17 +562,23 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
     rural = rural_units(units, inputs.communities)
     with step("siting", "site suggestion"):
         for scenario in config.siting:
-            res, cands = suggest_sites_for(scenario, net=net, units=units,
-                                           facilities=inputs.facilities,
-                                           candidates=inputs.candidates, access=access,
-                                           max_snap_m=a.max_snap_m, resolved=resolved,
-                                           rural=rural)
+            try:
+                res, cands = suggest_sites_for(scenario, net=net, units=units,
+                                               facilities=inputs.facilities,
+                                               candidates=inputs.candidates, access=access,
+                                               max_snap_m=a.max_snap_m, resolved=resolved,
+                                               rural=rural)
+            except InputError as exc:  # forced/excluded ids...: name the study file's table
+                raise InputError([p if p.file is not None else Problem(
+                    f"[siting.{scenario.category}] {p.message}", file=str(config.path))
+                    for p in exc.problems]) from None
             sites[scenario.category] = res
             site_candidates[scenario.category] = cands
     result = StudyResult(config=config, inputs=inputs, graph=G, network=net,
                          network_summary=summary, units=units, access=access, isochrones=iso,
                          coverage=coverage, compliance=compliance, sites=sites,
-                         timings_s=progress.timings_s, resolved=resolved)
+                         timings_s=progress.timings_s, resolved=resolved, graded=graded,
+                         population=population)
     with step("outputs", "maps, figures, report and tables"):
         from ._outputs import write_study_outputs
 
@@ -630,6 +663,41 @@ def compute_study_coverage(access: pd.DataFrame, units: gpd.GeoDataFrame,
         partly_covered_share=resolved.partly_covered_share,
         categories=list(resolved.categories), provenance=notes,
         thresholds_minutes=thresholds)
+
+
+def raster_demand_step(config: StudyConfig, inputs: StudyInputs, *, crs: Any
+                       ) -> tuple[gpd.GeoDataFrame, StudyInputs, dict[str, str]]:
+    """Build the demand units from the study's ``[inputs] population_raster``.
+
+    Parameters
+    ----------
+    config
+        The study configuration.
+    inputs
+        The study's tables (the communities give names, townships and where cells belong).
+    crs
+        The network's projected CRS.
+
+    Returns
+    -------
+    tuple
+        The units, the inputs with the communities' populations from the raster, and the
+        provenance entries (resolution, rescaling, the note every output carries).
+    """
+    from dataclasses import replace
+
+    from .raster_demand import demand_from_raster, read_buildings
+
+    inp = config.inputs
+    assert inp.population_raster is not None
+    res = demand_from_raster(inp.population_raster, inputs.communities, crs=crs,
+                             cell_size_m=inp.population_cell_m, totals=inp.population_totals,
+                             buildings=(None if inp.population_buildings is None
+                                        else read_buildings(inp.population_buildings)),
+                             elderly_raster=inp.elderly_raster,
+                             elderly_share=inp.elderly_share)
+    log.info("      %s", res.note())
+    return res.units, replace(inputs, communities=res.communities), res.provenance()
 
 
 def compute_compliance(net: RoutingNetwork, units: gpd.GeoDataFrame, inputs: StudyInputs, *,

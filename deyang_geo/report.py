@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ._errors import InputError
-from .io import atomic_path, fixed_file_dates, write_text_atomic
+from .io import atomic_path, fixed_file_dates, write_csv_atomic, write_text_atomic
 from .webmap import Lang, category_label, label
 
 __all__ = [
@@ -184,14 +184,22 @@ def excel_safe(table: pd.DataFrame) -> pd.DataFrame:
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].map(_safe_cell)
-    out.columns = [str(c) for c in out.columns]
+    out.columns = [str(_safe_cell(str(c))) or f"column_{j + 1}"
+                   for j, c in enumerate(out.columns)]
     return out
+
+
+#: Characters an .xlsx file cannot hold (XML 1.0 control characters).
+_ILLEGAL_IN_WORKBOOKS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def _safe_cell(value: Any) -> Any:
     if isinstance(value, (list, tuple, np.ndarray)):
         value = ", ".join(str(v) for v in value)
     if not isinstance(value, str) or not value:
+        return value
+    value = _ILLEGAL_IN_WORKBOOKS.sub("", value)  # control characters break .xlsx files
+    if not value:
         return value
     first = value[0]
     if first in "=+@\t\r" or (first == "-" and not _is_number(value)):
@@ -260,9 +268,7 @@ def write_tables(out_dir: str | os.PathLike[str], tables: Mapping[str, pd.DataFr
     if csv:
         for name, table in present.items():
             path = Path(csv_folder or folder) / f"{_file_stem(name)}.csv"
-            with atomic_path(path) as tmp:
-                table.to_csv(tmp, index=False, encoding="utf-8-sig")
-            written.append(path)
+            written.append(write_csv_atomic(table, path))
     return workbook, tuple(written)
 
 

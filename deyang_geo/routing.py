@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import networkx as nx
 
-__all__ = ["CSR", "RoutingNetwork"]
+__all__ = ["CSR", "Pieces", "RoutingNetwork"]
 
 _FORMAT_VERSION = 1
 
@@ -301,39 +301,103 @@ class RoutingNetwork:
         """Number of directed edges."""
         return int(self.edge_u.shape[0])
 
+    def speed_kmh(self, mode: str) -> float | None:
+        """Return the speed in km/h the weights of ``mode`` stand for (``None`` for drive).
+
+        The network's own ``speeds_kmh[mode]`` when it is a number, else the default of
+        :mod:`deyang_geo.settings` for that mode (``walk_speed_kmh``, ``bike_speed_kmh``...).
+        """
+        base = self.speeds_kmh.get(mode)
+        if isinstance(base, (int, float)) and not isinstance(base, bool):
+            return float(base)
+        from . import settings
+
+        default = getattr(settings, f"{mode}_speed_kmh", None)
+        return float(default) if isinstance(default, (int, float)) else None
+
+    def with_speed(self, mode: str, speed_kmh: float) -> RoutingNetwork:
+        """Return this network with the weights of ``mode`` re-computed for ``speed_kmh``.
+
+        Only ``mode`` changes: its seconds are multiplied by ``speed_kmh(mode) / speed_kmh``
+        (slope factors of a DEM are kept) and ``speeds_kmh[mode]`` becomes ``speed_kmh``; every
+        other mode keeps its weights and speed. The result shares the node and edge arrays
+        and is cached on this network, so asking twice costs nothing.
+
+        Parameters
+        ----------
+        mode
+            A mode of this network with a numeric speed (not ``drive``).
+        speed_kmh
+            The new speed in km/h (positive).
+
+        Returns
+        -------
+        RoutingNetwork
+            ``self`` when the speed is unchanged, else the re-weighted network.
+
+        Raises
+        ------
+        InputError
+            When the mode is unknown, has no numeric speed, or the speed is not positive.
+        """
+        self.check_mode(mode)
+        if not (isinstance(speed_kmh, (int, float)) and speed_kmh > 0
+                and np.isfinite(speed_kmh)):
+            msg = f"speed of mode {mode!r} must be a positive number of km/h, got {speed_kmh!r}"
+            raise InputError(msg)
+        base = self.speed_kmh(mode)
+        if base is None:
+            msg = (f"mode {mode!r} has no single speed (speeds_kmh: "
+                   f"{self.speeds_kmh.get(mode)!r}): it cannot be re-weighted")
+            raise InputError(msg)
+        new = float(speed_kmh)
+        if new == base:
+            return self
+        key = f"speed:{mode}:{new!r}"
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        weights = dict(self.weights_s)
+        weights[mode] = self.weights_s[mode] * (base / new)
+        speeds = dict(self.speeds_kmh)
+        speeds[mode] = new
+        out = RoutingNetwork(
+            crs=self.crs, node_ids=self.node_ids, x=self.x, y=self.y, edge_u=self.edge_u,
+            edge_v=self.edge_v, length_m=self.length_m, weights_s=weights,
+            geometry=self.geometry, speeds_kmh={k: speeds[k] for k in sorted(speeds)},
+            source=self.source,
+        )
+        # structure does not depend on the speed: share what is already computed
+        for k, v in self._cache.items():
+            if k.startswith(("reverse_edge", "snap:", "snap_mask:", "tail_ptr", "pieces:")) or (
+                    k.startswith(("csr:", "csr_t:", "w_bwd:"))
+                    and k.split(":", 1)[1] != mode):
+                out._cache[k] = v
+        self._cache[key] = out
+        return out
+
     def weights_for(self, mode: str, *, walk_speed_kmh: float | None = None,
                     ) -> NDArray[np.float64]:
-        """Return the edge travel times of ``mode`` in seconds, rescaled to a walking speed.
+        """Return the edge travel times of ``mode`` in seconds.
 
         Parameters
         ----------
         mode
             A mode of this network.
         walk_speed_kmh
-            For ``walk`` and ``walk_elderly`` only: the walking speed to use instead of the one
-            the network was built with (``speeds_kmh[mode]``); the times are multiplied by
-            ``speeds_kmh[mode] / walk_speed_kmh``. Ignored for other modes.
+            For the ``walk`` mode only: the walking speed to use instead of the network's
+            (as :meth:`with_speed`). Other modes are never changed by it (use
+            ``with_speed(mode, ...)`` for them).
 
         Returns
         -------
         numpy.ndarray
-            Seconds per edge (``inf`` where the mode may not go); a new array when rescaled.
+            Seconds per edge (``inf`` where the mode may not go).
         """
         self.check_mode(mode)
-        w = self.weights_s[mode]
-        if walk_speed_kmh is None or mode not in ("walk", "walk_elderly"):
-            return w
-        if not walk_speed_kmh > 0:
-            msg = f"walk_speed_kmh must be positive, got {walk_speed_kmh}"
-            raise InputError(msg)
-        base = self.speeds_kmh.get(mode)
-        if not isinstance(base, (int, float)):
-            from . import settings
-
-            base = settings.walk_speed_kmh if mode == "walk" else settings.walk_elderly_speed_kmh
-        if float(base) == float(walk_speed_kmh):
-            return w
-        return w * (float(base) / float(walk_speed_kmh))
+        if walk_speed_kmh is None or mode != "walk":
+            return self.weights_s[mode]
+        return self.with_speed(mode, walk_speed_kmh).weights_s[mode]
 
     def check_mode(self, mode: str) -> None:
         """Raise :class:`InputError` when ``mode`` has no weights in this network."""
@@ -341,47 +405,102 @@ class RoutingNetwork:
             msg = f"mode {mode!r} is not in this network (modes: {', '.join(self.modes)})"
             raise InputError(msg)
 
-    def csr(self, mode: str, *, walk_speed_kmh: float | None = None) -> CSR:
-        """Return the forward CSR adjacency of ``mode`` (edges it may use), cached per mode.
+    def csr(self, mode: str, *, walk_speed_kmh: float | None = None,
+            reverse: bool = False) -> CSR:
+        """Return the CSR adjacency of ``mode`` (edges it may use), cached per mode.
 
         Parameters
         ----------
         mode
             A mode of this network.
         walk_speed_kmh
-            Walking speed for walk-type modes, as in :meth:`weights_for`.
+            Walking speed for the ``walk`` mode, as in :meth:`weights_for`.
+        reverse
+            The transposed adjacency: row ``i`` lists the edges *into* node ``i`` (their tail
+            in ``indices``), for searches towards a destination.
 
         Returns
         -------
         CSR
             Arrays ready for the compiled kernels.
         """
-        w = self.weights_for(mode, walk_speed_kmh=walk_speed_kmh)
-        key = f"csr:{mode}"
+        if walk_speed_kmh is not None and mode == "walk":
+            return self.with_speed(mode, walk_speed_kmh).csr(mode, reverse=reverse)
+        self.check_mode(mode)
+        key = f"{'csr_t' if reverse else 'csr'}:{mode}"
         base = self._cache.get(key)
+        if base is None and reverse:
+            base = self._symmetric_transpose(mode)
         if base is None:
-            usable = np.flatnonzero(np.isfinite(self.weights_s[mode]))
-            # edges are sorted by tail node, so the usable ones stay grouped by tail
-            counts = np.bincount(self.edge_u[usable], minlength=self.n_nodes)
+            w = self.weights_s[mode]
+            usable = np.flatnonzero(np.isfinite(w))
+            if reverse:
+                # by head node, then edge index: deterministic order of in-edges
+                usable = usable[np.argsort(self.edge_v[usable], kind="stable")]
+                tail, head = self.edge_v[usable], self.edge_u[usable]
+            else:
+                # edges are sorted by tail node, so the usable ones stay grouped by tail
+                tail, head = self.edge_u[usable], self.edge_v[usable]
+            counts = np.bincount(tail, minlength=self.n_nodes)
             indptr = np.zeros(self.n_nodes + 1, dtype=np.int64)
             np.cumsum(counts, out=indptr[1:])
-            base = CSR(indptr, self.edge_v[usable].copy(), self.weights_s[mode][usable],
+            base = CSR(indptr, head.astype(np.int64, copy=True), w[usable],
                        usable.astype(np.int64))
             self._cache[key] = base
-        if w is self.weights_s[mode]:
-            return base
-        return CSR(base.indptr, base.indices, w[base.edge], base.edge)
+        return base  # type: ignore[no-any-return]
+
+    def _symmetric_transpose(self, mode: str) -> CSR | None:
+        """Return the transposed CSR when every usable edge has an equal twin, else None.
+
+        Then the forward rows are also the in-edges of each node (the twins), so the forward
+        arrays serve both directions and give identical results.
+        """
+        fwd = self.csr(mode)
+        rev = self.reverse_edge[fwd.edge]
+        if (rev < 0).any():
+            return None
+        if not np.array_equal(self.weights_s[mode][rev], fwd.weights_s):
+            return None
+        out = CSR(fwd.indptr, fwd.indices, fwd.weights_s, rev)
+        self._cache[f"csr_t:{mode}"] = out
+        return out
+
+    def pieces(self, mode: str) -> Pieces:
+        """Return the connected pieces of ``mode``'s streets (weak connectivity), cached.
+
+        Pieces are numbered 0, 1, ... by decreasing street length (ties: lowest node first),
+        so piece 0 is the main network. Nodes no edge of the mode touches get ``-1``.
+
+        Parameters
+        ----------
+        mode
+            A mode of this network.
+
+        Returns
+        -------
+        Pieces
+            Per node the piece id, per piece its street km and node count.
+        """
+        self.check_mode(mode)
+        key = f"pieces:{mode}"
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = _pieces(self, mode)
+            self._cache[key] = cached
+        return cached  # type: ignore[no-any-return]
 
     @property
     def reverse_edge(self) -> NDArray[np.int64]:
         """For each edge u->v, the index of its twin v->u on the same street, else ``-1``.
 
         Twins are matched by their end nodes and length (within 1 % or 1 cm): parallel streets
-        between the same two nodes pair up shortest with shortest.
+        between the same two nodes pair up shortest with shortest. A self-loop u->u (a
+        cul-de-sac loop) pairs with the loop at the same node that runs the other way round
+        (its geometry reversed), so a point on the loop can go either way.
         """
         rev = self._cache.get("reverse_edge")
         if rev is None:
-            rev = _pair_reverse_edges(self.edge_u, self.edge_v, self.length_m)
+            rev = _pair_reverse_edges(self.edge_u, self.edge_v, self.length_m, self.geometry)
             self._cache["reverse_edge"] = rev
         return rev  # type: ignore[no-any-return]
 
@@ -496,7 +615,8 @@ class RoutingNetwork:
 
 
 def _pair_reverse_edges(u: NDArray[np.int64], v: NDArray[np.int64],
-                        length_m: NDArray[np.float64]) -> NDArray[np.int64]:
+                        length_m: NDArray[np.float64],
+                        geometry: NDArray[np.object_] | None = None) -> NDArray[np.int64]:
     m = u.shape[0]
     rev = np.full(m, -1, dtype=np.int64)
     if m == 0:
@@ -505,21 +625,28 @@ def _pair_reverse_edges(u: NDArray[np.int64], v: NDArray[np.int64],
     hi = np.maximum(u, v)
     n = int(hi.max()) + 1
     idx = np.arange(m, dtype=np.int64)
+    # every edge gets a pair key (its street, whatever the direction) and a side: +1 one way,
+    # -1 the other, 0 unpaired; twins share the key and have opposite sides
+    pair = lo.astype(np.int64) * n + hi
+    side = np.sign(v - u).astype(np.int64)
+    loops = np.flatnonzero(u == v)
+    if loops.size and geometry is not None:
+        pair[loops], side[loops] = _loop_keys(u[loops], geometry[loops], offset=n * n)
 
     def keyed(
         mask: NDArray[np.bool_],
     ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-        # edges of one direction sorted by (lo, hi, length), with their rank inside (lo, hi)
+        # edges of one side sorted by (pair, length), with their rank inside the pair
         sel = idx[mask]
-        sel = sel[np.lexsort((sel, length_m[sel], hi[sel], lo[sel]))]
-        pair = lo[sel] * n + hi[sel]
-        start = np.r_[True, pair[1:] != pair[:-1]]
+        sel = sel[np.lexsort((sel, length_m[sel], pair[sel]))]
+        key = pair[sel]
+        start = np.r_[True, key[1:] != key[:-1]]
         group_start = np.maximum.accumulate(np.where(start, np.arange(sel.size), 0))
         rank = (np.arange(sel.size) - group_start).astype(np.int64)
-        return sel, pair.astype(np.int64), rank
+        return sel, key.astype(np.int64), rank
 
-    fsel, fpair, frank = keyed(u < v)
-    bsel, bpair, brank = keyed(u > v)
+    fsel, fpair, frank = keyed(side > 0)
+    bsel, bpair, brank = keyed(side < 0)
     if fsel.size == 0 or bsel.size == 0:
         return rev
     width = int(max(frank.max(), brank.max())) + 1
@@ -535,3 +662,84 @@ def _pair_reverse_edges(u: NDArray[np.int64], v: NDArray[np.int64],
     rev[fe] = be
     rev[be] = fe
     return rev
+
+
+def _loop_keys(node: NDArray[np.int64], geometry: NDArray[np.object_], *,
+               offset: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Pair keys and sides of self-loops: the loop's node and its first and last inner vertex.
+
+    A loop drawn a -> p -> ... -> q -> a and its twin a -> q -> ... -> p -> a share the key
+    (node, {p, q}) and get opposite sides; loops without inner vertices (p == q) stay unpaired.
+    """
+    n_pts = shapely.get_num_points(geometry)
+    ok = n_pts >= 3
+    p = np.full((node.size, 2), np.nan)
+    q = np.full((node.size, 2), np.nan)
+    if ok.any():
+        p[ok] = shapely.get_coordinates(shapely.get_point(geometry[ok], 1))
+        q[ok] = shapely.get_coordinates(shapely.get_point(geometry[ok], -2))
+    pc = np.round(np.nan_to_num(p) * 100).astype(np.int64)  # centimetres
+    qc = np.round(np.nan_to_num(q) * 100).astype(np.int64)
+    fwd = (pc[:, 0] < qc[:, 0]) | ((pc[:, 0] == qc[:, 0]) & (pc[:, 1] < qc[:, 1]))
+    bwd = (pc[:, 0] > qc[:, 0]) | ((pc[:, 0] == qc[:, 0]) & (pc[:, 1] > qc[:, 1]))
+    first = np.where(fwd[:, None], pc, qc)
+    last = np.where(fwd[:, None], qc, pc)
+    rows = np.column_stack([node, first, last])
+    _, group = np.unique(rows, axis=0, return_inverse=True)
+    side = np.where(ok & fwd, 1, np.where(ok & bwd, -1, 0)).astype(np.int64)
+    return (offset + group.ravel()).astype(np.int64), side
+
+
+@dataclass(frozen=True, eq=False)
+class Pieces:
+    """The connected pieces of one mode's streets.
+
+    Attributes
+    ----------
+    node_piece
+        Per node, its piece id (``-1`` for nodes the mode does not use).
+    street_km
+        Per piece, the length of its streets in km (a two-way street counted once).
+    n_nodes
+        Per piece, its number of nodes.
+    """
+
+    node_piece: NDArray[np.int64]
+    street_km: NDArray[np.float64]
+    n_nodes: NDArray[np.int64]
+
+    @property
+    def count(self) -> int:
+        """Number of pieces."""
+        return int(self.street_km.shape[0])
+
+
+def _pieces(net: RoutingNetwork, mode: str) -> Pieces:
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    usable = np.flatnonzero(np.isfinite(net.weights_s[mode]))
+    n = net.n_nodes
+    eu, ev = net.edge_u[usable], net.edge_v[usable]
+    adj = coo_matrix((np.ones(usable.size), (eu, ev)), shape=(n, n)).tocsr()
+    _, labels = connected_components(adj, directed=True, connection="weak")
+    used = np.zeros(n, dtype=bool)
+    used[eu] = True
+    used[ev] = True
+    # street km: a street walked both ways is two directed edges, count it once
+    rev = net.reverse_edge[usable]
+    twin_used = (rev >= 0) & np.isin(rev, usable)
+    once = ~twin_used | (usable < rev)
+    raw = labels[eu[once]]
+    old = np.unique(labels[used])
+    km = np.bincount(np.searchsorted(old, raw), weights=net.length_m[usable[once]] / 1000.0,
+                     minlength=old.size)
+    nodes = np.bincount(np.searchsorted(old, labels[used]), minlength=old.size)
+    first_node = np.full(old.size, n, dtype=np.int64)
+    np.minimum.at(first_node, np.searchsorted(old, labels[used]), np.flatnonzero(used))
+    order = np.lexsort((first_node, -km))
+    new_id = np.empty(old.size, dtype=np.int64)
+    new_id[order] = np.arange(old.size)
+    node_piece = np.full(n, -1, dtype=np.int64)
+    node_piece[used] = new_id[np.searchsorted(old, labels[used])]
+    return Pieces(node_piece, km[order].astype(np.float64), nodes[order].astype(np.int64))

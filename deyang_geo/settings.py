@@ -51,6 +51,24 @@ partly_covered_share: float = 0.2
 coverage_breaks_minutes: tuple[float, ...] = (5.0, 10.0, 15.0)
 #: Grid spacing in metres used to spread a community polygon's population over points.
 demand_grid_spacing_m: float = 100.0
+#: Most demand units one community may be spread over (200,000 points of a 100 m grid cover
+#: 2,000 km2, more than any county-level division of Deyang); more means a coordinate typo.
+max_demand_units_per_community: int = 200_000
+#: Plausibility limits of input tables: a larger value is reported as an error naming the
+#: file, row and column (a typo, or a number pasted into the wrong column).
+max_population_per_community: int = 1_000_000
+max_floor_area_m2: float = 1_000_000.0
+#: Largest plausible community polygon in km2 (Deyang's largest county-level division,
+#: Shifang, covers about 820 km2).
+max_community_area_km2: float = 2_000.0
+#: Plausible speeds in km/h per travel mode (low, high): a speed outside is refused.
+plausible_speeds_kmh: dict[str, tuple[float, float]] = {
+    "walk": (1.0, 8.0),
+    "walk_elderly": (0.5, 8.0),
+    "bike": (5.0, 40.0),
+    "ebike": (5.0, 50.0),
+    "drive": (5.0, 150.0),
+}
 
 #: Folder for osmnx's HTTP cache and other caches.
 cache_folder: Path = Path("cache")

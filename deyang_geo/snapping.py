@@ -11,7 +11,14 @@ from numpy.typing import ArrayLike, NDArray
 from ._errors import InputError
 from .routing import RoutingNetwork
 
-__all__ = ["EndCosts", "Snapped", "connector_speed_kmh", "end_costs", "snap_points"]
+__all__ = [
+    "EndCosts",
+    "Snapped",
+    "connector_speed_kmh",
+    "end_costs",
+    "nearest_street_m",
+    "snap_points",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,24 +157,54 @@ def _morton(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.uint64
     return spread(xi) | (spread(yi) << np.uint64(1))
 
 
-def connector_speed_kmh(net: RoutingNetwork, mode: str, walk_speed_kmh: float | None) -> float:
-    """Return the speed at which connectors are walked.
+def connector_speed_kmh(net: RoutingNetwork, mode: str,
+                        walk_speed_kmh: float | None = None) -> float:
+    """Return the speed at which connectors (point to street) are walked, in km/h.
 
-    ``walk_speed_kmh`` when given; else, for ``walk_elderly``, the network's speed of that mode
-    (``settings.walk_elderly_speed_kmh`` if unknown); else ``settings.walk_speed_kmh``.
-    For bike and drive modes the connector is still walked.
+    For walk-type modes (``walk``, ``walk_elderly``) the mode's own speed in this network
+    (:meth:`RoutingNetwork.speed_kmh`), so the connector and the streets are walked alike; for
+    ``walk``, ``walk_speed_kmh`` when given (it re-weights the streets too). For bike and drive
+    modes the connector is walked: at ``walk_speed_kmh`` when given, else the network's
+    ``walk`` speed (``settings.walk_speed_kmh`` if unknown). ``walk_speed_kmh`` never changes
+    the speed of ``walk_elderly``.
     """
-    from . import settings
-
-    if walk_speed_kmh is not None:
-        if not walk_speed_kmh > 0:
-            msg = f"walk_speed_kmh must be positive, got {walk_speed_kmh}"
-            raise InputError(msg)
-        return float(walk_speed_kmh)
+    if walk_speed_kmh is not None and not walk_speed_kmh > 0:
+        msg = f"walk_speed_kmh must be positive, got {walk_speed_kmh}"
+        raise InputError(msg)
     if mode == "walk_elderly":
-        base = net.speeds_kmh.get(mode)
-        return float(base) if isinstance(base, (int, float)) else settings.walk_elderly_speed_kmh
-    return float(settings.walk_speed_kmh)
+        own = net.speed_kmh(mode)
+        if own is not None:
+            return own
+    if walk_speed_kmh is not None:
+        return float(walk_speed_kmh)
+    walk = net.speed_kmh("walk")
+    if walk is None:  # pragma: no cover - settings always define a walking speed
+        from . import settings
+
+        return float(settings.walk_speed_kmh)
+    return walk
+
+
+def nearest_street_m(net: RoutingNetwork, x: ArrayLike, y: ArrayLike, *,
+                     mode: str = "walk") -> NDArray[np.float64]:
+    """Return the distance in metres from each point to the nearest street ``mode`` may use.
+
+    Without a distance limit (used to explain why a point was not snapped); ``nan`` for
+    missing coordinates or when the mode has no street.
+    """
+    net.check_mode(mode)
+    xa = np.asarray(x, dtype=np.float64).ravel()
+    ya = np.asarray(y, dtype=np.float64).ravel()
+    out = np.full(xa.size, np.nan)
+    ok = np.isfinite(xa) & np.isfinite(ya)
+    edges, tree = _snap_index(net, mode)
+    if ok.any() and edges.size:
+        pts = shapely.points(xa[ok], ya[ok])
+        (qi, _), dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
+        found = np.full(int(ok.sum()), np.nan)
+        found[qi] = dist
+        out[ok] = found
+    return out
 
 
 @dataclass(frozen=True, eq=False)

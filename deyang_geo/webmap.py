@@ -1456,3 +1456,94 @@ def render_map(m: folium.Map) -> str:
         counter += 1
         stack.extend(element._children.values())
     return str(root.render())
+
+
+#: Gini classes of the township equity shading: upper bound, colour (light: even access).
+_GINI_CLASSES: tuple[tuple[float, str], ...] = (
+    (0.1, "#fee5d9"), (0.2, "#fcae91"), (0.3, "#fb6a4a"), (0.4, "#de2d26"),
+    (float("inf"), "#a50f15"),
+)
+
+
+def add_township_equity(
+    m: folium.Map,
+    *,
+    communities: gpd.GeoDataFrame,
+    equity: pd.DataFrame,
+    categories: Sequence[str] | None = None,
+    lang: Lang = "both",
+    amap: bool = False,
+) -> folium.Map:
+    """Shade townships by the population-weighted Gini of minutes, one layer per category.
+
+    Township shapes are the union of their communities (points count as 300 m discs). Only
+    the first category's layer is shown at first; a tooltip gives Gini, Palma, mean minutes
+    and the share of people in the study area's worst-served decile.
+
+    Parameters
+    ----------
+    m
+        A map from :func:`study_map` (layers are added to it and it is returned).
+    communities
+        Communities with ``township`` and geometry, any CRS.
+    equity
+        :attr:`deyang_geo.equity.EquityResult.table`.
+    categories
+        Categories to draw (default all in ``equity``).
+    lang
+        Label language.
+    amap
+        Shift to GCJ-02 like the map's other layers (Amap tiles).
+
+    Returns
+    -------
+    folium.Map
+        ``m``.
+    """
+    if "township" not in communities.columns or not len(equity):
+        return m
+    comm = to_wgs84(communities)
+    metric = _metric(comm)
+    geoms = metric.geometry.where(metric.geom_type.isin(["Polygon", "MultiPolygon"]),
+                                  metric.geometry.buffer(300.0))
+    shapes = (gpd.GeoDataFrame({"township": comm["township"].astype(str).to_numpy()},
+                               geometry=geoms.to_numpy(), crs=metric.crs)
+              .dissolve("township", sort=True).to_crs(4326))
+    table = equity[equity["scope"] == "township"]
+    cats = list(categories) if categories is not None else sorted(set(table["category"]))
+
+    def t(zh: str, en: str) -> str:
+        return label(zh, en, lang)
+
+    prepared = _prepare_geometry(shapes.geometry.to_numpy(), simplify_m=5.0, gcj02=amap)
+    for i, cat in enumerate(cats):
+        rows = table[table["category"] == cat].set_index("group")
+        features = []
+        for township, geom in zip(shapes.index, prepared, strict=True):
+            if township not in rows.index:
+                continue
+            r = rows.loc[township]
+            gini = float(r["gini"])
+            colour = next((c for bound, c in _GINI_CLASSES if gini < bound), "#cccccc")
+            features.append({"type": "Feature", "geometry": shapely.geometry.mapping(geom),
+                             "properties": {
+                                 "township": str(township), "gini": f"{gini:.3f}",
+                                 "palma": f"{float(r['palma']):.2f}",
+                                 "minutes": f"{float(r['value_mean']):.1f}",
+                                 "worst": f"{float(r['worst_decile_share']):.0%}",
+                                 "colour": colour}})
+        if not features:
+            continue
+        group = folium.FeatureGroup(
+            name=html.escape(f"{t('乡镇公平性', 'Township equity')}: {cat}"), show=i == 0)
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": features},
+            style_function=lambda f: {"fillColor": f["properties"]["colour"], "color": "#555",
+                                      "weight": 1, "fillOpacity": 0.45},
+            tooltip=folium.GeoJsonTooltip(
+                fields=["township", "gini", "palma", "minutes", "worst"],
+                aliases=[t("乡镇", "Township"), t("基尼系数", "Gini"), "Palma",
+                         t("平均分钟", "mean minutes"), t("最差10%人口占比", "worst decile")]),
+        ).add_to(group)
+        group.add_to(m)
+    return m

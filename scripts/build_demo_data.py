@@ -20,6 +20,10 @@ What it writes (all GeoJSON in WGS-84, coordinates rounded to 6 decimals, keys s
 - ``communities.geojson``: SYNTHETIC urban 社区 (polygons) and rural 村 (points).
 - ``facilities.geojson``: SYNTHETIC existing facilities, placed unevenly so that gaps exist.
 - ``candidates.geojson``: SYNTHETIC candidate sites (idle public buildings, vacant lots).
+- ``population_synthetic.tif``: a SYNTHETIC 100 m population raster (people per cell, UTM 48N,
+  GeoTIFF like WorldPop's) spread from the synthetic communities: evenly (with a seeded
+  +-30 % texture) over urban polygons, a Gaussian blob around each village; each community's
+  sum is off its table population by a seeded factor 0.85-1.15, as a real raster would be.
 
 The synthetic world is designed in a local metric frame (metres, rotated 8 degrees like the
 street grid) centred on Deyang's city centre (104.39E 31.13N, WGS-84) and converted to WGS-84
@@ -1524,6 +1528,9 @@ def build(out: Path, *, boundaries: bool = True) -> dict[str, Path]:
     written["communities"] = write_text_atomic(
         out / "communities.geojson", feature_collection(feats, name="jingyang_communities"))
 
+    written["population"] = write_bytes_atomic(out / "population_synthetic.tif",
+                                               population_raster(communities, frame))
+
     walk_ways = [w for w in ways if _walkable(w.tags)]
     walk_lines = [LineString(xy[w.nodes]) for w in walk_ways]
     placer = Placer(walk_lines, land, np.random.default_rng([SEED, 7]))
@@ -1537,6 +1544,57 @@ def build(out: Path, *, boundaries: bool = True) -> dict[str, Path]:
         [(Point(frame.to_lonlat(c.point)[0]), c.props) for c in candidates],
         name="jingyang_candidates"))
     return written
+
+
+POPULATION_CELL_M = 100.0
+POPULATION_NODATA = -99999.0
+
+
+def population_raster(communities: list[Community], frame: Frame) -> bytes:
+    """Return a SYNTHETIC population GeoTIFF (float32, 100 m, EPSG:32648) as bytes."""
+    import rasterio
+    from affine import Affine
+    from rasterio.io import MemoryFile
+
+    rng = np.random.default_rng([SEED, 11])
+    to_utm = pyproj.Transformer.from_crs("EPSG:4326", LOCAL_CRS, always_xy=True)
+    geoms = [shapely.transform(frame.geometry_to_lonlat(c.geom),
+                               lambda xy: np.column_stack(to_utm.transform(xy[:, 0], xy[:, 1])))
+             for c in communities]
+    cell = POPULATION_CELL_M
+    bounds = np.array([g.buffer(1000.0).bounds for g in geoms])
+    x0 = math.floor(bounds[:, 0].min() / cell) * cell
+    y1 = math.ceil(bounds[:, 3].max() / cell) * cell
+    width = math.ceil((bounds[:, 2].max() - x0) / cell)
+    height = math.ceil((y1 - bounds[:, 1].min()) / cell)
+    xs = x0 + (np.arange(width) + 0.5) * cell
+    ys = y1 - (np.arange(height) + 0.5) * cell
+    gx, gy = np.meshgrid(xs, ys)
+    grid = np.zeros((height, width))
+    texture = rng.uniform(0.7, 1.3, size=grid.shape)
+    for com, geom in zip(communities, geoms, strict=True):
+        factor = rng.uniform(0.85, 1.15)
+        if com.kind == "urban":
+            inside = shapely.contains_xy(geom, gx, gy)
+            if not inside.any():
+                continue
+            weight = np.where(inside, texture, 0.0)
+        else:
+            px, py = geom.x, geom.y
+            d2 = (gx - px) ** 2 + (gy - py) ** 2
+            weight = np.where(d2 < 360.0**2, np.exp(-d2 / (2 * 120.0**2)), 0.0)
+        grid += com.population * factor * weight / weight.sum()
+    data = np.where(grid > 0.05, grid, POPULATION_NODATA).astype(np.float32)
+    profile = {"driver": "GTiff", "height": height, "width": width, "count": 1,
+               "dtype": "float32", "crs": rasterio.crs.CRS.from_epsg(32648),
+               "transform": Affine(cell, 0.0, x0, 0.0, -cell, y1),
+               "nodata": POPULATION_NODATA, "compress": "deflate", "predictor": 3}
+    with MemoryFile() as mem:
+        with mem.open(**profile) as ds:
+            ds.write(data, 1)
+            ds.update_tags(SOURCE=SYNTHETIC_SOURCE, UNITS="people per cell",
+                           NOTE="SYNTHETIC demo population raster, not real data / 合成数据")
+        return bytes(mem.read())
 
 
 def _walkable(tags: dict[str, str]) -> bool:

@@ -411,7 +411,8 @@ def test_builder_reproduces_committed_files(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         written = builder.build(tmp_path, boundaries=False)
-    assert set(written) == {"network", "context", "communities", "facilities", "candidates"}
+    assert set(written) == {"network", "context", "communities", "facilities", "candidates",
+                            "population"}
     committed = demo_data_dir()
     for path in written.values():
         assert path.read_bytes() == (committed / path.name).read_bytes(), path.name

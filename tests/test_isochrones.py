@@ -65,17 +65,19 @@ def test_substrings_match_shapely_ops():
         assert g.equals_exact(want, 1e-9)
 
 
+@pytest.mark.parametrize("direction", ["to_facility", "from_facility"])
 @pytest.mark.parametrize("one_way", [False, True])
-def test_reached_lines_contain_exactly_the_reached_parts(one_way):
+def test_reached_lines_contain_exactly_the_reached_parts(one_way, direction):
     net = grid(one_way_row=one_way)
     fx, fy = np.array([130.0, 330.0]), np.array([8.0, 260.0])
     s = snap_points(net, fx, fy)
     pts = sample_edges(net)
     t = snap_points(net, shapely.get_x(pts), shapely.get_y(pts), max_snap_m=1e-6)
     assert t.snapped.all()
-    minutes, _ = nearest_minutes(net, s, t, mode="walk")
+    minutes, _ = nearest_minutes(net, s, t, mode="walk", direction=direction)
     breaks = [1.0, 2.5, 4.0]
-    lines = reached_lines(net, s, fx, fy, mode="walk", breaks_minutes=breaks)
+    lines = reached_lines(net, s, fx, fy, mode="walk", breaks_minutes=breaks,
+                          direction=direction)
     for b, line in zip(breaks, lines, strict=True):
         d = shapely.distance(pts, line)
         inside = minutes <= b - 1e-9
@@ -91,11 +93,17 @@ def test_one_way_edge_reached_in_its_direction_only():
     # source at the middle of the bottom row's first street (x=50, y=0), east-bound only
     s = snap_points(net, [50.0], [0.0])
     (line,) = reached_lines(net, s, np.array([50.0]), np.array([0.0]), mode="walk",
-                            breaks_minutes=[0.5])
+                            breaks_minutes=[0.5], direction="from_facility")
     # 30 s at 4 km/h = 33.3 m: east to x=83.3, nothing west of the source
     assert shapely.distance(shapely.Point(80.0, 0.0), line) < 1e-9
     assert shapely.distance(shapely.Point(86.0, 0.0), line) > 1.0
     assert shapely.distance(shapely.Point(45.0, 0.0), line) > 1.0
+    # walking to the facility (the default): from the west, x=16.7..50, not from the east
+    (line,) = reached_lines(net, s, np.array([50.0]), np.array([0.0]), mode="walk",
+                            breaks_minutes=[0.5])
+    assert shapely.distance(shapely.Point(20.0, 0.0), line) < 1e-9
+    assert shapely.distance(shapely.Point(14.0, 0.0), line) > 1.0
+    assert shapely.distance(shapely.Point(55.0, 0.0), line) > 1.0
 
 
 def test_isochrones_per_category_with_holes():

@@ -235,14 +235,35 @@ def test_no_simplify_keeps_every_node() -> None:
 
 
 # --------------------------------------------------------------------------- rules
+def test_exclude_trunk_leaves_trunks_out_of_walking() -> None:
+    assert N.way_modes({"highway": "trunk"}, ("walk",), exclude_trunk=True) == (0, 0)
+    assert N.way_modes({"highway": "trunk", "foot": "yes"}, ("walk",), exclude_trunk=True) == (
+        0, 0)
+    assert N.way_modes({"highway": "primary"}, ("walk",), exclude_trunk=True) == (1, 1)
+
+
 @pytest.mark.parametrize(("tags", "expected"), [
     ({"highway": "residential"}, ("wbd", "wbd")),
     ({"highway": "residential", "oneway": "yes"}, ("wbd", "w")),
     ({"highway": "residential", "oneway": "-1"}, ("w", "wbd")),
     ({"highway": "residential", "oneway": "yes", "oneway:bicycle": "no"}, ("wbd", "wb")),
     ({"highway": "primary", "junction": "roundabout"}, ("wbd", "w")),
-    ({"highway": "trunk"}, ("d", "d")),
+    # trunk roads are walkable (issue 11: urban arterials, national roads through towns)...
+    ({"highway": "trunk"}, ("wd", "wd")),
+    ({"highway": "trunk_link", "oneway": "yes"}, ("wd", "w")),
     ({"highway": "trunk", "foot": "yes"}, ("wd", "wd")),
+    # ...unless their tags say walkers may not or cannot use them
+    ({"highway": "trunk", "foot": "no"}, ("d", "d")),
+    ({"highway": "trunk", "access": "no"}, ("", "")),
+    ({"highway": "trunk", "access": "private"}, ("", "")),
+    ({"highway": "trunk", "motorroad": "yes"}, ("d", "d")),
+    ({"highway": "trunk", "motorroad": "yes", "foot": "yes"}, ("d", "d")),
+    ({"highway": "trunk", "sidewalk": "no"}, ("d", "d")),
+    ({"highway": "trunk", "sidewalk": "none"}, ("d", "d")),
+    ({"highway": "trunk", "sidewalk:both": "no"}, ("d", "d")),
+    ({"highway": "trunk", "sidewalk:left": "no", "sidewalk:right": "no"}, ("d", "d")),
+    ({"highway": "trunk", "sidewalk:left": "no", "sidewalk:right": "yes"}, ("wd", "wd")),
+    ({"highway": "trunk", "sidewalk": "both"}, ("wd", "wd")),
     ({"highway": "motorway"}, ("d", "")),
     ({"highway": "footway"}, ("w", "w")),
     ({"highway": "footway", "bicycle": "designated"}, ("wb", "wb")),
@@ -609,11 +630,72 @@ def _write_xml(src: Path, dst: Path, keep: Any) -> None:
                 writer.add_way(obj)
 
 
+_WALK_ALLOW = {"yes", "designated", "permissive"}
+_WALK_DENY = {"no", "private", "use_sidepath", "agricultural", "forestry", "emergency", "psv",
+              "bus", "delivery", "military"}
+
+
+def osmnx_walk_rule(tags: dict[str, str]) -> bool:
+    """osmnx's own walk filter (its Overpass query), applied to a way's tags."""
+    import re
+
+    from osmnx import _overpass
+
+    for key, op, rx in re.findall(r'\["([^"]+)"(?:(!~)"([^"]*)")?\]',
+                                  _overpass._get_network_filter("walk")):
+        if not op and key not in tags:
+            return False
+        if op and key in tags and re.search(rx, tags[key]):
+            return False
+    return True
+
+
+def osmnx_walk_rule_adjusted(tags: dict[str, str]) -> bool:
+    """osmnx's walk filter adjusted by exactly the differences deyang-geo makes on purpose."""
+    highway = tags.get("highway", "")
+    foot = tags.get("foot")
+    first = foot if foot is not None else tags.get("access")
+    no_sidewalk = (tags.get("sidewalk") in {"no", "none"}
+                   or tags.get("sidewalk:both") in {"no", "none"}
+                   or (tags.get("sidewalk:left") in {"no", "none"}
+                       and tags.get("sidewalk:right") in {"no", "none"}))
+    sidewalk_keys = ("sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right")
+    # 1. a sidewalk mapped separately does not take the way itself away from walkers
+    as_osmnx = {k: v for k, v in tags.items() if k not in sidewalk_keys}
+    # 2. foot=yes|designated|permissive decides before access, and opens motor roads and
+    #    cycleways
+    if foot in _WALK_ALLOW:
+        as_osmnx.pop("access", None)
+        if "motor" in highway or "cycleway" in highway:
+            as_osmnx["highway"] = "residential"
+    ok = osmnx_walk_rule(as_osmnx)
+    # 3. more access values close a way to walkers (access=no, use_sidepath...), foot first
+    if first in _WALK_DENY:
+        ok = False
+    # 4. more unbuilt highway types
+    if highway in {"disused", "escape", "busway", "emergency_bay"}:
+        ok = False
+    # 5. trunk roads: walkable unless motorroad=yes or no sidewalk (issue 11)
+    if highway in {"trunk", "trunk_link"} and (tags.get("motorroad") == "yes" or no_sidewalk
+                                               or first in _WALK_DENY):
+        ok = False
+    return ok
+
+
 def _walk_matches_osmnx(pbf: Path, tmp_path: Path) -> None:
+    import osmium
     import osmnx as ox
 
+    # the rules agree way by way (osmnx's rule adjusted by our deliberate differences)
+    n_ways = 0
+    for w in osmium.FileProcessor(str(pbf), osmium.osm.WAY).with_filter(
+            osmium.filter.KeyFilter("highway")):
+        tags = dict(w.tags)
+        assert (N.way_modes(tags, ("walk",))[0] != 0) == osmnx_walk_rule_adjusted(tags), tags
+        n_ways += 1
+    assert n_ways > 10
     xml = tmp_path / "walk.osm"
-    _write_xml(pbf, xml, lambda tags: N.way_modes(tags, ("walk",))[0] != 0)
+    _write_xml(pbf, xml, osmnx_walk_rule_adjusted)
     ref = ox.graph_from_xml(xml, bidirectional=True, retain_all=True)
     ours = N.graph_from_osm_file(xml, modes="walk", retain_all=True, drop_disconnected=False)
     assert set(ours.nodes) == set(ref.nodes)
@@ -622,6 +704,83 @@ def _walk_matches_osmnx(pbf: Path, tmp_path: Path) -> None:
     assert a == b
     for *_, d in ours.edges(data=True):
         assert d["travel_time_walk"] == pytest.approx(d["length"] / (4.0 / 3.6))
+
+
+@pytest.mark.parametrize("tags", [
+    {"highway": "trunk"}, {"highway": "trunk_link"}, {"highway": "trunk", "sidewalk": "no"},
+    {"highway": "trunk", "motorroad": "yes", "foot": "yes"}, {"highway": "trunk", "foot": "no"},
+    {"highway": "cycleway", "foot": "yes"}, {"highway": "primary", "access": "no"},
+    {"highway": "footway", "sidewalk": "separate"}, {"highway": "motorway", "foot": "yes"},
+    {"highway": "service", "service": "private", "foot": "yes"}, {"highway": "disused"},
+    {"highway": "residential", "access": "private", "foot": "yes"},
+])
+def test_walk_rule_is_osmnx_adjusted(tags: dict[str, str]) -> None:
+    assert (N.way_modes(tags, ("walk",))[0] != 0) == osmnx_walk_rule_adjusted(tags)
+
+
+def _trunk_town_osm(path: Path, trunk_tags: str = "") -> None:
+    """Two districts (1 km of residential street each) joined by a trunk road over a river."""
+    lines = ['<?xml version="1.0"?>', '<osm version="0.6">']
+    lines.extend(f'<node id="{i + 1 + off}" lat="{lat}" lon="{104.3900 + i * 0.0011:.4f}"/>'
+                 for off, lat in ((0, "31.1300"), (100, "31.1400")) for i in range(12))
+    nds = "".join(f'<nd ref="{i + 1}"/>' for i in range(12))
+    lines.append(f'<way id="1">{nds}<tag k="highway" v="residential"/></way>')
+    nds = "".join(f'<nd ref="{i + 101}"/>' for i in range(12))
+    lines.append(f'<way id="2">{nds}<tag k="highway" v="residential"/></way>')
+    lines.append(f'<way id="3"><nd ref="6"/><nd ref="106"/><tag k="highway" v="trunk"/>'
+                 f'{trunk_tags}</way>')
+    lines.append("</osm>")
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def test_trunk_roads_stay_walkable(tmp_path: Path) -> None:
+    # issue 11 item 7: every trunk without foot=yes was dropped, cutting off the far district
+    path = tmp_path / "town.osm"
+    _trunk_town_osm(path)
+    G = N.graph_from_osm_file(path, modes=("walk", "drive"))
+    assert {101, 112} <= set(G.nodes)
+    assert any("travel_time_walk" in d for d in G.get_edge_data(6, 106).values())
+    assert N.network_summary(G).components["walk"] == 1
+    # the setting to exclude trunk roads: the far district is then its own piece
+    H = N.graph_from_osm_file(path, modes=("walk", "drive"), exclude_trunk=True)
+    assert not any("travel_time_walk" in d for d in H.get_edge_data(6, 106).values())
+    assert any("travel_time_drive" in d for d in H.get_edge_data(6, 106).values())
+    # a trunk whose tags say there is no sidewalk is not walked
+    _trunk_town_osm(path, '<tag k="sidewalk" v="no"/>')
+    K = N.graph_from_osm_file(path, modes=("walk", "drive"))
+    assert not any("travel_time_walk" in d for d in K.get_edge_data(6, 106).values())
+
+
+def test_cli_network_exclude_trunk(tmp_path: Path) -> None:
+    from deyang_geo.cli import main
+
+    path = tmp_path / "town.osm"
+    _trunk_town_osm(path)
+    for flag, walked in (([], True), (["--exclude-trunk"], False)):
+        out = tmp_path / f"g{len(flag)}.graphml"
+        assert main(["network", "--osm", str(path), "--mode", "walk,drive", *flag,
+                     "--out", str(out)]) == 0
+        G = N.load_graph(out)
+        assert any("travel_time_walk" in d for d in G.get_edge_data(6, 106).values()) is walked
+
+
+def test_pieces_with_streets_are_kept(tmp_path: Path) -> None:
+    # issue 11 item 8: only the largest piece was kept, dropping whole towns
+    path = tmp_path / "town.osm"
+    _trunk_town_osm(path, '<tag k="foot" v="no"/>')
+    G = N.graph_from_osm_file(path, modes=("walk", "drive"))
+    assert {1, 12, 101, 112} <= set(G.nodes)  # the two districts are both kept
+    s = N.network_summary(G)
+    assert s.components["walk"] == 2
+    assert G.graph["disconnected"]["walk"]["pieces"] == 1
+    assert "kept 1 disconnected piece(s)" in str(s)
+    # a sliver (under min_piece_km) is dropped, with a count
+    small = N.graph_from_osm_file(path, modes="walk", min_piece_km=5.0)
+    assert G.graph["dropped_pieces"]["pieces"] == 0
+    assert small.graph["dropped_pieces"] == {"pieces": 1, "nodes": 12}
+    assert not {101, 112} & set(small.nodes)
+    with pytest.raises(NetworkError, match="min_piece_km"):
+        N.graph_from_osm_file(path, modes="walk", min_piece_km=-1.0)
 
 
 def test_pyrosm_test_pbf_matches_osmnx(tmp_path: Path) -> None:
@@ -652,5 +811,12 @@ def test_andorra_matches_osmnx(tmp_path: Path) -> None:
     G = N.graph_from_osm_file(ANDORRA, boundary=shapely.box(1.50, 42.49, 1.56, 42.53))
     s = N.network_summary(G)
     assert s.crs == "EPSG:32631"
-    assert all(s.components[m] == 1 for m in s.modes)
+    # the main piece, and the pieces of min_piece_km or more (issue 11): slivers dropped
+    for m in s.modes:
+        info = s.disconnected[m]
+        assert s.components[m] == 1 + info["pieces"] - info["dropped_pieces"]
+    assert s.components["walk"] > 1
+    only_main = N.graph_from_osm_file(ANDORRA, boundary=shapely.box(1.50, 42.49, 1.56, 42.53),
+                                      min_piece_km=math.inf)
+    assert all(c == 1 for c in N.network_summary(only_main).components.values())
     assert s.street_km["walk"] > s.street_km["drive"] > 0

@@ -117,6 +117,84 @@ def test_walk_speed_rescales_walk_weights_only():
         net.csr("bike")
 
 
+def test_with_speed_reweights_one_mode_only():
+    G = square_graph()
+    G.graph["modes"] = ("walk", "walk_elderly", "drive")
+    G.graph["speeds_kmh"] = {"walk": 4.0, "walk_elderly": 2.5, "drive": "maxspeed"}
+    for *_, d in G.edges(data=True):
+        d["travel_time_walk_elderly"] = d["length"] / (2.5 / 3.6)
+    net = RoutingNetwork.from_graph(G)
+    assert net.speed_kmh("walk_elderly") == 2.5
+    assert net.speed_kmh("drive") is None
+    fast = net.with_speed("walk", 5.0)
+    assert fast.speeds_kmh["walk"] == 5.0
+    assert fast.speeds_kmh["walk_elderly"] == 2.5
+    np.testing.assert_allclose(fast.weights_s["walk"], 100.0 / (5 / 3.6))
+    assert fast.weights_s["walk_elderly"] is net.weights_s["walk_elderly"]
+    assert net.with_speed("walk", 5.0) is fast  # cached
+    assert net.with_speed("walk", 4.0) is net
+    np.testing.assert_allclose(fast.csr("walk").weights_s, 100.0 / (5 / 3.6))
+    # walk_speed_kmh is the speed of walk, never of walk_elderly
+    assert net.weights_for("walk_elderly", walk_speed_kmh=4.0) is net.weights_s["walk_elderly"]
+    with pytest.raises(InputError, match="no single speed"):
+        net.with_speed("drive", 30.0)
+    with pytest.raises(InputError, match="positive"):
+        net.with_speed("walk", -1.0)
+
+
+def test_reverse_csr_is_the_transpose():
+    import scipy.sparse
+
+    net = RoutingNetwork.from_graph(square_graph())
+    for mode in ("walk", "drive"):
+        fwd, rev = net.csr(mode), net.csr(mode, reverse=True)
+        n = net.n_nodes
+        a = scipy.sparse.csr_array((fwd.weights_s, fwd.indices, fwd.indptr), shape=(n, n))
+        b = scipy.sparse.csr_array((rev.weights_s, rev.indices, rev.indptr), shape=(n, n))
+        np.testing.assert_allclose(a.T.toarray(), b.toarray())
+        # edge ids point at edges whose head is the row
+        rows = np.repeat(np.arange(n), np.diff(rev.indptr))
+        np.testing.assert_array_equal(net.edge_v[rev.edge], rows)
+
+
+def test_self_loops_pair_with_the_loop_drawn_the_other_way():
+    G = square_graph()
+    loop = shapely.LineString([(0, 0), (-30, 0), (-30, -30), (0, 0)])
+    other = shapely.LineString([(0, 0), (-50, 0), (-50, -50), (0, 0)])
+    for geom in (loop, loop.reverse(), other):  # `other` is a one-way loop: no twin
+        G.add_edge(10, 10, length=geom.length, geometry=geom,
+                   travel_time_walk=geom.length / WALK_MS)
+    net = RoutingNetwork.from_graph(G)
+    loops = np.flatnonzero(net.edge_u == net.edge_v)
+    assert loops.size == 3
+    rev = net.reverse_edge
+    paired = [e for e in loops if rev[e] >= 0]
+    assert len(paired) == 2
+    a, b = paired
+    assert rev[a] == b
+    assert rev[b] == a
+    assert net.geometry[a].equals_exact(net.geometry[b].reverse(), 0)
+    (lonely,) = [e for e in loops if rev[e] < 0]
+    assert net.geometry[lonely].equals(other)
+
+
+def test_pieces_numbered_by_street_length():
+    G = square_graph()
+    G.add_node(50, x=1000.0, y=0.0)
+    G.add_node(60, x=1000.0, y=30.0)
+    line = shapely.LineString([(1000, 0), (1000, 30)])
+    G.add_edge(50, 60, length=30.0, geometry=line, travel_time_walk=30 / WALK_MS)
+    G.add_edge(60, 50, length=30.0, geometry=line.reverse(), travel_time_walk=30 / WALK_MS)
+    net = RoutingNetwork.from_graph(G)
+    p = net.pieces("walk")
+    assert p.node_piece.tolist() == [0, 0, 0, 0, 1, 1]
+    np.testing.assert_allclose(p.street_km, [0.4, 0.03])
+    assert p.n_nodes.tolist() == [4, 2]
+    d = net.pieces("drive")  # only 10->20 is drivable
+    assert d.node_piece.tolist() == [0, 0, -1, -1, -1, -1]
+    assert net.with_speed("walk", 5.0).pieces("walk") is p
+
+
 def test_save_load_round_trip(tmp_path):
     net = RoutingNetwork.from_graph(square_graph())
     path = net.save(tmp_path / "net.npz")

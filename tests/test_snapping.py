@@ -135,5 +135,9 @@ def test_connector_speed():
     assert connector_speed_kmh(net, "drive", None) == settings.walk_speed_kmh
     assert connector_speed_kmh(net, "drive", 5.0) == 5.0
     assert connector_speed_kmh(net, "walk_elderly", None) == settings.walk_elderly_speed_kmh
+    # a walking mode's connector is walked at that mode's own speed in the network
+    assert connector_speed_kmh(net, "walk_elderly", 5.0) == settings.walk_elderly_speed_kmh
+    assert connector_speed_kmh(net.with_speed("walk", 3.0), "walk", None) == 3.0
+    assert connector_speed_kmh(net.with_speed("walk", 3.0), "drive", None) == 3.0
     with pytest.raises(InputError):
         connector_speed_kmh(net, "walk", -1.0)

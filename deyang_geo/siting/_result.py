@@ -15,7 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
-from deyang_geo.io import atomic_path, write_text_atomic
+from deyang_geo.io import atomic_path, write_csv_atomic, write_text_atomic
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -168,15 +168,12 @@ class SitingResult:
             if col in flat.columns:  # people: one decimal is plenty (weights are fractional)
                 flat[col] = flat[col].astype(float).round(1)
         plain = flat.drop(columns=["geometry"], errors="ignore")
-        written["sites.csv"] = write_text_atomic(out / "sites.csv",
-                                                 pd.DataFrame(plain).to_csv(index=False),
-                                                 encoding="utf-8-sig")
+        written["sites.csv"] = write_csv_atomic(pd.DataFrame(plain), out / "sites.csv")
         alternatives = self.alternatives.copy()
         for col in ("objective_if_swapped", "objective_change"):
             if col in alternatives.columns:
                 alternatives[col] = alternatives[col].astype(float).round(1)
-        written["alternatives.csv"] = write_text_atomic(
-            out / "alternatives.csv", alternatives.to_csv(index=False), encoding="utf-8-sig")
+        written["alternatives.csv"] = write_csv_atomic(alternatives, out / "alternatives.csv")
         if "geometry" in flat.columns:
             import geopandas as gpd
 
@@ -193,12 +190,11 @@ class SitingResult:
                 per.insert(1, "division", [lookup.get(c) for c in per["community_id"]])
                 div = (per.drop(columns=["community_id"])
                        .groupby("division", sort=True, dropna=False).sum().reset_index())
-                written["division_coverage.csv"] = write_text_atomic(
-                    out / "division_coverage.csv", div.to_csv(index=False),
-                    encoding="utf-8-sig")
+                written["division_coverage.csv"] = write_csv_atomic(
+                    div, out / "division_coverage.csv")
                 summary["divisions"] = div.to_dict(orient="records")
-            written["community_coverage.csv"] = write_text_atomic(
-                out / "community_coverage.csv", per.to_csv(index=False), encoding="utf-8-sig")
+            written["community_coverage.csv"] = write_csv_atomic(
+                per, out / "community_coverage.csv")
         if extra_summary:
             summary.update(extra_summary)
         written["summary.json"] = write_text_atomic(

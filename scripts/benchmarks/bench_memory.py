@@ -1,0 +1,182 @@
+"""Peak memory of coverage and compliance on 100,000 and 1,000,000 demand rows.
+
+A planner's communities CSV with N rows (points in central Deyang, WGS-84) and a facilities CSV
+(7 categories x 40 facilities) are written once per size; then one fresh process per size
+runs what ``access`` and ``compliance`` run: read the CSVs, demand units, minutes to the
+nearest facility, coverage (and its CSVs), compliance (reach sets, 2SFCA, its CSVs and
+workbook), on a synthetic walk grid of 250 x 250 nodes (60 m spacing, 15 km across). Peak
+resident memory (ru_maxrss) is printed after each step, so the step that sets the peak shows.
+
+Usage: python scripts/benchmarks/bench_memory.py [--rows 100000,1000000] [--timeout-s 3600]
+       [--no-compliance]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+SIZE = 250
+SPACING_M = 60.0
+ORIGIN = (405_000.0, 3_440_000.0)  # UTM 48N, central Deyang
+CATEGORIES = ("service_station", "health_room", "fitness_station", "elderly_daycare",
+              "childrens_home", "culture_sports", "library_room")
+
+
+def _network() -> object:
+    from deyang_geo.routing import RoutingNetwork
+
+    rng = np.random.default_rng(7)
+    n = SIZE * SIZE
+    ii, jj = np.divmod(np.arange(n), SIZE)
+    x = ORIGIN[0] + jj * SPACING_M + rng.uniform(-10, 10, n)
+    y = ORIGIN[1] + ii * SPACING_M + rng.uniform(-10, 10, n)
+    node = np.arange(n).reshape(SIZE, SIZE)
+    h = np.stack([node[:, :-1].ravel(), node[:, 1:].ravel()], axis=1)
+    v = np.stack([node[:-1, :].ravel(), node[1:, :].ravel()], axis=1)
+    und = np.concatenate([h, v])
+    u = np.concatenate([und[:, 0], und[:, 1]])
+    w = np.concatenate([und[:, 1], und[:, 0]])
+    length = np.hypot(x[u] - x[w], y[u] - y[w])
+    return RoutingNetwork.from_arrays(
+        "EPSG:32648", node_ids=np.arange(n, dtype=np.int64), x=x, y=y, edge_u=u, edge_v=w,
+        length_m=length, weights_s={"walk": length / (4.0 / 3.6)}, speeds_kmh={"walk": 4.0},
+        source="synthetic grid (benchmark)")
+
+
+def write_inputs(folder: Path, rows: int) -> tuple[Path, Path]:
+    """Write the synthetic communities and facilities CSVs (labelled synthetic)."""
+    import pandas as pd
+    from pyproj import Transformer
+
+    to_wgs = Transformer.from_crs("EPSG:32648", "EPSG:4326", always_xy=True)
+    rng = np.random.default_rng(rows)
+    extent = (SIZE - 1) * SPACING_M
+    x = ORIGIN[0] + rng.uniform(0, extent, rows)
+    y = ORIGIN[1] + rng.uniform(0, extent, rows)
+    lon, lat = to_wgs.transform(x, y)
+    population = rng.integers(50, 5000, rows)
+    communities = pd.DataFrame({
+        "id": [f"C{i:07d}" for i in range(rows)],
+        "name": [f"社区{i}" for i in range(rows)],
+        "population": population,
+        "households": population // 3,
+        "township": [f"街道{i % 97}" for i in range(rows)],
+        "division": ["旌阳区", "罗江区", "广汉市", "什邡市", "绵竹市", "中江县"] * (rows // 6)
+        + ["旌阳区"] * (rows % 6),
+        "lon": np.round(lon, 6), "lat": np.round(lat, 6), "synthetic": True,
+    })
+    com_path = folder / f"communities_{rows}.csv"
+    communities.to_csv(com_path, index=False)
+    n_fac = 40
+    fx = ORIGIN[0] + rng.uniform(0, extent, n_fac * len(CATEGORIES))
+    fy = ORIGIN[1] + rng.uniform(0, extent, n_fac * len(CATEGORIES))
+    flon, flat = to_wgs.transform(fx, fy)
+    facilities = pd.DataFrame({
+        "id": [f"F{i}" for i in range(len(fx))],
+        "category": np.repeat(CATEGORIES, n_fac),
+        "floor_area_m2": rng.uniform(50, 800, len(fx)).round(1),
+        "lon": np.round(flon, 6), "lat": np.round(flat, 6), "synthetic": True,
+    })
+    fac_path = folder / "facilities.csv"
+    facilities.to_csv(fac_path, index=False)
+    return com_path, fac_path
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_child(com_path: Path, fac_path: Path, out: Path, *, with_compliance: bool) -> None:
+    """Run the steps in this process and print one JSON line per step."""
+    from deyang_geo.access import minutes_to_nearest, reach_set
+    from deyang_geo.compliance import evaluate_compliance
+    from deyang_geo.coverage import compute_coverage
+    from deyang_geo.demand import demand_units
+    from deyang_geo.io import read_communities, read_facilities
+    from deyang_geo.snapping import snap_points
+
+    t0 = time.perf_counter()
+
+    def report(step: str) -> None:
+        print(json.dumps({"step": step, "peak_rss_mb": round(_peak_mb()),
+                          "elapsed_s": round(time.perf_counter() - t0, 1)}), flush=True)
+
+    net = _network()
+    report("network")
+    communities = read_communities(com_path)
+    facilities = read_facilities(fac_path)
+    report("read")
+    units = demand_units(communities, crs=net.crs)
+    report("demand")
+    access = minutes_to_nearest(net, units, facilities, mode="walk")
+    report("access")
+    coverage = compute_coverage(access, units, communities, threshold_minutes=15.0)
+    coverage.write(out / "coverage")
+    report("coverage")
+    if not with_compliance:
+        return
+    unit_xy = units.geometry.to_crs(net.crs)
+    units_snapped = snap_points(net, unit_xy.x.to_numpy(), unit_xy.y.to_numpy(), mode="walk")
+
+    def reach(subset: object, max_minutes: float) -> object:
+        xy = subset.geometry.to_crs(net.crs)  # type: ignore[attr-defined]
+        fac = snap_points(net, xy.x.to_numpy(), xy.y.to_numpy(), mode="walk")
+        return reach_set(net, fac, units_snapped, mode="walk", max_minutes=max_minutes)
+
+    result = evaluate_compliance(communities=communities, facilities=facilities, units=units,
+                                 access=access, reach=reach, mode="walk")
+    result.write(out / "compliance")
+    report("compliance")
+
+
+def main() -> int:
+    """Run the benchmark and print the peak memory per size and step."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="100000,1000000")
+    parser.add_argument("--timeout-s", type=float, default=3600)
+    parser.add_argument("--no-compliance", action="store_true",
+                        help="stop after coverage (compliance takes most of the time)")
+    parser.add_argument("--child", nargs=3, metavar=("COM", "FAC", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        run_child(Path(args.child[0]), Path(args.child[1]), Path(args.child[2]),
+                  with_compliance=not args.no_compliance)
+        return 0
+    print("synthetic data (benchmark only); the machine may be shared: figures are indicative")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for rows in (int(r) for r in args.rows.split(",")):
+            com, fac = write_inputs(folder, rows)
+            size_mb = com.stat().st_size / 1e6
+            print(f"\n{rows:,} demand rows ({size_mb:.0f} MB CSV):", flush=True)
+            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            with subprocess.Popen(
+                    [sys.executable, __file__, "--child", str(com), str(fac),
+                     str(folder / "out"), *(["--no-compliance"] if args.no_compliance else [])],
+                    stdout=subprocess.PIPE, text=True, env=env) as proc:
+                assert proc.stdout is not None
+                for line in proc.stdout:  # each step as it ends
+                    step = json.loads(line)
+                    print(f"  {step['step']:<11} peak {step['peak_rss_mb']:>6,} MB  "
+                          f"at {step['elapsed_s']:>7.1f} s", flush=True)
+                code = proc.wait(timeout=args.timeout_s)
+            if code != 0:
+                print(f"  failed (exit {code})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
