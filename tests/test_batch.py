@@ -163,10 +163,12 @@ def test_batch_needs_an_osm_file(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def _compared(folder: Path) -> dict[str, bytes]:
-    """Every output of an area, but the known time-bearing ones (xlsx dates, solve times)."""
+    """Every output of an area, but the known time-bearing ones (xlsx dates, solve times) and
+    the command's run manifest (``deyang-geo run`` writes it around the study, naming its own
+    command and input files; batch areas keep their own ``_batch_done.json``)."""
     out = {}
     for f in sorted(folder.rglob("*")):
-        if not f.is_file() or f.name == DONE_FILE or f.suffix == ".xlsx":
+        if not f.is_file() or f.name in (DONE_FILE, "manifest.json") or f.suffix == ".xlsx":
             continue
         data = f.read_bytes()
         if f.name == "summary.json":
