@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "suggest_sites",
     "report",
     "compare",
+    "batch",
 )
 
 EXIT_OK = 0

@@ -358,6 +358,26 @@ def _buffer_wgs84(polygon: BaseGeometry, distance_m: float) -> Polygon | MultiPo
     return out
 
 
+def osm_read_bbox(boundary: Boundary) -> tuple[float, float, float, float]:
+    """Return the box of OSM data :func:`graph_from_osm_file` reads for a study area.
+
+    A way with a node inside this box is read whole; an extract holding every such way with
+    all its nodes gives the same graph as the whole file (see :mod:`deyang_geo.osm_split`).
+
+    Parameters
+    ----------
+    boundary
+        The study area: a WGS-84 (Multi)Polygon or a boundary file.
+
+    Returns
+    -------
+    tuple of float
+        (west, south, east, north) in degrees: the area buffered by 500 m.
+    """
+    west, south, east, north = _buffer_wgs84(read_boundary(boundary), _BOUNDARY_BUFFER_M).bounds
+    return (float(west), float(south), float(east), float(north))
+
+
 def _check_bbox(bbox: Sequence[float]) -> Polygon:
     values = [float(v) for v in bbox]
     if len(values) != 4:
@@ -1851,6 +1871,7 @@ __all__ = [
     "graph_from_polygon",
     "load_graph",
     "network_summary",
+    "osm_read_bbox",
     "parse_maxspeed_kmh",
     "read_boundary",
     "read_network",

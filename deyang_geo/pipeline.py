@@ -819,3 +819,9 @@ def compute_compliance(net: RoutingNetwork, units: gpd.GeoDataFrame, inputs: Stu
 def dumps_json(data: Any) -> str:
     """Serialise to deterministic, human-readable JSON (sorted keys, UTF-8 characters)."""
     return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, default=str) + "\n"
+
+
+
+# Many areas at once (one Dask task per area), in its own module, re-exported here.
+from .batch import BatchResult as BatchResult  # noqa: E402, PLC0414
+from .batch import run_batch as run_batch  # noqa: E402, PLC0414

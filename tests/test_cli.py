@@ -13,7 +13,7 @@ from deyang_geo.cli import COMMAND_MODULES, build_parser, main
 from deyang_geo.demo import demo_data_dir
 
 EXPECTED = ["demo", "run", "network", "access", "isochrones", "compliance", "suggest-sites",
-            "report", "compare"]
+            "report", "compare", "batch"]
 
 
 def test_help_lists_every_command_with_a_description(capsys: pytest.CaptureFixture[str]) -> None:
