@@ -195,7 +195,8 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
         sited = [c for c in cfg.analysis.categories if c in result.sites]
         shown_first = sited + [c for c in cfg.analysis.categories if c not in result.sites]
         m = _study_map(cfg, title=title, synthetic=synthetic, lang=lang, catalog=catalog,
-                       categories=shown_first, layers=layers, scenario=_scenario_text(result))
+                       categories=shown_first, layers=layers, scenario=_scenario_text(result),
+                       study_area=result.inputs.study_area)
         if result.graded is not None:
             webmap.add_township_equity(m, communities=result.inputs.communities,
                                        equity=result.graded.equity.table,
@@ -254,8 +255,30 @@ def _streets(cfg: Any) -> gpd.GeoDataFrame | None:
     return named_streets(cfg.network.osm)
 
 
+#: How far beyond the study area the offline background of a study's map is drawn (metres).
+BACKGROUND_MARGIN_M = 200.0
+
+
+def _study_background(cfg: Any, roads: Any, study_area: Any) -> gpd.GeoDataFrame | None:
+    """Return the offline background, limited to the study area and a small margin.
+
+    An OSM extract often covers far more than the study (a province file for one district):
+    only what lies near the study area is drawn, so the map stays small, and a study run on a
+    per-area extract draws the same background as one run on the whole file.
+    """
+    from .command_map import offline_background
+
+    if study_area is None or study_area.is_empty:
+        return offline_background(cfg.network.osm, roads)
+    area = gpd.GeoSeries([study_area], crs="EPSG:4326")
+    clip = area.to_crs(area.estimate_utm_crs()).buffer(BACKGROUND_MARGIN_M).to_crs(
+        "EPSG:4326").iloc[0]
+    return offline_background(cfg.network.osm, roads, clip=clip)
+
+
 def _study_map(cfg: Any, *, title: str, synthetic: bool, lang: str, catalog: Any,
-               categories: list[str], layers: dict[str, Any], scenario: str) -> Any:
+               categories: list[str], layers: dict[str, Any], scenario: str,
+               study_area: Any = None) -> Any:
     """Return the study's map from the one map builder every command uses."""
     from .command_map import command_map
 
@@ -265,7 +288,8 @@ def _study_map(cfg: Any, *, title: str, synthetic: bool, lang: str, catalog: Any
         title=title, scenario=scenario, roads=layers["network_edges"],
         network_path=cfg.network.osm, mode=cfg.analysis.mode, synthetic=synthetic,
         lang=lang, catalog=catalog, categories=categories, basemap=basemap,
-        tianditu_key=None, **others)
+        tianditu_key=None,
+        background=_study_background(cfg, layers["network_edges"], study_area), **others)
 
 
 def _write_graded(result: StudyResult, out_dir: Path, *, lang: str) -> dict[str, Path]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from shapely.geometry import LineString, Polygon
 
@@ -55,13 +56,18 @@ def _kind(tags: dict[str, str], closed: bool) -> str | None:
     return None
 
 
-def background_from_osm(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
+def background_from_osm(path: str | os.PathLike[str], *,
+                        clip: Any = None) -> gpd.GeoDataFrame:
     """Read the background features of an OSM file (WGS-84).
 
     Parameters
     ----------
     path
         An ``.osm``, ``.osm.gz``, ``.osm.bz2`` or ``.osm.pbf`` file.
+    clip
+        A WGS-84 polygon: only what lies in it is returned, and built-up bands are drawn from
+        the streets near it alone, so the result does not depend on how far the file reaches
+        beyond it (a per-area extract and the whole file give the same background).
 
     Returns
     -------
@@ -113,8 +119,23 @@ def background_from_osm(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
         raise NetworkError(Problem(f"not an OSM file that can be read ({exc})",
                                    file=str(file))) from None
     frame = gpd.GeoDataFrame({"kind": kinds, "name": names}, geometry=geoms, crs=4326)
-    if "builtup" not in kinds and streets:
-        frame = _with_builtup(frame, gpd.GeoSeries(streets, crs=4326))
+    street_lines = gpd.GeoSeries(streets, crs=4326)
+    if clip is not None:
+        frame = frame[frame.intersects(clip)]
+        near = gpd.GeoSeries([clip], crs=4326)
+        utm = near.estimate_utm_crs()
+        reach = near.to_crs(utm).buffer(2 * _BUILTUP_BUFFER_M).to_crs(4326).iloc[0]
+        street_lines = street_lines[street_lines.intersects(reach)].reset_index(drop=True)
+    if "builtup" not in kinds and len(street_lines):
+        frame = _with_builtup(frame, street_lines)
+    if clip is not None:
+        frame = frame.clip(clip)
+        frame = frame[~frame.geometry.is_empty]
+        # one order whatever the order of ways in the file
+        key = pd.DataFrame({"kind": frame["kind"].astype(str).to_numpy(),
+                            "wkb": frame.geometry.normalize().to_wkb(hex=True).to_numpy()})
+        frame = frame.iloc[key.sort_values(["kind", "wkb"], kind="mergesort").index]
+        frame = frame.reset_index(drop=True)
     log.debug("offline background from %s: %d features", file, len(frame))
     return _ordered(frame)
 

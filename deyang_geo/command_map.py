@@ -105,7 +105,8 @@ def network_roads(net: RoutingNetwork, *, mode: str) -> gpd.GeoDataFrame:
 
 
 def offline_background(network_path: str | os.PathLike[str] | None,
-                       roads: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame | None:
+                       roads: gpd.GeoDataFrame | None = None, *,
+                       clip: Any = None) -> gpd.GeoDataFrame | None:
     """Return the background drawn from the study's data (no tiles needed).
 
     Parameters
@@ -115,6 +116,8 @@ def offline_background(network_path: str | os.PathLike[str] | None,
         and built-up areas; from a saved graph, built-up areas around ``roads``.
     roads
         The network's edges, used when there is no OSM file.
+    clip
+        A WGS-84 polygon the background of an OSM file is limited to (None: all of it).
 
     Returns
     -------
@@ -126,7 +129,7 @@ def offline_background(network_path: str | os.PathLike[str] | None,
     from .background import background_from_edges, background_from_osm
 
     if network_path is not None and is_osm_path(network_path) and Path(network_path).is_file():
-        return background_from_osm(network_path)
+        return background_from_osm(network_path, clip=clip)
     if roads is not None and len(roads):
         return background_from_edges(roads)
     return None

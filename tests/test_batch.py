@@ -20,6 +20,7 @@ from deyang_geo.cli import main
 from deyang_geo.network import graph_from_osm_file, osm_read_bbox
 from deyang_geo.osm_split import split_osm_file
 from deyang_geo.synthetic_province import write_street_grid, write_synthetic_province
+from deyang_geo.tables_zh import read_table
 
 STREETLESS = "Z9"  # far from every street: its run fails for its input
 EMPTY = "E1"  # streets but no communities: fails for its input
@@ -239,7 +240,8 @@ def test_merged_table_has_one_row_per_area_and_category(batch_run: dict[str, Any
     assert "no roads" in failed.loc[STREETLESS, "message"]
     # the merged figures are each area's own study-area coverage and site summary
     for area_id in REGULAR:
-        own = pd.read_csv(out / area_id / "coverage_study_area.csv", encoding="utf-8-sig")
+        # per-area folders hold Chinese-first tables, read back to English keys
+        own = read_table(out / area_id / "coverage_study_area.csv")
         own = own[own["kind"] == "all"].set_index("category")
         mine = ok[ok["area_id"] == area_id].set_index("category")
         for cat in mine.index:
@@ -247,8 +249,7 @@ def test_merged_table_has_one_row_per_area_and_category(batch_run: dict[str, Any
             for b in ("5min", "10min", "15min"):
                 assert mine.loc[cat, f"covered_population_{b}"] == pytest.approx(
                     own.loc[cat, f"covered_population_{b}"], abs=0.5)
-        sites = pd.read_csv(out / area_id / "sites/fitness_station/sites.csv",
-                            encoding="utf-8-sig")
+        sites = read_table(out / area_id / "sites/fitness_station/sites.csv")
         assert mine.loc["fitness_station", "sites_added"] == len(sites)
         assert mine.loc["service_station", "sites_added"] == 0
 

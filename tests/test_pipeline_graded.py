@@ -11,6 +11,7 @@ import pytest
 from deyang_geo._errors import ConfigError
 from deyang_geo.config import load_study
 from deyang_geo.pipeline import run_study
+from deyang_geo.tables_zh import read_table
 
 pytest.importorskip("rasterio")
 
@@ -63,7 +64,7 @@ def test_population_from_raster_in_every_output(raster_study) -> None:
     out = next(iter(res.written.values())).parent
     assert res.population["population_source"] == "raster"
     assert res.units["unit_id"].str.contains("#r").all()
-    params = pd.read_csv(out / "coverage_parameters.csv", encoding="utf-8-sig")
+    params = read_table(out / "coverage_parameters.csv")  # Chinese-first headers
     assert "raster" in params["value"].astype(str).tolist()
     report = (out / "report.html").read_text(encoding="utf-8")
     assert "Coarse rasters mislead for small communities" in report
