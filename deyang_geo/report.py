@@ -39,6 +39,17 @@ MAX_HTML_ROWS = 300
 
 #: Bilingual headers of common columns (Chinese, English).
 COLUMN_LABELS: dict[str, tuple[str, str]] = {
+    # the resolved analysis (mode and threshold per category, urban and rural)
+    "group": ("城乡", "group"),
+    "mode": ("出行方式", "mode"),
+    "speed_kmh": ("速度 (km/h)", "speed (km/h)"),
+    "threshold_minutes": ("时间阈值 (分钟)", "threshold (min)"),
+    "distance_m": ("距离阈值 (米)", "distance (m)"),
+    "direction": ("出行方向", "direction"),
+    "mode_source": ("出行方式来源", "mode from"),
+    "speed_source": ("速度来源", "speed from"),
+    "threshold_source": ("阈值来源", "threshold from"),
+    "direction_source": ("方向来源", "direction from"),
     "category": ("设施类别", "category"),
     "community_id": ("社区编号", "community id"),
     "id": ("编号", "id"),
