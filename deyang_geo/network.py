@@ -992,8 +992,8 @@ def _build_graph(
         if not retain_all and len(edges.u):
             near = None if test is None else _edge_near(test, edges, iu, iv, lon=lon, lat=lat)
             sel, pieces, n_dropped, n_near = _largest_weak_edges(edges, n, f_len, min_km, near)
-            if test is not None:
-                lost_pieces["kept_near"] = lost_pieces.get("kept_near", 0) + n_near
+            if test is not None:  # the pieces kept once cut: counted again, not added
+                lost_pieces["kept_near"] = n_near
             if n_near:
                 log.warning("clipping to the study area: kept %d small piece(s) because people "
                             "or facilities lie within %g m of them", n_near, near_m)

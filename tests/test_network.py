@@ -855,6 +855,7 @@ def test_small_piece_with_people_or_facilities_is_kept() -> None:
                                     boundary=box(104.388, 31.128, 104.425, 31.135))
     assert {11, 12} <= set(clipped.nodes)
     assert clipped.graph["disconnected"]["walk"]["kept_near"] == 1
+    assert clipped.graph["dropped_pieces"]["kept_near"] == 1  # counted once, not per step
     # farther than keep_near_m (22 m and 11 m away): dropped as before
     far = N.graph_from_osm_file(ISLET, modes="walk", keep_near=(ISLET_LON, ISLET_LAT),
                                 keep_near_m=5.0)
