@@ -31,7 +31,9 @@ Rules per mode (one graph serves all modes):
 Simplification never merges across a node where the set of modes allowed changes, so a merged
 edge's travel times are exact. Disconnected pieces are always reported (log and
 :func:`network_summary`): by default the main piece and every piece with at least
-``min_piece_km`` of street are kept, only smaller slivers are dropped (with a count).
+``min_piece_km`` of street are kept, only smaller slivers are dropped (with a count); with
+``keep_near`` (the communities and facilities), a smaller piece within the snapping distance of
+one of them is kept too, so no one is reported "not snapped" because their street was dropped.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -468,11 +470,89 @@ def _kept_pieces(labels_u: NDArray[np.int64], a: NDArray[np.int64], b: NDArray[n
     return keep
 
 
+class _NearTest:
+    """Which small pieces lie within ``distance_m`` of the people or facilities to keep.
+
+    The points (or any geometries) are projected once to the network's metric CRS; each test
+    builds a shapely STRtree on the straight segments of the small pieces only and queries it
+    with every point at once (``dwithin``), no Python loop over nodes.
+    """
+
+    def __init__(self, geoms: NDArray[np.object_], distance_m: float, crs: str) -> None:
+        import pyproj
+
+        self.distance_m = distance_m
+        self.crs = crs
+        self._tr = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+        self.geoms = np.asarray(shapely.transform(geoms, self._xy), dtype=object)
+
+    def _xy(self, coords: NDArray[np.float64]) -> NDArray[np.float64]:
+        x, y = self._tr.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])
+
+    def pieces(self, lon_a: NDArray[np.float64], lat_a: NDArray[np.float64],
+               lon_b: NDArray[np.float64], lat_b: NDArray[np.float64], *,
+               label: NDArray[np.int64], candidates: NDArray[np.bool_]) -> NDArray[np.bool_]:
+        """Candidate labels with a point within the distance of one of their segments."""
+        out = np.zeros(len(candidates), dtype=bool)
+        sel = candidates[label]
+        if not sel.any() or not len(self.geoms):
+            return out
+        xa, ya = self._tr.transform(lon_a[sel], lat_a[sel])
+        xb, yb = self._tr.transform(lon_b[sel], lat_b[sel])
+        coords = np.stack([np.column_stack([xa, ya]), np.column_stack([xb, yb])], axis=1)
+        tree = shapely.STRtree(np.asarray(shapely.linestrings(coords), dtype=object))
+        hits = tree.query(self.geoms, predicate="dwithin", distance=self.distance_m)[1]
+        out[label[sel][np.unique(hits)]] = True
+        return out
+
+
+def _keep_near_geoms(keep_near: Any) -> NDArray[np.object_]:
+    """WGS-84 geometries of ``keep_near``: a (lon, lat) pair of arrays or a GeoSeries."""
+    import geopandas as gpd
+
+    if isinstance(keep_near, (gpd.GeoSeries, gpd.GeoDataFrame)):
+        gs = keep_near.geometry if isinstance(keep_near, gpd.GeoDataFrame) else keep_near
+        if gs.crs is not None:
+            gs = gs.to_crs("EPSG:4326")
+        geoms = np.asarray(gs.values, dtype=object)
+    else:
+        try:
+            lon, lat = keep_near
+            lon_a = np.asarray(lon, dtype=np.float64).ravel()
+            lat_a = np.asarray(lat, dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            msg = ("keep_near must be a (lon, lat) pair of WGS-84 arrays or a GeoSeries, got "
+                   f"{type(keep_near).__name__}")
+            raise NetworkError(msg) from None
+        if lon_a.shape != lat_a.shape:
+            msg = f"keep_near: {len(lon_a)} longitudes but {len(lat_a)} latitudes"
+            raise NetworkError(msg)
+        ok = np.isfinite(lon_a) & np.isfinite(lat_a)
+        geoms = np.asarray(shapely.points(lon_a[ok], lat_a[ok]), dtype=object)
+    keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    return np.asarray(geoms[keep], dtype=object)
+
+
+def _check_keep_near_m(value: float | None) -> float:
+    """Return the keep-near distance in metres (default ``settings.max_snap_m``), checked."""
+    if value is None:
+        return float(settings.max_snap_m)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 \
+            or not math.isfinite(value):
+        msg = f"keep_near_m must be a finite distance in metres >= 0, got {value!r}"
+        raise NetworkError(msg)
+    return float(value)
+
+
 def _largest_weak(segs: _Segments, min_piece_km: float = math.inf,
-                  ) -> tuple[_Segments, int, int]:
+                  near: tuple[_NearTest, HighwayData] | None = None,
+                  ) -> tuple[_Segments, int, int, int]:
     """Keep the largest weakly connected piece and the pieces of ``min_piece_km`` or more.
 
-    Returns the kept segments, the number of OSM nodes dropped and of pieces dropped.
+    With ``near``, a smaller piece is kept too when a point to keep lies near one of its
+    segments. Returns the kept segments, the number of OSM nodes dropped, of pieces dropped
+    and of small pieces kept because of the points.
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -480,22 +560,31 @@ def _largest_weak(segs: _Segments, min_piece_km: float = math.inf,
     nodes, inv = np.unique(np.concatenate([segs.u, segs.v]), return_inverse=True)
     m = len(segs.u)
     if m == 0:
-        return segs, 0, 0
+        return segs, 0, 0, 0
     iu, iv = inv[:m], inv[m:]
     adj = coo_matrix((np.ones(m), (iu, iv)), shape=(len(nodes), len(nodes))).tocsr()
     n_comp, labels = connected_components(adj, directed=True, connection="weak")
     if n_comp <= 1:
-        return segs, 0, 0
+        return segs, 0, 0, 0
     biggest = int(np.argmax(np.bincount(labels)))
     kept_labels = _kept_pieces(labels[iu], iu, iv, segs.length, n_labels=n_comp,
                                biggest=biggest, min_piece_km=min_piece_km)
+    n_near = 0
+    if near is not None and not kept_labels.all():
+        test, data = near
+        pa = np.searchsorted(data.node_ids, segs.u)
+        pb = np.searchsorted(data.node_ids, segs.v)
+        hit = test.pieces(data.node_lon[pa], data.node_lat[pa], data.node_lon[pb],
+                          data.node_lat[pb], label=labels[iu], candidates=~kept_labels)
+        n_near = int(hit.sum())
+        kept_labels |= hit
     if kept_labels.all():
-        return segs, 0, 0
+        return segs, 0, 0, n_near
     keep = kept_labels[labels[iu]]
     dropped_nodes = int((~kept_labels[labels]).sum())
     out = _Segments(segs.u[keep], segs.v[keep], segs.way[keep], segs.mask[keep],
                     segs.reversed_[keep], segs.length[keep])
-    return out, dropped_nodes, int((~kept_labels).sum())
+    return out, dropped_nodes, int((~kept_labels).sum()), n_near
 
 
 def _through_nodes_to_keep(segs: _Segments) -> NDArray[np.int64]:
@@ -526,18 +615,19 @@ def _edge_arrays(G: nx.MultiDiGraph) -> tuple[list[tuple[Any, Any, Any, dict[str
 
 def _mode_components(iu: NDArray[np.int64], iv: NDArray[np.int64], n: int,
                      sel: NDArray[np.bool_], *, length_m: NDArray[np.float64] | None = None,
-                     min_piece_km: float = math.inf,
-                     ) -> tuple[int, NDArray[np.bool_], int]:
+                     min_piece_km: float = math.inf, near: _EdgeNear | None = None,
+                     ) -> tuple[int, NDArray[np.bool_], int, int]:
     """Strongly connected components of the mode's edges.
 
     Returns their count, the edges outside the kept ones (the largest, plus those with at
-    least ``min_piece_km`` of street) and the number of components dropped.
+    least ``min_piece_km`` of street, plus, with ``near``, those near a point to keep), the
+    number of components dropped and the number kept only because of the points.
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
     if not sel.any():
-        return 0, np.zeros(len(iu), dtype=bool), 0
+        return 0, np.zeros(len(iu), dtype=bool), 0, 0
     a, b = iu[sel], iv[sel]
     adj = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)).tocsr()
     n_labels, labels = connected_components(adj, directed=True, connection="strong")
@@ -553,9 +643,15 @@ def _mode_components(iu: NDArray[np.int64], iv: NDArray[np.int64], n: int,
         inside = labels[a] == labels[b]
         kept = _kept_pieces(labels[a][inside], a[inside], b[inside], length_m[sel][inside],
                             n_labels=n_labels, biggest=biggest, min_piece_km=min_piece_km)
+    n_near = 0
+    if near is not None and not kept[used_labels].all():
+        inside_all = sel & (labels[iu] == labels[iv])
+        hit = near(labels[iu], inside_all, ~kept)
+        n_near = int(hit.sum())
+        kept |= hit
     outside = sel & ~(kept[labels[iu]] & kept[labels[iv]])
     dropped = int((~kept[used_labels]).sum())
-    return len(used_labels), outside, dropped
+    return len(used_labels), outside, dropped, n_near
 
 
 @dataclass
@@ -687,11 +783,35 @@ def _select(edges: _Edges, keep: NDArray[np.bool_]) -> _Edges:
     return _Edges(edges.u[keep], edges.v[keep], ptr, edges.seg[seg_keep])
 
 
+_EdgeNear = Callable[[NDArray[np.int64], NDArray[np.bool_], NDArray[np.bool_]],
+                     NDArray[np.bool_]]
+
+
+def _edge_near(test: _NearTest, edges: _Edges, seg_node_a: NDArray[np.int64],
+               seg_node_b: NDArray[np.int64], *, lon: NDArray[np.float64],
+               lat: NDArray[np.float64]) -> _EdgeNear:
+    """Return the near test on final edges (each edge tested through its straight segments)."""
+
+    def near(label: NDArray[np.int64], edge_sel: NDArray[np.bool_],
+             candidates: NDArray[np.bool_]) -> NDArray[np.bool_]:
+        counts = np.diff(edges.ptr)
+        owner = np.repeat(np.arange(len(edges.u)), counts)
+        take = edge_sel[owner] & candidates[label[owner]]
+        seg = edges.seg[take]
+        a, b = seg_node_a[seg], seg_node_b[seg]
+        return test.pieces(lon[a], lat[a], lon[b], lat[b], label=label[owner[take]],
+                           candidates=np.ones(len(candidates), dtype=bool))
+
+    return near
+
+
 def _largest_weak_edges(edges: _Edges, n: int, length_m: NDArray[np.float64] | None = None,
-                        min_piece_km: float = math.inf) -> tuple[NDArray[np.bool_], int, int]:
+                        min_piece_km: float = math.inf, near: _EdgeNear | None = None,
+                        ) -> tuple[NDArray[np.bool_], int, int, int]:
     """Edges of the largest weakly connected piece and of pieces with ``min_piece_km`` or more.
 
-    Returns the edge mask, the number of pieces and the number of pieces dropped.
+    With ``near``, smaller pieces near a point to keep are kept too. Returns the edge mask,
+    the number of pieces, the number of pieces dropped and the number kept for the points.
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -703,7 +823,7 @@ def _largest_weak_edges(edges: _Edges, n: int, length_m: NDArray[np.float64] | N
     n_labels, labels = connected_components(adj, directed=True, connection="weak")
     pieces, sizes = np.unique(labels[used], return_counts=True)
     if len(pieces) <= 1:
-        return np.ones(len(edges.u), dtype=bool), len(pieces), 0
+        return np.ones(len(edges.u), dtype=bool), len(pieces), 0, 0
     biggest = int(pieces[np.argmax(sizes)])
     if length_m is None:
         kept = np.zeros(n_labels, dtype=bool)
@@ -711,7 +831,12 @@ def _largest_weak_edges(edges: _Edges, n: int, length_m: NDArray[np.float64] | N
     else:
         kept = _kept_pieces(labels[edges.u], edges.u, edges.v, length_m, n_labels=n_labels,
                             biggest=biggest, min_piece_km=min_piece_km)
-    return kept[labels[edges.u]], len(pieces), int((~kept[pieces]).sum())
+    n_near = 0
+    if near is not None and not kept[pieces].all():
+        hit = near(labels[edges.u], np.ones(len(edges.u), dtype=bool), ~kept)
+        n_near = int(hit.sum())
+        kept |= hit
+    return kept[labels[edges.u]], len(pieces), int((~kept[pieces]).sum()), n_near
 
 
 def _street_count(edges: _Edges, length: NDArray[np.float64], n: int) -> NDArray[np.int64]:
@@ -792,6 +917,8 @@ def _build_graph(
     keep_tags: Sequence[str],
     exclude_trunk: bool = False,
     min_piece_km: float | None = None,
+    keep_near: Any = None,
+    keep_near_m: float | None = None,
 ) -> nx.MultiDiGraph:
     """Build the graph from highway ways: the one builder every source funnels into.
 
@@ -821,10 +948,24 @@ def _build_graph(
                f"({n_ways} highway ways read)")
         raise NetworkError(msg)
     lost_pieces = {"pieces": 0, "nodes": 0}
+    near_m = _check_keep_near_m(keep_near_m)
+    test: _NearTest | None = None
+    if keep_near is not None and (drop_disconnected or not retain_all):
+        geoms = _keep_near_geoms(keep_near)
+        if len(geoms):
+            ends = np.searchsorted(data.node_ids, np.concatenate([segs.u, segs.v]))
+            test = _NearTest(geoms, near_m,
+                             _choose_crs(data.node_lon[ends], data.node_lat[ends], crs))
     if not retain_all:
-        segs, dropped_nodes, n_dropped = _largest_weak(segs, min_km)
+        segs, dropped_nodes, n_dropped, n_near = _largest_weak(
+            segs, min_km, None if test is None else (test, data))
+        if test is not None:
+            lost_pieces["kept_near"] = n_near
+        if n_near:
+            log.warning("kept %d small piece(s) not connected to the main network because "
+                        "people or facilities lie within %g m of them", n_near, near_m)
         if dropped_nodes:
-            lost_pieces = {"pieces": n_dropped, "nodes": dropped_nodes}
+            lost_pieces.update(pieces=n_dropped, nodes=dropped_nodes)
             log.warning("dropped %d small piece(s) not connected to the main network (under "
                         "%g km of street each, %d OSM nodes before simplification; use "
                         "retain_all=True / --keep-disconnected to keep them)", n_dropped,
@@ -849,7 +990,13 @@ def _build_graph(
         sel = inside[edges.u] & inside[edges.v]
         edges, f_len = _select(edges, sel), f_len[sel]
         if not retain_all and len(edges.u):
-            sel, pieces, n_dropped = _largest_weak_edges(edges, n, f_len, min_km)
+            near = None if test is None else _edge_near(test, edges, iu, iv, lon=lon, lat=lat)
+            sel, pieces, n_dropped, n_near = _largest_weak_edges(edges, n, f_len, min_km, near)
+            if test is not None:  # the pieces kept once cut: counted again, not added
+                lost_pieces["kept_near"] = n_near
+            if n_near:
+                log.warning("clipping to the study area: kept %d small piece(s) because people "
+                            "or facilities lie within %g m of them", n_near, near_m)
             if n_dropped:
                 lost = np.setdiff1d(np.concatenate([edges.u[~sel], edges.v[~sel]]),
                                     np.concatenate([edges.u[sel], edges.v[sel]]))
@@ -873,11 +1020,12 @@ def _build_graph(
     f_len = np.maximum(f_len, 1e-3)
     components: dict[str, int] = {}
     disconnected: dict[str, dict[str, Any]] = {}
+    near = None if test is None else _edge_near(test, edges, iu, iv, lon=lon, lat=lat)
     for i, mode in enumerate(modes):
         bit = 1 << i
         sel = (f_mask & bit) != 0
-        count, outside, n_small = _mode_components(edges.u, edges.v, n, sel, length_m=f_len,
-                                                 min_piece_km=min_km)
+        count, outside, n_small, n_near = _mode_components(
+            edges.u, edges.v, n, sel, length_m=f_len, min_piece_km=min_km, near=near)
         pieces = max(count - 1, 0)
         km = _street_km(edges.u, edges.v, f_len, outside)
         dropped = bool(drop_disconnected and n_small)
@@ -885,14 +1033,19 @@ def _build_graph(
         disconnected[mode] = {"pieces": pieces, "edges": int(outside.sum()), "km": km,
                               "dropped": dropped,
                               "dropped_pieces": n_small if drop_disconnected else 0}
+        if test is not None:
+            disconnected[mode]["kept_near"] = n_near
+        if n_near:
+            log.warning("%s: kept %d small piece(s) because people or facilities lie within "
+                        "%g m of them", mode, n_near, near_m)
         if n_small:
             log.warning("%s: %s %d small piece(s) disconnected from the main network "
                         "(under %g km of street each: %d directed edges, %.2f km)", mode,
                         "dropped" if dropped else "kept", n_small, min_km,
                         int(outside.sum()), km)
-        if pieces > n_small:
+        if pieces > n_small + n_near:
             log.warning("%s: kept %d piece(s) of %g km of street or more apart from the main "
-                        "network", mode, pieces - n_small, min_km)
+                        "network", mode, pieces - n_small - n_near, min_km)
         if drop_disconnected:
             f_mask = np.where(outside, f_mask & ~bit, f_mask)
     sel = f_mask != 0
@@ -1035,6 +1188,8 @@ def graph_from_osm_file(
     dem: str | os.PathLike[str] | None = None,
     exclude_trunk: bool = False,
     min_piece_km: float | None = None,
+    keep_near: Any = None,
+    keep_near_m: float | None = None,
 ) -> nx.MultiDiGraph:
     """Build the multi-mode road network from an ``.osm``, ``.osm.bz2/.gz`` or ``.osm.pbf`` file.
 
@@ -1071,6 +1226,16 @@ def graph_from_osm_file(
     min_piece_km
         Smallest disconnected piece kept, in km of street; default :data:`MIN_PIECE_KM`
         (``math.inf`` keeps only the largest piece, as before).
+    keep_near
+        Points (or other geometries) whose pieces must stay: a ``(lon, lat)`` pair of WGS-84
+        arrays, or a GeoSeries / GeoDataFrame (any CRS). A piece under ``min_piece_km`` is
+        kept when one of them lies within ``keep_near_m`` of one of its edges, so the
+        communities and facilities on a small isolated street are snapped and routed there
+        instead of reported "not snapped"; the count is logged and stored in
+        ``G.graph["dropped_pieces"]["kept_near"]`` (and per mode in ``disconnected``).
+    keep_near_m
+        Distance for ``keep_near`` in metres; default ``settings.max_snap_m`` (the snapping
+        distance).
 
     Returns
     -------
@@ -1100,7 +1265,7 @@ def graph_from_osm_file(
     G = _build_graph(data, modes=mode_t, speeds=speeds, boundary=poly, simplify=simplify,
                      retain_all=retain_all, drop_disconnected=drop_disconnected, crs=crs,
                      source=str(file), keep_tags=keep, exclude_trunk=exclude_trunk,
-                     min_piece_km=min_piece_km)
+                     min_piece_km=min_piece_km, keep_near=keep_near, keep_near_m=keep_near_m)
     if dem is not None:
         walk_modes = tuple(m for m in mode_t if MODE_KIND[m] == "walk")
         if walk_modes:
@@ -1155,6 +1320,8 @@ def _graph_from_overpass(
     speeds_kmh: Mapping[str, float] | None,
     exclude_trunk: bool = False,
     min_piece_km: float | None = None,
+    keep_near: Any = None,
+    keep_near_m: float | None = None,
 ) -> nx.MultiDiGraph:
     """Download with osmnx (Overpass) and build: what the online sources funnel into."""
     from osmnx import _overpass
@@ -1173,7 +1340,8 @@ def _graph_from_overpass(
     return _build_graph(data, modes=mode_t, speeds=speeds, boundary=polygon, simplify=simplify,
                         retain_all=retain_all, drop_disconnected=drop_disconnected, crs=crs,
                         source=source, keep_tags=keep, exclude_trunk=exclude_trunk,
-                        min_piece_km=min_piece_km)
+                        min_piece_km=min_piece_km, keep_near=keep_near,
+                        keep_near_m=keep_near_m)
 
 
 def graph_from_place(
@@ -1188,6 +1356,8 @@ def graph_from_place(
     speeds_kmh: Mapping[str, float] | None = None,
     exclude_trunk: bool = False,
     min_piece_km: float | None = None,
+    keep_near: Any = None,
+    keep_near_m: float | None = None,
 ) -> nx.MultiDiGraph:
     """Download the network of a named place (Chinese or English) through osmnx, with cache.
 
@@ -1197,7 +1367,7 @@ def graph_from_place(
         A place name Nominatim resolves to a polygon, e.g. ``"旌阳区, 德阳市"``.
     modes, simplify, retain_all, drop_disconnected, crs, speeds_kmh, exclude_trunk
         As in :func:`graph_from_osm_file`.
-    min_piece_km
+    min_piece_km, keep_near, keep_near_m
         As in :func:`graph_from_osm_file`.
     which_result
         Which geocoding result to use (osmnx's meaning); default the first polygon.
@@ -1228,7 +1398,8 @@ def graph_from_place(
                                 simplify=simplify, retain_all=retain_all,
                                 drop_disconnected=drop_disconnected, crs=crs,
                                 speeds_kmh=speeds_kmh, exclude_trunk=exclude_trunk,
-                                min_piece_km=min_piece_km)
+                                min_piece_km=min_piece_km, keep_near=keep_near,
+                                keep_near_m=keep_near_m)
 
 
 def graph_from_polygon(
@@ -1242,6 +1413,8 @@ def graph_from_polygon(
     speeds_kmh: Mapping[str, float] | None = None,
     exclude_trunk: bool = False,
     min_piece_km: float | None = None,
+    keep_near: Any = None,
+    keep_near_m: float | None = None,
 ) -> nx.MultiDiGraph:
     """Download the network inside a polygon (WGS-84, or a boundary file) through osmnx.
 
@@ -1251,7 +1424,7 @@ def graph_from_polygon(
         The study area: a shapely (Multi)Polygon in WGS-84 degrees or a boundary file.
     modes, simplify, retain_all, drop_disconnected, crs, speeds_kmh, exclude_trunk
         As in :func:`graph_from_osm_file`.
-    min_piece_km
+    min_piece_km, keep_near, keep_near_m
         As in :func:`graph_from_osm_file`.
 
     Returns
@@ -1264,7 +1437,8 @@ def graph_from_polygon(
                                 simplify=simplify, retain_all=retain_all,
                                 drop_disconnected=drop_disconnected, crs=crs,
                                 speeds_kmh=speeds_kmh, exclude_trunk=exclude_trunk,
-                                min_piece_km=min_piece_km)
+                                min_piece_km=min_piece_km, keep_near=keep_near,
+                                keep_near_m=keep_near_m)
 
 
 def graph_from_bbox(
@@ -1278,6 +1452,8 @@ def graph_from_bbox(
     speeds_kmh: Mapping[str, float] | None = None,
     exclude_trunk: bool = False,
     min_piece_km: float | None = None,
+    keep_near: Any = None,
+    keep_near_m: float | None = None,
 ) -> nx.MultiDiGraph:
     """Download the network inside a bounding box (west, south, east, north) through osmnx.
 
@@ -1287,7 +1463,7 @@ def graph_from_bbox(
         ``(west, south, east, north)`` in WGS-84 degrees (osmnx's order).
     modes, simplify, retain_all, drop_disconnected, crs, speeds_kmh, exclude_trunk
         As in :func:`graph_from_osm_file`.
-    min_piece_km
+    min_piece_km, keep_near, keep_near_m
         As in :func:`graph_from_osm_file`.
 
     Returns
@@ -1301,7 +1477,8 @@ def graph_from_bbox(
                                 modes=modes, simplify=simplify, retain_all=retain_all,
                                 drop_disconnected=drop_disconnected, crs=crs,
                                 speeds_kmh=speeds_kmh, exclude_trunk=exclude_trunk,
-                                min_piece_km=min_piece_km)
+                                min_piece_km=min_piece_km, keep_near=keep_near,
+                                keep_near_m=keep_near_m)
 
 
 # --------------------------------------------------------------------------- saved graphs
@@ -1755,8 +1932,9 @@ class NetworkSummary:
     bbox
         (west, south, east, north) in WGS-84 degrees.
     dropped_pieces
-        Pieces not connected to the main network (for any mode) dropped while building, and
-        their node count: ``{"pieces": p, "nodes": n}``.
+        Pieces not connected to the main network (for any mode) dropped while building, their
+        node count, and the small pieces kept because people or facilities lie near them:
+        ``{"pieces": p, "nodes": n, "kept_near": k}``.
     """
 
     source: str
@@ -1781,6 +1959,9 @@ class NetworkSummary:
         if self.dropped_pieces.get("pieces"):
             lines.append(f"  dropped {self.dropped_pieces['pieces']} piece(s) not connected to "
                          f"the main network ({self.dropped_pieces.get('nodes', 0):,} nodes)")
+        if self.dropped_pieces.get("kept_near"):
+            lines.append(f"  kept {self.dropped_pieces['kept_near']} small piece(s) because "
+                         "people or facilities lie near them")
         for mode in self.modes:
             info = self.disconnected.get(mode, {})
             pieces = int(info.get("pieces", 0))
@@ -1790,6 +1971,9 @@ class NetworkSummary:
                 parts = []
                 if pieces > dropped:
                     parts.append(f"kept {pieces - dropped} disconnected piece(s)")
+                if info.get("kept_near"):
+                    parts.append(f"{int(info['kept_near'])} of them small but holding people "
+                                 "or facilities")
                 if dropped:
                     parts.append(f"dropped {dropped} small disconnected piece(s), "
                                  f"{info.get('km', 0):.2f} km")

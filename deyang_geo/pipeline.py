@@ -241,7 +241,7 @@ def _read_context(config: StudyConfig) -> gpd.GeoDataFrame:
     return _empty_points(["name"])
 
 
-def build_network(config: StudyConfig, *, boundary: Any = None
+def build_network(config: StudyConfig, *, boundary: Any = None, keep_near: Any = None
                   ) -> tuple[nx.MultiDiGraph, RoutingNetwork]:
     """Build the study's road network and its routing form.
 
@@ -251,6 +251,9 @@ def build_network(config: StudyConfig, *, boundary: Any = None
         The study configuration (its ``network`` section).
     boundary
         Study-area polygon (WGS-84) to clip an OSM extract to, or None.
+    keep_near
+        Geometries (the communities and facilities): a small disconnected piece within the
+        study's ``max_snap_m`` of one is kept (see ``network.graph_from_osm_file``).
 
     Returns
     -------
@@ -265,7 +268,9 @@ def build_network(config: StudyConfig, *, boundary: Any = None
     common: dict[str, Any] = {"modes": modes, "retain_all": nc.keep_disconnected,
                               "drop_disconnected": not nc.keep_disconnected,
                               "speeds_kmh": dict(nc.speeds_kmh) or None,
-                              "exclude_trunk": nc.exclude_trunk}
+                              "exclude_trunk": nc.exclude_trunk,
+                              "keep_near": keep_near,
+                              "keep_near_m": config.analysis.max_snap_m}
     if nc.osm is not None:
         G = netmod.graph_from_osm_file(nc.osm, boundary=boundary, dem=nc.dem, **common)
     elif nc.graph is not None:
@@ -278,6 +283,13 @@ def build_network(config: StudyConfig, *, boundary: Any = None
         msg = f"{config.path}: [network] needs one of osm, graph, place or bbox"
         raise InputError(msg)
     return G, RoutingNetwork.from_graph(G)
+
+
+def _people_and_facilities(inputs: StudyInputs) -> gpd.GeoSeries:
+    """Return the communities' and facilities' geometries (WGS-84): pieces near them stay."""
+    parts = [g.geometry.to_crs("EPSG:4326") for g in (inputs.communities, inputs.facilities)
+             if len(g) and g.crs is not None]
+    return gpd.GeoSeries(pd.concat(parts, ignore_index=True) if parts else [], crs="EPSG:4326")
 
 
 def _needed_modes(config: StudyConfig) -> tuple[str, ...]:
@@ -528,7 +540,8 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
         resolved = resolve(config, catalog, inputs.facilities)
     with step("network", "building the road network"):
         boundary = inputs.study_area
-        G, net = build_network(config, boundary=boundary)
+        G, net = build_network(config, boundary=boundary,
+                               keep_near=_people_and_facilities(inputs))
         if proposal is not None and proposal.changes_graph:
             from .routing import RoutingNetwork
 

@@ -820,3 +820,52 @@ def test_andorra_matches_osmnx(tmp_path: Path) -> None:
                                       min_piece_km=math.inf)
     assert all(c == 1 for c in N.network_summary(only_main).components.values())
     assert s.street_km["walk"] > s.street_km["drive"] > 0
+
+
+# --------------------------------------------------------------------------- issue 11, item 8
+ISLET = FIXTURES / "net_islet.osm"
+#: a community 22 m and a facility 11 m north of the 100 m isolated street (ways 111)
+ISLET_LON = np.array([104.4200, 104.42105])
+ISLET_LAT = np.array([31.1302, 31.1301])
+
+
+def test_small_piece_with_people_or_facilities_is_kept() -> None:
+    """Item 8: a piece under min_piece_km holding a community was dropped with its people."""
+    before = N.graph_from_osm_file(ISLET, modes="walk")
+    assert not {11, 12} & set(before.nodes)
+    assert before.graph["dropped_pieces"] == {"pieces": 2, "nodes": 4}
+    G = N.graph_from_osm_file(ISLET, modes="walk", keep_near=(ISLET_LON, ISLET_LAT))
+    assert {11, 12} <= set(G.nodes)
+    assert not {21, 22} & set(G.nodes)  # the sliver near nobody is still dropped
+    assert G.graph["dropped_pieces"] == {"pieces": 1, "nodes": 2, "kept_near": 1}
+    walk = G.graph["disconnected"]["walk"]
+    assert (walk["pieces"], walk["dropped_pieces"], walk["kept_near"]) == (1, 0, 1)
+    assert N.network_summary(G).components["walk"] == 2
+    text = str(N.network_summary(G))
+    assert "kept 1 small piece(s) because people or facilities lie near them" in text
+    assert "dropped 1 piece(s) not connected to the main network (2 nodes)" in text
+    # its edges keep their travel times, equal to length / speed
+    d = G.get_edge_data(11, 12)[0]
+    assert d["travel_time_walk"] == pytest.approx(d["length"] * 3.6 / 4.0)
+    # the same through a GeoSeries in another CRS, and through the clipping step
+    import geopandas as gpd
+
+    pts = gpd.GeoSeries(shapely.points(ISLET_LON, ISLET_LAT), crs="EPSG:4326").to_crs(32648)
+    clipped = N.graph_from_osm_file(ISLET, modes="walk", keep_near=pts,
+                                    boundary=box(104.388, 31.128, 104.425, 31.135))
+    assert {11, 12} <= set(clipped.nodes)
+    assert clipped.graph["disconnected"]["walk"]["kept_near"] == 1
+    assert clipped.graph["dropped_pieces"]["kept_near"] == 1  # counted once, not per step
+    # farther than keep_near_m (22 m and 11 m away): dropped as before
+    far = N.graph_from_osm_file(ISLET, modes="walk", keep_near=(ISLET_LON, ISLET_LAT),
+                                keep_near_m=5.0)
+    assert not {11, 12} & set(far.nodes)
+    assert far.graph["dropped_pieces"]["kept_near"] == 0
+    near = N.graph_from_osm_file(ISLET, modes="walk", keep_near=(ISLET_LON[1:], ISLET_LAT[1:]),
+                                 keep_near_m=12.0)
+    assert {11, 12} <= set(near.nodes)
+    with pytest.raises(NetworkError, match="keep_near_m"):
+        N.graph_from_osm_file(ISLET, modes="walk", keep_near=(ISLET_LON, ISLET_LAT),
+                              keep_near_m=-1.0)
+    with pytest.raises(NetworkError, match="keep_near"):
+        N.graph_from_osm_file(ISLET, modes="walk", keep_near=(ISLET_LON, ISLET_LAT[:1]))

@@ -175,3 +175,78 @@ def test_study_can_print_its_report_to_pdf(tmp_path: Path) -> None:
     pdf = work / "out" / "report.pdf"
     assert pdf.read_bytes()[:5] == b"%PDF-"
     assert pdf.stat().st_size > 10_000
+
+
+# --------------------------------------------------------------------------- issue 11, item 8
+ISLET_OSM = Path(__file__).parent / "fixtures" / "net_islet.osm"
+
+
+def _islet_study(folder: Path) -> Path:
+    """A study on the islet fixture: C2 and its health room sit by a 100 m isolated street."""
+    import pandas as pd
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ISLET_OSM, folder / "streets.osm")
+    gpd.GeoDataFrame(
+        {"id": ["C1", "C2"], "name": ["甲社区", "孤岛社区"], "kind": ["urban", "urban"],
+         "population": [1000, 600], "households": [400, 250],
+         "township": ["旌阳街道", "旌阳街道"], "division": ["旌阳区", "旌阳区"]},
+        geometry=gpd.points_from_xy([104.3930, 104.4200], [31.1302, 31.1302]), crs="EPSG:4326",
+    ).to_file(folder / "communities.geojson", driver="GeoJSON")
+    pd.DataFrame({"id": ["H1", "H2"], "name": ["长江路卫生室", "孤岛卫生室"],
+                  "category": ["health_room", "health_room"],
+                  "lon": [104.3960, 104.42105], "lat": [31.1302, 31.1301]},
+                 ).to_csv(folder / "facilities.csv", index=False)
+    study = folder / "study.toml"
+    study.write_text('[network]\nosm = "streets.osm"\n[inputs]\n'
+                     'communities = "communities.geojson"\nfacilities = "facilities.csv"\n'
+                     '[analysis]\ncategories = ["health_room"]\n', encoding="utf-8")
+    return study
+
+
+def test_people_on_a_small_isolated_street_are_routed(tmp_path: Path) -> None:
+    """Item 8: the islet's community was reported "not snapped" because its street was dropped.
+
+    Now its piece is kept (it holds people and a facility) and its minutes equal networkx's
+    shortest path between the two snapped points.
+    """
+    import networkx as nx
+    import pyproj
+    import shapely
+
+    from deyang_geo.pipeline import build_network, load_inputs, run_study
+
+    config = load_study(_islet_study(tmp_path))
+    result = run_study(config, out_dir=tmp_path / "out")
+    access = result.access
+    row = access[(access["demand_id"] == "C2#1") & (access["category"] == "health_room")]
+    assert len(row) == 1
+    assert "not snapped" not in str(row["unreachable_reason"].iloc[0])
+    assert result.network_summary.dropped_pieces == {"pieces": 1, "nodes": 2, "kept_near": 1}
+    # the anchor: networkx on the same graph, plus the straight connectors walked at 4 km/h
+    G, _ = build_network(config, keep_near=gpd.GeoSeries(
+        gpd.points_from_xy([104.42], [31.1302]), crs="EPSG:4326"))
+    tr = pyproj.Transformer.from_crs("EPSG:4326", G.graph["crs"], always_xy=True)
+    (cx, fx), (cy, fy) = tr.transform([104.4200, 104.42105], [31.1302, 31.1301])
+    line = G.get_edge_data(11, 12)[0]["geometry"]
+    c, f = shapely.points([cx, fx], [cy, fy])
+    connectors_m = line.distance(c) + line.distance(f)
+    along = (line.project(f) - line.project(c)) / line.length  # share of the edge walked
+    speed_kmh = G.graph["speeds_kmh"]["walk"]
+    expected = (along * nx.shortest_path_length(G, 11, 12, weight="travel_time_walk") / 60.0
+                + connectors_m / 1000.0 / speed_kmh * 60.0)
+    assert float(row["minutes"].iloc[0]) == pytest.approx(expected, rel=1e-9)
+    # before this change (no points to keep) the piece went, and C2 with it
+    G_old, net_old = build_network(config)
+    assert not {11, 12} & set(G_old.nodes)
+    from deyang_geo._errors import InputWarning
+    from deyang_geo.access import minutes_to_nearest
+    from deyang_geo.demand import demand_units
+
+    inputs = load_inputs(config)
+    units = demand_units(inputs.communities, crs=net_old.crs)
+    with pytest.warns(InputWarning, match="snap"):
+        old = minutes_to_nearest(net_old, units, inputs.facilities.to_crs(net_old.crs),
+                                 categories=["health_room"])
+    old_c2 = old[old["demand_id"] == "C2#1"]
+    assert "not snapped" in str(old_c2["unreachable_reason"].iloc[0])
