@@ -655,7 +655,7 @@ def _outside(long: pd.DataFrame, outside_rows: npt.NDArray[np.intp],
         ids = pd.Index(communities["id"].astype(str))
         positions = ids.get_indexer(table["community_id"])
         geometry = communities.geometry.array[positions]
-        return gpd.GeoDataFrame(table, geometry=geometry, crs=communities.crs)
+        return gpd.GeoDataFrame(table, geometry=geometry, crs=communities.crs, copy=False)
     return gpd.GeoDataFrame(table, geometry=gpd.GeoSeries([None] * len(table)))
 
 
