@@ -41,6 +41,9 @@ QUANTITIES: tuple[str, ...] = (
 #: the communities have no such column).
 _COMMUNITY_ATTRIBUTES = ("name", "kind", "township", "division")
 _MAX_LISTED_PROBLEMS = 20
+#: Class codes used while computing; the text (:data:`COVERED`...) is put in at the end.
+_COVERED_CODE, _PARTLY_CODE, _OUTSIDE_CODE = 0, 1, 2
+_CLASS_TEXT = np.array([COVERED, PARTLY, OUTSIDE], dtype=object)
 
 
 def coverage_column(quantity: str, minutes: float) -> str:
@@ -304,14 +307,13 @@ def compute_coverage(
     weight_total = members @ weight
 
     # --- per community and category (long: community-major, category-minor) ---------------
-    long = pd.DataFrame({
-        "community_id": np.repeat(comm["community_id"].to_numpy(), n_cat),
-        **{a: np.repeat(comm[a].to_numpy(), n_cat) for a in _COMMUNITY_ATTRIBUTES},
-        "category": np.tile(np.asarray(cats, dtype=object), n_comm),
+    # Everything is computed on numbers (class codes, integer group codes); the text columns
+    # of the community table are built once, at the end, sharing the community's strings.
+    columns: dict[str, npt.NDArray[np.generic]] = {
         "population": np.repeat(population, n_cat),
         "units": np.repeat(n_members.astype(np.int64), n_cat),
         "minutes": _weighted_median(minutes, cidx, weight, n_comm).ravel(),
-    })
+    }
     # the long per-unit table holds codes into the ids (categoricals) to stay light
     comm_codes = pd.factorize(unit_comm)
     unit_table = pd.DataFrame({
@@ -326,13 +328,6 @@ def compute_coverage(
         "facility_id": facility,
     })
     # the threshold of each unit and category: its community's kind decides urban or rural
-    unit_rural = comm["kind"].to_numpy(dtype=object)[cidx] == "rural"
-    limits = np.full((n_units, n_cat), threshold)
-    for j, cat in enumerate(cats):
-        if cat in per_cat:
-            by = per_cat[cat]
-            urban = by.get("urban", threshold)
-            limits[:, j] = np.where(unit_rural, by.get("rural", urban), urban)
     comm_rural = comm["kind"].to_numpy(dtype=object) == "rural"
     comm_limits = np.full((n_comm, n_cat), threshold)
     for j, cat in enumerate(cats):
@@ -340,28 +335,46 @@ def compute_coverage(
             by = per_cat[cat]
             urban = by.get("urban", threshold)
             comm_limits[:, j] = np.where(comm_rural, by.get("rural", urban), urban)
-    classes: dict[float | None, npt.NDArray[np.object_]] = {}
+    class_codes: dict[float | None, npt.NDArray[np.int8]] = {}
     for b in (*breaks, None):
-        covered = minutes <= (limits + 1e-9 if b is None else b)  # NaN compares False
+        limit = comm_limits[cidx] + 1e-9 if b is None else b
+        covered = minutes <= limit  # NaN compares False
+        del limit
         unit_table[_column("covered", b)] = covered.ravel()
         covered_pop = np.asarray(members @ (covered * unit_pop[:, None])).reshape(n_comm, n_cat)
         covered_weight = np.asarray(members @ (covered * weight[:, None])).reshape(n_comm, n_cat)
+        del covered
         share = np.divide(covered_weight, weight_total[:, None],
                           out=np.full((n_comm, n_cat), np.nan), where=weight_total[:, None] > 0)
-        cls = np.select([share >= full, share >= partly], [COVERED, PARTLY], OUTSIDE)
-        classes[b] = cls.astype(object)
+        del covered_weight
+        # 0 covered, 1 partly, 2 outside (NaN shares compare False: outside)
+        code = np.full((n_comm, n_cat), _OUTSIDE_CODE, dtype=np.int8)
+        code[share >= partly] = _PARTLY_CODE
+        code[share >= full] = _COVERED_CODE
+        class_codes[b] = code.ravel()
         if b is None:
-            long["threshold_minutes"] = comm_limits.ravel()
-        long[_column("covered_population", b)] = covered_pop.ravel()
-        long[_column("covered_share", b)] = share.ravel()
+            columns["threshold_minutes"] = comm_limits.ravel()
+        columns[_column("covered_population", b)] = covered_pop.ravel()
+        columns[_column("covered_share", b)] = share.ravel()
         if b is not None:
-            long[coverage_column("class", b)] = classes[b].ravel()
-    long["class"] = classes[None].ravel()
+            columns[coverage_column("class", b)] = _class_text(class_codes[b])
+    columns["class"] = _class_text(class_codes[None])
 
-    townships = _aggregate(long, ["division", "township"], breaks)
-    divisions = _aggregate(long, ["division"], breaks)
-    study_area = _aggregate(long, [], breaks)
-    outside = _outside(long, communities)
+    aggregates = [
+        _aggregate(comm, keys, cats=cats, columns=columns, class_codes=class_codes,
+                   breaks=breaks)
+        for keys in (["division", "township"], ["division"], [])
+    ]
+    outside_rows = np.flatnonzero(class_codes[None] == _OUTSIDE_CODE)
+    long = pd.DataFrame({
+        "community_id": np.repeat(comm["community_id"].to_numpy(), n_cat),
+        **{a: np.repeat(comm[a].to_numpy(), n_cat) for a in _COMMUNITY_ATTRIBUTES},
+        "category": np.tile(np.asarray(cats, dtype=object), n_comm),
+        **columns,
+    }, copy=False)  # the arrays become the columns (no consolidated copy)
+    del columns
+    townships, divisions, study_area = aggregates
+    outside = _outside(long, outside_rows, communities)
     return CoverageResult(
         breaks_minutes=breaks,
         threshold_minutes=threshold,
@@ -377,6 +390,11 @@ def compute_coverage(
         provenance=dict(provenance or {}),
         thresholds_minutes={c: dict(by) for c, by in per_cat.items()},
     )
+
+
+def _class_text(codes: npt.NDArray[np.int8]) -> npt.NDArray[np.object_]:
+    """Return the class names of class codes (one shared string object per class)."""
+    return _CLASS_TEXT[codes]  # type: ignore[no-any-return]
 
 
 def _column(quantity: str, minutes: float | None) -> str:
@@ -542,55 +560,92 @@ def _weighted_median(
     return out
 
 
-def _aggregate(long: pd.DataFrame, keys: list[str], breaks: tuple[float, ...]) -> pd.DataFrame:
-    """Sum the community table per ``keys`` and category, for all kinds and for each kind."""
-    kind = long["kind"].to_numpy(dtype=object)
-    kinds = [k for k in ("urban", "rural") if (kind == k).any()]
-    kinds += sorted(set(kind.tolist()) - {"urban", "rural", ""})
-    columns: dict[str, object] = {c: long[c].to_numpy() for c in [*keys, "category"]}
-    columns["communities"] = np.ones(len(long), dtype=np.int64)
-    columns["population"] = long["population"].to_numpy()
-    for b in (None, *breaks):
-        cls = long[_column("class", b)].to_numpy(dtype=object)
-        columns[_column("covered_population", b)] = long[
-            _column("covered_population", b)].to_numpy()
-        for quantity, value in (("covered_communities", COVERED),
-                                ("partly_covered_communities", PARTLY),
-                                ("outside_communities", OUTSIDE)):
-            columns[_column(quantity, b)] = (cls == value).astype(np.int64)
-    work = pd.DataFrame(columns)
+def _aggregate(
+    comm: pd.DataFrame, keys: list[str], *, cats: tuple[str, ...],
+    columns: Mapping[str, npt.NDArray[np.generic]],
+    class_codes: Mapping[float | None, npt.NDArray[np.int8]], breaks: tuple[float, ...],
+) -> pd.DataFrame:
+    """Sum the community table per ``keys`` and category, for all kinds and for each kind.
+
+    Groups are integer codes (the keys factorised in sorted order, then the category's rank
+    in sorted order), so sorting the codes sorts the groups as their text would; counts are
+    ``np.bincount`` on the codes, and the float sums go through pandas' grouped sum (the same
+    compensated summation, in the same row order, as a groupby on the text).
+    """
+    n_comm, n_cat = len(comm), len(cats)
+    comm_kind = comm["kind"].to_numpy(dtype=object)
+    # rank of each category in sorted order, so the codes sort like the text
+    cat_rank = np.argsort(np.argsort(np.asarray(cats, dtype=object), kind="stable"),
+                          kind="stable")
+    kinds = [k for k in ("urban", "rural") if (comm_kind == k).any()]
+    kinds += sorted(set(comm_kind.tolist()) - {"urban", "rural", ""})
+    # dense codes of the key tuples, numbered in the tuples' sorted order
+    key_code = np.zeros(n_comm, dtype=np.int64)
+    for key in keys:
+        codes, uniques = pd.factorize(comm[key].to_numpy(dtype=object), sort=True)
+        key_code = pd.factorize(key_code * len(uniques) + codes, sort=True)[0]
+    n_keys = int(key_code.max()) + 1 if n_comm else 0
+    first_of_key = np.unique(key_code, return_index=True)[1]  # a community of each tuple
+    row_code = (np.repeat(key_code * n_cat, n_cat) + np.tile(cat_rank, n_comm))
+    n_groups = n_keys * n_cat
+    sums = ["population", *(_column("covered_population", b) for b in (None, *breaks))]
     frames = []
     for name in ["all", *kinds]:
-        part = work if name == "all" else work[kind == name]
-        summed = part.groupby([*keys, "category"], sort=True).sum().reset_index()
-        summed.insert(len(keys), "kind", name)
-        frames.append(summed)
-    table = pd.concat(frames, ignore_index=True)
-    if keys:
-        table = table.sort_values(keys, kind="stable").reset_index(drop=True)
-    population = table["population"].to_numpy(dtype=float)
-    communities = table["communities"].to_numpy(dtype=float)
-    out: dict[str, object] = {c: table[c] for c in [*keys, "kind", "category", "communities",
-                                                     "population"]}
+        rows = (slice(None) if name == "all"
+                else np.repeat(comm_kind == name, n_cat))
+        code = row_code[rows]
+        count = np.bincount(code, minlength=n_groups)
+        present = np.flatnonzero(count > 0)
+        part: dict[str, object] = {"communities": count[present]}
+        for col in sums:
+            summed = pd.Series(columns[col][rows]).groupby(code, sort=True).sum()
+            part[col] = summed.to_numpy(dtype=float)
+        for b in (None, *breaks):
+            cls = class_codes[b][rows]
+            for quantity, value in (("covered_communities", _COVERED_CODE),
+                                    ("partly_covered_communities", _PARTLY_CODE),
+                                    ("outside_communities", _OUTSIDE_CODE)):
+                part[_column(quantity, b)] = np.bincount(
+                    code[cls == value], minlength=n_groups)[present]
+        frames.append((name, present, part))
+    group = np.concatenate([present for _, present, _ in frames])
+    kind_of = np.concatenate([np.full(len(present), name, dtype=object)
+                              for name, present, _ in frames])
+    order = np.argsort(group // n_cat, kind="stable") if keys else np.arange(len(group))
+    group, kind_of = group[order], kind_of[order]
+
+    def stacked(col: str) -> npt.NDArray[np.generic]:
+        return np.concatenate([part[col] for _, _, part in frames])[order]  # type: ignore[misc]
+
+    out: dict[str, object] = {
+        key: comm[key].to_numpy(dtype=object)[first_of_key[group // n_cat]] for key in keys}
+    out["kind"] = pd.array(kind_of, dtype="str")  # text even when empty, as before
+    out["category"] = np.asarray(sorted(cats), dtype=object)[group % n_cat]
+    communities = stacked("communities").astype(np.int64)
+    population = stacked("population").astype(float)
+    out["communities"] = communities
+    out["population"] = population
     for b in (None, *breaks):
-        covered = table[_column("covered_population", b)].to_numpy(dtype=float)
+        covered = stacked(_column("covered_population", b)).astype(float)
         out[_column("covered_population", b)] = covered
         out[_column("covered_share", b)] = np.divide(
-            covered, population, out=np.full(len(table), np.nan), where=population > 0)
+            covered, population, out=np.full(len(group), np.nan), where=population > 0)
         for quantity in ("covered_communities", "partly_covered_communities",
                          "outside_communities"):
-            out[_column(quantity, b)] = table[_column(quantity, b)]
+            out[_column(quantity, b)] = stacked(_column(quantity, b)).astype(np.int64)
         out[_column("covered_communities_share", b)] = (
-            table[_column("covered_communities", b)].to_numpy() / communities)
+            out[_column("covered_communities", b)] / communities)  # type: ignore[operator]
     return pd.DataFrame(out)
 
 
-def _outside(long: pd.DataFrame, communities: pd.DataFrame) -> gpd.GeoDataFrame:
+def _outside(long: pd.DataFrame, outside_rows: npt.NDArray[np.intp],
+             communities: pd.DataFrame) -> gpd.GeoDataFrame:
     pop_col, uncovered_col, share_col = ("covered_population", "uncovered_population",
                                          "covered_share")
-    rows = long[long["class"] == OUTSIDE]
-    table = rows[["community_id", *_COMMUNITY_ATTRIBUTES, "category", "population",
-                  "threshold_minutes", pop_col, share_col, "minutes"]].copy()
+    needed = ["community_id", *_COMMUNITY_ATTRIBUTES, "category", "population",
+              "threshold_minutes", pop_col, share_col, "minutes"]
+    rows = long[needed].take(outside_rows)  # only these columns, only these rows
+    table = rows.copy()
     table.insert(list(table.columns).index(share_col), uncovered_col,
                  rows["population"] - rows[pop_col])
     table = table.sort_values([uncovered_col, "community_id", "category"],
@@ -600,13 +655,13 @@ def _outside(long: pd.DataFrame, communities: pd.DataFrame) -> gpd.GeoDataFrame:
         ids = pd.Index(communities["id"].astype(str))
         positions = ids.get_indexer(table["community_id"])
         geometry = communities.geometry.array[positions]
-        return gpd.GeoDataFrame(table, geometry=geometry, crs=communities.crs)
+        return gpd.GeoDataFrame(table, geometry=geometry, crs=communities.crs, copy=False)
     return gpd.GeoDataFrame(table, geometry=gpd.GeoSeries([None] * len(table)))
 
 
 def _rounded(table: pd.DataFrame) -> pd.DataFrame:
     """Round the columns for reading: minutes 2, populations 2, shares 4 decimals."""
-    out = table.copy()
+    out = table.copy(deep=False)  # the rounded columns are replaced, not written into
     for col in out.columns:
         if not pd.api.types.is_float_dtype(out[col]):
             continue

@@ -310,3 +310,90 @@ def test_against_brute_force(data: list[list[tuple[int, list[int | None]]]],
             assert row["covered_population_15min"] == part["covered_population_15min"].sum()
             assert row["covered_communities_15min"] == (part["class_15min"] == "covered").sum()
             assert row["communities"] == len(part)
+
+
+def _reference_aggregate(communities: pd.DataFrame, keys: list[str],
+                         breaks: tuple[float, ...]) -> pd.DataFrame:
+    """Township/division/study-area table by a plain pandas groupby on the text columns."""
+    suffixes = ["", *(f"_{b:g}min" for b in breaks)]
+    frames = []
+    kinds = [k for k in ("urban", "rural") if (communities["kind"] == k).any()]
+    kinds += sorted(set(communities["kind"]) - {"urban", "rural", ""})
+    for kind in ["all", *kinds]:
+        part = communities if kind == "all" else communities[communities["kind"] == kind]
+        work = part[[*keys, "category", "population"]].assign(communities=1)
+        for s in suffixes:
+            work[f"covered_population{s}"] = part[f"covered_population{s}"]
+            for quantity, value in (("covered_communities", "covered"),
+                                    ("partly_covered_communities", "partly"),
+                                    ("outside_communities", "outside")):
+                work[f"{quantity}{s}"] = (part[f"class{s}"] == value).astype(np.int64)
+        summed = work.groupby([*keys, "category"], sort=True).sum().reset_index()
+        summed.insert(len(keys), "kind", kind)
+        frames.append(summed)
+    table = pd.concat(frames, ignore_index=True)
+    if keys:
+        table = table.sort_values(keys, kind="stable").reset_index(drop=True)
+    for s in suffixes:
+        table[f"covered_share{s}"] = np.where(
+            table["population"] > 0,
+            table[f"covered_population{s}"] / table["population"].where(
+                table["population"] > 0, 1.0), np.nan)
+        table[f"covered_communities_share{s}"] = (
+            table[f"covered_communities{s}"] / table["communities"])
+    return table
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_tables_against_a_pandas_groupby_reference(seed: int) -> None:
+    """Random units, kinds (with blanks and unknown kinds), unsorted categories, thresholds."""
+    rng = np.random.default_rng(seed)
+    n_units, n_comm = 400, 60
+    cats = ["health_room", "elderly_daycare", "library_room"]
+    unit_comm = rng.integers(0, n_comm, n_units)
+    population = rng.uniform(0, 300, n_units).round(1)
+    population[rng.random(n_units) < 0.1] = 0.0
+    population[np.isin(unit_comm, [3, 4])] = 0.0  # communities without population
+    units = pd.DataFrame({"unit_id": [f"u{i}" for i in range(n_units)],
+                          "community_id": [f"c{c}" for c in unit_comm],
+                          "population": population})
+    pairs = [(u, c) for u in range(n_units) for c in cats if rng.random() > 0.05]
+    minutes = rng.uniform(0, 30, len(pairs))
+    minutes[rng.random(len(pairs)) < 0.1] = np.nan
+    access = pd.DataFrame({"demand_id": [f"u{u}" for u, _ in pairs],
+                           "category": [c for _, c in pairs], "minutes": minutes,
+                           "facility_id": "f"})
+    comm = pd.DataFrame({
+        "id": [f"c{i}" for i in range(n_comm)],
+        "kind": rng.choice(["urban", "rural", "", "suburb"], n_comm),
+        "township": rng.choice(["乙镇", "甲镇", "丙街道", "a"], n_comm),
+        "division": rng.choice(["旌阳区", "罗江区", "b"], n_comm),
+    })
+    comm = comm[comm["id"].isin(units["community_id"])].reset_index(drop=True)
+    thresholds = {"elderly_daycare": {"urban": 5.0, "rural": 12.0}}
+    res = compute_coverage(access, units, comm, breaks_minutes=[5, 10, 15],
+                           threshold_minutes=10.0, categories=cats,
+                           thresholds_minutes=thresholds)
+    breaks = res.breaks_minutes
+    # community table from the unit table by a groupby
+    unit_table = res.units.astype({"community_id": str, "category": str})
+    unit_table["weight"] = unit_table["population"].where(
+        unit_table.groupby("community_id")["population"].transform("sum") > 0, 1.0)
+    for s in ["", *(f"_{b:g}min" for b in breaks)]:
+        covered = unit_table[f"covered{s}"]
+        grouped = unit_table.assign(pop=unit_table["population"] * covered,
+                                    w=unit_table["weight"] * covered).groupby(
+            ["community_id", "category"])[["pop", "w", "weight"]].sum()
+        mine = res.communities.set_index(["community_id", "category"]).loc[grouped.index]
+        assert np.allclose(mine[f"covered_population{s}"], grouped["pop"], rtol=1e-12)
+        share = grouped["w"] / grouped["weight"]
+        assert np.allclose(mine[f"covered_share{s}"], share, rtol=1e-12, equal_nan=True)
+        expected = np.select([share >= 0.8, share >= 0.2], ["covered", "partly"], "outside")
+        assert list(mine[f"class{s}"]) == list(expected)
+    for keys, table in ((["division", "township"], res.townships),
+                        (["division"], res.divisions), ([], res.study_area)):
+        reference = _reference_aggregate(res.communities, keys, breaks)[table.columns]
+        pd.testing.assert_frame_equal(table, reference, check_dtype=False,
+                                      check_exact=False, rtol=1e-12)
+    outside = res.communities[res.communities["class"] == "outside"]
+    assert len(res.outside) == len(outside)
