@@ -41,6 +41,7 @@ __all__ = [
     "atomic_path",
     "category_key",
     "formula_safe",
+    "formula_safe_cell",
     "read_candidates",
     "read_communities",
     "read_facilities",
@@ -1525,7 +1526,12 @@ def _is_number_text(text: str) -> bool:
     return True
 
 
-def _formula_safe_cell(value: Any) -> Any:
+def formula_safe_cell(value: Any) -> Any:
+    """Return ``value`` with a leading apostrophe when a spreadsheet would run it as a formula.
+
+    Text starting with ``=``, ``+``, ``@``, a tab or a carriage return, or with ``-`` unless it
+    is a number; anything else is returned unchanged (the one rule of every table written).
+    """
     if not isinstance(value, str) or not value:
         return value
     if value.startswith(_FORMULA_START) or (value.startswith("-")
@@ -1560,7 +1566,7 @@ def formula_safe(table: pd.DataFrame) -> pd.DataFrame:
             safe = _formula_safe_column(column)
             if safe is not None:
                 out.isetitem(j, safe)
-    out.columns = pd.Index([_formula_safe_cell(c) for c in out.columns])
+    out.columns = pd.Index([formula_safe_cell(c) for c in out.columns])
     return out
 
 
@@ -1570,7 +1576,7 @@ def _formula_safe_column(column: pd.Series) -> np.ndarray[Any, np.dtype[np.objec
     changed = {}
     for value in pd.unique(values):
         if isinstance(value, str) and value[:1] in _FORMULA_FIRST:
-            safe = _formula_safe_cell(value)
+            safe = formula_safe_cell(value)
             if safe is not value:
                 changed[value] = safe
     if not changed:

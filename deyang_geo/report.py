@@ -18,7 +18,13 @@ import numpy as np
 import pandas as pd
 
 from ._errors import InputError
-from .io import atomic_path, fixed_file_dates, write_csv_atomic, write_text_atomic
+from .io import (
+    atomic_path,
+    fixed_file_dates,
+    formula_safe_cell,
+    write_csv_atomic,
+    write_text_atomic,
+)
 from .report_summary import parameters_table, summary_html
 from .tables_zh import format_sheet
 from .webmap import Lang, category_label, label
@@ -212,20 +218,7 @@ def _safe_cell(value: Any) -> Any:
     if not isinstance(value, str) or not value:
         return value
     value = _ILLEGAL_IN_WORKBOOKS.sub("", value)  # control characters break .xlsx files
-    if not value:
-        return value
-    first = value[0]
-    if first in "=+@\t\r" or (first == "-" and not _is_number(value)):
-        return "'" + value
-    return value
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    return formula_safe_cell(value)
 
 
 def _sheet_name(name: str, used: set[str]) -> str:
