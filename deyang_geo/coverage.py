@@ -207,8 +207,8 @@ class CoverageResult:
             tables.append(("coverage_units.csv", self.units))
         written = []
         for name, table in tables:
-            if lang != "en":
-                written.append(write_csv(_rounded(table), folder / name, lang=lang))
+            if lang != "en":  # localized tables round once, as a planner reads them
+                written.append(write_csv(table, folder / name, lang=lang))
                 continue
             written.append(write_csv_atomic(_rounded(table), folder / name))
         return written

@@ -397,3 +397,18 @@ def test_tables_against_a_pandas_groupby_reference(seed: int) -> None:
                                       check_exact=False, rtol=1e-12)
     outside = res.communities[res.communities["class"] == "outside"]
     assert len(res.outside) == len(outside)
+
+
+def test_chinese_tables_round_once(result: CoverageResult, tmp_path: Path) -> None:
+    # 0.842547 is 84.3 %, not 84.2 % (0.8425 -> 84.25 -> 84.2); 430081.496 people are 430081
+    import dataclasses
+
+    area = result.study_area.copy()
+    area["covered_share"] = 0.842547
+    area["covered_population"] = 430081.496
+    dataclasses.replace(result, study_area=area).write(tmp_path, lang="both")
+    raw = pd.read_csv(tmp_path / "coverage_study_area.csv", encoding="utf-8-sig", dtype=str)
+    share = next(c for c in raw.columns if c.endswith(" covered_share"))
+    people = next(c for c in raw.columns if c.endswith(" covered_population"))
+    assert set(raw[share]) == {"84.3"}
+    assert set(raw[people]) == {"430081"}
