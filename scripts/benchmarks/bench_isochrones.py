@@ -194,10 +194,9 @@ def run_case(name: str, net: RoutingNetwork, fac: Any, args: argparse.Namespace)
         print(f"  {b:<8g}{poly.area / 1e6:10.2f}{hull.area / 1e6:10.2f}{off:16.1%}")
     if args.skip_check:
         return
-    t0 = time.perf_counter()
-    ref = reference(net, fac)
-    t_ref = time.perf_counter() - t0
-    print(f"  check against union_all of every part's buffer (today's way, {t_ref:.1f} s):")
+    w_ref, c_ref, ref = timed(reference, net, fac)
+    print(f"  check against union_all of every part's buffer (the way before tiles, one run: "
+          f"{w_ref:.2f} s wall, {c_ref:.2f} s cpu):")
     for b, poly, r in zip(BREAKS_MINUTES, mine, ref, strict=True):
         sym = shapely.symmetric_difference(poly, r).area / r.area
         print(f"    {b:g} min: area {poly.area:,.1f} vs {r.area:,.1f} m2, symmetric difference "
