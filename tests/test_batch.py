@@ -14,13 +14,13 @@ import pytest
 import shapely
 from shapely.geometry import Point, box
 
-from deyang_geo import pipeline
-from deyang_geo.batch import DONE_FILE, WORK_FOLDER, margin_name, read_areas
-from deyang_geo.cli import main
-from deyang_geo.network import graph_from_osm_file, osm_read_bbox
-from deyang_geo.osm_split import split_osm_file
-from deyang_geo.synthetic_province import write_street_grid, write_synthetic_province
-from deyang_geo.tables_zh import read_table
+from deyang_geo.cli.app import main
+from deyang_geo.io.tables_zh import read_table
+from deyang_geo.network.build import graph_from_osm_file, osm_read_bbox
+from deyang_geo.network.split import split_osm_file
+from deyang_geo.study import pipeline
+from deyang_geo.study.batch import DONE_FILE, WORK_FOLDER, margin_name, read_areas
+from deyang_geo.study.synthetic_province import write_street_grid, write_synthetic_province
 
 STREETLESS = "Z9"  # far from every street: its run fails for its input
 EMPTY = "E1"  # streets but no communities: fails for its input

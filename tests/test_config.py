@@ -1,4 +1,4 @@
-"""Tests of deyang_geo.config: the study configuration file."""
+"""Tests of deyang_geo.study.config: the study configuration file."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from deyang_geo import settings
-from deyang_geo._errors import ConfigError
-from deyang_geo.config import StudyConfig, load_study
+from deyang_geo.core import settings
+from deyang_geo.core.errors import ConfigError
+from deyang_geo.study.config import StudyConfig, load_study
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo" / "study.toml"
 DEMO_FILES = ("jingyang_synthetic.osm.gz", "divisions.geojson", "communities.geojson",

@@ -8,14 +8,14 @@ import pandas as pd
 import pytest
 import shapely
 
-from deyang_geo._errors import InputError
-from deyang_geo.facilities import (
+from deyang_geo.analysis.facilities import (
     classify_tags_frame,
     facilities_from_osm,
     facilities_from_place,
     merge_facilities,
 )
-from deyang_geo.standards import default_catalog_path, load_catalog
+from deyang_geo.core.errors import InputError
+from deyang_geo.core.standards import default_catalog_path, load_catalog
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "std_facilities.osm"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

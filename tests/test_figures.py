@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deyang_geo import figures
-from deyang_geo._errors import InputError
-from deyang_geo._fonts import PROBE_TEXT, find_cjk_font
+from deyang_geo.core.errors import InputError
+from deyang_geo.io.fonts import PROBE_TEXT, find_cjk_font
+from deyang_geo.outputs import figures
 
 
 def _render_text(text: str, family: str) -> np.ndarray:

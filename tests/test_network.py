@@ -1,4 +1,4 @@
-"""Tests of deyang_geo.network: OSM files, travel modes, hygiene, saved graphs, slope, CLI."""
+"""Tests of deyang_geo.network.build: OSM files, travel modes, hygiene, saved graphs, slope, CLI."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import pytest
 import shapely
 from shapely.geometry import box
 
-from deyang_geo import network as N  # noqa: N812
-from deyang_geo._errors import NetworkError
+from deyang_geo.core.errors import NetworkError
+from deyang_geo.network import build as N  # noqa: N812
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BASIC = FIXTURES / "net_basic.osm"
@@ -202,7 +202,7 @@ def test_mode_subset_and_speed_override() -> None:
 
 
 def test_settings_read_at_call_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    from deyang_geo import settings
+    from deyang_geo.core import settings
 
     monkeypatch.setattr(settings, "walk_speed_kmh", 6.0)
     G = N.graph_from_osm_file(BASIC, modes=["walk"], retain_all=True)
@@ -540,7 +540,7 @@ def test_slope_rejects_non_walking_modes(full: nx.MultiDiGraph) -> None:
 
 # --------------------------------------------------------------------------- CLI
 def test_cli_network(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from deyang_geo.cli import main
+    from deyang_geo.cli.app import main
 
     area = tmp_path / "area.geojson"
     area.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", '
@@ -752,7 +752,7 @@ def test_trunk_roads_stay_walkable(tmp_path: Path) -> None:
 
 
 def test_cli_network_exclude_trunk(tmp_path: Path) -> None:
-    from deyang_geo.cli import main
+    from deyang_geo.cli.app import main
 
     path = tmp_path / "town.osm"
     _trunk_town_osm(path)

@@ -20,11 +20,11 @@ import pytest
 import shapely
 from shapely.geometry import LineString, box
 
-from deyang_geo import demand
-from deyang_geo._errors import InputError
-from deyang_geo._output_set import INCOMPLETE_NAME, LOCK_NAME, MANIFEST_NAME
-from deyang_geo.cli import main
-from deyang_geo.io import formula_safe
+from deyang_geo.analysis import demand
+from deyang_geo.cli.app import main
+from deyang_geo.core.errors import InputError
+from deyang_geo.io.output_set import INCOMPLETE_NAME, LOCK_NAME, MANIFEST_NAME
+from deyang_geo.io.tables import formula_safe
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,7 +119,7 @@ def test_rerun_replaces_its_set_and_keeps_other_files(tmp_path: Path) -> None:
 def test_failed_run_leaves_marker_and_report_refuses_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    import deyang_geo.webmap
+    import deyang_geo.outputs.webmap
 
     files = _copy_fixtures(tmp_path / "in")
     out = tmp_path / "out"
@@ -127,7 +127,7 @@ def test_failed_run_leaves_marker_and_report_refuses_it(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("simulated defect while writing the map")
 
-    monkeypatch.setattr(deyang_geo.webmap, "save_map", broken)
+    monkeypatch.setattr(deyang_geo.outputs.webmap, "save_map", broken)
     assert _access(files, out) == 1
     assert (out / "access.csv").is_file()  # written before the failure
     assert (out / INCOMPLETE_NAME).is_file()
@@ -209,7 +209,7 @@ def save_map(fmap, path):
         os.kill(os.getpid(), getattr(signal, sys.argv[1]))
         signal.pause() if sys.argv[1] != "SIGINT" else None
 
-deyang_geo.webmap.save_map = save_map
+deyang_geo.outputs.webmap.save_map = save_map
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -433,7 +433,7 @@ def test_without_cjk_font_no_missing_glyphs_and_english_titles(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import matplotlib.pyplot as plt
 
-    from deyang_geo import figures
+    from deyang_geo.outputs import figures
 
     monkeypatch.setattr(figures, "cjk_family_or_warn", lambda: None)
     communities = gpd.GeoDataFrame(
@@ -465,7 +465,7 @@ def figures_has_cjk(text: str) -> bool:
 
 
 def test_integers_beyond_int64_are_read_without_overflow(tmp_path: Path) -> None:
-    from deyang_geo.io import read_table
+    from deyang_geo.io.tables import read_table
 
     path = tmp_path / "big.csv"
     path.write_text("id,extra\nC1,100000000000000000000\nC2,7\n", encoding="utf-8")

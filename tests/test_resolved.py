@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deyang_geo._errors import ConfigError
-from deyang_geo.cli import main
-from deyang_geo.config import load_study
-from deyang_geo.demo import demo_data_dir
-from deyang_geo.resolved import distance_minutes, resolve_analysis
-from deyang_geo.standards import load_catalog
-from deyang_geo.tables_zh import read_table
+from deyang_geo.cli.app import main
+from deyang_geo.core.errors import ConfigError
+from deyang_geo.core.standards import load_catalog
+from deyang_geo.io.tables_zh import read_table
+from deyang_geo.study.config import load_study
+from deyang_geo.study.demo import demo_data_dir
+from deyang_geo.study.resolved import distance_minutes, resolve_analysis
 
 DEMO_FILES = ("communities.geojson", "facilities.geojson", "candidates.geojson",
               "jingyang_synthetic.osm.gz")
@@ -188,7 +188,7 @@ def test_suggest_sites_refuses_what_the_study_file_refuses(
 
 def test_compliance_command_calls_the_pipeline_step(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    import deyang_geo.pipeline as pipeline
+    import deyang_geo.study.pipeline as pipeline
 
     calls: list[Any] = []
     original = pipeline.compute_compliance
@@ -274,8 +274,8 @@ def _check_consistency(result: Any) -> int:
 
 def _run(config: Any, out: Path, outputs: tuple[str, ...]) -> tuple[Any, list[str]]:
     """Run a study with some outputs, recording the modes of the 2SFCA reach sets."""
-    import deyang_geo.access as access
-    from deyang_geo.pipeline import run_study
+    import deyang_geo.analysis.access as access
+    from deyang_geo.study.pipeline import run_study
 
     modes: list[str] = []
     original = access.reach_set

@@ -16,7 +16,9 @@ import pytest
 from test_siting_cli import base_args, write_inputs
 from test_siting_models import brute_mclp, random_instance
 
-from deyang_geo.siting import _core, _solve, mclp, models
+from deyang_geo.planning.siting import core as _core
+from deyang_geo.planning.siting import mclp, models
+from deyang_geo.planning.siting import solve as _solve
 
 
 def _count_mips(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
@@ -116,8 +118,8 @@ def test_no_time_left_keeps_the_start_without_calling_highs(
 def test_suggest_sites_spends_one_budget_and_reports_the_users_limit(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # found: --time-limit went to the model afresh, after snapping and reach sets had run
-    import deyang_geo.siting as siting
-    from deyang_geo.cli import main
+    import deyang_geo.planning.siting as siting
+    from deyang_geo.cli.app import main
 
     seen: list[float] = []
     orig = siting.mclp

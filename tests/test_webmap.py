@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString, Point
 
-from deyang_geo import webmap
-from deyang_geo._errors import InputError
-from deyang_geo.crs import wgs84_to_gcj02
+from deyang_geo.core.crs import wgs84_to_gcj02
+from deyang_geo.core.errors import InputError
+from deyang_geo.outputs import webmap
 
 XSS_NAME = "<script>alert(1)</script>"
 

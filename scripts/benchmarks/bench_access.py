@@ -27,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from deyang_geo.routing import RoutingNetwork  # noqa: E402
+from deyang_geo.analysis.routing import RoutingNetwork  # noqa: E402
 
 WALK_MS = 4.0 / 3.6
 SPACING_M = 60.0
@@ -66,8 +66,8 @@ def random_points(net: RoutingNetwork, count: int, seed: int) -> tuple[np.ndarra
 
 def warm_up() -> None:
     """Compile (or load from cache) the numba kernels on a tiny network."""
-    from deyang_geo.access import nearest_minutes, reach_set
-    from deyang_geo.snapping import snap_points
+    from deyang_geo.analysis.access import nearest_minutes, reach_set
+    from deyang_geo.analysis.snapping import snap_points
 
     tiny = synthetic_network(5)
     s = snap_points(tiny, [10.0, 100.0], [10.0, 100.0])
@@ -94,8 +94,8 @@ def peak_mb() -> float:
 def part_nearest(size: int) -> dict[str, float]:
     import networkx as nx
 
-    from deyang_geo.access import nearest_minutes, node_minutes
-    from deyang_geo.snapping import snap_points
+    from deyang_geo.analysis.access import nearest_minutes, node_minutes
+    from deyang_geo.analysis.snapping import snap_points
 
     warm_up()
     net = synthetic_network(size)
@@ -127,8 +127,8 @@ def part_nearest(size: int) -> dict[str, float]:
 
 
 def part_reach(size: int) -> dict[str, float]:
-    from deyang_geo.access import reach_set
-    from deyang_geo.snapping import snap_points
+    from deyang_geo.analysis.access import reach_set
+    from deyang_geo.analysis.snapping import snap_points
 
     warm_up()
     net = synthetic_network(size)
@@ -151,7 +151,7 @@ def part_pandana(size: int) -> dict[str, float]:
     import pandana
     import pandas as pd
 
-    from deyang_geo.snapping import snap_points
+    from deyang_geo.analysis.snapping import snap_points
 
     net = synthetic_network(size)
     sx, sy = random_points(net, 10_000, 5)
@@ -170,7 +170,7 @@ def part_pandana(size: int) -> dict[str, float]:
 
 
 def part_snap(size: int) -> dict[str, float]:
-    from deyang_geo.snapping import snap_points
+    from deyang_geo.analysis.snapping import snap_points
 
     net = synthetic_network(size)
     x, y = random_points(net, 100_000, 9)

@@ -100,10 +100,10 @@ def run_case(case: str, path: str) -> dict[str, float]:
 
     import osmnx as ox
 
-    from deyang_geo import network
+    from deyang_geo.network import build as network
 
     try:
-        from deyang_geo.routing import RoutingNetwork
+        from deyang_geo.analysis.routing import RoutingNetwork
     except ImportError:  # routing.py not there yet
         RoutingNetwork = None
     import geopandas  # noqa: F401 - import what either side loads lazily, before timing
