@@ -57,7 +57,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from deyang_geo.core import crs  # noqa: E402
-from deyang_geo.io.tables import write_bytes_atomic, write_text_atomic  # noqa: E402
+from deyang_geo.io.files import write_bytes_atomic, write_text_atomic  # noqa: E402
 
 CENTRE_LON = 104.39
 CENTRE_LAT = 31.13

@@ -434,7 +434,7 @@ EQUITY_SCENARIOS = [
         "Beside who is covered: how evenly the minutes are shared. Population-weighted Gini "
         "coefficient and Palma ratio of the minutes to each category (unreachable people "
         "count at the cap), and the share of people in the worst-served decile, for the "
-        "study area (`deyang_geo.analysis.equity`, checked against pysal's `inequality` in its tests). "
+        "study area (`analysis.equity`, checked against pysal's `inequality` in its tests). "
         "The scenario run carries its own access table, so equity compares like coverage."
     ),
     new_code_cell(

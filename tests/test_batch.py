@@ -16,7 +16,8 @@ from shapely.geometry import Point, box
 
 from deyang_geo.cli.app import main
 from deyang_geo.io.tables_zh import read_table
-from deyang_geo.network.build import graph_from_osm_file, osm_read_bbox
+from deyang_geo.network.boundary import osm_read_bbox
+from deyang_geo.network.build import graph_from_osm_file
 from deyang_geo.network.split import split_osm_file
 from deyang_geo.study import pipeline
 from deyang_geo.study.batch import DONE_FILE, WORK_FOLDER, margin_name, read_areas

@@ -39,8 +39,8 @@ def _coverage(facilities: Path, *, walk_speed_kmh: float | None = None) -> pd.Da
     from deyang_geo.analysis.coverage import compute_coverage
     from deyang_geo.analysis.demand import demand_units
     from deyang_geo.analysis.routing import RoutingNetwork
-    from deyang_geo.io.tables import read_communities, read_facilities
-    from deyang_geo.network.build import read_network
+    from deyang_geo.io.points import read_communities, read_facilities
+    from deyang_geo.network.storage import read_network
 
     fac = read_facilities(facilities)
     comm = read_communities(COMMUNITIES)

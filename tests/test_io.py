@@ -15,8 +15,8 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from deyang_geo import io as dio
 from deyang_geo.core.errors import InputError, InputWarning
-from deyang_geo.io import tables as dio
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -671,7 +671,7 @@ def test_other_columns_are_kept_and_typed(tmp_path):
 
 def test_plan_attribute_columns_for_targets_t12_to_t16(tmp_path: Path) -> None:
     """Columns the compliance targets T12-T16 read are recognised by their Chinese names."""
-    from deyang_geo.io import tables as dio
+    from deyang_geo import io as dio
 
     path = tmp_path / "社区.csv"
     path.write_text("编号,名称,人口,户数,经度,纬度,注册志愿者,试点社区,驻区单位,共建单位\n"

@@ -15,8 +15,8 @@ import pytest
 import shapely
 from shapely.geometry import box
 
+from deyang_geo import network as N  # noqa: N812
 from deyang_geo.core.errors import NetworkError
-from deyang_geo.network import build as N  # noqa: N812
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BASIC = FIXTURES / "net_basic.osm"

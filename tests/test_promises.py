@@ -23,8 +23,8 @@ from shapely.geometry import LineString, box
 from deyang_geo.analysis import demand
 from deyang_geo.cli.app import main
 from deyang_geo.core.errors import InputError
+from deyang_geo.io.files import formula_safe
 from deyang_geo.io.output_set import INCOMPLETE_NAME, LOCK_NAME, MANIFEST_NAME
-from deyang_geo.io.tables import formula_safe
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[1]

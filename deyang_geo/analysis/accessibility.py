@@ -13,7 +13,7 @@ grade access:
 
 ``f`` is a Gaussian ``exp(-t^2 / (2 sigma^2))`` or exponential ``exp(-t / tau)`` decay with its
 parameter in minutes (``decay_minutes``), or a step (1 within the cut-off). Every sum runs over
-the stored entries of a :class:`~deyang_geo.analysis.access.ReachSet` (CSR arrays), never over a dense
+the stored entries of a :class:`~deyang_geo.analysis.ReachSet` (CSR arrays), never over a dense
 demand x facility matrix.
 """
 
@@ -252,7 +252,7 @@ class AccessibilityResult:
         list of Path
             The files written.
         """
-        from deyang_geo.io.tables import write_csv_atomic
+        from deyang_geo.io.files import write_csv_atomic
 
         folder = Path(out_dir)
         written = []

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from deyang_geo.core import settings
 from deyang_geo.core.errors import InputError, Problem
-from deyang_geo.io.tables import write_csv_atomic
+from deyang_geo.io.files import write_csv_atomic
 
 #: Class of a community whose covered share is at least ``covered_share``.
 COVERED = "covered"

@@ -254,7 +254,7 @@ class EquityResult:
         for col in ("value_mean", "worst_decile_threshold", "population"):
             if col in table.columns:
                 table[col] = table[col].round(2)
-        from deyang_geo.io.tables import write_csv_atomic
+        from deyang_geo.io.files import write_csv_atomic
 
         return [write_csv_atomic(table, path)]
 

@@ -71,7 +71,7 @@ class GradedResult:
             The files written.
         """
         from deyang_geo.analysis.equity import write_lorenz_figures
-        from deyang_geo.io.tables import write_csv_atomic, write_text_atomic
+        from deyang_geo.io.files import write_csv_atomic, write_text_atomic
 
         written = self.accessibility.write(out_dir)
         written.append(write_csv_atomic(self.completeness, out_dir / "completeness.csv"))

@@ -521,7 +521,7 @@ class RoutingNetwork:
         Path
             The destination.
         """
-        from deyang_geo.io.tables import atomic_path
+        from deyang_geo.io.files import atomic_path
 
         coords, gidx = shapely.get_coordinates(self.geometry, return_index=True)
         arrays: dict[str, Any] = {

@@ -61,9 +61,9 @@ def run(args: argparse.Namespace) -> int:
     from deyang_geo.cli.common import read_map_divisions
     from deyang_geo.core.standards import load_catalog
     from deyang_geo.io.exports import write_exports
-    from deyang_geo.io.tables import read_communities, read_facilities
+    from deyang_geo.io.points import read_communities, read_facilities
     from deyang_geo.io.validate import warn_unreachable_categories
-    from deyang_geo.network.build import read_network
+    from deyang_geo.network.storage import read_network
     from deyang_geo.outputs.command_map import (
         map_isochrones,
         resolve_tianditu_key,

@@ -95,9 +95,9 @@ def run(args: argparse.Namespace) -> int:
     from deyang_geo.cli.common import read_map_divisions, warnings_to_log
     from deyang_geo.core.errors import InputError
     from deyang_geo.core.standards import load_catalog
-    from deyang_geo.io.tables import read_communities, read_facilities
+    from deyang_geo.io.points import read_communities, read_facilities
     from deyang_geo.io.validate import warn_unreachable_categories
-    from deyang_geo.network.build import read_network
+    from deyang_geo.network.storage import read_network
     from deyang_geo.outputs.command_map import resolve_tianditu_key, write_command_map
     from deyang_geo.planning.compliance import gap_summary
     from deyang_geo.study.pipeline import (

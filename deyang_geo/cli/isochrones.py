@@ -56,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
     from deyang_geo.cli.common import read_map_divisions, warnings_to_log
     from deyang_geo.core.errors import InputError
     from deyang_geo.io.exports import write_exports
-    from deyang_geo.io.tables import atomic_path, fixed_file_dates, read_facilities
-    from deyang_geo.network.build import read_network
+    from deyang_geo.io.files import atomic_path, fixed_file_dates
+    from deyang_geo.io.points import read_facilities
+    from deyang_geo.network.storage import read_network
     from deyang_geo.outputs.command_map import resolve_tianditu_key, write_command_map
 
     out = Path(args.out)

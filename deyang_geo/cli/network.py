@@ -93,8 +93,8 @@ def _parse_bbox(text: str) -> tuple[float, float, float, float]:
 
 def run(args: argparse.Namespace) -> int:
     """Build the network, save it to ``--out`` and print its summary."""
+    from deyang_geo import network
     from deyang_geo.core.errors import InputError
-    from deyang_geo.network import build as network
 
     out: Path = args.out
     if out.suffix.lower() not in network.GRAPH_SUFFIXES:

@@ -120,14 +120,10 @@ def run(args: argparse.Namespace) -> int:
     from deyang_geo.cli.analysis_options import resolve_args
     from deyang_geo.cli.common import read_map_divisions, warnings_to_log
     from deyang_geo.core.standards import load_catalog
-    from deyang_geo.io.tables import (
-        category_key,
-        read_candidates,
-        read_communities,
-        read_facilities,
-    )
-    from deyang_geo.network.build import read_network
+    from deyang_geo.io.categories import category_key
+    from deyang_geo.io.points import read_candidates, read_communities, read_facilities
     from deyang_geo.network.osm_file import is_osm_path
+    from deyang_geo.network.storage import read_network
     from deyang_geo.outputs.command_map import (
         map_isochrones,
         resolve_tianditu_key,

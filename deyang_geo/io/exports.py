@@ -19,7 +19,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from deyang_geo.io.tables import write_text_atomic
+from deyang_geo.io.files import write_text_atomic
 
 __all__ = ["to_gcj02", "write_exports", "write_gcj02_geojson", "write_kml"]
 

@@ -32,7 +32,7 @@ MANIFEST_NAME = "manifest.json"
 INCOMPLETE_NAME = "INCOMPLETE.txt"
 LOCK_NAME = ".deyang-geo.lock"
 
-#: Temporary files written by :func:`deyang_geo.io.tables.atomic_path`: ``.<stem>.<random>.tmp<sfx>``.
+#: Temporary files written by :func:`~deyang_geo.io.atomic_path`: ``.<stem>.<random>.tmp<sfx>``.
 _TEMPORARY = re.compile(r"^\..+\.tmp(\.[^/]*)?$")
 
 _Snapshot = dict[str, tuple[int, int, int]]
@@ -167,7 +167,7 @@ def write_manifest(folder: str | os.PathLike[str], files: Mapping[str, str]) -> 
         The manifest.
     """
     from deyang_geo import __version__
-    from deyang_geo.io.tables import write_text_atomic
+    from deyang_geo.io.files import write_text_atomic
 
     root = Path(folder)
     entries = [{"path": rel, "bytes": (root / rel).stat().st_size,

@@ -107,7 +107,7 @@ def column_header(key: str, *, lang: str) -> str:
 
 
 def _category_names() -> dict[str, str]:
-    from deyang_geo.outputs.webmap import CATEGORY_STYLES
+    from deyang_geo.core.style import CATEGORY_STYLES
 
     return {k: s.name_zh for k, s in CATEGORY_STYLES.items()}
 
@@ -266,7 +266,7 @@ def write_csv(table: pd.DataFrame, path: str | os.PathLike[str], *, lang: str) -
     Path
         The written file.
     """
-    from deyang_geo.io.tables import write_csv_atomic
+    from deyang_geo.io.files import write_csv_atomic
 
     # the one formula-safe CSV writer of the toolkit (text that Excel would run is neutralised)
     return write_csv_atomic(localize(table, lang=lang), path, na_rep="", lineterminator="\n")
@@ -318,7 +318,7 @@ def write_workbook(path: str | os.PathLike[str], sheets: Mapping[str, pd.DataFra
     Path
         The written file.
     """
-    from deyang_geo.io.tables import atomic_path
+    from deyang_geo.io.files import atomic_path
     from deyang_geo.outputs.report import excel_safe
 
     target = Path(path)

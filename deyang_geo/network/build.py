@@ -1,4 +1,4 @@
-"""Road networks from OpenStreetMap (online, OSM files, saved graphs) with per-mode travel times.
+"""Road networks built from OSM ways: segments, pieces kept, simplification, travel times.
 
 Every source funnels into one builder that returns the "Road network graph" of
 ``docs/architecture.md``: an osmnx-style ``networkx.MultiDiGraph`` projected to a local metric
@@ -11,42 +11,24 @@ Overpass download; then one array-based builder makes osmnx's graph (same segmen
 topological simplification and clipping rules, checked edge for edge against
 ``osmnx.graph_from_xml`` in the tests) and builds the networkx graph once, at the end.
 
-Rules per mode (one graph serves all modes):
-
-- walk, walk_elderly: every highway except motorways, cycleways and unbuilt roads (unless
-  ``foot=yes|designated|permissive``); respects ``foot`` and ``access``; both directions.
-  Trunk roads (``trunk``, ``trunk_link``: many urban arterials and national roads through
-  Chinese towns) are walkable unless ``foot=no``, ``access=no|private``, ``motorroad=yes`` or
-  a sidewalk tag says there is none (``sidewalk=no|none``, ``sidewalk:both=no|none``, or
-  ``sidewalk:left`` and ``sidewalk:right`` both ``no|none``); ``exclude_trunk=True`` leaves
-  every trunk road out of the walking network.
-- bike, ebike: roads and cycleways; footways, paths, steps and pedestrian streets only with
-  ``bicycle=yes|designated|permissive``; no motorways/trunks unless ``bicycle=yes``; respects
-  ``bicycle``, ``vehicle``, ``access``; one-way streets unless ``oneway:bicycle=no``.
-- drive: highway types in ``settings.drive_speeds_kmh``; respects ``motorcar``,
-  ``motor_vehicle``, ``vehicle``, ``access`` and one-way streets (roundabouts and motorways are
-  implied one-way); speed from ``maxspeed`` else ``settings.drive_speeds_kmh[highway]``,
-  summed segment by segment along merged edges.
-
 Simplification never merges across a node where the set of modes allowed changes, so a merged
 edge's travel times are exact. Disconnected pieces are always reported (log and
 :func:`network_summary`): by default the main piece and every piece with at least
 ``min_piece_km`` of street are kept, only smaller slivers are dropped (with a count); with
 ``keep_near`` (the communities and facilities), a smaller piece within the snapping distance of
 one of them is kept too, so no one is reported "not snapped" because their street was dropped.
+
+
+The per-mode tag rules live in :mod:`deyang_geo.network.rules`.
 """
 
 from __future__ import annotations
 
-import ast
-import contextlib
-import json
 import logging
 import math
 import os
-import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -55,345 +37,36 @@ import networkx as nx
 import numpy as np
 import shapely
 from numpy.typing import NDArray
-from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from deyang_geo.core import settings
 from deyang_geo.core.errors import NetworkError, Problem
+from deyang_geo.network.boundary import BOUNDARY_BUFFER_M, Boundary, buffer_wgs84, read_boundary
 from deyang_geo.network.osm_file import (
     HighwayData,
     file_bounds,
-    highways_from_overpass,
-    is_osm_path,
     read_highways,
 )
+from deyang_geo.network.rules import (
+    MODE_KIND,
+    RULE_KEYS,
+    check_modes,
+    drive_s_per_m,
+    mode_speeds,
+    oneway_direction,
+    way_modes,
+)
+from deyang_geo.network.slope import add_slope_walk_times
 
 log = logging.getLogger("deyang_geo")
 
-Boundary = BaseGeometry | str | os.PathLike[str]
-DemTransform = Sequence[float] | Any
+__all__ = [
+    "graph_from_osm_file",
+]
 
-#: Which rule set each mode follows.
-MODE_KIND: dict[str, str] = {
-    "walk": "walk", "walk_elderly": "walk", "bike": "bike", "ebike": "bike", "drive": "drive",
-}
-#: Label stored in ``G.graph["speeds_kmh"]`` for the drive mode.
-DRIVE_SPEED_LABEL = "maxspeed/highway defaults"
-#: Suffixes of saved graphs :func:`load_graph` reads.
-GRAPH_SUFFIXES: tuple[str, ...] = (".graphml", ".gpkg")
-
-_UNBUILT = frozenset({
-    "abandoned", "bus_guideway", "busway", "construction", "disused", "escape", "no", "planned",
-    "platform", "proposed", "raceway", "razed", "rest_area", "services", "emergency_bay",
-})
-_MOTOR_ONLY = frozenset({"motorway", "motorway_link", "trunk", "trunk_link"})
-_TRUNK = frozenset({"trunk", "trunk_link"})
-_NO_SIDEWALK = frozenset({"no", "none"})
 #: Default smallest disconnected piece kept, in km of street: smaller slivers are dropped
 #: (the main piece is always kept).
 MIN_PIECE_KM: float = 0.5
-_FOOT_ONLY = frozenset({
-    "footway", "steps", "path", "pedestrian", "corridor", "bridleway", "elevator", "escalator",
-    "via_ferrata",
-})
-_ALLOW = frozenset({"yes", "designated", "permissive"})
-_DENY = frozenset({"no", "private", "use_sidepath", "agricultural", "forestry", "emergency",
-                   "psv", "bus", "delivery", "military"})
-_ONEWAY_FWD = frozenset({"yes", "true", "1"})
-_ONEWAY_BWD = frozenset({"-1", "reverse"})
-_ONEWAY_NO = frozenset({"no", "false", "0", "alternating", "reversible"})
-_BIKE_CONTRAFLOW = frozenset({"opposite", "opposite_lane", "opposite_track"})
-_MPH_TO_KMH = 1.609344
-_MAXSPEED_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(km/h|kmh|kph|mph|knots)?\s*$", re.IGNORECASE)
-_BOUNDARY_BUFFER_M = 500.0
-_RULE_KEYS = ("highway", "area", "access", "foot", "bicycle", "vehicle", "motor_vehicle",
-              "motorcar", "oneway", "oneway:bicycle", "junction", "service", "cycleway",
-              "motorroad", "sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right")
-
-
-# --------------------------------------------------------------------------- mode rules
-def parse_maxspeed_kmh(value: object) -> float | None:
-    """Parse an OSM ``maxspeed`` value into km/h.
-
-    Parameters
-    ----------
-    value
-        ``"50"``, ``"50 km/h"``, ``"30 mph"``, ``"50;60"`` (mean), a list of such values (as
-        after simplification: mean), or anything else.
-
-    Returns
-    -------
-    float or None
-        The speed in km/h, or None when the value gives no usable number (``"none"``,
-        ``"CN:urban"``, ``"signals"``...).
-    """
-    if isinstance(value, (list, tuple)):
-        parts: list[object] = list(value)
-    elif isinstance(value, str):
-        parts = [p for p in value.split(";") if p.strip()]
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        parts = [str(value)]
-    else:
-        return None
-    speeds = []
-    for part in parts:
-        if isinstance(part, str) and ";" in part:
-            inner = parse_maxspeed_kmh(part)
-            if inner is not None:
-                speeds.append(inner)
-            continue
-        match = _MAXSPEED_RE.match(str(part))
-        if match is None:
-            continue
-        number = float(match.group(1))
-        unit = (match.group(2) or "").lower()
-        if unit == "mph":
-            number *= _MPH_TO_KMH
-        elif unit == "knots":
-            number *= 1.852
-        if number > 0:
-            speeds.append(number)
-    return float(np.mean(speeds)) if speeds else None
-
-
-def _first(tags: Mapping[str, str], *keys: str) -> str | None:
-    for key in keys:
-        value = tags.get(key)
-        if value is not None:
-            return value
-    return None
-
-
-def _oneway_direction(tags: Mapping[str, str]) -> int:
-    """Return 1 for one-way forward, -1 for one-way backward, 0 for both directions."""
-    oneway = tags.get("oneway", "").lower()
-    if oneway in _ONEWAY_FWD:
-        return 1
-    if oneway in _ONEWAY_BWD:
-        return -1
-    if oneway in _ONEWAY_NO:
-        return 0
-    if tags.get("junction") in {"roundabout", "circular"} or tags.get("highway") == "motorway":
-        return 1
-    return 0
-
-
-def _no_sidewalk(tags: Mapping[str, str]) -> bool:
-    """Whether the way's tags say it has no sidewalk on either side."""
-    if tags.get("sidewalk") in _NO_SIDEWALK or tags.get("sidewalk:both") in _NO_SIDEWALK:
-        return True
-    return (tags.get("sidewalk:left") in _NO_SIDEWALK
-            and tags.get("sidewalk:right") in _NO_SIDEWALK)
-
-
-def _may_use(kind: str, tags: Mapping[str, str], drive_highways: frozenset[str], *,
-             exclude_trunk: bool = False) -> bool:
-    highway = tags.get("highway", "")
-    if highway in _UNBUILT or tags.get("area") == "yes" or tags.get("service") == "private":
-        return False
-    if kind == "walk":
-        if highway in _TRUNK:
-            if exclude_trunk or tags.get("motorroad") == "yes" or _no_sidewalk(tags):
-                return False
-            return _first(tags, "foot", "access") not in _DENY
-        foot = tags.get("foot")
-        if foot in _ALLOW:
-            return True
-        if highway in _MOTOR_ONLY or highway == "cycleway":
-            return False
-        return _first(tags, "foot", "access") not in _DENY
-    if kind == "bike":
-        bicycle = tags.get("bicycle")
-        if bicycle in _ALLOW:
-            return True
-        if highway in _MOTOR_ONLY or highway in _FOOT_ONLY:
-            return False
-        return _first(tags, "bicycle", "vehicle", "access") not in _DENY
-    if highway not in drive_highways:
-        return False
-    return _first(tags, "motorcar", "motor_vehicle", "vehicle", "access") not in _DENY
-
-
-def way_modes(tags: Mapping[str, str], modes: Sequence[str], *,
-              drive_highways: Iterable[str] | None = None,
-              exclude_trunk: bool = False) -> tuple[int, int]:
-    """Return the bit masks of the modes that may use a way forward and backward.
-
-    Parameters
-    ----------
-    tags
-        The way's OSM tags.
-    modes
-        The modes; bit ``i`` of a mask stands for ``modes[i]``.
-    drive_highways
-        Highway types open to driving; default the keys of ``settings.drive_speeds_kmh``.
-    exclude_trunk
-        Leave trunk roads out of the walking modes even where they may be walked.
-
-    Returns
-    -------
-    tuple of int
-        ``(forward, backward)``: forward runs in the way's node order.
-    """
-    drive_set = frozenset(settings.drive_speeds_kmh if drive_highways is None
-                          else drive_highways)
-    direction = _oneway_direction(tags)
-    forward = backward = 0
-    for i, mode in enumerate(modes):
-        kind = MODE_KIND[mode]
-        if not _may_use(kind, tags, drive_set, exclude_trunk=exclude_trunk):
-            continue
-        bit = 1 << i
-        if kind == "walk":
-            forward |= bit
-            backward |= bit
-            continue
-        one_way = direction
-        if kind == "bike" and (tags.get("oneway:bicycle") == "no"
-                               or tags.get("cycleway") in _BIKE_CONTRAFLOW):
-            one_way = 0
-        if one_way >= 0:
-            forward |= bit
-        if one_way <= 0:
-            backward |= bit
-    return forward, backward
-
-
-def _check_modes(modes: Iterable[str] | str | None) -> tuple[str, ...]:
-    if modes is None:
-        return tuple(settings.modes)
-    items = [modes] if isinstance(modes, str) else list(modes)
-    names: list[str] = []
-    for item in items:
-        names.extend(p.strip() for p in str(item).split(",") if p.strip())
-    unknown = [m for m in names if m not in MODE_KIND]
-    if unknown or not names:
-        msg = (f"unknown travel mode(s) {', '.join(map(repr, unknown)) or '(none given)'}: "
-               f"choose from {', '.join(MODE_KIND)}")
-        raise NetworkError(msg)
-    return tuple(m for m in settings.modes if m in names) + tuple(
-        dict.fromkeys(m for m in names if m not in settings.modes))
-
-
-def _mode_speeds(modes: Sequence[str], speeds_kmh: Mapping[str, float] | None) -> dict[str, Any]:
-    speeds: dict[str, Any] = {}
-    given = dict(speeds_kmh or {})
-    problems: list[str] = []
-    for mode in modes:
-        if mode == "drive":
-            speeds[mode] = DRIVE_SPEED_LABEL
-            continue
-        value = given.get(mode, getattr(settings, f"{mode}_speed_kmh", None))
-        if value is None or not math.isfinite(float(value)) or float(value) <= 0:
-            problems.append(f"speed of mode {mode!r} must be a positive number of km/h, "
-                            f"got {value!r}")
-            continue
-        speeds[mode] = float(value)
-    if problems:
-        raise NetworkError(problems)
-    return speeds
-
-
-# --------------------------------------------------------------------------- boundaries
-def read_boundary(boundary: Boundary) -> Polygon | MultiPolygon:
-    """Return a study-area polygon in WGS-84 from a shapely geometry or a boundary file.
-
-    Parameters
-    ----------
-    boundary
-        A (Multi)Polygon in WGS-84 degrees, or a GeoJSON / GeoPackage / Shapefile path whose
-        polygons are united (reprojected to WGS-84 when the file has another CRS).
-
-    Returns
-    -------
-    Polygon or MultiPolygon
-        The study area.
-
-    Raises
-    ------
-    NetworkError
-        If the file cannot be read or holds no polygon.
-    """
-    if isinstance(boundary, BaseGeometry):
-        geom: BaseGeometry = boundary
-        where = None
-    else:
-        import geopandas as gpd
-
-        where = str(boundary)
-        try:
-            gdf = gpd.read_file(boundary)
-        except Exception as exc:
-            raise NetworkError(Problem(f"cannot read the boundary ({exc})", file=where)) from None
-        if gdf.crs is not None:
-            gdf = gdf.to_crs("EPSG:4326")
-        geom = gdf.geometry.union_all() if len(gdf) else Polygon()
-    if not geom.is_valid:
-        geom = shapely.make_valid(geom)
-    if isinstance(geom, shapely.GeometryCollection):
-        polys = [g for g in geom.geoms if isinstance(g, (Polygon, MultiPolygon))]
-        geom = shapely.union_all(polys) if polys else Polygon()
-    if not isinstance(geom, (Polygon, MultiPolygon)) or geom.is_empty:
-        raise NetworkError(Problem("the boundary must be a non-empty polygon", file=where))
-    minx, miny, maxx, maxy = geom.bounds
-    if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
-        raise NetworkError(Problem(
-            "the boundary is not in WGS-84 degrees (give the file a CRS or reproject it)",
-            file=where))
-    return geom
-
-
-def _buffer_wgs84(polygon: BaseGeometry, distance_m: float) -> Polygon | MultiPolygon:
-    import pyproj
-
-    from deyang_geo.core.crs import local_metric_crs
-
-    minx, miny, maxx, maxy = polygon.bounds
-    crs = local_metric_crs([minx, maxx], [miny, maxy])
-    fwd = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    inv = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    projected = shapely.transform(polygon, lambda c: np.column_stack(fwd.transform(c[:, 0],
-                                                                                   c[:, 1])))
-    buffered = projected.buffer(distance_m)
-    out = shapely.transform(buffered, lambda c: np.column_stack(inv.transform(c[:, 0], c[:, 1])))
-    assert isinstance(out, (Polygon, MultiPolygon))
-    return out
-
-
-def osm_read_bbox(boundary: Boundary) -> tuple[float, float, float, float]:
-    """Return the box of OSM data :func:`graph_from_osm_file` reads for a study area.
-
-    A way with a node inside this box is read whole; an extract holding every such way with
-    all its nodes gives the same graph as the whole file (see :mod:`deyang_geo.network.split`).
-
-    Parameters
-    ----------
-    boundary
-        The study area: a WGS-84 (Multi)Polygon or a boundary file.
-
-    Returns
-    -------
-    tuple of float
-        (west, south, east, north) in degrees: the area buffered by 500 m.
-    """
-    west, south, east, north = _buffer_wgs84(read_boundary(boundary), _BOUNDARY_BUFFER_M).bounds
-    return (float(west), float(south), float(east), float(north))
-
-
-def _check_bbox(bbox: Sequence[float]) -> Polygon:
-    values = [float(v) for v in bbox]
-    if len(values) != 4:
-        msg = f"a bounding box is four numbers west, south, east, north; got {list(bbox)!r}"
-        raise NetworkError(msg)
-    west, south, east, north = values
-    problems = []
-    if not (-180 <= west < east <= 180):
-        problems.append(f"bounding box: need -180 <= west < east <= 180, got {west}, {east}")
-    if not (-90 <= south < north <= 90):
-        problems.append(f"bounding box: need -90 <= south < north <= 90, got {south}, {north}")
-    if problems:
-        raise NetworkError(problems)
-    return shapely.box(west, south, east, north)
 
 
 # --------------------------------------------------------------------------- builder
@@ -603,7 +276,7 @@ def _through_nodes_to_keep(segs: _Segments) -> NDArray[np.int64]:
     return np.unique(pairs["n"].to_numpy(dtype=np.int64))
 
 
-def _edge_arrays(G: nx.MultiDiGraph) -> tuple[list[tuple[Any, Any, Any, dict[str, Any]]],
+def edge_arrays(G: nx.MultiDiGraph) -> tuple[list[tuple[Any, Any, Any, dict[str, Any]]],
                                               NDArray[np.int64], NDArray[np.int64], int]:
     ids = list(G.nodes)
     pos = {n: i for i, n in enumerate(ids)}
@@ -613,7 +286,7 @@ def _edge_arrays(G: nx.MultiDiGraph) -> tuple[list[tuple[Any, Any, Any, dict[str
     return edges, iu, iv, len(ids)
 
 
-def _mode_components(iu: NDArray[np.int64], iv: NDArray[np.int64], n: int,
+def mode_components(iu: NDArray[np.int64], iv: NDArray[np.int64], n: int,
                      sel: NDArray[np.bool_], *, length_m: NDArray[np.float64] | None = None,
                      min_piece_km: float = math.inf, near: _EdgeNear | None = None,
                      ) -> tuple[int, NDArray[np.bool_], int, int]:
@@ -880,7 +553,7 @@ def _edge_base_attrs(data: HighwayData, segs: _Segments, edges: _Edges,
             attrs = {"osmid": data.way_ids[w]}
             attrs.update((k, tags[k]) for k in tag_keys if k in tags)
             # as in OSM: one-way for vehicles (walkers still get both directions)
-            attrs["oneway"] = _oneway_direction(tags) != 0
+            attrs["oneway"] = oneway_direction(tags) != 0
             base[w] = attrs
         return attrs
 
@@ -903,7 +576,7 @@ def _edge_base_attrs(data: HighwayData, segs: _Segments, edges: _Edges,
     return out
 
 
-def _build_graph(
+def build_graph(
     data: HighwayData,
     *,
     modes: Sequence[str],
@@ -933,14 +606,14 @@ def _build_graph(
     bwd = np.zeros(n_ways, dtype=np.int64)
     cache: dict[tuple[str | None, ...], tuple[int, int]] = {}
     for i, tags in enumerate(data.way_tags):
-        key = tuple(tags.get(k) for k in _RULE_KEYS)
+        key = tuple(tags.get(k) for k in RULE_KEYS)
         masks = cache.get(key)
         if masks is None:
             masks = way_modes(tags, modes, drive_highways=drive_set,
                               exclude_trunk=exclude_trunk)
             cache[key] = masks
         fwd[i], bwd[i] = masks
-    buffered = _buffer_wgs84(boundary, _BOUNDARY_BUFFER_M) if boundary is not None else None
+    buffered = buffer_wgs84(boundary, BOUNDARY_BUFFER_M) if boundary is not None else None
     segs, _ = _segments(data, fwd, bwd, buffered)
     if len(segs.u) == 0:
         where = " inside the study area" if boundary is not None else ""
@@ -1014,7 +687,7 @@ def _build_graph(
     drive_bit = 1 << modes.index("drive") if "drive" in modes else 0
     f_drive = np.full(len(edges.u), np.nan)
     if drive_bit:
-        f_drive = np.add.reduceat(segs.length[edges.seg] * _drive_s_per_m(data)[
+        f_drive = np.add.reduceat(segs.length[edges.seg] * drive_s_per_m(data)[
             segs.way[edges.seg]], starts)
     # per-mode pieces: found, reported, dropped or kept
     f_len = np.maximum(f_len, 1e-3)
@@ -1024,10 +697,10 @@ def _build_graph(
     for i, mode in enumerate(modes):
         bit = 1 << i
         sel = (f_mask & bit) != 0
-        count, outside, n_small, n_near = _mode_components(
+        count, outside, n_small, n_near = mode_components(
             edges.u, edges.v, n, sel, length_m=f_len, min_piece_km=min_km, near=near)
         pieces = max(count - 1, 0)
-        km = _street_km(edges.u, edges.v, f_len, outside)
+        km = street_length_km(edges.u, edges.v, f_len, outside)
         dropped = bool(drop_disconnected and n_small)
         components[mode] = count - n_small if drop_disconnected else count
         disconnected[mode] = {"pieces": pieces, "edges": int(outside.sum()), "km": km,
@@ -1109,25 +782,6 @@ def _edge_keys(edges: _Edges) -> NDArray[np.int64]:
     return keys
 
 
-def _drive_s_per_m(data: HighwayData) -> NDArray[np.float64]:
-    """Seconds per metre of driving on each way: ``maxspeed``, else the highway default."""
-    defaults = settings.drive_speeds_kmh
-    fallback = defaults.get("road", 25.0)
-    cache: dict[tuple[str | None, str | None], float] = {}
-    out = np.empty(len(data.way_tags))
-    for w, tags in enumerate(data.way_tags):
-        key = (tags.get("maxspeed"), tags.get("highway"))
-        value = cache.get(key)
-        if value is None:
-            kmh = parse_maxspeed_kmh(key[0])
-            if kmh is None:
-                kmh = defaults.get(key[1] or "", fallback)
-            value = 3.6 / kmh
-            cache[key] = value
-        out[w] = value
-    return out
-
-
 def _choose_crs(lon: NDArray[np.float64], lat: NDArray[np.float64], crs: str | None) -> str:
     if crs is not None and crs not in {"utm", "cgcs2000_gk3"}:
         import pyproj
@@ -1168,7 +822,7 @@ def _edge_geometries(edges: _Edges, iu: NDArray[np.int64], iv: NDArray[np.int64]
     return np.asarray(shapely.linestrings(x[seq], y[seq], indices=line), dtype=object)
 
 
-def _keep_tags() -> tuple[str, ...]:
+def way_tags_kept() -> tuple[str, ...]:
     import osmnx as ox
 
     return tuple(dict.fromkeys([*ox.settings.useful_tags_way, "name", "highway", "maxspeed"]))
@@ -1248,21 +902,21 @@ def graph_from_osm_file(
         If the file is not an OSM file, has no usable roads (in the study area), or the study
         area lies outside the file's extent.
     """
-    mode_t = _check_modes(modes)
-    speeds = _mode_speeds(mode_t, speeds_kmh)
+    mode_t = check_modes(modes)
+    speeds = mode_speeds(mode_t, speeds_kmh)
     file = Path(path)
     poly = read_boundary(boundary) if boundary is not None else None
     bbox = None
     if poly is not None:
-        buffered = _buffer_wgs84(poly, _BOUNDARY_BUFFER_M)
+        buffered = buffer_wgs84(poly, BOUNDARY_BUFFER_M)
         bbox = buffered.bounds
-    keep = _keep_tags()
+    keep = way_tags_kept()
     if poly is not None and file.is_file():
         _check_extent(file, file_bounds(file), poly)  # before reading a whole province
     data = read_highways(file, keep_tags=keep, bbox=bbox)
     if poly is not None:
         _check_extent(file, data.bounds or _node_bounds(data), poly)
-    G = _build_graph(data, modes=mode_t, speeds=speeds, boundary=poly, simplify=simplify,
+    G = build_graph(data, modes=mode_t, speeds=speeds, boundary=poly, simplify=simplify,
                      retain_all=retain_all, drop_disconnected=drop_disconnected, crs=crs,
                      source=str(file), keep_tags=keep, exclude_trunk=exclude_trunk,
                      min_piece_km=min_piece_km, keep_near=keep_near, keep_near_m=keep_near_m)
@@ -1294,696 +948,7 @@ def _check_extent(file: Path, bounds: tuple[float, float, float, float] | None,
         raise NetworkError(Problem(msg, file=str(file)))
 
 
-# --------------------------------------------------------------------------- online (osmnx)
-@contextlib.contextmanager
-def _osmnx_cache() -> Iterator[None]:
-    import osmnx as ox
-
-    old = (ox.settings.use_cache, ox.settings.cache_folder)
-    ox.settings.use_cache = True
-    ox.settings.cache_folder = str(settings.cache_folder)
-    try:
-        yield
-    finally:
-        ox.settings.use_cache, ox.settings.cache_folder = old
-
-
-def _graph_from_overpass(
-    polygon: BaseGeometry,
-    *,
-    source: str,
-    modes: Iterable[str] | str | None,
-    simplify: bool,
-    retain_all: bool,
-    drop_disconnected: bool,
-    crs: str | None,
-    speeds_kmh: Mapping[str, float] | None,
-    exclude_trunk: bool = False,
-    min_piece_km: float | None = None,
-    keep_near: Any = None,
-    keep_near_m: float | None = None,
-) -> nx.MultiDiGraph:
-    """Download with osmnx (Overpass) and build: what the online sources funnel into."""
-    from osmnx import _overpass
-
-    mode_t = _check_modes(modes)
-    speeds = _mode_speeds(mode_t, speeds_kmh)
-    buffered = _buffer_wgs84(polygon, _BOUNDARY_BUFFER_M)
-    with _osmnx_cache():
-        try:
-            responses = list(_overpass._download_overpass_network(buffered, "all", None))
-        except Exception as exc:
-            msg = f"{source}: could not download the network from Overpass ({exc})"
-            raise NetworkError(msg) from exc
-    keep = _keep_tags()
-    data = highways_from_overpass(responses, keep_tags=keep)
-    return _build_graph(data, modes=mode_t, speeds=speeds, boundary=polygon, simplify=simplify,
-                        retain_all=retain_all, drop_disconnected=drop_disconnected, crs=crs,
-                        source=source, keep_tags=keep, exclude_trunk=exclude_trunk,
-                        min_piece_km=min_piece_km, keep_near=keep_near,
-                        keep_near_m=keep_near_m)
-
-
-def graph_from_place(
-    query: str,
-    *,
-    modes: Iterable[str] | str | None = None,
-    which_result: int | None = None,
-    simplify: bool = True,
-    retain_all: bool = False,
-    drop_disconnected: bool = True,
-    crs: str | None = None,
-    speeds_kmh: Mapping[str, float] | None = None,
-    exclude_trunk: bool = False,
-    min_piece_km: float | None = None,
-    keep_near: Any = None,
-    keep_near_m: float | None = None,
-) -> nx.MultiDiGraph:
-    """Download the network of a named place (Chinese or English) through osmnx, with cache.
-
-    Parameters
-    ----------
-    query
-        A place name Nominatim resolves to a polygon, e.g. ``"旌阳区, 德阳市"``.
-    modes, simplify, retain_all, drop_disconnected, crs, speeds_kmh, exclude_trunk
-        As in :func:`graph_from_osm_file`.
-    min_piece_km, keep_near, keep_near_m
-        As in :func:`graph_from_osm_file`.
-    which_result
-        Which geocoding result to use (osmnx's meaning); default the first polygon.
-
-    Returns
-    -------
-    networkx.MultiDiGraph
-        The road network graph.
-
-    Raises
-    ------
-    NetworkError
-        If the place cannot be resolved to a polygon or has no roads.
-    """
-    import osmnx as ox
-
-    if not isinstance(query, str) or not query.strip():
-        msg = f"a place name must be a non-empty string, got {query!r}"
-        raise NetworkError(msg)
-    with _osmnx_cache():
-        try:
-            gdf = ox.geocode_to_gdf(query, which_result=which_result)
-        except Exception as exc:
-            msg = f"the place {query!r} cannot be resolved to a boundary ({exc})"
-            raise NetworkError(msg) from exc
-    polygon = read_boundary(gdf.geometry.union_all())
-    return _graph_from_overpass(polygon, source=f"OpenStreetMap place {query!r}", modes=modes,
-                                simplify=simplify, retain_all=retain_all,
-                                drop_disconnected=drop_disconnected, crs=crs,
-                                speeds_kmh=speeds_kmh, exclude_trunk=exclude_trunk,
-                                min_piece_km=min_piece_km, keep_near=keep_near,
-                                keep_near_m=keep_near_m)
-
-
-def graph_from_polygon(
-    polygon: Boundary,
-    *,
-    modes: Iterable[str] | str | None = None,
-    simplify: bool = True,
-    retain_all: bool = False,
-    drop_disconnected: bool = True,
-    crs: str | None = None,
-    speeds_kmh: Mapping[str, float] | None = None,
-    exclude_trunk: bool = False,
-    min_piece_km: float | None = None,
-    keep_near: Any = None,
-    keep_near_m: float | None = None,
-) -> nx.MultiDiGraph:
-    """Download the network inside a polygon (WGS-84, or a boundary file) through osmnx.
-
-    Parameters
-    ----------
-    polygon
-        The study area: a shapely (Multi)Polygon in WGS-84 degrees or a boundary file.
-    modes, simplify, retain_all, drop_disconnected, crs, speeds_kmh, exclude_trunk
-        As in :func:`graph_from_osm_file`.
-    min_piece_km, keep_near, keep_near_m
-        As in :func:`graph_from_osm_file`.
-
-    Returns
-    -------
-    networkx.MultiDiGraph
-        The road network graph.
-    """
-    poly = read_boundary(polygon)
-    return _graph_from_overpass(poly, source="OpenStreetMap polygon", modes=modes,
-                                simplify=simplify, retain_all=retain_all,
-                                drop_disconnected=drop_disconnected, crs=crs,
-                                speeds_kmh=speeds_kmh, exclude_trunk=exclude_trunk,
-                                min_piece_km=min_piece_km, keep_near=keep_near,
-                                keep_near_m=keep_near_m)
-
-
-def graph_from_bbox(
-    bbox: Sequence[float],
-    *,
-    modes: Iterable[str] | str | None = None,
-    simplify: bool = True,
-    retain_all: bool = False,
-    drop_disconnected: bool = True,
-    crs: str | None = None,
-    speeds_kmh: Mapping[str, float] | None = None,
-    exclude_trunk: bool = False,
-    min_piece_km: float | None = None,
-    keep_near: Any = None,
-    keep_near_m: float | None = None,
-) -> nx.MultiDiGraph:
-    """Download the network inside a bounding box (west, south, east, north) through osmnx.
-
-    Parameters
-    ----------
-    bbox
-        ``(west, south, east, north)`` in WGS-84 degrees (osmnx's order).
-    modes, simplify, retain_all, drop_disconnected, crs, speeds_kmh, exclude_trunk
-        As in :func:`graph_from_osm_file`.
-    min_piece_km, keep_near, keep_near_m
-        As in :func:`graph_from_osm_file`.
-
-    Returns
-    -------
-    networkx.MultiDiGraph
-        The road network graph.
-    """
-    poly = _check_bbox(bbox)
-    west, south, east, north = poly.bounds
-    return _graph_from_overpass(poly, source=f"OpenStreetMap bbox {west},{south},{east},{north}",
-                                modes=modes, simplify=simplify, retain_all=retain_all,
-                                drop_disconnected=drop_disconnected, crs=crs,
-                                speeds_kmh=speeds_kmh, exclude_trunk=exclude_trunk,
-                                min_piece_km=min_piece_km, keep_near=keep_near,
-                                keep_near_m=keep_near_m)
-
-
-# --------------------------------------------------------------------------- saved graphs
-_JSON_GRAPH_ATTRS = ("modes", "speeds_kmh", "components", "disconnected", "dropped_pieces")
-_GPKG_META_PREFIX = "deyang_geo__"
-
-
-def save_graph(G: nx.MultiDiGraph, path: str | os.PathLike[str]) -> Path:
-    """Save a network as GraphML (``.graphml``) or GeoPackage (``.gpkg``), atomically.
-
-    Parameters
-    ----------
-    G
-        A road network graph.
-    path
-        Destination; the suffix chooses the format.
-
-    Returns
-    -------
-    Path
-        The destination.
-
-    Raises
-    ------
-    NetworkError
-        If the suffix is neither ``.graphml`` nor ``.gpkg``.
-    """
-    import osmnx as ox
-
-    from deyang_geo.io.tables import atomic_path
-
-    final = Path(path)
-    suffix = final.suffix.lower()
-    if suffix not in GRAPH_SUFFIXES:
-        msg = f"{final}: save a network as .graphml or .gpkg"
-        raise NetworkError(msg)
-    H = G.copy()
-    for key in _JSON_GRAPH_ATTRS:
-        if key in H.graph:
-            H.graph[key] = json.dumps(_jsonable(H.graph[key]), ensure_ascii=False)
-    with atomic_path(final) as tmp:
-        if suffix == ".graphml":
-            ox.save_graphml(H, tmp)
-        else:
-            _save_gpkg(H, tmp)
-    return final
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return list(value)
-    return value
-
-
-def _save_gpkg(H: nx.MultiDiGraph, tmp: Path) -> None:
-    import osmnx as ox
-
-    nodes, edges = ox.graph_to_gdfs(H)
-    meta = {f"{_GPKG_META_PREFIX}{k}": str(v) for k, v in H.graph.items()}
-    nodes = ox.io._stringify_nonnumeric_cols(nodes)
-    edges = ox.io._stringify_nonnumeric_cols(edges)
-    from deyang_geo.io.tables import fixed_file_dates
-
-    with fixed_file_dates():
-        nodes.to_file(tmp, layer="nodes", driver="GPKG", index=True, layer_metadata=meta)
-        edges.to_file(tmp, layer="edges", driver="GPKG", index=True)
-
-
-def load_graph(path: str | os.PathLike[str]) -> nx.MultiDiGraph:
-    """Load a network saved by :func:`save_graph` (GraphML or GeoPackage).
-
-    Parameters
-    ----------
-    path
-        A ``.graphml`` or ``.gpkg`` file.
-
-    Returns
-    -------
-    networkx.MultiDiGraph
-        The graph, with per-mode travel times, lengths and coordinates as floats and
-        ``G.graph["modes"]`` a tuple.
-
-    Raises
-    ------
-    NetworkError
-        If the file is missing or not a saved network.
-    """
-    file = Path(path)
-    if not file.is_file():
-        raise NetworkError(Problem("the network file does not exist", file=str(file)))
-    suffix = file.suffix.lower()
-    if suffix not in GRAPH_SUFFIXES:
-        msg = "not a saved network: use .graphml or .gpkg"
-        raise NetworkError(Problem(msg, file=str(file)))
-    try:
-        G = _load_graphml(file) if suffix == ".graphml" else _load_gpkg(file)
-    except Exception as exc:
-        msg = f"cannot read the saved network ({type(exc).__name__}: {exc})"
-        raise NetworkError(Problem(msg, file=str(file))) from None
-    for key in _JSON_GRAPH_ATTRS:
-        value = G.graph.get(key)
-        if isinstance(value, str):
-            with contextlib.suppress(ValueError):
-                G.graph[key] = json.loads(value)
-    if isinstance(G.graph.get("modes"), list):
-        G.graph["modes"] = tuple(G.graph["modes"])
-    if "crs" not in G.graph:
-        raise NetworkError(Problem("the saved network has no CRS", file=str(file)))
-    return G
-
-
-def _float_edge_attrs() -> dict[str, Any]:
-    types: dict[str, Any] = {f"travel_time_{m}": float for m in MODE_KIND}
-    types.update({"length": float, "grade": float, "grade_abs": float})
-    return types
-
-
-def _load_graphml(file: Path) -> nx.MultiDiGraph:
-    import osmnx as ox
-
-    return ox.load_graphml(
-        file,
-        node_dtypes={"lon": float, "lat": float, "elevation": float},
-        edge_dtypes=_float_edge_attrs(),
-        graph_dtypes={"simplified": ox.io._convert_bool_string},
-    )
-
-
-def _load_gpkg(file: Path) -> nx.MultiDiGraph:
-    import geopandas as gpd
-    import osmnx as ox
-    import pyogrio
-
-    nodes = gpd.read_file(file, layer="nodes").set_index("osmid")
-    edges = gpd.read_file(file, layer="edges").set_index(["u", "v", "key"])
-    meta = pyogrio.read_info(file, layer="nodes").get("layer_metadata") or {}
-    graph_attrs: dict[str, Any] = {k.removeprefix(_GPKG_META_PREFIX): v for k, v in meta.items()
-                                   if k.startswith(_GPKG_META_PREFIX)}
-    if "simplified" in graph_attrs:
-        graph_attrs["simplified"] = graph_attrs["simplified"] == "True"
-    graph_attrs.setdefault("crs", str(nodes.crs) if nodes.crs is not None else None)
-    for col in edges.columns:
-        if col != "geometry" and edges[col].dtype == object:
-            edges[col] = edges[col].map(_literal_list)
-    if "osmid" in edges:
-        edges["osmid"] = edges["osmid"].map(_literal)
-    for col in ("oneway", "reversed"):
-        if col in edges:
-            edges[col] = edges[col].map(_literal_bool)
-    for col, kind in _float_edge_attrs().items():
-        if col in edges:
-            edges[col] = edges[col].astype(kind)
-    G = ox.graph_from_gdfs(nodes, edges, graph_attrs=graph_attrs)
-    for _, _, d in G.edges(data=True):
-        for key in [k for k, val in d.items() if _is_missing(val)]:
-            del d[key]
-    return G
-
-
-def _literal(value: Any) -> Any:
-    if isinstance(value, str) and (value.startswith("[") or value.lstrip("-").isdigit()):
-        with contextlib.suppress(ValueError, SyntaxError):
-            return ast.literal_eval(value)
-    return value
-
-
-def _literal_list(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith("[") and value.endswith("]"):
-        return _literal(value)
-    return value
-
-
-def _literal_bool(value: Any) -> Any:
-    value = _literal(value) if isinstance(value, str) and value.startswith("[") else value
-    if isinstance(value, list):
-        return [_literal_bool(v) for v in value]
-    if isinstance(value, str) and value in {"True", "False"}:
-        return value == "True"
-    return value
-
-
-def _is_missing(value: Any) -> bool:
-    if value is None or (isinstance(value, str) and value == ""):
-        return True
-    return isinstance(value, float) and math.isnan(value)
-
-
-def read_network(
-    path: str | os.PathLike[str],
-    *,
-    modes: Iterable[str] | str | None = None,
-    boundary: Boundary | None = None,
-) -> nx.MultiDiGraph:
-    """Read a network from an OSM file or a saved graph, choosing by the file name.
-
-    This is what the commands' ``--network NET`` option calls.
-
-    Parameters
-    ----------
-    path
-        ``.osm``, ``.osm.bz2``, ``.osm.gz``, ``.osm.pbf`` (built with default options) or a
-        saved ``.graphml`` / ``.gpkg``.
-    modes
-        Modes needed; a saved graph must carry them (default: all modes of the source).
-    boundary
-        Study area (WGS-84 polygon or file) to clip to.
-
-    Returns
-    -------
-    networkx.MultiDiGraph
-        The road network graph.
-
-    Raises
-    ------
-    NetworkError
-        If the file type is unknown, or a saved graph lacks a requested mode.
-    """
-    file = Path(path)
-    if is_osm_path(file):
-        return graph_from_osm_file(file, modes=modes, boundary=boundary)
-    if file.suffix.lower() not in GRAPH_SUFFIXES:
-        msg = ("unknown network file type: use .osm, .osm.bz2, .osm.gz, .osm.pbf, .graphml or "
-               ".gpkg")
-        raise NetworkError(Problem(msg, file=str(file)))
-    G = load_graph(file)
-    if modes is not None:
-        wanted = _check_modes(modes)
-        have = tuple(G.graph.get("modes", ()))
-        missing = [m for m in wanted if m not in have]
-        if missing:
-            msg = (f"the saved network has no travel times for {', '.join(missing)} "
-                   f"(it has {', '.join(have) or 'none'}): rebuild it with these modes")
-            raise NetworkError(Problem(msg, file=str(file)))
-    if boundary is not None:
-        G = clip_to_boundary(G, boundary)
-    return G
-
-
-def clip_to_boundary(G: nx.MultiDiGraph, boundary: Boundary) -> nx.MultiDiGraph:
-    """Return the part of a road network graph whose nodes lie inside a study area.
-
-    Parameters
-    ----------
-    G
-        A road network graph (nodes carry ``lon``/``lat``); not modified.
-    boundary
-        The study area: a WGS-84 (Multi)Polygon or a boundary file.
-
-    Returns
-    -------
-    networkx.MultiDiGraph
-        The induced subgraph (a copy).
-
-    Raises
-    ------
-    NetworkError
-        If no road is left inside the study area.
-    """
-    polygon = read_boundary(boundary)
-    ids = list(G.nodes)
-    lon = np.fromiter((G.nodes[n]["lon"] for n in ids), dtype=np.float64, count=len(ids))
-    lat = np.fromiter((G.nodes[n]["lat"] for n in ids), dtype=np.float64, count=len(ids))
-    inside = shapely.contains_xy(polygon, lon, lat)
-    H = G.subgraph([n for n, ok in zip(ids, inside.tolist(), strict=True) if ok]).copy()
-    if H.number_of_edges() == 0:
-        msg = f"{G.graph.get('source', 'the network')}: no roads inside the study area"
-        raise NetworkError(msg)
-    return H
-
-
-# --------------------------------------------------------------------------- slope
-def tobler_factor(grade: NDArray[np.float64] | float) -> NDArray[np.float64]:
-    """Tobler's hiking function relative to flat ground: 1 at grade 0, < 1 uphill.
-
-    ``exp(-3.5 |g + 0.05|) / exp(-3.5 * 0.05)``: the ratio of Tobler's speed on grade ``g``
-    (rise over run, signed in the direction of travel) to his speed on the flat, so that flat
-    ground keeps each mode's own walking speed. Gentle descents (peak at ``g = -0.05``) are
-    slightly faster than the flat.
-
-    Parameters
-    ----------
-    grade
-        Rise over run (0.1 is 10 %), positive uphill.
-
-    Returns
-    -------
-    numpy.ndarray
-        The speed factor.
-    """
-    g = np.asarray(grade, dtype=np.float64)
-    return np.asarray(np.exp(-3.5 * np.abs(g + 0.05)) / np.exp(-3.5 * 0.05), dtype=np.float64)
-
-
-def _sample_dem(dem: Any, transform: DemTransform | None, dem_crs: str | None,
-                G: nx.MultiDiGraph, ids: list[Any]) -> NDArray[np.float64]:
-    """Bilinear DEM elevations at the nodes (NaN outside the raster or on no-data)."""
-    import pyproj
-
-    x = np.fromiter((G.nodes[n]["x"] for n in ids), dtype=np.float64, count=len(ids))
-    y = np.fromiter((G.nodes[n]["y"] for n in ids), dtype=np.float64, count=len(ids))
-    nodata: float | None = None
-    if isinstance(dem, (str, os.PathLike)):
-        try:
-            import rasterio
-        except ImportError as exc:  # pragma: no cover - depends on the installation
-            msg = ("reading a DEM raster needs rasterio: pip install 'deyang-geo[dem]'")
-            raise ImportError(msg) from exc
-        try:
-            with rasterio.open(dem) as src:
-                array = src.read(1).astype(np.float64)
-                affine = tuple(src.transform)[:6]
-                raster_crs = src.crs.to_string() if src.crs is not None else None
-                nodata = src.nodata
-        except rasterio.errors.RasterioIOError as exc:
-            raise NetworkError(Problem(f"cannot read the DEM ({exc})", file=str(dem))) from None
-    else:
-        array = np.asarray(dem, dtype=np.float64)
-        if transform is None:
-            msg = "an in-memory DEM needs its affine transform (a, b, c, d, e, f)"
-            raise NetworkError(msg)
-        affine = tuple(float(t) for t in tuple(transform)[:6])
-        raster_crs = dem_crs
-    if array.ndim != 2:
-        msg = f"the DEM must be a 2-D array, got shape {array.shape}"
-        raise NetworkError(msg)
-    if raster_crs is not None and pyproj.CRS.from_user_input(raster_crs) != \
-            pyproj.CRS.from_user_input(G.graph["crs"]):
-        tr = pyproj.Transformer.from_crs(G.graph["crs"], raster_crs, always_xy=True)
-        x, y = (np.asarray(t, dtype=np.float64) for t in tr.transform(x, y))
-    a, b, c, d, e, f = affine
-    det = a * e - b * d
-    col = (e * (x - c) - b * (y - f)) / det - 0.5
-    row = (-d * (x - c) + a * (y - f)) / det - 0.5
-    if nodata is not None:
-        array = np.where(array == nodata, np.nan, array)
-    h, w = array.shape
-    c0 = np.floor(col).astype(np.int64)
-    r0 = np.floor(row).astype(np.int64)
-    fc = col - c0
-    fr = row - r0
-    c0c, c1c = np.clip(c0, 0, w - 1), np.clip(c0 + 1, 0, w - 1)
-    r0c, r1c = np.clip(r0, 0, h - 1), np.clip(r0 + 1, 0, h - 1)
-    z = (array[r0c, c0c] * (1 - fc) * (1 - fr) + array[r0c, c1c] * fc * (1 - fr)
-         + array[r1c, c0c] * (1 - fc) * fr + array[r1c, c1c] * fc * fr)
-    outside = (col < -0.5) | (row < -0.5) | (col > w - 0.5) | (row > h - 0.5)
-    z[outside] = np.nan
-    return np.asarray(z, dtype=np.float64)
-
-
-def add_slope_walk_times(
-    G: nx.MultiDiGraph,
-    dem: str | os.PathLike[str] | NDArray[np.float64],
-    *,
-    modes: Sequence[str] = ("walk", "walk_elderly"),
-    transform: DemTransform | None = None,
-    dem_crs: str | None = None,
-) -> nx.MultiDiGraph:
-    """Return a copy of ``G`` whose walking times follow the slope (Tobler's hiking function).
-
-    Node elevations are sampled from the DEM (bilinear); each edge's grade is the elevation
-    difference from u to v over its length; its walking time becomes
-    ``length / (speed * tobler_factor(grade))``, so flat ground keeps exactly the mode's speed,
-    uphill is slower and the two directions of a sloping street differ.
-
-    Parameters
-    ----------
-    G
-        A road network graph (not modified).
-    dem
-        A raster file (rasterio, the ``dem`` extra) or a 2-D array of elevations in metres.
-    modes
-        Walking modes to adjust; each must be in ``G.graph["modes"]``.
-    transform
-        For an array: its affine transform ``(a, b, c, d, e, f)`` (rasterio / affine order:
-        ``x = a*col + b*row + c``, ``y = d*col + e*row + f``).
-    dem_crs
-        For an array: its CRS; default the graph's CRS.
-
-    Returns
-    -------
-    networkx.MultiDiGraph
-        The copy, with node ``elevation``, edge ``grade`` and adjusted ``travel_time_{mode}``;
-        edges touching a node without elevation keep their flat time (logged).
-
-    Raises
-    ------
-    NetworkError
-        If a mode is not a walking mode of the graph or the DEM is unusable.
-    """
-    have = tuple(G.graph.get("modes", ()))
-    bad = [m for m in modes if MODE_KIND.get(m) != "walk" or m not in have]
-    if bad:
-        msg = (f"slope-aware times apply to walking modes the graph has ({', '.join(have)}); "
-               f"cannot use {', '.join(bad)}")
-        raise NetworkError(msg)
-    speeds = G.graph.get("speeds_kmh", {})
-    H = G.copy()
-    ids = list(H.nodes)
-    z = _sample_dem(dem, transform, dem_crs, H, ids)
-    for n, zz in zip(ids, z.tolist(), strict=True):
-        H.nodes[n]["elevation"] = zz
-    pos = {n: i for i, n in enumerate(ids)}
-    edges = list(H.edges(keys=True, data=True))
-    m = len(edges)
-    iu = np.fromiter((pos[e[0]] for e in edges), dtype=np.int64, count=m)
-    iv = np.fromiter((pos[e[1]] for e in edges), dtype=np.int64, count=m)
-    length = np.fromiter((d["length"] for *_, d in edges), dtype=np.float64, count=m)
-    grade = (z[iv] - z[iu]) / length
-    known = np.isfinite(grade)
-    if not known.all():
-        log.warning("%d edges touch nodes outside the DEM or on no-data: kept flat times",
-                    int((~known).sum()))
-    factor = np.where(known, tobler_factor(np.where(known, grade, 0.0)), 1.0)
-    for mode in modes:
-        attr = f"travel_time_{mode}"
-        speed_ms = float(speeds[mode]) / 3.6
-        seconds = length / (speed_ms * factor)
-        for (_, _, _, d), s in zip(edges, seconds.tolist(), strict=True):
-            if attr in d:
-                d[attr] = s
-    for (_, _, _, d), g, ok in zip(edges, grade.tolist(), known.tolist(), strict=True):
-        if ok:
-            d["grade"] = round(g, 6)
-            d["grade_abs"] = round(abs(g), 6)
-    H.graph["slope"] = "Tobler hiking function, normalised to each walking mode's flat speed"
-    return H
-
-
-# --------------------------------------------------------------------------- summary
-@dataclass(frozen=True)
-class NetworkSummary:
-    """What a planner needs to know about a road network before using it.
-
-    Attributes
-    ----------
-    source
-        Where the network came from.
-    crs
-        Its projected CRS.
-    nodes, edges
-        Node and directed-edge counts.
-    modes
-        Travel modes with travel times.
-    street_km
-        Kilometres of street each mode may use (a two-way street counted once).
-    components
-        Strongly connected pieces per mode.
-    disconnected
-        Per mode: pieces apart from the main network, the directed edges and km of the small
-        ones (under ``min_piece_km``), whether and how many of those were dropped.
-    bbox
-        (west, south, east, north) in WGS-84 degrees.
-    dropped_pieces
-        Pieces not connected to the main network (for any mode) dropped while building, their
-        node count, and the small pieces kept because people or facilities lie near them:
-        ``{"pieces": p, "nodes": n, "kept_near": k}``.
-    """
-
-    source: str
-    crs: str
-    nodes: int
-    edges: int
-    modes: tuple[str, ...]
-    street_km: dict[str, float] = field(default_factory=dict)
-    components: dict[str, int] = field(default_factory=dict)
-    disconnected: dict[str, dict[str, Any]] = field(default_factory=dict)
-    bbox: tuple[float, float, float, float] = (math.nan, math.nan, math.nan, math.nan)
-    dropped_pieces: dict[str, int] = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        """Return a few readable lines: counts, km per mode, pieces, extent."""
-        w, s, e, n = self.bbox
-        lines = [
-            f"network from {self.source}",
-            f"  {self.nodes:,} nodes, {self.edges:,} directed edges, CRS {self.crs}",
-            f"  extent W {w:.5f}  S {s:.5f}  E {e:.5f}  N {n:.5f} (WGS-84)",
-        ]
-        if self.dropped_pieces.get("pieces"):
-            lines.append(f"  dropped {self.dropped_pieces['pieces']} piece(s) not connected to "
-                         f"the main network ({self.dropped_pieces.get('nodes', 0):,} nodes)")
-        if self.dropped_pieces.get("kept_near"):
-            lines.append(f"  kept {self.dropped_pieces['kept_near']} small piece(s) because "
-                         "people or facilities lie near them")
-        for mode in self.modes:
-            info = self.disconnected.get(mode, {})
-            pieces = int(info.get("pieces", 0))
-            note = ""
-            if pieces:
-                dropped = int(info.get("dropped_pieces", pieces if info.get("dropped") else 0))
-                parts = []
-                if pieces > dropped:
-                    parts.append(f"kept {pieces - dropped} disconnected piece(s)")
-                if info.get("kept_near"):
-                    parts.append(f"{int(info['kept_near'])} of them small but holding people "
-                                 "or facilities")
-                if dropped:
-                    parts.append(f"dropped {dropped} small disconnected piece(s), "
-                                 f"{info.get('km', 0):.2f} km")
-                note = "; " + ", ".join(parts)
-            lines.append(f"  {mode:<13}{self.street_km.get(mode, 0.0):10.2f} km of street, "
-                         f"{self.components.get(mode, 0)} component(s){note}")
-        return "\n".join(lines)
-
-
-def _street_km(iu: NDArray[np.int64], iv: NDArray[np.int64], length: NDArray[np.float64],
+def street_length_km(iu: NDArray[np.int64], iv: NDArray[np.int64], length: NDArray[np.float64],
                sel: NDArray[np.bool_]) -> float:
     """Km of street among the selected directed edges, a street usable both ways counted once."""
     import pandas as pd
@@ -1996,70 +961,3 @@ def _street_km(iu: NDArray[np.int64], iv: NDArray[np.int64], length: NDArray[np.
     total = lengths[~is_twin].sum() + lengths[is_twin].sum() / 2.0
     return round(float(total) / 1000.0, 3)
 
-
-def network_summary(G: nx.MultiDiGraph) -> NetworkSummary:
-    """Summarise a road network graph.
-
-    Parameters
-    ----------
-    G
-        A road network graph.
-
-    Returns
-    -------
-    NetworkSummary
-        Counts, km of street per mode, components, dropped pieces, extent and CRS.
-    """
-    modes = tuple(G.graph.get("modes", ()))
-    edges, iu, iv, n = _edge_arrays(G)
-    m = len(edges)
-    length = np.fromiter((float(d.get("length", 0.0)) for *_, d in edges), dtype=np.float64,
-                         count=m)
-    street_km: dict[str, float] = {}
-    components: dict[str, int] = {}
-    for mode in modes:
-        attr = f"travel_time_{mode}"
-        sel = np.fromiter((attr in d for *_, d in edges), dtype=bool, count=m)
-        components[mode] = _mode_components(iu, iv, n, sel)[0]
-        street_km[mode] = _street_km(iu, iv, length, sel)
-    lon = np.fromiter((d.get("lon", np.nan) for d in G.nodes.values()), dtype=np.float64,
-                      count=len(G))
-    lat = np.fromiter((d.get("lat", np.nan) for d in G.nodes.values()), dtype=np.float64,
-                      count=len(G))
-    bbox = ((float(np.nanmin(lon)), float(np.nanmin(lat)), float(np.nanmax(lon)),
-             float(np.nanmax(lat))) if len(G) and np.isfinite(lon).any()
-            else (math.nan, math.nan, math.nan, math.nan))
-    return NetworkSummary(
-        source=str(G.graph.get("source", "unknown")),
-        crs=str(G.graph.get("crs")),
-        nodes=len(G),
-        edges=m,
-        modes=modes,
-        street_km=street_km,
-        components=components,
-        disconnected=dict(G.graph.get("disconnected", {})),
-        bbox=bbox,
-        dropped_pieces={k: int(v) for k, v in dict(G.graph.get("dropped_pieces", {})).items()},
-    )
-
-
-__all__ = [
-    "DRIVE_SPEED_LABEL",
-    "MODE_KIND",
-    "NetworkSummary",
-    "add_slope_walk_times",
-    "clip_to_boundary",
-    "graph_from_bbox",
-    "graph_from_osm_file",
-    "graph_from_place",
-    "graph_from_polygon",
-    "load_graph",
-    "network_summary",
-    "osm_read_bbox",
-    "parse_maxspeed_kmh",
-    "read_boundary",
-    "read_network",
-    "save_graph",
-    "tobler_factor",
-    "way_modes",
-]

@@ -1,7 +1,7 @@
 """Split a province-sized OSM file into per-area road extracts, reading the file twice in all.
 
 Each extract holds every highway way with a node inside its box, whole (all its nodes, even
-those outside the box), so :func:`deyang_geo.network.build.graph_from_osm_file` builds the same graph
+those outside the box), so :func:`~deyang_geo.network.graph_from_osm_file` builds the same graph
 from the extract as from the whole file (the "complete ways" strategy of ``osmium extract``).
 The first pass keeps only node ids (8 bytes each, in numpy arrays), the second streams the
 nodes and ways into one writer per area: neither holds node locations of the province.

@@ -18,7 +18,7 @@ from jinja2 import Template
 if TYPE_CHECKING:
     import geopandas as gpd
 
-    from deyang_geo.outputs.webmap import Lang
+    from deyang_geo.core.style import Lang
 
 #: Shades of the covered share, from low to high (share thresholds and colours).
 SHADES: tuple[tuple[float, str], ...] = (
@@ -106,6 +106,7 @@ def batch_map(areas: gpd.GeoDataFrame, table: pd.DataFrame, path: str | os.PathL
     import shapely
     from shapely.geometry import mapping
 
+    from deyang_geo.core.style import category_label
     from deyang_geo.outputs import webmap
 
     shares = [c for c in table.columns if c.startswith("covered_share_")]
@@ -132,7 +133,7 @@ def batch_map(areas: gpd.GeoDataFrame, table: pd.DataFrame, path: str | os.PathL
             share = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
             for cat, v in zip(rows["category"].astype(str), values, strict=True):
                 shown = f"{v:.0%}" if math.isfinite(v) else "-"
-                lines.append(f"{html.escape(webmap.category_label(cat, lang=cast('Lang', lang)))}"
+                lines.append(f"{html.escape(category_label(cat, lang=cast('Lang', lang)))}"
                              f": {shown}")
         href = html.escape(quote(area_id))
         link = (f'<a href="{href}/map.html">'

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import folium
 
     from deyang_geo.analysis.routing import RoutingNetwork
-    from deyang_geo.outputs.webmap import Basemap, Lang
+    from deyang_geo.core.style import Basemap, Lang
 
 log = logging.getLogger("deyang_geo")
 

@@ -17,18 +17,18 @@ import pandas as pd
 
 from deyang_geo.core import settings
 from deyang_geo.core.errors import InputError
-from deyang_geo.io.fonts import cjk_family_or_warn, english_only
-from deyang_geo.io.tables import atomic_path
-from deyang_geo.outputs.webmap import (
+from deyang_geo.core.style import (
     CATEGORY_STYLES,
     CLASS_STYLES,
     MINUTE_BANDS,
     Lang,
     category_label,
     context_kind,
-    coverage_view,
     label,
 )
+from deyang_geo.io.files import atomic_path
+from deyang_geo.io.fonts import cjk_family_or_warn, english_only
+from deyang_geo.outputs.webmap import coverage_view
 
 __all__ = [
     "FontWarning",
@@ -42,7 +42,7 @@ __all__ = [
 #: A4 portrait in inches, the printed report's page.
 A4_PORTRAIT_IN = (8.27, 11.69)
 _UNREACHABLE = "#7f7f7f"
-_ISO_COLOURS = ("#08519c", "#4292c6", "#9ecae1", "#c6dbef", "#deebf7")
+ISO_COLOURS = ("#08519c", "#4292c6", "#9ecae1", "#c6dbef", "#deebf7")
 
 
 class FontWarning(UserWarning):
@@ -172,7 +172,7 @@ def study_figure(
     figsize_in: tuple[float, float] | None = None,
     label_communities: bool | None = None,
 ) -> Any:
-    """Draw a printable map of the study: the same layers as :func:`deyang_geo.outputs.webmap.study_map`.
+    """Draw a printable map of the study: the same layers as :func:`~.webmap.study_map`.
 
     Absent tables are not drawn. Everything is drawn in the study's UTM zone, so the scale bar
     is true; the north arrow points up (grid north, within a degree of true north here).
@@ -257,7 +257,7 @@ context
         if iso is not None and "minutes" in iso.columns:
             breaks = sorted(float(x) for x in pd.unique(iso["minutes"]))
             for i, minutes in reversed(list(enumerate(breaks))):
-                colour = _ISO_COLOURS[min(i, len(_ISO_COLOURS) - 1)]
+                colour = ISO_COLOURS[min(i, len(ISO_COLOURS) - 1)]
                 iso.loc[iso["minutes"].astype(float) == minutes].plot(
                     ax=ax, color=colour, alpha=0.35, linewidth=0, zorder=1)
                 handles.append(Patch(color=colour, alpha=0.5,

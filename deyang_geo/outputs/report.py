@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from deyang_geo.core.errors import InputError
-from deyang_geo.io.tables import (
+from deyang_geo.core.style import Lang, category_label, label
+from deyang_geo.io.files import (
     atomic_path,
     fixed_file_dates,
     formula_safe_cell,
@@ -27,7 +28,6 @@ from deyang_geo.io.tables import (
 )
 from deyang_geo.io.tables_zh import format_sheet
 from deyang_geo.outputs.report_summary import parameters_table, summary_html
-from deyang_geo.outputs.webmap import Lang, category_label, label
 
 __all__ = [
     "DataSource",

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from deyang_geo.outputs.webmap import Lang, category_label, label
+from deyang_geo.core.style import Lang, category_label, label
 
 __all__ = ["parameters_table", "summary_html"]
 

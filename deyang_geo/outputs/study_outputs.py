@@ -10,11 +10,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from deyang_geo.io.tables import atomic_path, fixed_file_dates, write_csv_atomic
+from deyang_geo.io.files import atomic_path, fixed_file_dates, write_csv_atomic
 
 if TYPE_CHECKING:
     from deyang_geo.core.standards import Catalog
-    from deyang_geo.outputs.webmap import Lang
+    from deyang_geo.core.style import Lang
     from deyang_geo.study.pipeline import StudyResult
 
 log = logging.getLogger("deyang_geo")

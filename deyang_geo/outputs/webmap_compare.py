@@ -124,7 +124,7 @@ def compare_map(comparison: Comparison, path: str | os.PathLike[str], *, lang: s
     Path
         The file written.
     """
-    from deyang_geo.io.tables import write_text_atomic
+    from deyang_geo.io.files import write_text_atomic
 
     root = importlib.resources.files("deyang_geo") / "data" / "webmap"
     leaflet_css = (root / "leaflet.css").read_text(encoding="utf-8")

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from deyang_geo.core import settings
 from deyang_geo.core.errors import InputError, InputWarning, Problem
 from deyang_geo.core.standards import Catalog, Target, catalog_figures, load_catalog
-from deyang_geo.io.tables import atomic_path, write_csv_atomic
+from deyang_geo.io.files import atomic_path, write_csv_atomic
 from deyang_geo.io.tables_zh import format_sheet, relative_path
 
 #: Levels of the result tables, from the smallest.
@@ -98,7 +98,7 @@ _GAP_COLUMNS = ("communities_short", "people_short", "m2_missing", "facilities_s
 
 @runtime_checkable
 class ReachLike(Protocol):
-    """Anything shaped like :class:`deyang_geo.analysis.access.ReachSet` (CSR arrays, sources x demand)."""
+    """Anything shaped like an analysis ``ReachSet`` (CSR arrays, sources x demand)."""
 
     indptr: NDArray[np.int64]
     indices: NDArray[np.int64]

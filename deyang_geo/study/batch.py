@@ -239,7 +239,7 @@ def _complete(area_dir: Path, fingerprint: str) -> dict[str, Any] | None:
 
 
 def _write_gpkg(gdf: gpd.GeoDataFrame, path: Path) -> Path:
-    from deyang_geo.io.tables import atomic_path, fixed_file_dates
+    from deyang_geo.io.files import atomic_path, fixed_file_dates
 
     with atomic_path(path) as tmp, fixed_file_dates():
         gdf.to_file(tmp, driver="GPKG", layer=path.stem)
@@ -473,7 +473,7 @@ def run_area(study: str, *, area_id: str, work_dir: str, out_dir: str, margin_m:
             done = {"area_id": area_id, "fingerprint": fingerprint,
                     "files": {p.relative_to(out).as_posix(): p.stat().st_size for p in files},
                     "rows": rows}
-            from deyang_geo.io.tables import write_text_atomic
+            from deyang_geo.io.files import write_text_atomic
 
             write_text_atomic(marker, pipeline.dumps_json(done))
             status, failure, message = "ok", "", ""
@@ -514,8 +514,8 @@ def _check_study(config: StudyConfig) -> None:
 
 
 def _read_tables(config: StudyConfig) -> dict[str, gpd.GeoDataFrame | None]:
+    from deyang_geo import io
     from deyang_geo.core.standards import load_catalog
-    from deyang_geo.io import tables as io
 
     catalog = load_catalog(config.standards_catalog)
     inp = config.inputs
@@ -536,7 +536,7 @@ def _prepare(config: StudyConfig, areas: gpd.GeoDataFrame, pending: list[int], w
     """Split the OSM file and cut the tables for the pending areas; return the split time."""
     import shutil
 
-    from deyang_geo.network.build import osm_read_bbox
+    from deyang_geo.network.boundary import osm_read_bbox
     from deyang_geo.network.split import split_osm_file
 
     if not pending:
@@ -635,7 +635,7 @@ def run_batch(study: str | os.PathLike[str], *, areas: str | os.PathLike[str],
     InputError
         If the study, the areas file or the tables are wrong (before any area runs).
     """
-    from deyang_geo.io.tables import write_text_atomic
+    from deyang_geo.io.files import write_text_atomic
     from deyang_geo.study.config import load_study
 
     config = load_study(study)

@@ -215,7 +215,7 @@ class Comparison:
         dict
             File name -> path.
         """
-        from deyang_geo.io.tables import write_csv_atomic, write_text_atomic
+        from deyang_geo.io.files import write_csv_atomic, write_text_atomic
         from deyang_geo.study.pipeline import dumps_json
 
         folder = Path(out_dir)
@@ -673,7 +673,7 @@ def compare_folders(base_dir: str | os.PathLike[str], scenario_dir: str | os.Pat
         if isinstance(communities, gpd.GeoDataFrame):
             geometry = communities[["id", communities.geometry.name]].to_crs("EPSG:4326")
         else:
-            from deyang_geo.io.tables import read_communities
+            from deyang_geo.io.points import read_communities
 
             geometry = read_communities(communities, input_crs=input_crs)[["id", "geometry"]]
     if geometry is None:

@@ -573,9 +573,9 @@ def _category_key(section: _Section, name: str, value: str,
                   lookup: Mapping[str, str] | None) -> str:
     if lookup is None:
         return value
-    from deyang_geo.io.tables import _norm, _norm_keep_brackets
+    from deyang_geo.io.tables import fold_name, fold_name_keep_brackets
 
-    key = lookup.get(_norm_keep_brackets(value)) or lookup.get(_norm(value))
+    key = lookup.get(fold_name_keep_brackets(value)) or lookup.get(fold_name(value))
     if key is None:
         close = difflib.get_close_matches(value, sorted(set(lookup.values())), n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -588,14 +588,14 @@ def _category_key(section: _Section, name: str, value: str,
 def _categories(catalog_path: Path | None, reader: _Reader) -> tuple[Any, Mapping[str, str]]:
     """Return the catalog and its category lookup, (None, {}) if it cannot be read."""
     from deyang_geo.core.standards import load_catalog
-    from deyang_geo.io.tables import _category_lookup
+    from deyang_geo.io.categories import category_lookup
 
     try:
         catalog = load_catalog(catalog_path)
     except ConfigError as exc:
         reader.problems.extend(exc.problems)
         return None, {}
-    lookup, _ = _category_lookup(catalog)
+    lookup, _ = category_lookup(catalog)
     return catalog, lookup
 
 

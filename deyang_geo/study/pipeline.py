@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from deyang_geo.analysis.graded import GradedResult
     from deyang_geo.analysis.routing import RoutingNetwork
     from deyang_geo.core.standards import Catalog
-    from deyang_geo.network.build import NetworkSummary
+    from deyang_geo.network.summary import NetworkSummary
     from deyang_geo.planning.compliance import ComplianceResult
     from deyang_geo.planning.siting import SitingResult
     from deyang_geo.study.config import SitingScenario, StudyConfig
@@ -172,7 +172,7 @@ def load_inputs(config: StudyConfig, *, catalog: Catalog | None = None) -> Study
     StudyInputs
         The tables in WGS-84.
     """
-    from deyang_geo.io import tables as io
+    from deyang_geo import io
 
     divisions, area = _read_divisions(config)
     inp = config.inputs
@@ -260,8 +260,8 @@ def build_network(config: StudyConfig, *, boundary: Any = None, keep_near: Any =
     tuple
         The graph and its :class:`~deyang_geo.analysis.routing.RoutingNetwork`.
     """
+    from deyang_geo import network as netmod
     from deyang_geo.analysis.routing import RoutingNetwork
-    from deyang_geo.network import build as netmod
 
     nc = config.network
     modes = _needed_modes(config)
@@ -519,7 +519,7 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
     from deyang_geo.analysis.demand import demand_units
     from deyang_geo.analysis.raster_demand import age_groups_from_shares
     from deyang_geo.core.standards import load_catalog
-    from deyang_geo.network.build import network_summary
+    from deyang_geo.network.summary import network_summary
 
     if proposal is not None:
         config = proposal.apply_to_config(config)

@@ -255,7 +255,7 @@ def read_sites(path: str | os.PathLike[str], *, category: str | None = None,
     """
     import geopandas as gpd
 
-    from deyang_geo.io.tables import read_facilities
+    from deyang_geo.io.points import read_facilities
 
     file = Path(path)
     if file.is_dir():
@@ -740,7 +740,7 @@ def settings_record(config: StudyConfig, *, scenario: Scenario | None = None,
 
 def write_settings(folder: str | os.PathLike[str], record: dict[str, Any]) -> Path:
     """Write ``settings.json`` (the record of :func:`settings_record`) into a result folder."""
-    from deyang_geo.io.tables import write_text_atomic
+    from deyang_geo.io.files import write_text_atomic
     from deyang_geo.study.pipeline import dumps_json
 
     return write_text_atomic(Path(folder) / SETTINGS_FILE, dumps_json(record))

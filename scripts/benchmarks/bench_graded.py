@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from deyang_geo.analysis.access import ReachSet  # noqa: E402
-from deyang_geo.analysis.accessibility import e2sfca_scores, kth_nearest_minutes, potential_scores
+from deyang_geo.analysis.accessibility import e2sfca_scores, kth_nearest_minutes, potential_scores  # noqa: E402
 
 SIDE_M = 40_000.0
 M_PER_MIN = 4000.0 / 60.0 / 1.3

@@ -105,7 +105,7 @@ def run_child(com_path: Path, fac_path: Path, out: Path, *, with_compliance: boo
     from deyang_geo.analysis.coverage import compute_coverage
     from deyang_geo.analysis.demand import demand_units
     from deyang_geo.analysis.snapping import snap_points
-    from deyang_geo.io.tables import read_communities, read_facilities
+    from deyang_geo.io.points import read_communities, read_facilities
     from deyang_geo.planning.compliance import evaluate_compliance
 
     t0 = time.perf_counter()

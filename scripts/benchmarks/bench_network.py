@@ -100,7 +100,7 @@ def run_case(case: str, path: str) -> dict[str, float]:
 
     import osmnx as ox
 
-    from deyang_geo.network import build as network
+    from deyang_geo import network
 
     try:
         from deyang_geo.analysis.routing import RoutingNetwork

@@ -12,7 +12,7 @@ Instances (seeded, uniform random points):
   integers 1..99, coverage within 1,000 m (straight line), 20 sites;
 - large: 100,000 demand points and 10,000 candidates in a 20 km x 20 km square on a
   synthetic street grid (streets every 100 m, 40,401 nodes) walked at 4 km/h, snapped and
-  reached with ``deyang_geo.analysis.access.reach_set`` within 15 minutes, 50 sites, stop at a proven
+  reached with ``deyang_geo.analysis.reach_set`` within 15 minutes, 50 sites, stop at a proven
   gap of 1 %, time limit 120 s;
 - clustered: 20,000 demand points (80 % in 40 Gaussian clusters of 700 m, 20 % uniform) and
   5,000 uniform candidates in a 20 km x 20 km square, coverage within 1,000 m, 50 sites,

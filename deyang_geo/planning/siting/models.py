@@ -1,7 +1,8 @@
 """Location-allocation models on sparse reach sets, solved exactly with HiGHS.
 
 Every model takes a reach set of candidates x demand units (CSR minutes, see
-:func:`deyang_geo.planning.siting.coverage_matrix`; a 0-minute entry must be stored explicitly) and the
+:func:`~deyang_geo.planning.siting.coverage_matrix`; a 0-minute entry must be stored explicitly)
+and the
 population of each demand unit; none builds a dense demand x site matrix. Existing facilities
 enter as per-unit coverage (a boolean, or minutes to the nearest existing facility); they are
 fixed and counted. Candidates can be ``excluded`` or ``forced`` (positions, ids or masks).

@@ -15,7 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
-from deyang_geo.io.tables import atomic_path, write_csv_atomic, write_text_atomic
+from deyang_geo.io.files import atomic_path, write_csv_atomic, write_text_atomic
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
