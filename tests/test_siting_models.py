@@ -311,7 +311,7 @@ def test_multi_category_matches_exhaustive_search(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", range(4))
 def test_mclp_subgradient_phase_is_exact(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    from deyang_geo.planning.siting import models
+    from deyang_geo.planning.siting import maximal_coverage as models
 
     monkeypatch.setattr(models, "_SUBGRADIENT_NNZ", 0)
     reach, w, _, cover = random_instance(seed, n=10, m=40)
