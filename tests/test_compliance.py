@@ -29,7 +29,8 @@ import shapely
 from deyang_geo.core.errors import InputError
 from deyang_geo.core.standards import default_catalog_path, load_catalog
 from deyang_geo.io.tables_zh import read_table
-from deyang_geo.planning.compliance import HEADERS, evaluate_compliance, gap_summary
+from deyang_geo.planning.compliance import evaluate_compliance, gap_summary
+from deyang_geo.planning.compliance_tables import HEADERS
 
 
 def _communities(**extra: list[object]) -> gpd.GeoDataFrame:
@@ -456,11 +457,11 @@ def test_workbook_text_never_becomes_a_formula(tmp_path: Path) -> None:
     """A community named like a formula is written as text in compliance.xlsx."""
     from openpyxl import load_workbook
 
-    from deyang_geo.planning.compliance import _write_xlsx
+    from deyang_geo.planning.compliance_tables import write_compliance_workbook
 
     table = pd.DataFrame({"name": ['=HYPERLINK("http://x")', "长乐社区"], "value": [1.0, 2.0]})
     path = tmp_path / "book.xlsx"
-    _write_xlsx(path, [("communities", table)])
+    write_compliance_workbook(path, [("communities", table)])
     sheet = load_workbook(path)["communities"]
     assert sheet["A2"].data_type == "s"
     assert str(sheet["A2"].value).startswith("'=")

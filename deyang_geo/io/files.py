@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "atomic_path",
+    "excel_safe",
     "formula_safe",
     "formula_safe_cell",
     "write_bytes_atomic",
@@ -232,3 +234,43 @@ def write_csv_atomic(table: pd.DataFrame, path: str | os.PathLike[str], *,
         formula_safe(table).to_csv(tmp, index=False, encoding=encoding, **options)
     return Path(path)
 
+
+def excel_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy whose text cells cannot run as spreadsheet formulas.
+
+    Text starting with ``=``, ``+``, ``@``, a tab or a carriage return (and ``-`` unless it is
+    a number) gets a leading apostrophe, so a name taken from OSM or a planner's file such as
+    ``=HYPERLINK(...)`` shows as text in Excel. Lists become comma-separated text; geometry
+    columns are dropped.
+
+    Parameters
+    ----------
+    table
+        Any table; it is not modified.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The safe copy.
+    """
+    out = pd.DataFrame(table).copy()
+    # geometry columns (geopandas' "geometry" dtype) dropped without importing geopandas here
+    out = out.drop(columns=[c for c in out.columns if str(out[c].dtype) == "geometry"])
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(_safe_cell)
+    out.columns = [str(_safe_cell(str(c))) or f"column_{j + 1}"
+                   for j, c in enumerate(out.columns)]
+    return out
+
+
+_ILLEGAL_IN_WORKBOOKS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _safe_cell(value: Any) -> Any:
+    if isinstance(value, (list, tuple, np.ndarray)):
+        value = ", ".join(str(v) for v in value)
+    if not isinstance(value, str) or not value:
+        return value
+    value = _ILLEGAL_IN_WORKBOOKS.sub("", value)  # control characters break .xlsx files
+    return formula_safe_cell(value)

@@ -318,8 +318,7 @@ def write_workbook(path: str | os.PathLike[str], sheets: Mapping[str, pd.DataFra
     Path
         The written file.
     """
-    from deyang_geo.io.files import atomic_path
-    from deyang_geo.outputs.report import excel_safe
+    from deyang_geo.io.files import atomic_path, excel_safe
 
     target = Path(path)
     with atomic_path(target) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:

@@ -21,8 +21,8 @@ from deyang_geo.core.errors import InputError
 from deyang_geo.core.style import Lang, category_label, label
 from deyang_geo.io.files import (
     atomic_path,
+    excel_safe,
     fixed_file_dates,
-    formula_safe_cell,
     write_csv_atomic,
     write_text_atomic,
 )
@@ -34,7 +34,6 @@ __all__ = [
     "ReportPaths",
     "build_report",
     "canonical_column",
-    "excel_safe",
     "write_geopackage",
     "write_pdf",
     "write_tables",
@@ -178,47 +177,11 @@ class ReportPaths:
 # tables
 
 
-def excel_safe(table: pd.DataFrame) -> pd.DataFrame:
-    """Return a copy whose text cells cannot run as spreadsheet formulas.
-
-    Text starting with ``=``, ``+``, ``@``, a tab or a carriage return (and ``-`` unless it is
-    a number) gets a leading apostrophe, so a name taken from OSM or a planner's file such as
-    ``=HYPERLINK(...)`` shows as text in Excel. Lists become comma-separated text; geometry
-    columns are dropped.
-
-    Parameters
-    ----------
-    table
-        Any table; it is not modified.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The safe copy.
-    """
-    out = pd.DataFrame(table).copy()
-    if isinstance(table, gpd.GeoDataFrame):
-        out = out.drop(columns=[c for c in out.columns
-                                if isinstance(out[c].dtype, gpd.array.GeometryDtype)])
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(_safe_cell)
-    out.columns = [str(_safe_cell(str(c))) or f"column_{j + 1}"
-                   for j, c in enumerate(out.columns)]
-    return out
 
 
 #: Characters an .xlsx file cannot hold (XML 1.0 control characters).
-_ILLEGAL_IN_WORKBOOKS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
-def _safe_cell(value: Any) -> Any:
-    if isinstance(value, (list, tuple, np.ndarray)):
-        value = ", ".join(str(v) for v in value)
-    if not isinstance(value, str) or not value:
-        return value
-    value = _ILLEGAL_IN_WORKBOOKS.sub("", value)  # control characters break .xlsx files
-    return formula_safe_cell(value)
 
 
 def _sheet_name(name: str, used: set[str]) -> str:
