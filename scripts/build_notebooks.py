@@ -26,7 +26,7 @@ QUICKSTART = [
     ),
     new_code_cell(
         "from pathlib import Path\n\n"
-        "from deyang_geo import pipeline\n"
+        "from deyang_geo.study import pipeline\n"
         "from deyang_geo.study.config import load_study\n"
         "from deyang_geo.study.demo import demo_data_dir\n\n"
         "config = load_study(demo_data_dir() / 'study.toml')\n"
@@ -44,7 +44,7 @@ QUICKSTART = [
         "pedestrians 3.3 km/h, e-bike 20 km/h), then its compact routing form."
     ),
     new_code_cell(
-        "from deyang_geo.network.build import network_summary\n\n"
+        "from deyang_geo.network import network_summary\n\n"
         "G, net = pipeline.build_network(config)\n"
         "print(network_summary(G))"
     ),
@@ -100,7 +100,7 @@ QUICKSTART = [
     ),
     new_markdown_cell("## 8. An interactive map for the review meeting"),
     new_code_cell(
-        "from deyang_geo import webmap\n\n"
+        "from deyang_geo.outputs import webmap\n\n"
         "m = webmap.study_map(title=config.name, divisions=inputs.divisions,\n"
         "                     communities=inputs.communities, facilities=fitness,\n"
         "                     isochrones=iso, coverage=coverage.communities,\n"
@@ -166,7 +166,8 @@ OWN_DATA = [
     ),
     new_code_cell(
         "import pandas as pd\n\n"
-        "from deyang_geo import crs, io\n"
+        "from deyang_geo import io\n"
+        "from deyang_geo.core import crs\n"
         "from deyang_geo.study.demo import load_demo\n\n"
         "demo = load_demo()\n"
         "fac = demo.facilities[demo.facilities['category'] == 'fitness_station']\n"
@@ -218,7 +219,8 @@ SCENARIOS = [
     ),
     new_code_cell(
         "import pandas as pd\n\n"
-        "from deyang_geo import pipeline, siting\n"
+        "from deyang_geo.planning import siting\n"
+        "from deyang_geo.study import pipeline\n"
         "from deyang_geo.analysis.access import reach_set\n"
         "from deyang_geo.study.config import load_study\n"
         "from deyang_geo.analysis.demand import demand_units\n"
@@ -350,7 +352,8 @@ EQUITY_SCENARIOS = [
         "from pathlib import Path\n\n"
         "from deyang_geo.study.config import load_study\n"
         "from deyang_geo.study.demo import demo_data_dir\n"
-        "from deyang_geo.study.scenario import Scenario, run_scenarios\n\n"
+        "from deyang_geo.study.scenario import Scenario\n"
+        "from deyang_geo.study.scenario_runs import run_scenarios\n\n"
         "config = load_study(demo_data_dir() / 'study.toml')\n"
         "bridge = Path('footbridge.geojson').resolve()\n"
         "bridge.write_text(json.dumps({'type': 'FeatureCollection', 'features': [{\n"

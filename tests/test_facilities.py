@@ -114,7 +114,7 @@ def test_classify_frame_matches_scalar_classifier() -> None:
 
 
 def test_from_place_uses_osmnx_without_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    import osmnx as ox
+    from deyang_geo.network import osmnx_adapter
 
     calls = {}
 
@@ -128,7 +128,7 @@ def test_from_place_uses_osmnx_without_network(monkeypatch: pytest.MonkeyPatch) 
             index=index, crs="EPSG:4326",
         )
 
-    monkeypatch.setattr(ox, "features_from_place", fake)
+    monkeypatch.setattr(osmnx_adapter, "features_from_place", fake)
     table = facilities_from_place("旌阳区, 德阳市")
     assert calls["query"] == "旌阳区, 德阳市"
     assert "clinic" in calls["tags"]["amenity"]

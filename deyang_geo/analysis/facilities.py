@@ -165,12 +165,12 @@ def facilities_from_place(
     geopandas.GeoDataFrame
         The canonical facilities table, as :func:`facilities_from_osm`.
     """
-    import osmnx as ox
+    from deyang_geo.network import osmnx_adapter
 
     catalog = catalog if catalog is not None else load_catalog()
     try:
-        gdf = ox.features_from_place(query, tags=catalog.osm_tag_query())
-    except ox._errors.InsufficientResponseError:
+        gdf = osmnx_adapter.features_from_place(query, tags=catalog.osm_tag_query())
+    except osmnx_adapter.InsufficientResponseError:
         gdf = gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
     return _finish(_from_osmnx_frame(gdf), catalog, boundary)
 
@@ -298,11 +298,11 @@ def _from_osmnx_frame(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _read_xml(path: Path, catalog: Catalog) -> gpd.GeoDataFrame:
-    import osmnx as ox
+    from deyang_geo.network import osmnx_adapter
 
     try:
-        gdf = ox.features_from_xml(path, tags=catalog.osm_tag_query())
-    except ox._errors.InsufficientResponseError:
+        gdf = osmnx_adapter.features_from_xml(path, tags=catalog.osm_tag_query())
+    except osmnx_adapter.InsufficientResponseError:
         return _from_osmnx_frame(gpd.GeoDataFrame(geometry=[], crs="EPSG:4326"))
     except (OSError, ValueError, KeyError) as exc:
         msg = f"cannot read OSM features: {exc}"

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         resolve_tianditu_key,
         write_command_map,
     )
-    from deyang_geo.outputs.study_outputs import write_access_csv
+    from deyang_geo.study.outputs import write_access_csv
     from deyang_geo.study.pipeline import (
         analysed_categories,
         compute_access,

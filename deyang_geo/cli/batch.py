@@ -70,8 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the batch, print failed areas; 0 all succeeded, 2 some failed for their input."""
     from deyang_geo.cli.common import echo
-    from deyang_geo.study.batch import echo_outcomes
-    from deyang_geo.study.pipeline import run_batch
+    from deyang_geo.study.batch import echo_outcomes, run_batch
 
     show = not args.quiet and sys.stderr.isatty()
     result = run_batch(args.study, areas=args.areas, area_id_column=args.area_id_column,

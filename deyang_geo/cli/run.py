@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     config = with_basemap(load_study(args.study), args)
     out = args.out if args.out is not None else config.output.folder
     if config.scenarios:  # the base, then each [scenario.NAME], each compared with the base
-        from deyang_geo.study.scenario import run_scenarios
+        from deyang_geo.study.scenario_runs import run_scenarios
 
         runs = 1 + len(config.scenarios)
         with protected_outputs(command=NAME, out=out, inputs=study_inputs(config)), \

@@ -542,8 +542,13 @@ def local_metric_crs(
     centre_lon = 0.5 * (float(lon_f.min()) + float(lon_f.max()))
     centre_lat = 0.5 * (float(lat_f.min()) + float(lat_f.max()))
     if kind == "utm":
-        zone = min(math.floor((centre_lon + 180.0) / 6.0) + 1, 60)
-        return f"EPSG:{(32600 if centre_lat >= 0 else 32700) + zone}"
+        # pyproj's UTM zone query at the centre, as geopandas' estimate_utm_crs() does
+        from pyproj.aoi import AreaOfInterest
+        from pyproj.database import query_utm_crs_info
+
+        zones = query_utm_crs_info(datum_name="WGS 84", area_of_interest=AreaOfInterest(
+            centre_lon, centre_lat, centre_lon, centre_lat))
+        return f"EPSG:{zones[0].code}"
     if kind == "cgcs2000_gk3":
         central_meridian = 3 * round(centre_lon / 3.0)
         if not 75 <= central_meridian <= 135:

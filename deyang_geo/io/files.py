@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import tempfile
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "atomic_path",
+    "dumps_json",
     "excel_safe",
     "formula_safe",
     "formula_safe_cell",
@@ -274,3 +276,8 @@ def _safe_cell(value: Any) -> Any:
         return value
     value = _ILLEGAL_IN_WORKBOOKS.sub("", value)  # control characters break .xlsx files
     return formula_safe_cell(value)
+
+
+def dumps_json(data: Any) -> str:
+    """Serialise to deterministic, human-readable JSON (sorted keys, UTF-8 characters)."""
+    return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, default=str) + "\n"

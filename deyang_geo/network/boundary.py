@@ -74,18 +74,15 @@ def read_boundary(boundary: Boundary) -> Polygon | MultiPolygon:
 
 
 def buffer_wgs84(polygon: BaseGeometry, distance_m: float) -> Polygon | MultiPolygon:
-    import pyproj
+    """Return a WGS-84 polygon buffered by ``distance_m`` metres in its UTM zone.
 
-    from deyang_geo.core.crs import local_metric_crs
+    geopandas' public ``estimate_utm_crs`` / ``to_crs`` / ``buffer`` (what osmnx's
+    ``utils_geo.buffer_geometry`` does too, without importing osmnx on the file path).
+    """
+    import geopandas as gpd
 
-    minx, miny, maxx, maxy = polygon.bounds
-    crs = local_metric_crs([minx, maxx], [miny, maxy])
-    fwd = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    inv = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    projected = shapely.transform(polygon, lambda c: np.column_stack(fwd.transform(c[:, 0],
-                                                                                   c[:, 1])))
-    buffered = projected.buffer(distance_m)
-    out = shapely.transform(buffered, lambda c: np.column_stack(inv.transform(c[:, 0], c[:, 1])))
+    series = gpd.GeoSeries([polygon], crs="EPSG:4326")
+    out = series.to_crs(series.estimate_utm_crs()).buffer(distance_m).to_crs("EPSG:4326").iloc[0]
     assert isinstance(out, (Polygon, MultiPolygon))
     return out
 

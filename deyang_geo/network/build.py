@@ -50,6 +50,7 @@ from deyang_geo.network.osm_file import (
 from deyang_geo.network.rules import (
     MODE_KIND,
     RULE_KEYS,
+    WAY_TAGS_KEPT,
     check_modes,
     drive_s_per_m,
     mode_speeds,
@@ -80,11 +81,28 @@ class _Segments:
     length: NDArray[np.float64]
 
 
+#: The mean Earth radius osmnx measures edge lengths with (``osmnx.distance.great_circle``).
+EARTH_RADIUS_M = 6_371_009.0
+
+
+def great_circle_m(lat1: NDArray[np.float64], lon1: NDArray[np.float64],
+                   lat2: NDArray[np.float64], lon2: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Return haversine distances in metres, the same formula and radius as osmnx uses.
+
+    ``osmnx.distance.great_circle`` computed here so reading an OSM file does not import osmnx
+    (about 1.5 s and 180 MiB); the tests check both agree to the last bit.
+    """
+    y1, y2 = np.deg2rad(lat1), np.deg2rad(lat2)
+    x1, x2 = np.deg2rad(lon1), np.deg2rad(lon2)
+    h = np.sin((y2 - y1) / 2) ** 2 + np.cos(y1) * np.cos(y2) * np.sin((x2 - x1) / 2) ** 2
+    h = np.minimum(1, h)  # protect against floating point errors
+    out: NDArray[np.float64] = 2 * np.arcsin(np.sqrt(h)) * EARTH_RADIUS_M
+    return out
+
+
 def _segments(data: HighwayData, fwd: NDArray[np.int64], bwd: NDArray[np.int64],
               boundary: BaseGeometry | None) -> tuple[_Segments, int]:
     """Directed edges (osmnx order: per way, forward segments then reversed ones)."""
-    from osmnx.distance import great_circle
-
     kept = np.flatnonzero((fwd | bwd) != 0)
     lens = np.fromiter((len(data.way_nodes[i]) for i in kept), dtype=np.int64, count=len(kept))
     flat = np.fromiter(chain.from_iterable(data.way_nodes[i] for i in kept), dtype=np.int64,
@@ -109,8 +127,8 @@ def _segments(data: HighwayData, fwd: NDArray[np.int64], bwd: NDArray[np.int64],
         inside_v = shapely.contains_xy(boundary, data.node_lon[iv], data.node_lat[iv])
         known &= inside_u & inside_v
     su, sv, sw, seq, iu, iv = su[known], sv[known], sw[known], seq[known], iu[known], iv[known]
-    seg_len = np.asarray(great_circle(data.node_lat[iu], data.node_lon[iu],
-                                      data.node_lat[iv], data.node_lon[iv]), dtype=np.float64)
+    seg_len = np.asarray(great_circle_m(data.node_lat[iu], data.node_lon[iu],
+                                        data.node_lat[iv], data.node_lon[iv]), dtype=np.float64)
     f = fwd[sw] != 0
     b = bwd[sw] != 0
     u = np.concatenate([su[f], sv[b]])
@@ -823,9 +841,12 @@ def _edge_geometries(edges: _Edges, iu: NDArray[np.int64], iv: NDArray[np.int64]
 
 
 def way_tags_kept() -> tuple[str, ...]:
-    import osmnx as ox
+    """Return the way tags kept on edges: osmnx's default ``useful_tags_way`` (a fixed copy).
 
-    return tuple(dict.fromkeys([*ox.settings.useful_tags_way, "name", "highway", "maxspeed"]))
+    Fixed rather than read from ``osmnx.settings`` so reading an OSM file never imports osmnx
+    and a file and an online download keep the same tags whatever osmnx's settings say.
+    """
+    return WAY_TAGS_KEPT
 
 
 # --------------------------------------------------------------------------- offline files

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import networkx as nx
@@ -32,17 +32,10 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- online (osmnx)
-@contextlib.contextmanager
-def _osmnx_cache() -> Iterator[None]:
-    import osmnx as ox
+def _osmnx_cache() -> contextlib.AbstractContextManager[None]:
+    from deyang_geo.network import osmnx_adapter
 
-    old = (ox.settings.use_cache, ox.settings.cache_folder)
-    ox.settings.use_cache = True
-    ox.settings.cache_folder = str(settings.cache_folder)
-    try:
-        yield
-    finally:
-        ox.settings.use_cache, ox.settings.cache_folder = old
+    return osmnx_adapter.overpass_cache(settings.cache_folder)
 
 
 def _graph_from_overpass(
@@ -61,14 +54,14 @@ def _graph_from_overpass(
     keep_near_m: float | None = None,
 ) -> nx.MultiDiGraph:
     """Download with osmnx (Overpass) and build: what the online sources funnel into."""
-    from osmnx import _overpass
+    from deyang_geo.network import osmnx_adapter
 
     mode_t = check_modes(modes)
     speeds = mode_speeds(mode_t, speeds_kmh)
     buffered = buffer_wgs84(polygon, BOUNDARY_BUFFER_M)
     with _osmnx_cache():
         try:
-            responses = list(_overpass._download_overpass_network(buffered, "all", None))
+            responses = osmnx_adapter.overpass_network_responses(buffered)
         except Exception as exc:
             msg = f"{source}: could not download the network from Overpass ({exc})"
             raise NetworkError(msg) from exc
@@ -119,14 +112,14 @@ def graph_from_place(
     NetworkError
         If the place cannot be resolved to a polygon or has no roads.
     """
-    import osmnx as ox
+    from deyang_geo.network import osmnx_adapter
 
     if not isinstance(query, str) or not query.strip():
         msg = f"a place name must be a non-empty string, got {query!r}"
         raise NetworkError(msg)
     with _osmnx_cache():
         try:
-            gdf = ox.geocode_to_gdf(query, which_result=which_result)
+            gdf = osmnx_adapter.geocode_to_gdf(query, which_result=which_result)
         except Exception as exc:
             msg = f"the place {query!r} cannot be resolved to a boundary ({exc})"
             raise NetworkError(msg) from exc

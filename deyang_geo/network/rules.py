@@ -88,6 +88,14 @@ RULE_KEYS = ("highway", "area", "access", "foot", "bicycle", "vehicle", "motor_v
 
 
 # --------------------------------------------------------------------------- mode rules
+#: Way tags kept on edges: osmnx 2.x's default ``settings.useful_tags_way``, in its order (the
+#: travel-mode rules read more tags while building, see ``osm_file``).
+WAY_TAGS_KEPT: tuple[str, ...] = (
+    "access", "area", "bridge", "est_width", "highway", "junction", "landuse", "lanes",
+    "maxspeed", "name", "oneway", "ref", "service", "tunnel", "width",
+)
+
+
 def parse_maxspeed_kmh(value: object) -> float | None:
     """Parse an OSM ``maxspeed`` value into km/h.
 

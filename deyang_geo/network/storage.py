@@ -57,9 +57,8 @@ def save_graph(G: nx.MultiDiGraph, path: str | os.PathLike[str]) -> Path:
     NetworkError
         If the suffix is neither ``.graphml`` nor ``.gpkg``.
     """
-    import osmnx as ox
-
     from deyang_geo.io.files import atomic_path
+    from deyang_geo.network import osmnx_adapter
 
     final = Path(path)
     suffix = final.suffix.lower()
@@ -72,7 +71,7 @@ def save_graph(G: nx.MultiDiGraph, path: str | os.PathLike[str]) -> Path:
             H.graph[key] = json.dumps(_jsonable(H.graph[key]), ensure_ascii=False)
     with atomic_path(final) as tmp:
         if suffix == ".graphml":
-            ox.save_graphml(H, tmp)
+            osmnx_adapter.save_graphml(H, tmp)
         else:
             _save_gpkg(H, tmp)
     return final
@@ -85,13 +84,13 @@ def _jsonable(value: Any) -> Any:
 
 
 def _save_gpkg(H: nx.MultiDiGraph, tmp: Path) -> None:
-    import osmnx as ox
-
-    nodes, edges = ox.graph_to_gdfs(H)
-    meta = {f"{_GPKG_META_PREFIX}{k}": str(v) for k, v in H.graph.items()}
-    nodes = ox.io._stringify_nonnumeric_cols(nodes)
-    edges = ox.io._stringify_nonnumeric_cols(edges)
     from deyang_geo.io.files import fixed_file_dates
+    from deyang_geo.network import osmnx_adapter
+
+    nodes, edges = osmnx_adapter.graph_to_gdfs(H)
+    meta = {f"{_GPKG_META_PREFIX}{k}": str(v) for k, v in H.graph.items()}
+    nodes = osmnx_adapter.stringify_nonnumeric_columns(nodes)
+    edges = osmnx_adapter.stringify_nonnumeric_columns(edges)
 
     with fixed_file_dates():
         nodes.to_file(tmp, layer="nodes", driver="GPKG", index=True, layer_metadata=meta)
@@ -148,20 +147,21 @@ def _float_edge_attrs() -> dict[str, Any]:
 
 
 def _load_graphml(file: Path) -> nx.MultiDiGraph:
-    import osmnx as ox
+    from deyang_geo.network import osmnx_adapter
 
-    return ox.load_graphml(
+    return osmnx_adapter.load_graphml(
         file,
         node_dtypes={"lon": float, "lat": float, "elevation": float},
         edge_dtypes=_float_edge_attrs(),
-        graph_dtypes={"simplified": ox.io._convert_bool_string},
+        graph_dtypes={"simplified": osmnx_adapter.bool_from_text},
     )
 
 
 def _load_gpkg(file: Path) -> nx.MultiDiGraph:
     import geopandas as gpd
-    import osmnx as ox
     import pyogrio
+
+    from deyang_geo.network import osmnx_adapter
 
     nodes = gpd.read_file(file, layer="nodes").set_index("osmid")
     edges = gpd.read_file(file, layer="edges").set_index(["u", "v", "key"])
@@ -182,7 +182,7 @@ def _load_gpkg(file: Path) -> nx.MultiDiGraph:
     for col, kind in _float_edge_attrs().items():
         if col in edges:
             edges[col] = edges[col].astype(kind)
-    G = ox.graph_from_gdfs(nodes, edges, graph_attrs=graph_attrs)
+    G = osmnx_adapter.graph_from_gdfs(nodes, edges, graph_attrs=graph_attrs)
     for _, _, d in G.edges(data=True):
         for key in [k for k, val in d.items() if _is_missing(val)]:
             del d[key]

@@ -27,13 +27,18 @@ from deyang_geo.io.files import (
     write_text_atomic,
 )
 from deyang_geo.io.tables_zh import format_sheet
-from deyang_geo.outputs.report_summary import parameters_table, summary_html
+from deyang_geo.outputs.report_summary import (
+    BREAK_COLUMN,
+    canonical_table,
+    coverage_suffix,
+    parameters_table,
+    summary_html,
+)
 
 __all__ = [
     "DataSource",
     "ReportPaths",
     "build_report",
-    "canonical_column",
     "write_geopackage",
     "write_pdf",
     "write_tables",
@@ -118,7 +123,6 @@ _QUANTITY_LABELS: dict[str, tuple[str, str]] = {
     "outside_communities": ("未覆盖社区数", "communities outside reach"),
     "covered": ("覆盖", "covered"),
 }
-_BREAK = re.compile(r"^(?P<q>[a-z_]+?)_(?P<m>[0-9.]+)min$")
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 _LAYER_BAD = re.compile(r"[^A-Za-z0-9_]+")
 
@@ -310,7 +314,7 @@ def _header(column: str, lang: Lang, catalog: Any = None) -> str:
     if column.endswith(" share") and " " not in column[:-6]:
         name = category_label(column[:-6], lang=lang, catalog=catalog)
         return f"{name} ({label('覆盖率', 'share', lang)})"
-    match = _BREAK.match(column)
+    match = BREAK_COLUMN.match(column)
     if match and match["q"] in COLUMN_LABELS:
         zh, en = COLUMN_LABELS[match["q"]]
         return label(f"{zh} ({match['m']}分钟)", f"{en} ({match['m']} min)", lang)
@@ -474,48 +478,10 @@ table.summary td.num{text-align:right}ul.summary{margin:4px 0 8px;padding-left:2
 # the summaries shown in the HTML (the workbook and CSVs keep every row and column)
 
 
-def canonical_column(column: Any) -> str:
-    """Return the English key of a column, also of a bilingual header (``"现状值 value"``).
-
-    Parameters
-    ----------
-    column
-        A column name.
-
-    Returns
-    -------
-    str
-        ``"value"`` for ``"现状值 value"``; other names unchanged.
-    """
-    text = str(column)
-    match = re.search(r"\s([A-Za-z_][A-Za-z0-9_.]*)$", text)
-    return match.group(1) if match and re.search(r"[^\x00-\x7f]", text) else text
 
 
-def _canonical(table: pd.DataFrame) -> pd.DataFrame:
-    out = pd.DataFrame(table).copy()
-    if isinstance(table, gpd.GeoDataFrame):
-        out = out.drop(columns=[table.geometry.name])
-    out.columns = [canonical_column(c) for c in out.columns]
-    return out
 
 
-def _threshold_suffix(table: pd.DataFrame) -> str | None:
-    """Return the suffix of the coverage columns to show.
-
-    ``""`` when the table has the columns at each category's own threshold
-    (``covered_share``...), else ``_<m>min``: 15 if present, else the largest break.
-    """
-    if "covered_share" in table.columns:
-        return ""
-    found = {}
-    for column in table.columns:
-        match = _BREAK.match(str(column))
-        if match and match["q"] == "covered_share":
-            found[float(match["m"])] = f"_{match['m']}min"
-    if not found:
-        return None
-    return found.get(15.0, found[max(found)])
 
 
 def _coverage_views(tables: Mapping[str, pd.DataFrame], *, t: Any
@@ -524,8 +490,8 @@ def _coverage_views(tables: Mapping[str, pd.DataFrame], *, t: Any
     views: list[tuple[str, pd.DataFrame]] = []
     area = tables.get("coverage_study_area")
     if area is not None:
-        area = _canonical(area)
-        suffix = _threshold_suffix(area)
+        area = canonical_table(area)
+        suffix = coverage_suffix(area)
         if suffix is not None and {"category", "kind"} <= set(area.columns):
             share = f"covered_share{suffix}"
             pivot = area.pivot_table(index="category", columns="kind", values=share,
@@ -549,8 +515,8 @@ def _coverage_views(tables: Mapping[str, pd.DataFrame], *, t: Any
             views.append((t("全域", "Study area"), area.head(40)))
     divisions = tables.get("coverage_divisions")
     if divisions is not None:
-        divisions = _canonical(divisions)
-        suffix = _threshold_suffix(divisions)
+        divisions = canonical_table(divisions)
+        suffix = coverage_suffix(divisions)
         if suffix is not None and {"division", "category"} <= set(divisions.columns):
             rows = divisions
             if "kind" in rows.columns:
@@ -564,7 +530,7 @@ def _coverage_views(tables: Mapping[str, pd.DataFrame], *, t: Any
                                 "covered)"), view))
     outside = tables.get("outside_reach")
     if outside is not None and len(outside):
-        outside = _canonical(outside)
+        outside = canonical_table(outside)
         keep = [c for c in outside.columns if c in (
             "name", "kind", "township", "division", "category", "population", "minutes")
             or str(c).startswith("uncovered_population")]
@@ -572,7 +538,7 @@ def _coverage_views(tables: Mapping[str, pd.DataFrame], *, t: Any
                         "most people (top 20)"), outside[keep].head(20)))
     if area is None and "coverage" in tables:
         views.append((t("按社区 (前 40 行)", "By community (first 40 rows)"),
-                      _canonical(tables["coverage"]).head(40)))
+                      canonical_table(tables["coverage"]).head(40)))
     return views
 
 
@@ -592,7 +558,7 @@ _COMPLIANCE_LABELS: dict[str, tuple[str, str]] = {
 
 def _compliance_edition(targets: pd.DataFrame, *, lang: Lang) -> str:
     """One line naming the plan edition(s) and target year(s) the targets check."""
-    table = _canonical(targets)
+    table = canonical_table(targets)
     if "plan_edition" not in table.columns:
         return ""
     editions = [str(e) for e in dict.fromkeys(table["plan_edition"].dropna()) if str(e)]
@@ -609,7 +575,7 @@ def _compliance_edition(targets: pd.DataFrame, *, lang: Lang) -> str:
 
 def _compliance_view(targets: pd.DataFrame, *, lang: Lang) -> pd.DataFrame:
     """Return the targets with the columns a meeting reads, described in the report language."""
-    table = _canonical(targets)
+    table = canonical_table(targets)
     if "description" not in table.columns:
         zh, en = table.get("description_zh"), table.get("description_en")
         if zh is not None and en is not None:

@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import geopandas as gpd
 import pandas as pd
 
 from deyang_geo.core.style import Lang, category_label, label
 
-__all__ = ["parameters_table", "summary_html"]
+__all__ = [
+    "BREAK_COLUMN",
+    "canonical_column",
+    "canonical_table",
+    "coverage_suffix",
+    "parameters_table",
+    "summary_html",
+]
 
 _MISSING_TEXT = frozenset({"", "nan", "none", "null", "<na>", "nat"})
 
@@ -65,10 +74,8 @@ def _people(value: Any) -> str:
 def _coverage_lines(area: pd.DataFrame, t: Callable[[str, str], str], lang: Lang,
                     catalog: Any) -> list[str]:
     """One line per category: communities and people outside the threshold's reach."""
-    from deyang_geo.outputs.report import _canonical, _threshold_suffix
-
-    table = _canonical(area)
-    suffix = _threshold_suffix(table)
+    table = canonical_table(area)
+    suffix = coverage_suffix(table)
     if suffix is None or "category" not in table.columns:
         return []
     if "kind" in table.columns:
@@ -119,9 +126,8 @@ def _gap_words(row: Mapping[str, Any], t: Callable[[str, str], str]) -> str:
 
 
 def _target_lines(targets: pd.DataFrame, t: Callable[[str, str], str], lang: Lang) -> list[str]:
-    from deyang_geo.outputs.report import _canonical
 
-    table = _canonical(targets)
+    table = canonical_table(targets)
     if "met" not in table.columns or "target_id" not in table.columns:
         return []
     met_values = table["met"].map(_met)
@@ -225,3 +231,51 @@ def summary_html(*, coverage_tables: Mapping[str, pd.DataFrame],
     if site_summary is not None and len(site_summary):
         parts.extend(_site_lines(site_summary, t, lang, catalog))
     return "".join(parts)
+
+#: A per-break column name: ``covered_share_15min`` -> quantity ``covered_share``, minutes ``15``.
+BREAK_COLUMN = re.compile(r"^(?P<q>[a-z_]+?)_(?P<m>[0-9.]+)min$")
+
+
+def canonical_column(column: Any) -> str:
+    """Return the English key of a column, also of a bilingual header (``"现状值 value"``).
+
+    Parameters
+    ----------
+    column
+        A column name.
+
+    Returns
+    -------
+    str
+        ``"value"`` for ``"现状值 value"``; other names unchanged.
+    """
+    text = str(column)
+    match = re.search(r"\s([A-Za-z_][A-Za-z0-9_.]*)$", text)
+    return match.group(1) if match and re.search(r"[^\x00-\x7f]", text) else text
+
+
+def canonical_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy with English column keys (bilingual headers mapped back), no geometry."""
+    out = pd.DataFrame(table).copy()
+    if isinstance(table, gpd.GeoDataFrame):
+        out = out.drop(columns=[table.geometry.name])
+    out.columns = [canonical_column(c) for c in out.columns]
+    return out
+
+
+def coverage_suffix(table: pd.DataFrame) -> str | None:
+    """Return the suffix of the coverage columns to show.
+
+    ``""`` when the table has the columns at each category's own threshold
+    (``covered_share``...), else ``_<m>min``: 15 if present, else the largest break.
+    """
+    if "covered_share" in table.columns:
+        return ""
+    found = {}
+    for column in table.columns:
+        match = BREAK_COLUMN.match(str(column))
+        if match and match["q"] == "covered_share":
+            found[float(match["m"])] = f"_{match['m']}min"
+    if not found:
+        return None
+    return found.get(15.0, found[max(found)])

@@ -453,6 +453,7 @@ def run_area(study: str, *, area_id: str, work_dir: str, out_dir: str, margin_m:
     AreaOutcome
         Never raises for the area's own failures: they are reported in the outcome.
     """
+    from deyang_geo.io.files import dumps_json
     from deyang_geo.study import pipeline
     from deyang_geo.study.config import load_study
 
@@ -475,7 +476,7 @@ def run_area(study: str, *, area_id: str, work_dir: str, out_dir: str, margin_m:
                     "rows": rows}
             from deyang_geo.io.files import write_text_atomic
 
-            write_text_atomic(marker, pipeline.dumps_json(done))
+            write_text_atomic(marker, dumps_json(done))
             status, failure, message = "ok", "", ""
         except InputError as exc:
             rows, status, failure, message = [], "failed", "input", str(exc)

@@ -215,8 +215,7 @@ class Comparison:
         dict
             File name -> path.
         """
-        from deyang_geo.io.files import write_csv_atomic, write_text_atomic
-        from deyang_geo.study.pipeline import dumps_json
+        from deyang_geo.io.files import dumps_json, write_csv_atomic, write_text_atomic
 
         folder = Path(out_dir)
         folder.mkdir(parents=True, exist_ok=True)
@@ -263,7 +262,7 @@ def _bilingual(table: pd.DataFrame) -> pd.DataFrame:
 
 def _read_csv(path: Path) -> pd.DataFrame:
     from deyang_geo.io.tables_zh import read_table
-    from deyang_geo.outputs.report import canonical_column
+    from deyang_geo.outputs.report_summary import canonical_column
 
     try:
         table = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)

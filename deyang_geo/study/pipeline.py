@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -608,7 +607,7 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
                          timings_s=progress.timings_s, resolved=resolved, graded=graded,
                          population=population)
     with step("outputs", "maps, figures, report and tables"):
-        from deyang_geo.outputs.study_outputs import write_study_outputs
+        from deyang_geo.study.outputs import write_study_outputs
 
         written = write_study_outputs(result, out, catalog=catalog,
                                       site_candidates=site_candidates)
@@ -827,14 +826,3 @@ def compute_compliance(net: RoutingNetwork, units: gpd.GeoDataFrame, inputs: Stu
                                rural_mode=rural_mode, thresholds=thresholds,
                                group_thresholds=resolved.thresholds_minutes(),
                                covered_share=resolved.covered_share, provenance=notes)
-
-
-def dumps_json(data: Any) -> str:
-    """Serialise to deterministic, human-readable JSON (sorted keys, UTF-8 characters)."""
-    return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, default=str) + "\n"
-
-
-
-# Many areas at once (one Dask task per area), in its own module, re-exported here.
-from deyang_geo.study.batch import BatchResult as BatchResult  # noqa: E402, PLC0414
-from deyang_geo.study.batch import run_batch as run_batch  # noqa: E402, PLC0414

@@ -145,7 +145,7 @@ def bench_batch(areas_x: int, areas_y: int, area_nodes: int, workers: list[int],
                 folder: Path) -> None:
     import pandas as pd
 
-    from deyang_geo.study.pipeline import run_batch
+    from deyang_geo.study.batch import run_batch
     from deyang_geo.study.synthetic_province import write_synthetic_province
 
     t0 = time.perf_counter()

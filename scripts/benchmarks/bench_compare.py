@@ -32,7 +32,8 @@ def make_folders(work: Path) -> tuple[Path, Path]:
     """Run the demo study and its older-walkers scenario into ``work`` (not timed)."""
     from deyang_geo.study.config import load_study
     from deyang_geo.study.demo import demo_data_dir
-    from deyang_geo.study.scenario import Scenario, run_scenarios
+    from deyang_geo.study.scenario import Scenario
+    from deyang_geo.study.scenario_runs import run_scenarios
 
     config = load_study(demo_data_dir() / "study.toml")
     study = dataclasses.replace(config, scenarios=(Scenario(name="older", walk_speed_kmh=3.3),))
