@@ -401,12 +401,12 @@ def lorenz_figure(result: EquityResult, *, category: str, lang: str = "both",
     Returns
     -------
     matplotlib.figure.Figure
-        The figure (not shown; write it with :func:`deyang_geo.outputs.figures.save_figure`).
+        The figure (not shown; write it with :func:`deyang_geo.io.fonts.save_figure`).
     """
     import matplotlib as mpl
     from matplotlib.figure import Figure
 
-    from deyang_geo.outputs.figures import figure_language
+    from deyang_geo.io.fonts import figure_language
 
     used, family = figure_language(lang)  # type: ignore[arg-type]
 
@@ -466,7 +466,7 @@ def write_lorenz_figures(result: EquityResult, out_dir: str | os.PathLike[str], 
     list of Path
         The files written.
     """
-    from deyang_geo.outputs.figures import save_figure
+    from deyang_geo.io.fonts import save_figure
 
     written = []
     for cat in sorted(set(result.values["category"])) if len(result.values) else []:

@@ -1,12 +1,19 @@
-"""Find a font that draws Chinese (CJK) for matplotlib figures, or say clearly there is none."""
+"""Figures that draw Chinese: a CJK font found (or a clear English fallback), written safely."""
 
 from __future__ import annotations
 
 import functools
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from deyang_geo.core import settings
+from deyang_geo.core.errors import InputError
+from deyang_geo.core.style import Lang
+from deyang_geo.io.files import atomic_path
 
 log = logging.getLogger("deyang_geo")
 
@@ -147,7 +154,20 @@ def cjk_family_or_warn() -> str | None:
     return font.family
 
 
-__all__ = ["CJK_FAMILIES", "PROBE_TEXT", "CjkFont", "cjk_family_or_warn", "find_cjk_font"]
+__all__ = [
+    "CJK_FAMILIES",
+    "PROBE_TEXT",
+    "CjkFont",
+    "FontWarning",
+    "cjk_family_or_warn",
+    "figure_language",
+    "find_cjk_font",
+    "save_figure",
+]
+
+
+class FontWarning(UserWarning):
+    """No font that draws Chinese was found: figures fall back to English labels."""
 
 
 def _is_cjk(ch: str) -> bool:
@@ -174,3 +194,60 @@ def english_only(text: str) -> str:
     """
     kept = [word for word in text.split() if not any(_is_cjk(ch) for ch in word)]
     return " ".join(kept).strip(" /|-—").strip()
+
+
+def figure_language(lang: Lang) -> tuple[Lang, str | None]:
+    """Return the language figures can really use and the CJK font family (or ``None``).
+
+    Parameters
+    ----------
+    lang
+        The language asked for.
+
+    Returns
+    -------
+    tuple
+        ``(lang, family)``: ``lang`` becomes ``"en"`` with a :class:`FontWarning` when Chinese
+        is asked for but no CJK font exists, rather than drawing empty boxes.
+    """
+    family = cjk_family_or_warn()
+    if family is None and lang != "en":
+        warnings.warn("no font that can draw Chinese was found (install fonts-noto-cjk or set "
+                      "DEYANG_CJK_FONT): figure labels fall back to English",
+                      FontWarning, stacklevel=3)
+        return "en", None
+    return lang, family
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int | None = None) -> Path:
+    """Write a figure as PNG or PDF (by the file's suffix), atomically.
+
+    Parameters
+    ----------
+    fig
+        A matplotlib figure.
+    path
+        ``.png`` or ``.pdf`` file.
+    dpi
+        Resolution of PNG files (default ``settings.figure_dpi``, print quality).
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in (".png", ".pdf"):
+        msg = f"figures are written as .png or .pdf, got {target.name!r}"
+        raise InputError(msg)
+    if fig.canvas is None or type(fig.canvas).__name__ == "FigureCanvasBase":
+        FigureCanvasAgg(fig)
+    dpi = settings.figure_dpi if dpi is None else dpi
+    metadata: dict[str, Any] = ({"Creator": "deyang-geo", "CreationDate": None}
+                                if suffix == ".pdf" else {"Software": "deyang-geo"})
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, format=suffix[1:], dpi=dpi, metadata=metadata)
+    return target

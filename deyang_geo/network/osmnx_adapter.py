@@ -81,7 +81,8 @@ def geocode_to_gdf(query: str, *, which_result: int | None = None) -> gpd.GeoDat
     return ox.geocode_to_gdf(query, which_result=which_result)
 
 
-def features_from_place(query: str, *, tags: dict[str, Any]) -> gpd.GeoDataFrame:
+def features_from_place(query: str | dict[str, str], *,
+                        tags: dict[str, Any]) -> gpd.GeoDataFrame:
     """Download the OSM features of a place with the given tags (``ox.features_from_place``)."""
     return ox.features_from_place(query, tags=tags)
 

@@ -6,7 +6,6 @@ import contextlib
 import math
 import os
 import textwrap
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -15,7 +14,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from deyang_geo.core import settings
 from deyang_geo.core.errors import InputError
 from deyang_geo.core.style import (
     CATEGORY_STYLES,
@@ -26,8 +24,12 @@ from deyang_geo.core.style import (
     context_kind,
     label,
 )
-from deyang_geo.io.files import atomic_path
-from deyang_geo.io.fonts import cjk_family_or_warn, english_only
+from deyang_geo.io.fonts import (
+    FontWarning,
+    english_only,
+    figure_language,
+    save_figure,
+)
 from deyang_geo.outputs.webmap import coverage_view
 
 __all__ = [
@@ -45,31 +47,8 @@ _UNREACHABLE = "#7f7f7f"
 ISO_COLOURS = ("#08519c", "#4292c6", "#9ecae1", "#c6dbef", "#deebf7")
 
 
-class FontWarning(UserWarning):
-    """No font that draws Chinese was found: figures fall back to English labels."""
 
 
-def figure_language(lang: Lang) -> tuple[Lang, str | None]:
-    """Return the language figures can really use and the CJK font family (or ``None``).
-
-    Parameters
-    ----------
-    lang
-        The language asked for.
-
-    Returns
-    -------
-    tuple
-        ``(lang, family)``: ``lang`` becomes ``"en"`` with a :class:`FontWarning` when Chinese
-        is asked for but no CJK font exists, rather than drawing empty boxes.
-    """
-    family = cjk_family_or_warn()
-    if family is None and lang != "en":
-        warnings.warn("no font that can draw Chinese was found (install fonts-noto-cjk or set "
-                      "DEYANG_CJK_FONT): figure labels fall back to English",
-                      FontWarning, stacklevel=3)
-        return "en", None
-    return lang, family
 
 
 @contextlib.contextmanager
@@ -494,38 +473,6 @@ def coverage_chart(
     return fig
 
 
-def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int | None = None) -> Path:
-    """Write a figure as PNG or PDF (by the file's suffix), atomically.
-
-    Parameters
-    ----------
-    fig
-        A matplotlib figure.
-    path
-        ``.png`` or ``.pdf`` file.
-    dpi
-        Resolution of PNG files (default ``settings.figure_dpi``, print quality).
-
-    Returns
-    -------
-    Path
-        The written file.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    target = Path(path)
-    suffix = target.suffix.lower()
-    if suffix not in (".png", ".pdf"):
-        msg = f"figures are written as .png or .pdf, got {target.name!r}"
-        raise InputError(msg)
-    if fig.canvas is None or type(fig.canvas).__name__ == "FigureCanvasBase":
-        FigureCanvasAgg(fig)
-    dpi = settings.figure_dpi if dpi is None else dpi
-    metadata: dict[str, Any] = ({"Creator": "deyang-geo", "CreationDate": None}
-                                if suffix == ".pdf" else {"Software": "deyang-geo"})
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, format=suffix[1:], dpi=dpi, metadata=metadata)
-    return target
 
 
 def write_figures(
