@@ -16,10 +16,11 @@ import pytest
 from test_siting_cli import base_args, write_inputs
 from test_siting_models import brute_mclp, random_instance
 
-from deyang_geo.planning.siting import common, mclp
+from deyang_geo.planning.siting import common
 from deyang_geo.planning.siting import core as _core
 from deyang_geo.planning.siting import maximal_coverage as models
 from deyang_geo.planning.siting import solve as _solve
+from deyang_geo.planning.siting.maximal_coverage import mclp
 
 
 def _count_mips(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import pandas as pd
+import scipy.sparse
+import shapely
 from numpy.typing import NDArray
 
 from deyang_geo.analysis import kernels as _kernels
@@ -21,6 +24,7 @@ from deyang_geo.analysis.snapping import (
     nearest_street_m,
     snap_points,
 )
+from deyang_geo.core import settings
 from deyang_geo.core.errors import InputError, InputWarning, Problem
 
 if TYPE_CHECKING:
@@ -96,16 +100,12 @@ class ReachSet:
         :meth:`to_membership`), never with ``m.data != 0`` or ``m > 0``, and avoid operations
         that drop explicit zeros (``eliminate_zeros``, ``sum_duplicates`` after arithmetic).
         """
-        import scipy.sparse
-
         return scipy.sparse.csr_array(
             (self.minutes, self.indices, self.indptr), shape=(self.n_sources, self.n_demand)
         )
 
     def to_membership(self) -> scipy.sparse.csr_array:
         """Return a boolean ``csr_array``: True where the demand point is within reach."""
-        import scipy.sparse
-
         return scipy.sparse.csr_array(
             (np.ones(self.nnz, dtype=bool), self.indices, self.indptr),
             shape=(self.n_sources, self.n_demand),
@@ -122,7 +122,7 @@ def _bound_s(max_minutes: float | None) -> float:
     return float(max_minutes) * 60.0
 
 
-def _source_init(
+def source_init(
     costs: EndCosts,
 ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
     n = costs.u.shape[0]
@@ -165,7 +165,7 @@ def check_direction(direction: str) -> bool:
     return direction == "to_facility"
 
 
-def _routing(net: RoutingNetwork, mode: str, walk_speed_kmh: float | None,
+def routing_arrays(net: RoutingNetwork, mode: str, walk_speed_kmh: float | None,
              direction: str) -> _Routing:
     reverse = check_direction(direction)
     net.check_mode(mode)
@@ -184,7 +184,7 @@ def _routing(net: RoutingNetwork, mode: str, walk_speed_kmh: float | None,
 def _node_seconds(
     r: _Routing, sources: Snapped, bound_s: float,
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    init_nodes, init_dist, init_label = _source_init(
+    init_nodes, init_dist, init_label = source_init(
         end_costs(r.net, sources, r.weights_s, walk_speed_kmh=r.connector_kmh,
                   as_target=r.reverse)
     )
@@ -235,7 +235,7 @@ def node_minutes(
         ``minutes`` per node (``nan`` when unreachable or beyond ``max_minutes``) and the
         index of the nearest source per node (``-1`` then).
     """
-    r = _routing(net, mode, walk_speed_kmh, direction)
+    r = routing_arrays(net, mode, walk_speed_kmh, direction)
     dist, label = _node_seconds(r, sources, _bound_s(max_minutes))
     minutes = dist / 60.0
     minutes[~np.isfinite(dist)] = np.nan
@@ -279,7 +279,7 @@ def nearest_minutes(
         ``minutes`` per target (``nan`` unreachable) and source index (``-1`` unreachable).
     """
     bound = _bound_s(max_minutes)
-    r = _routing(net, mode, walk_speed_kmh, direction)
+    r = routing_arrays(net, mode, walk_speed_kmh, direction)
     net = r.net
     dist, label = _node_seconds(r, sources, bound)
     speed = r.connector_kmh
@@ -364,7 +364,7 @@ def reach_set(
     if not np.isfinite(bound):
         msg = "reach_set needs a finite max_minutes (a reach set without limit is dense)"
         raise InputError(msg)
-    r = _routing(net, mode, walk_speed_kmh, direction)
+    r = routing_arrays(net, mode, walk_speed_kmh, direction)
     net = r.net
     csr = r
     speed = r.connector_kmh
@@ -437,8 +437,6 @@ def points_in_crs(
     Missing or empty geometries and non-point geometries are problems; their coordinates are
     ``nan``.
     """
-    import shapely
-
     problems: list[Problem] = []
     if gdf.crs is None:
         problems.append(Problem(f"the {what} have no coordinate reference system"))
@@ -462,7 +460,7 @@ def points_in_crs(
     return x, y, problems
 
 
-def _warn_unsnapped(ids: Any, snapped: NDArray[np.bool_], what: str, mode: str,
+def warn_unsnapped(ids: Any, snapped: NDArray[np.bool_], what: str, mode: str,
                     limit: float) -> list[Any]:
     lost = list(np.asarray(ids, dtype=object)[~snapped])
     if lost:
@@ -539,10 +537,6 @@ def minutes_to_nearest(
     InputError
         Missing columns, missing CRS, missing or non-point geometries (all listed at once).
     """
-    import pandas as pd
-
-    from deyang_geo.core import settings
-
     net.check_mode(mode)
     problems: list[Problem] = []
     id_col = "unit_id" if "unit_id" in demand.columns else "id"
@@ -563,8 +557,8 @@ def minutes_to_nearest(
     demand_ids = demand[id_col].to_numpy()
     fac_ids = facilities["id"].to_numpy(dtype=object)
     fac_cat = facilities["category"].astype(str).to_numpy()
-    lost_demand = _warn_unsnapped(demand_ids, dsnap.snapped, "demand units", mode, limit)
-    lost_fac = _warn_unsnapped(fac_ids, fsnap.snapped, "facilities", mode, limit)
+    lost_demand = warn_unsnapped(demand_ids, dsnap.snapped, "demand units", mode, limit)
+    lost_fac = warn_unsnapped(fac_ids, fsnap.snapped, "facilities", mode, limit)
     cats = sorted(set(fac_cat.tolist())) if categories is None else list(categories)
 
     check_direction(direction)

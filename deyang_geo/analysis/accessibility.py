@@ -30,8 +30,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from deyang_geo.analysis.access import ReachSet
+from deyang_geo.analysis.access import ReachSet, points_in_crs, reach_set
+from deyang_geo.analysis.snapping import snap_points
+from deyang_geo.core import settings
 from deyang_geo.core.errors import InputError, InputWarning, Problem
+from deyang_geo.io.files import write_csv_atomic
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -252,8 +255,6 @@ class AccessibilityResult:
         list of Path
             The files written.
         """
-        from deyang_geo.io.files import write_csv_atomic
-
         folder = Path(out_dir)
         written = []
         params = pd.DataFrame(list(self.parameters.items()), columns=["parameter", "value"])
@@ -337,10 +338,6 @@ def compute_accessibility(
     InputError
         Missing columns or bad parameters (listed together).
     """
-    from deyang_geo.analysis.access import points_in_crs, reach_set
-    from deyang_geo.analysis.snapping import snap_points
-    from deyang_geo.core import settings
-
     _check_decay(decay, decay_minutes)
     net.check_mode(mode)
     problems: list[Problem] = []
@@ -540,8 +537,6 @@ def completeness(
         ``share_people_all_within`` (people who reach every essential category in time) and
         ``missing_categories`` (comma-separated).
     """
-    from deyang_geo.core import settings
-
     share = settings.covered_share if covered_share is None else float(covered_share)
     cats = list(thresholds_minutes)
     if not cats:

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 from deyang_geo.core import settings
 from deyang_geo.core.errors import InputError, Problem
 from deyang_geo.io.files import write_csv_atomic
+from deyang_geo.io.tables_zh import relative_path, write_csv
 
 #: Class of a community whose covered share is at least ``covered_share``.
 COVERED = "covered"
@@ -182,8 +183,6 @@ class CoverageResult:
         list of Path
             The files written.
         """
-        from deyang_geo.io.tables_zh import relative_path, write_csv
-
         folder = Path(out_dir)
         outside = pd.DataFrame(self.outside.drop(columns=self.outside.geometry.name))
         if len(self.outside) and self.outside.crs is not None:

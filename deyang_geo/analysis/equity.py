@@ -28,7 +28,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from deyang_geo.analysis.accessibility import CATEGORY_POPULATION
 from deyang_geo.core.errors import InputError, Problem
+from deyang_geo.io.files import write_csv_atomic
+from deyang_geo.io.fonts import figure_language, save_figure
 
 __all__ = [
     "EquityResult",
@@ -254,7 +257,6 @@ class EquityResult:
         for col in ("value_mean", "worst_decile_threshold", "population"):
             if col in table.columns:
                 table[col] = table[col].round(2)
-        from deyang_geo.io.files import write_csv_atomic
 
         return [write_csv_atomic(table, path)]
 
@@ -307,8 +309,6 @@ def compute_equity(
     InputError
         Missing columns (listed together).
     """
-    from deyang_geo.analysis.accessibility import CATEGORY_POPULATION
-
     t = unit_values.rename(columns={"demand_id": "unit_id"})
     problems = [Problem("the values need this column", column=c)
                 for c in ("unit_id", "category", value_column) if c not in t.columns]
@@ -406,7 +406,6 @@ def lorenz_figure(result: EquityResult, *, category: str, lang: str = "both",
     import matplotlib as mpl
     from matplotlib.figure import Figure
 
-    from deyang_geo.io.fonts import figure_language
 
     used, family = figure_language(lang)  # type: ignore[arg-type]
 
@@ -466,8 +465,6 @@ def write_lorenz_figures(result: EquityResult, out_dir: str | os.PathLike[str], 
     list of Path
         The files written.
     """
-    from deyang_geo.io.fonts import save_figure
-
     written = []
     for cat in sorted(set(result.values["category"])) if len(result.values) else []:
         fig = lorenz_figure(result, category=cat, lang=lang, caption=caption)

@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 import shapely
 from numpy.typing import NDArray
+from scipy.spatial import cKDTree
 
+from deyang_geo.core.crs import local_metric_crs
 from deyang_geo.core.errors import InputError, Problem
 from deyang_geo.core.standards import Catalog, load_catalog
 
@@ -165,7 +167,7 @@ def facilities_from_place(
     geopandas.GeoDataFrame
         The canonical facilities table, as :func:`facilities_from_osm`.
     """
-    from deyang_geo.network import osmnx_adapter
+    from deyang_geo.network import osmnx_adapter  # lazy: osmnx is heavy
 
     catalog = catalog if catalog is not None else load_catalog()
     try:
@@ -230,14 +232,12 @@ def merge_facilities(
     if len(plan) and len(other):
         both = pd.concat([plan.geometry, other.geometry])
         pts = shapely.get_coordinates(both.representative_point().to_numpy())
-        from deyang_geo.core.crs import local_metric_crs
 
         metric = local_metric_crs(pts[:, 0], pts[:, 1])
         xy_plan = _xy(plan, metric)
         xy_osm = _xy(other, metric)
         cat_plan = plan["category"].astype(str).to_numpy()
         cat_osm = other["category"].astype(str).to_numpy()
-        from scipy.spatial import cKDTree
 
         for cat in sorted(set(cat_osm) & set(cat_plan)):
             ip = np.flatnonzero(cat_plan == cat)
@@ -298,7 +298,7 @@ def _from_osmnx_frame(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _read_xml(path: Path, catalog: Catalog) -> gpd.GeoDataFrame:
-    from deyang_geo.network import osmnx_adapter
+    from deyang_geo.network import osmnx_adapter  # lazy: osmnx is heavy
 
     try:
         gdf = osmnx_adapter.features_from_xml(path, tags=catalog.osm_tag_query())
@@ -424,8 +424,6 @@ def _finish(raw: gpd.GeoDataFrame, catalog: Catalog, boundary: Any) -> gpd.GeoDa
 
 
 def _metric_crs(frame: gpd.GeoDataFrame) -> str:
-    from deyang_geo.core.crs import local_metric_crs
-
     pts = shapely.get_coordinates(frame.geometry.representative_point().to_numpy())
     return local_metric_crs(pts[:, 0], pts[:, 1])
 

@@ -19,6 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from deyang_geo.analysis.accessibility import completeness, compute_accessibility, plan_thresholds
+from deyang_geo.analysis.equity import compute_equity, write_lorenz_figures
+from deyang_geo.io.files import write_csv_atomic, write_text_atomic
+
 if TYPE_CHECKING:
     import geopandas as gpd
 
@@ -70,9 +74,6 @@ class GradedResult:
         list of Path
             The files written.
         """
-        from deyang_geo.analysis.equity import write_lorenz_figures
-        from deyang_geo.io.files import write_csv_atomic, write_text_atomic
-
         written = self.accessibility.write(out_dir)
         written.append(write_csv_atomic(self.completeness, out_dir / "completeness.csv"))
         written.extend(self.equity.write(out_dir))
@@ -134,13 +135,6 @@ def compute_graded(
     GradedResult
         The three results.
     """
-    from deyang_geo.analysis.accessibility import (
-        completeness,
-        compute_accessibility,
-        plan_thresholds,
-    )
-    from deyang_geo.analysis.equity import compute_equity
-
     cats = categories or sorted(set(access["category"].astype(str)))
     acc = compute_accessibility(
         net, units, facilities, communities, mode=mode, categories=cats,

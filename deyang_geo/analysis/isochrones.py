@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
+import geopandas as gpd
 import numpy as np
 import shapely
 from numpy.typing import NDArray
@@ -12,13 +13,14 @@ from numpy.typing import NDArray
 from deyang_geo.analysis import kernels as _kernels
 from deyang_geo.analysis.access import (
     Direction,
-    _routing,
-    _source_init,
-    _warn_unsnapped,
     points_in_crs,
+    routing_arrays,
+    source_init,
+    warn_unsnapped,
 )
 from deyang_geo.analysis.routing import RoutingNetwork
-from deyang_geo.analysis.snapping import Snapped, _snap_index, end_costs, snap_points
+from deyang_geo.analysis.snapping import Snapped, end_costs, snap_index, snap_points
+from deyang_geo.core import settings
 from deyang_geo.core.errors import InputError, Problem
 
 if TYPE_CHECKING:
@@ -78,10 +80,6 @@ def isochrones(
         (when present), then ``minutes`` and ``geometry``; groups in sorted (dissolved) or
         input order, breaks ascending within each group.
     """
-    import geopandas as gpd
-
-    from deyang_geo.core import settings
-
     net.check_mode(mode)
     breaks = sorted(float(b) for b in (settings.isochrone_breaks_minutes
                                        if breaks_minutes is None else breaks_minutes))
@@ -104,7 +102,7 @@ def isochrones(
 
     snapped = snap_points(net, fx, fy, mode=mode, max_snap_m=limit)
     ids = facilities["id"].to_numpy(dtype=object)
-    _warn_unsnapped(ids, snapped.snapped, "facilities", mode, limit)
+    warn_unsnapped(ids, snapped.snapped, "facilities", mode, limit)
     has_cat = "category" in facilities.columns
     cats = facilities["category"].astype(str).to_numpy() if has_cat else None
     if dissolve_by == "category":
@@ -175,11 +173,11 @@ def reached_lines(
         either end, the sources' own edge parts and connectors (parts walked).
     """
     breaks = [float(b) for b in breaks_minutes]
-    r = _routing(net, mode, walk_speed_kmh, direction)
+    r = routing_arrays(net, mode, walk_speed_kmh, direction)
     net = r.net
     sc = end_costs(net, sources, r.weights_s, walk_speed_kmh=r.connector_kmh,
                    as_target=r.reverse)
-    init_nodes, init_dist, init_label = _source_init(sc)
+    init_nodes, init_dist, init_label = source_init(sc)
     bound = max(breaks) * 60.0 if breaks else 0.0
     dist, _ = _kernels.multi_source_dijkstra(
         r.csr_indptr, r.csr_indices, r.csr_weights_s, init_nodes, init_dist, init_label, bound
@@ -273,7 +271,7 @@ def _candidate_edges(net: RoutingNetwork, mode: str,
     mask: NDArray[np.bool_] | None = net._cache.get(key)
     if mask is None:
         mask = np.zeros(net.n_edges, dtype=bool)
-        mask[_snap_index(net, mode)[0]] = True
+        mask[snap_index(net, mode)[0]] = True
         net._cache[key] = mask
     canon = np.unique(canon).astype(np.int64)
     found: NDArray[np.int64] = canon[mask[canon]]

@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from pyproj import CRS, Transformer
 
 from deyang_geo.core.errors import InputError, InputWarning, Problem
+from deyang_geo.io.tables import read_table
 
 __all__ = [
     "AGE_SHARE_COLUMNS",
@@ -620,8 +621,6 @@ def read_population_totals(path: str | os.PathLike[str]) -> pd.DataFrame:
         When the key or the population column is missing, or a population is not a number
         >= 0 (file, row and column named).
     """
-    from deyang_geo.io.tables import read_table
-
     raw = read_table(path)
     return _canonical_totals(raw, label=str(path))
 

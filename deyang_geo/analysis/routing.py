@@ -9,11 +9,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
 import numpy as np
+import pyproj
 import shapely
 from numpy.typing import NDArray
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
+from deyang_geo.core import settings
 from deyang_geo.core.errors import InputError, NetworkError
+from deyang_geo.io.files import atomic_path
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -126,11 +132,8 @@ class RoutingNetwork:
         crs = G.graph.get("crs")
         if crs is None:
             problems.append("the graph has no 'crs' in G.graph")
-        else:
-            import pyproj
-
-            if pyproj.CRS.from_user_input(crs).is_geographic:
-                problems.append(f"the graph's CRS {crs} is geographic: project it to metres first")
+        elif pyproj.CRS.from_user_input(crs).is_geographic:
+            problems.append(f"the graph's CRS {crs} is geographic: project it to metres first")
         if G.number_of_nodes() == 0:
             problems.append("the graph has no nodes")
         if problems:
@@ -310,7 +313,6 @@ class RoutingNetwork:
         base = self.speeds_kmh.get(mode)
         if isinstance(base, (int, float)) and not isinstance(base, bool):
             return float(base)
-        from deyang_geo.core import settings
 
         default = getattr(settings, f"{mode}_speed_kmh", None)
         return float(default) if isinstance(default, (int, float)) else None
@@ -521,8 +523,6 @@ class RoutingNetwork:
         Path
             The destination.
         """
-        from deyang_geo.io.files import atomic_path
-
         coords, gidx = shapely.get_coordinates(self.geometry, return_index=True)
         arrays: dict[str, Any] = {
             "format_version": np.array(_FORMAT_VERSION),
@@ -601,8 +601,6 @@ class RoutingNetwork:
             Columns ``edge``, ``u``, ``v`` (node ids), ``length_m``, ``{mode}_s`` per mode
             (seconds, ``inf`` when not allowed) and ``geometry``, in :attr:`crs`.
         """
-        import geopandas as gpd
-
         cols: dict[str, Any] = {
             "edge": np.arange(self.n_edges, dtype=np.int64),
             "u": self.node_ids[self.edge_u],
@@ -715,9 +713,6 @@ class Pieces:
 
 
 def _pieces(net: RoutingNetwork, mode: str) -> Pieces:
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     usable = np.flatnonzero(np.isfinite(net.weights_s[mode]))
     n = net.n_nodes
     eu, ev = net.edge_u[usable], net.edge_v[usable]

@@ -9,6 +9,7 @@ import shapely
 from numpy.typing import ArrayLike, NDArray
 
 from deyang_geo.analysis.routing import RoutingNetwork
+from deyang_geo.core import settings
 from deyang_geo.core.errors import InputError
 
 __all__ = [
@@ -55,7 +56,7 @@ class Snapped:
         return Snapped(self.edge[i], self.fraction[i], self.distance_m[i], self.snapped[i])
 
 
-def _snap_index(net: RoutingNetwork, mode: str) -> tuple[NDArray[np.int64], shapely.STRtree]:
+def snap_index(net: RoutingNetwork, mode: str) -> tuple[NDArray[np.int64], shapely.STRtree]:
     key = f"snap:{mode}"
     cached = net._cache.get(key)
     if cached is None:
@@ -101,8 +102,6 @@ def snap_points(
     Snapped
         One entry per point, in input order.
     """
-    from deyang_geo.core import settings
-
     net.check_mode(mode)
     limit = settings.max_snap_m if max_snap_m is None else max_snap_m
     if not limit >= 0:
@@ -118,7 +117,7 @@ def snap_points(
     fraction = np.full(n, np.nan)
     distance = np.full(n, np.nan)
     ok = np.isfinite(xa) & np.isfinite(ya)
-    edges, tree = _snap_index(net, mode)
+    edges, tree = snap_index(net, mode)
     if n and edges.size and ok.any():
         pts_idx = np.flatnonzero(ok)
         # query in Z-order: neighbouring points walk the same tree nodes (2-3x faster)
@@ -179,8 +178,6 @@ def connector_speed_kmh(net: RoutingNetwork, mode: str,
         return float(walk_speed_kmh)
     walk = net.speed_kmh("walk")
     if walk is None:  # pragma: no cover - settings always define a walking speed
-        from deyang_geo.core import settings
-
         return float(settings.walk_speed_kmh)
     return walk
 
@@ -197,7 +194,7 @@ def nearest_street_m(net: RoutingNetwork, x: ArrayLike, y: ArrayLike, *,
     ya = np.asarray(y, dtype=np.float64).ravel()
     out = np.full(xa.size, np.nan)
     ok = np.isfinite(xa) & np.isfinite(ya)
-    edges, tree = _snap_index(net, mode)
+    edges, tree = snap_index(net, mode)
     if ok.any() and edges.size:
         pts = shapely.points(xa[ok], ya[ok])
         (qi, _), dist = tree.query_nearest(pts, return_distance=True, all_matches=False)

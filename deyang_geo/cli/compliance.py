@@ -102,11 +102,11 @@ def run(args: argparse.Namespace) -> int:
     from deyang_geo.planning.compliance import gap_summary
     from deyang_geo.study.pipeline import (
         StudyInputs,
-        _empty_points,
         analysed_categories,
         compute_access,
         compute_compliance,
         compute_study_coverage,
+        empty_points,
     )
 
     if not args.merge_distance_m >= 0:
@@ -143,10 +143,10 @@ def run(args: argparse.Namespace) -> int:
         access = compute_access(net, units, facilities, communities=communities,
                                 resolved=resolved, walk_speed_kmh=args.walk_speed_kmh)
         warn_unreachable_categories(access, facilities_file=str(args.facilities))
-        inputs = StudyInputs(divisions=_empty_points(["name_zh", "name_en"]), study_area=None,
+        inputs = StudyInputs(divisions=empty_points(["name_zh", "name_en"]), study_area=None,
                              communities=communities, facilities=facilities,
-                             candidates=_empty_points(["id", "name"]),
-                             context=_empty_points(["name"]))
+                             candidates=empty_points(["id", "name"]),
+                             context=empty_points(["name"]))
         result = compute_compliance(
             net, units, inputs, access=access, catalog=catalog, resolved=resolved,
             thresholds=thresholds, walk_speed_kmh=args.walk_speed_kmh,

@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from deyang_geo.planning.siting.places import describe_sites, named_streets
     from deyang_geo.study.config import SitingScenario
-    from deyang_geo.study.pipeline import _empty_points, rural_units, suggest_sites_for
+    from deyang_geo.study.pipeline import empty_points, rural_units, suggest_sites_for
 
     source = _check(args)
     resolve_tianditu_key(args.basemap, args.tianditu_key)  # a missing key fails before work
@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         units, communities, population = demand_from_options(args, communities, crs=net.crs)
         same = facilities[facilities["category"].astype(str) == category]
         planner = (read_candidates(args.candidates, input_crs=args.input_crs)
-                   if args.candidates is not None else _empty_points(["id", "name"]))
+                   if args.candidates is not None else empty_points(["id", "name"]))
         scenario = SitingScenario(
             category=category, model=args.model, new_sites=args.new_sites, budget=args.budget,
             minutes=minutes, mode=urban.mode,

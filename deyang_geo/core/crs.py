@@ -20,7 +20,11 @@ from collections.abc import Callable
 from typing import Any, Literal, overload
 
 import numpy as np
+import pyproj
+import shapely
 from numpy.typing import ArrayLike, NDArray
+from pyproj.aoi import AreaOfInterest
+from pyproj.database import query_utm_crs_info
 
 from deyang_geo.core.errors import InputError
 
@@ -363,8 +367,6 @@ def _normalise_crs_name(input_crs: str) -> str:
     if key in _NAMED_CRS:
         return _NAMED_CRS[key]
     if key.startswith("epsg:") and key[5:].isdigit():
-        import pyproj
-
         code = int(key[5:])
         try:
             pyproj.CRS.from_epsg(code)
@@ -417,7 +419,6 @@ def to_wgs84(lon: ArrayLike, lat: ArrayLike, *, input_crs: str) -> tuple[Any, An
         return _out(*gcj02_to_wgs84(lon_a, lat_a), scalar)
     if name == "bd09":
         return _out(*bd09_to_wgs84(lon_a, lat_a), scalar)
-    import pyproj
 
     transformer = pyproj.Transformer.from_crs(name, "EPSG:4326", always_xy=True)
     x, y = transformer.transform(lon_a, lat_a)
@@ -458,7 +459,6 @@ def from_wgs84(lon: ArrayLike, lat: ArrayLike, *, output_crs: str) -> tuple[Any,
         return _out(*wgs84_to_gcj02(lon_a, lat_a), scalar)
     if name == "bd09":
         return _out(*wgs84_to_bd09(lon_a, lat_a), scalar)
-    import pyproj
 
     transformer = pyproj.Transformer.from_crs("EPSG:4326", name, always_xy=True)
     x, y = transformer.transform(lon_a, lat_a)
@@ -482,8 +482,6 @@ def geometry_to_wgs84(geometry: Any, *, input_crs: str) -> Any:
     shapely.Geometry or numpy.ndarray
         New geometries of the same kind with WGS-84 coordinates.
     """
-    import shapely
-
     _normalise_crs_name(input_crs)  # fail early, even on empty input
 
     def _convert(coords: FloatArray) -> FloatArray:
@@ -543,8 +541,6 @@ def local_metric_crs(
     centre_lat = 0.5 * (float(lat_f.min()) + float(lat_f.max()))
     if kind == "utm":
         # pyproj's UTM zone query at the centre, as geopandas' estimate_utm_crs() does
-        from pyproj.aoi import AreaOfInterest
-        from pyproj.database import query_utm_crs_info
 
         zones = query_utm_crs_info(datum_name="WGS 84", area_of_interest=AreaOfInterest(
             centre_lon, centre_lat, centre_lon, centre_lat))

@@ -12,6 +12,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from deyang_geo.core import settings
 from deyang_geo.core.errors import ConfigError, Problem
 
@@ -437,8 +439,6 @@ def catalog_figures(catalog: Catalog) -> pd.DataFrame:
         ``targets.T5``), ``name_zh``, ``name_en``, ``figure``, ``value`` (text), ``unit``,
         ``source``, ``verified``; catalog order.
     """
-    import pandas as pd
-
     rows: list[tuple[str, str, str, str, str, str, str, bool | None]] = []
     rows.append(("catalog", catalog.title_zh, catalog.title_en, "edition", catalog.edition,
                  "", catalog.version, None))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from deyang_geo.core.errors import InputError
+from deyang_geo.core.standards import load_catalog
 from deyang_geo.io.validate import (
     ProblemLog,
 )
@@ -28,8 +29,6 @@ __all__ = [
 def category_lookup(catalog: Any) -> tuple[dict[str, str], list[str]]:
     """Return normalised label -> catalog key, and the keys, from a standards catalog."""
     if catalog is None:
-        from deyang_geo.core.standards import load_catalog
-
         catalog = load_catalog()
     categories = getattr(catalog, "categories", catalog)
     keys = [str(k) for k in categories]

@@ -19,6 +19,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from deyang_geo.core.crs import wgs84_to_gcj02
 from deyang_geo.io.files import write_text_atomic
 
 __all__ = ["to_gcj02", "write_exports", "write_gcj02_geojson", "write_kml"]
@@ -46,8 +47,6 @@ def to_gcj02(layer: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     geopandas.GeoDataFrame
         The same rows; coordinates in GCJ-02 (the frame has no CRS: GCJ-02 has no EPSG code).
     """
-    from deyang_geo.core.crs import wgs84_to_gcj02
-
     wgs = _wgs84(layer)
 
     def shift(coords: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

@@ -26,7 +26,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from deyang_geo import __version__
 from deyang_geo.core.errors import InputError, Problem
+from deyang_geo.io.files import write_text_atomic
 
 MANIFEST_NAME = "manifest.json"
 INCOMPLETE_NAME = "INCOMPLETE.txt"
@@ -166,9 +168,6 @@ def write_manifest(folder: str | os.PathLike[str], files: Mapping[str, str]) -> 
     Path
         The manifest.
     """
-    from deyang_geo import __version__
-    from deyang_geo.io.files import write_text_atomic
-
     root = Path(folder)
     entries = [{"path": rel, "bytes": (root / rel).stat().st_size,
                 "sha256": _sha256(root / rel), "written_by": files[rel]}

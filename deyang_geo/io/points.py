@@ -11,9 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
+import shapely
 
+from deyang_geo.core import settings
+from deyang_geo.core.crs import crs_name, geometry_to_wgs84, to_wgs84
 from deyang_geo.core.errors import InputError, InputWarning, Problem
 from deyang_geo.io.validate import (
     ProblemLog,
@@ -129,12 +134,9 @@ _KIND_LOOKUP = {fold_name(w): kind for kind, words in _KIND_WORDS.items() for w 
 
 def _crs_info(input_crs: str) -> tuple[str, bool]:
     """Return the normalised system name and whether it is geographic (degrees)."""
-    from deyang_geo.core.crs import crs_name
-
     name = crs_name(input_crs)
     if name in ("wgs84", "gcj02", "bd09"):
         return name, True
-    import pyproj
 
     return name, bool(pyproj.CRS.from_user_input(name).is_geographic)
 
@@ -253,9 +255,7 @@ def _dms_cell(cell: Any) -> Any:
 
 def _to_wgs84_points(x: np.ndarray[Any, np.dtype[np.float64]],
                      y: np.ndarray[Any, np.dtype[np.float64]], crs_name: str) -> Any:
-    import shapely
 
-    from deyang_geo.core.crs import to_wgs84
 
     have = np.isfinite(x) & np.isfinite(y)
     lon = np.full_like(x, np.nan)
@@ -271,8 +271,6 @@ def _study_area_wgs84(study_area: Any) -> Any:
     """Return the study area as one shapely geometry in WGS-84 (or None)."""
     if study_area is None:
         return None
-    import geopandas as gpd
-    import shapely
 
     if isinstance(study_area, gpd.GeoDataFrame | gpd.GeoSeries):
         series = study_area.geometry if isinstance(study_area, gpd.GeoDataFrame) else study_area
@@ -399,8 +397,6 @@ def _divisions(values: Sequence[str | None]) -> list[str | None]:
 
 def _file_crs_name(file_crs: str) -> str:
     """Return ``"wgs84"`` for any spelling of WGS-84 degrees (EPSG:4326, OGC:CRS84), else as is."""
-    import pyproj
-
     crs = pyproj.CRS.from_user_input(file_crs)
     if crs.equals(pyproj.CRS.from_epsg(4326), ignore_axis_order=True):
         return "wgs84"
@@ -411,10 +407,6 @@ def _file_crs_name(file_crs: str) -> str:
 def _geometries_from_file(src: _Source, *, input_crs: str, log: ProblemLog,
                           table: str) -> Any:
     """Check the file's geometries and return them in WGS-84 (None where unusable)."""
-    import shapely
-
-    from deyang_geo.core.crs import geometry_to_wgs84
-
     ok = check_geometries(src.geometry, rows=src.rows, log=log,
                           allowed_types=_GEOMETRY_TYPES[table])
     geoms = np.array(src.geometry, dtype=object, copy=True)
@@ -440,8 +432,6 @@ def _geometries_from_file(src: _Source, *, input_crs: str, log: ProblemLog,
                           f"input_crs={input_crs!r} applies to files without one (tables, "
                           "shapefiles without .prj)", InputWarning, stacklevel=4)
     if crs_name.upper().startswith("EPSG:") or crs_name not in ("wgs84", "gcj02", "bd09"):
-        import pyproj
-
         geographic = bool(pyproj.CRS.from_user_input(crs_name).is_geographic)
     else:
         geographic = True
@@ -477,7 +467,6 @@ def _geometries_from_file(src: _Source, *, input_crs: str, log: ProblemLog,
         if len(keep) and crs_name != "wgs84":
             geoms[keep] = geometry_to_wgs84(geoms[keep], input_crs=crs_name)
         return geoms
-    import geopandas as gpd
 
     keep = np.flatnonzero(np.array([g is not None for g in geoms], dtype=bool))
     geoms[keep] = np.asarray(gpd.GeoSeries(geoms[keep], crs=crs_name).to_crs(4326).values,
@@ -522,10 +511,6 @@ def _swap_into_area(x: np.ndarray[Any, np.dtype[np.float64]],
                     ) -> tuple[np.ndarray[Any, np.dtype[np.float64]],
                                np.ndarray[Any, np.dtype[np.float64]]]:
     """Swap back rows that fall outside the study area only because lon and lat are swapped."""
-    import shapely
-
-    from deyang_geo.core.crs import to_wgs84
-
     have = np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 90)
     if not have.any():
         return x, y
@@ -552,8 +537,6 @@ _MAX_COUNT = 1e15
 
 def _maximum(name: str, *, integer: bool) -> tuple[float | None, str | None]:
     """Return the plausible maximum of a numeric column and the setting that holds it."""
-    from deyang_geo.core import settings
-
     if name in ("population", "households", "capacity_population"):
         return float(settings.max_population_per_community), "settings.max_population_per_community"
     if name in ("floor_area_m2", "site_area_m2"):
@@ -579,10 +562,6 @@ def _check_households(out: Mapping[str, Any], found: Mapping[str, str | None],
 def _check_areas(geoms: np.ndarray[Any, np.dtype[np.object_]],
                  rows: np.ndarray[Any, np.dtype[np.int64]], log: ProblemLog) -> None:
     """Record every community polygon larger than ``settings.max_community_area_km2``."""
-    import shapely
-
-    from deyang_geo.core import settings
-
     if not len(geoms):
         return
     kinds = shapely.get_type_id(geoms)
@@ -611,9 +590,6 @@ def _read_points(
     catalog: Any = None,
 ) -> gpd.GeoDataFrame:
     """Read facilities, communities or candidates into the canonical columns (EPSG:4326)."""
-    import geopandas as gpd
-    import shapely
-
     area = _study_area_wgs84(study_area)
     _crs_info(input_crs)  # an unknown system fails before the file is read
     src = _load(path, _SHEET_HINTS[table])
@@ -725,8 +701,6 @@ def _read_points(
 
 
 def _warn_outside(gdf: gpd.GeoDataFrame, area: Any, label: str) -> None:
-    import shapely
-
     geoms = np.asarray(gdf.geometry.values, dtype=object)
     outside = ~shapely.intersects(area, geoms)
     if outside.any():

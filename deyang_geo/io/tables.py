@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 import functools
+import importlib.util
 import io
 import os
 import re
@@ -263,13 +264,10 @@ def _read_excel_grid(path: Path, sheet: str | int | None,
     engine: Literal["xlrd", "openpyxl"] = (
         "xlrd" if path.suffix.lower() == ".xls" else "openpyxl"
     )
-    if engine == "xlrd":
-        import importlib.util
-
-        if importlib.util.find_spec("xlrd") is None:
-            msg = ("old Excel files (.xls) need the package xlrd (pip install xlrd); or save "
-                   "the workbook as .xlsx")
-            raise InputError(Problem(msg, file=str(path)))
+    if engine == "xlrd" and importlib.util.find_spec("xlrd") is None:
+        msg = ("old Excel files (.xls) need the package xlrd (pip install xlrd); or save "
+               "the workbook as .xlsx")
+        raise InputError(Problem(msg, file=str(path)))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # openpyxl warns about styles and data validation

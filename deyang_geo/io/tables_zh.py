@@ -24,6 +24,9 @@ from typing import Any
 
 import pandas as pd
 
+from deyang_geo.core.style import CATEGORY_STYLES
+from deyang_geo.io.files import atomic_path, excel_safe, write_csv_atomic
+
 __all__ = ["BASE_HEADERS", "CLASS_VALUES", "KIND_VALUES", "column_header", "format_sheet",
            "localize", "read_table", "relative_path", "write_csv", "write_workbook"]
 
@@ -107,8 +110,6 @@ def column_header(key: str, *, lang: str) -> str:
 
 
 def _category_names() -> dict[str, str]:
-    from deyang_geo.core.style import CATEGORY_STYLES
-
     return {k: s.name_zh for k, s in CATEGORY_STYLES.items()}
 
 
@@ -266,8 +267,6 @@ def write_csv(table: pd.DataFrame, path: str | os.PathLike[str], *, lang: str) -
     Path
         The written file.
     """
-    from deyang_geo.io.files import write_csv_atomic
-
     # the one formula-safe CSV writer of the toolkit (text that Excel would run is neutralised)
     return write_csv_atomic(localize(table, lang=lang), path, na_rep="", lineterminator="\n")
 
@@ -318,8 +317,6 @@ def write_workbook(path: str | os.PathLike[str], sheets: Mapping[str, pd.DataFra
     Path
         The written file.
     """
-    from deyang_geo.io.files import atomic_path, excel_safe
-
     target = Path(path)
     with atomic_path(target) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
         for name, raw in sheets.items():

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import warnings
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import shapely
 from numpy.typing import NDArray
 
-from deyang_geo.core.errors import InputError, Problem
+from deyang_geo.core import settings
+from deyang_geo.core.errors import InputError, InputWarning, Problem
 
 __all__ = [
     "ProblemLog",
@@ -310,8 +313,6 @@ def check_speed_kmh(value: float, *, mode: str, option: str) -> float:
     InputError
         Naming the option, the value and the plausible range.
     """
-    from deyang_geo.core import settings
-
     low, high = settings.plausible_speeds_kmh.get(mode, (0.0, float("inf")))
     if not low <= value <= high:
         msg = (f"{option}: {value:g} km/h is not a plausible {mode} speed (expected "
@@ -506,8 +507,6 @@ def check_geometries(
     numpy.ndarray
         Boolean array, True where the geometry is usable.
     """
-    import shapely
-
     geoms = np.asarray(list(geometries), dtype=object)
     ok = np.zeros(len(geoms), dtype=bool)
     if len(geoms) == 0:
@@ -556,10 +555,6 @@ def warn_unreachable_categories(access: pd.DataFrame, *, facilities_file: str | 
     list of str
         The categories warned about.
     """
-    import warnings
-
-    from deyang_geo.core.errors import InputWarning
-
     if access.empty or not {"category", "minutes"} <= set(access.columns):
         return []
     reached = (pd.to_numeric(access["minutes"], errors="coerce").notna()

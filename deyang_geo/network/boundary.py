@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+import geopandas as gpd
 import networkx as nx
 import numpy as np
 import shapely
@@ -48,8 +49,6 @@ def read_boundary(boundary: Boundary) -> Polygon | MultiPolygon:
         geom: BaseGeometry = boundary
         where = None
     else:
-        import geopandas as gpd
-
         where = str(boundary)
         try:
             gdf = gpd.read_file(boundary)
@@ -79,8 +78,6 @@ def buffer_wgs84(polygon: BaseGeometry, distance_m: float) -> Polygon | MultiPol
     geopandas' public ``estimate_utm_crs`` / ``to_crs`` / ``buffer`` (what osmnx's
     ``utils_geo.buffer_geometry`` does too, without importing osmnx on the file path).
     """
-    import geopandas as gpd
-
     series = gpd.GeoSeries([polygon], crs="EPSG:4326")
     out = series.to_crs(series.estimate_utm_crs()).buffer(distance_m).to_crs("EPSG:4326").iloc[0]
     assert isinstance(out, (Polygon, MultiPolygon))

@@ -33,13 +33,19 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import networkx as nx
 import numpy as np
+import pandas as pd
+import pyproj
 import shapely
 from numpy.typing import NDArray
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from shapely.geometry.base import BaseGeometry
 
 from deyang_geo.core import settings
+from deyang_geo.core.crs import local_metric_crs
 from deyang_geo.core.errors import NetworkError, Problem
 from deyang_geo.network.boundary import BOUNDARY_BUFFER_M, Boundary, buffer_wgs84, read_boundary
 from deyang_geo.network.osm_file import (
@@ -170,8 +176,6 @@ class _NearTest:
     """
 
     def __init__(self, geoms: NDArray[np.object_], distance_m: float, crs: str) -> None:
-        import pyproj
-
         self.distance_m = distance_m
         self.crs = crs
         self._tr = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
@@ -200,8 +204,6 @@ class _NearTest:
 
 def _keep_near_geoms(keep_near: Any) -> NDArray[np.object_]:
     """WGS-84 geometries of ``keep_near``: a (lon, lat) pair of arrays or a GeoSeries."""
-    import geopandas as gpd
-
     if isinstance(keep_near, (gpd.GeoSeries, gpd.GeoDataFrame)):
         gs = keep_near.geometry if isinstance(keep_near, gpd.GeoDataFrame) else keep_near
         if gs.crs is not None:
@@ -245,9 +247,6 @@ def _largest_weak(segs: _Segments, min_piece_km: float = math.inf,
     segments. Returns the kept segments, the number of OSM nodes dropped, of pieces dropped
     and of small pieces kept because of the points.
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     nodes, inv = np.unique(np.concatenate([segs.u, segs.v]), return_inverse=True)
     m = len(segs.u)
     if m == 0:
@@ -280,8 +279,6 @@ def _largest_weak(segs: _Segments, min_piece_km: float = math.inf,
 
 def _through_nodes_to_keep(segs: _Segments) -> NDArray[np.int64]:
     """Nodes where the set of modes changes along a street: simplification must stop there."""
-    import pandas as pd
-
     u, v, mask = segs.u, segs.v, segs.mask
     nodes, counts = np.unique(np.concatenate([u, v]), return_counts=True)
     candidates = nodes[(counts == 2) | (counts == 4)]
@@ -314,9 +311,6 @@ def mode_components(iu: NDArray[np.int64], iv: NDArray[np.int64], n: int,
     least ``min_piece_km`` of street, plus, with ``near``, those near a point to keep), the
     number of components dropped and the number kept only because of the points.
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     if not sel.any():
         return 0, np.zeros(len(iu), dtype=bool), 0, 0
     a, b = iu[sel], iv[sel]
@@ -504,9 +498,6 @@ def _largest_weak_edges(edges: _Edges, n: int, length_m: NDArray[np.float64] | N
     With ``near``, smaller pieces near a point to keep are kept too. Returns the edge mask,
     the number of pieces, the number of pieces dropped and the number kept for the points.
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     used = np.zeros(n, dtype=bool)
     used[edges.u] = True
     used[edges.v] = True
@@ -802,8 +793,6 @@ def _edge_keys(edges: _Edges) -> NDArray[np.int64]:
 
 def _choose_crs(lon: NDArray[np.float64], lat: NDArray[np.float64], crs: str | None) -> str:
     if crs is not None and crs not in {"utm", "cgcs2000_gk3"}:
-        import pyproj
-
         try:
             parsed = pyproj.CRS.from_user_input(crs)
         except pyproj.exceptions.CRSError:
@@ -813,14 +802,12 @@ def _choose_crs(lon: NDArray[np.float64], lat: NDArray[np.float64], crs: str | N
             msg = f"the network CRS must be projected (metres), got {crs}"
             raise NetworkError(msg)
         return str(crs)
-    from deyang_geo.core.crs import local_metric_crs
 
     return local_metric_crs(lon, lat, kind="cgcs2000_gk3" if crs == "cgcs2000_gk3" else "utm")
 
 
 def _project_xy(lon: NDArray[np.float64], lat: NDArray[np.float64],
                 crs: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    import pyproj
 
     tr = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     x, y = tr.transform(lon, lat)
@@ -972,8 +959,6 @@ def _check_extent(file: Path, bounds: tuple[float, float, float, float] | None,
 def street_length_km(iu: NDArray[np.int64], iv: NDArray[np.int64], length: NDArray[np.float64],
                sel: NDArray[np.bool_]) -> float:
     """Km of street among the selected directed edges, a street usable both ways counted once."""
-    import pandas as pd
-
     df = pd.DataFrame({"a": iu[sel], "b": iv[sel], "cm": np.round(length[sel] * 100)})
     rev = df.rename(columns={"a": "b", "b": "a"}).drop_duplicates()
     twins = df.merge(rev, on=["a", "b", "cm"], how="left", indicator=True)

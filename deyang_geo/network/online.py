@@ -33,7 +33,7 @@ __all__ = [
 
 # --------------------------------------------------------------------------- online (osmnx)
 def _osmnx_cache() -> contextlib.AbstractContextManager[None]:
-    from deyang_geo.network import osmnx_adapter
+    from deyang_geo.network import osmnx_adapter  # lazy: osmnx is heavy
 
     return osmnx_adapter.overpass_cache(settings.cache_folder)
 
@@ -54,7 +54,7 @@ def _graph_from_overpass(
     keep_near_m: float | None = None,
 ) -> nx.MultiDiGraph:
     """Download with osmnx (Overpass) and build: what the online sources funnel into."""
-    from deyang_geo.network import osmnx_adapter
+    from deyang_geo.network import osmnx_adapter  # lazy: osmnx is heavy
 
     mode_t = check_modes(modes)
     speeds = mode_speeds(mode_t, speeds_kmh)
@@ -112,7 +112,7 @@ def graph_from_place(
     NetworkError
         If the place cannot be resolved to a polygon or has no roads.
     """
-    from deyang_geo.network import osmnx_adapter
+    from deyang_geo.network import osmnx_adapter  # lazy: osmnx is heavy
 
     if not isinstance(query, str) or not query.strip():
         msg = f"a place name must be a non-empty string, got {query!r}"

@@ -9,6 +9,7 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
+import pyproj
 from numpy.typing import NDArray
 
 from deyang_geo.core.errors import NetworkError, Problem
@@ -50,8 +51,6 @@ def tobler_factor(grade: NDArray[np.float64] | float) -> NDArray[np.float64]:
 def _sample_dem(dem: Any, transform: DemTransform | None, dem_crs: str | None,
                 G: nx.MultiDiGraph, ids: list[Any]) -> NDArray[np.float64]:
     """Bilinear DEM elevations at the nodes (NaN outside the raster or on no-data)."""
-    import pyproj
-
     x = np.fromiter((G.nodes[n]["x"] for n in ids), dtype=np.float64, count=len(ids))
     y = np.fromiter((G.nodes[n]["y"] for n in ids), dtype=np.float64, count=len(ids))
     nodata: float | None = None

@@ -11,9 +11,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import networkx as nx
 
 from deyang_geo.core.errors import NetworkError, Problem
+from deyang_geo.io.files import atomic_path, fixed_file_dates
 from deyang_geo.network.boundary import Boundary, clip_to_boundary
 from deyang_geo.network.build import graph_from_osm_file
 from deyang_geo.network.osm_file import (
@@ -57,8 +59,7 @@ def save_graph(G: nx.MultiDiGraph, path: str | os.PathLike[str]) -> Path:
     NetworkError
         If the suffix is neither ``.graphml`` nor ``.gpkg``.
     """
-    from deyang_geo.io.files import atomic_path
-    from deyang_geo.network import osmnx_adapter
+    from deyang_geo.network import osmnx_adapter  # lazy: osmnx is heavy
 
     final = Path(path)
     suffix = final.suffix.lower()
@@ -84,8 +85,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _save_gpkg(H: nx.MultiDiGraph, tmp: Path) -> None:
-    from deyang_geo.io.files import fixed_file_dates
-    from deyang_geo.network import osmnx_adapter
+    from deyang_geo.network import osmnx_adapter  # lazy: osmnx is heavy
 
     nodes, edges = osmnx_adapter.graph_to_gdfs(H)
     meta = {f"{_GPKG_META_PREFIX}{k}": str(v) for k, v in H.graph.items()}
@@ -147,7 +147,7 @@ def _float_edge_attrs() -> dict[str, Any]:
 
 
 def _load_graphml(file: Path) -> nx.MultiDiGraph:
-    from deyang_geo.network import osmnx_adapter
+    from deyang_geo.network import osmnx_adapter  # lazy: osmnx is heavy
 
     return osmnx_adapter.load_graphml(
         file,
@@ -158,10 +158,10 @@ def _load_graphml(file: Path) -> nx.MultiDiGraph:
 
 
 def _load_gpkg(file: Path) -> nx.MultiDiGraph:
-    import geopandas as gpd
     import pyogrio
 
-    from deyang_geo.network import osmnx_adapter
+    from deyang_geo.network import osmnx_adapter  # lazy: osmnx is heavy
+
 
     nodes = gpd.read_file(file, layer="nodes").set_index("osmid")
     edges = gpd.read_file(file, layer="edges").set_index(["u", "v", "key"])

@@ -12,8 +12,13 @@ from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
+import shapely
 from branca.element import Element, MacroElement
 from jinja2 import Template
+from shapely.geometry import mapping
+
+from deyang_geo.core.style import category_label
+from deyang_geo.outputs import webmap
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -103,12 +108,6 @@ def batch_map(areas: gpd.GeoDataFrame, table: pd.DataFrame, path: str | os.PathL
     Path
         The written file.
     """
-    import shapely
-    from shapely.geometry import mapping
-
-    from deyang_geo.core.style import category_label
-    from deyang_geo.outputs import webmap
-
     shares = [c for c in table.columns if c.startswith("covered_share_")]
     wanted = f"covered_share_{threshold_minutes:g}min" if threshold_minutes else None
     column = wanted if wanted in shares else (shares[-1] if shares else None)

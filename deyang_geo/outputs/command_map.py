@@ -19,7 +19,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from deyang_geo.analysis.isochrones import isochrones
 from deyang_geo.core.errors import InputError
+from deyang_geo.network.background import background_from_edges, background_from_osm
+from deyang_geo.network.osm_file import is_osm_path
+from deyang_geo.outputs.webmap import save_map, study_map
 
 if TYPE_CHECKING:
     import folium
@@ -125,9 +129,6 @@ def offline_background(network_path: str | os.PathLike[str] | None,
         The background layer (see :mod:`deyang_geo.network.background`), or ``None`` when nothing
         can be drawn.
     """
-    from deyang_geo.network.background import background_from_edges, background_from_osm
-    from deyang_geo.network.osm_file import is_osm_path
-
     if network_path is not None and is_osm_path(network_path) and Path(network_path).is_file():
         return background_from_osm(network_path, clip=clip)
     if roads is not None and len(roads):
@@ -158,8 +159,6 @@ def map_isochrones(net: RoutingNetwork, facilities: gpd.GeoDataFrame, *, mode: s
     geopandas.GeoDataFrame or None
         The nested service areas per category and break.
     """
-    from deyang_geo.analysis.isochrones import isochrones
-
     if facilities is None or not len(facilities):
         return None
     return isochrones(net, facilities, mode=mode, breaks_minutes=breaks_minutes,
@@ -233,8 +232,6 @@ def command_map(
     folium.Map
         The map; write it with :func:`deyang_geo.outputs.webmap.save_map`.
     """
-    from deyang_geo.outputs.webmap import study_map
-
     key = resolve_tianditu_key(basemap, tianditu_key)
     if roads is None and net is not None:
         roads = network_roads(net, mode=mode)
@@ -266,6 +263,4 @@ def write_command_map(path: str | os.PathLike[str], **kwargs: Any) -> Path:
     Path
         The written file.
     """
-    from deyang_geo.outputs.webmap import save_map
-
     return save_map(command_map(**kwargs), path)

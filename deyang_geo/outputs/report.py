@@ -8,6 +8,8 @@ import io
 import math
 import os
 import re
+import shutil
+import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -913,9 +915,6 @@ def write_pdf(html_path: str | os.PathLike[str], pdf_path: str | os.PathLike[str
     InputError
         When no browser is found or the browser fails.
     """
-    import shutil
-    import subprocess
-
     source = Path(html_path).resolve()
     target = Path(pdf_path) if pdf_path is not None else source.with_suffix(".pdf")
     executable = str(browser) if browser is not None else next(

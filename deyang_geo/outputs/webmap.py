@@ -21,6 +21,7 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from deyang_geo.core import settings
+from deyang_geo.core.crs import wgs84_to_gcj02
 from deyang_geo.core.errors import InputError
 from deyang_geo.core.style import (
     CLASS_STYLES,
@@ -101,8 +102,6 @@ def _prepare_geometry(geoms: np.ndarray[Any, Any], *, simplify_m: float, gcj02: 
         tolerance_deg = simplify_m / 111_320.0
         out = shapely.simplify(out, tolerance_deg, preserve_topology=True)
     if gcj02:
-        from deyang_geo.core.crs import wgs84_to_gcj02
-
         def shift(coords: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
             lon, lat = wgs84_to_gcj02(coords[:, 0], coords[:, 1])
             return np.column_stack([lon, lat])
@@ -1291,8 +1290,6 @@ def study_map(
         west, south = arr[:, 0].min(), arr[:, 1].min()
         east, north = arr[:, 2].max(), arr[:, 3].max()
         if amap:
-            from deyang_geo.core.crs import wgs84_to_gcj02
-
             (west, east), (south, north) = wgs84_to_gcj02([west, east], [south, north])
         m.fit_bounds([[float(south), float(west)], [float(north), float(east)]])
     return m

@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from deyang_geo.core.crs import local_metric_crs
+from deyang_geo.io.files import write_text_atomic
+
 if TYPE_CHECKING:
     from deyang_geo.study.compare import Comparison
 
@@ -45,7 +48,6 @@ def _geojson(comparison: Comparison, simplify_m: float) -> list[dict[str, Any]]:
     geo = comparison.geometry
     if geo is None:
         return []
-    from deyang_geo.core.crs import local_metric_crs
 
     b = geo.total_bounds
     metric = geo.to_crs(local_metric_crs([b[0], b[2]], [b[1], b[3]]))
@@ -124,8 +126,6 @@ def compare_map(comparison: Comparison, path: str | os.PathLike[str], *, lang: s
     Path
         The file written.
     """
-    from deyang_geo.io.files import write_text_atomic
-
     root = importlib.resources.files("deyang_geo") / "data" / "webmap"
     leaflet_css = (root / "leaflet.css").read_text(encoding="utf-8")
     leaflet_js = (root / "leaflet.js").read_text(encoding="utf-8")

@@ -10,16 +10,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias, runtime_checkable
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+import shapely
 from numpy.typing import NDArray
 
 from deyang_geo.core import settings
+from deyang_geo.core.crs import local_metric_crs
 from deyang_geo.core.errors import InputError, InputWarning, Problem
 from deyang_geo.core.standards import Catalog, Target, catalog_figures, load_catalog
 from deyang_geo.io.files import atomic_path, write_csv_atomic
 from deyang_geo.io.tables_zh import relative_path
+from deyang_geo.io.validate import ProblemLog, parse_bools
 from deyang_geo.planning.compliance_tables import for_planners, write_compliance_workbook
 
 __all__ = [
@@ -651,8 +655,6 @@ def _presence_positions(facilities: pd.DataFrame, communities: pd.DataFrame,
         polygons = np.isin(kinds, _POLYGON_TYPES)
     todo = out < 0
     if polygons.any() and todo.any() and geo_f is not None and geo_c is not None:
-        import geopandas as gpd
-
         crs_c, crs_f = getattr(geo_c, "crs", None), getattr(geo_f, "crs", None)
         if crs_c is not None and crs_f is not None:
             left = gpd.GeoDataFrame({"f": np.flatnonzero(todo)},
@@ -683,10 +685,7 @@ def _place_facilities(facilities: pd.DataFrame, communities: pd.DataFrame,
     geo_c = getattr(communities, "geometry", None) if "geometry" in communities.columns else None
     if not todo.any() or geo_f is None or geo_c is None or len(communities) == 0:
         return out
-    import geopandas as gpd
-    import shapely
 
-    from deyang_geo.core.crs import local_metric_crs
 
     gf = gpd.GeoSeries(geo_f.to_numpy(), crs=getattr(geo_f, "crs", None))
     gc = gpd.GeoSeries(geo_c.to_numpy(), crs=getattr(geo_c, "crs", None))
@@ -1059,8 +1058,6 @@ def _attribute(ctx: _Context, target: Target) -> _Evaluation:
 
 def _bools(values: pd.Series) -> NDArray[np.float64]:
     """1.0 / 0.0 / NaN from yes/no cells (是/否, true/false, 1/0...)."""
-    from deyang_geo.io.validate import ProblemLog, parse_bools
-
     log = ProblemLog(None)
     parsed = parse_bools(values, rows=np.arange(1, len(values) + 1), column=str(values.name),
                          log=log, what=str(values.name))

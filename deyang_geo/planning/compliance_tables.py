@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from deyang_geo.io.files import excel_safe
 from deyang_geo.io.tables_zh import format_sheet
 
 __all__ = [
@@ -125,7 +126,6 @@ def write_compliance_workbook(path: Path, sheets: list[tuple[str, pd.DataFrame]]
     """Write tables into one workbook with openpyxl's fast write-only mode."""
     from openpyxl import Workbook
 
-    from deyang_geo.io.files import excel_safe
 
     book = Workbook(write_only=True)
     for name, raw in sheets:

@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import re
+import shutil
 import sys
 import time
 import warnings
@@ -24,10 +25,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
+from deyang_geo import __version__, io
 from deyang_geo.core.errors import ConfigError, InputError, Problem
+from deyang_geo.core.standards import load_catalog
+from deyang_geo.io.files import atomic_path, dumps_json, fixed_file_dates, write_text_atomic
+from deyang_geo.network.boundary import osm_read_bbox
+from deyang_geo.network.split import split_osm_file
+from deyang_geo.outputs.batch_map import batch_map
+from deyang_geo.study import pipeline
+from deyang_geo.study.config import InputFile, load_study
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -153,9 +164,6 @@ def read_areas(path: str | os.PathLike[str], *, id_column: str) -> gpd.GeoDataFr
     InputError
         Naming the file, row and column of every problem found.
     """
-    import geopandas as gpd
-    import shapely
-
     file = str(path)
     try:
         gdf = gpd.read_file(path)
@@ -216,7 +224,6 @@ def _fingerprint(config: StudyConfig, area_wkb: bytes, margin_m: float) -> str:
             h.update(f"{f}|{st.st_size}|{st.st_mtime_ns}".encode())
     h.update(area_wkb)
     h.update(f"{margin_m!r}".encode())
-    from deyang_geo import __version__
 
     h.update(__version__.encode())
     return h.hexdigest()
@@ -239,16 +246,12 @@ def _complete(area_dir: Path, fingerprint: str) -> dict[str, Any] | None:
 
 
 def _write_gpkg(gdf: gpd.GeoDataFrame, path: Path) -> Path:
-    from deyang_geo.io.files import atomic_path, fixed_file_dates
-
     with atomic_path(path) as tmp, fixed_file_dates():
         gdf.to_file(tmp, driver="GPKG", layer=path.stem)
     return path
 
 
 def _buffer_m(geom: Any, distance_m: float) -> Any:
-    import geopandas as gpd
-
     s = gpd.GeoSeries([geom], crs="EPSG:4326")
     metric = s.estimate_utm_crs()
     return s.to_crs(metric).buffer(distance_m).to_crs("EPSG:4326").iloc[0]
@@ -257,8 +260,6 @@ def _buffer_m(geom: Any, distance_m: float) -> Any:
 def _cut_inputs(area: Any, tables: dict[str, gpd.GeoDataFrame | None], *, reach: Any
                 ) -> dict[str, gpd.GeoDataFrame | None]:
     """Select an area's communities, candidates (inside) and facilities (inside ``reach``)."""
-    import shapely
-
     out: dict[str, gpd.GeoDataFrame | None] = {}
     for name, table in tables.items():
         if table is None:
@@ -316,8 +317,6 @@ def area_boundary(area_id: str, area: Any, *, margin_m: float) -> gpd.GeoDataFra
     geopandas.GeoDataFrame
         ``name_zh``, ``name_en``, ``area_id`` and the polygons, the studied one first.
     """
-    import geopandas as gpd
-
     if margin_m <= 0:
         return gpd.GeoDataFrame({"name_zh": [area_id], "name_en": [area_id],
                                  "area_id": [area_id]}, geometry=[area], crs="EPSG:4326")
@@ -355,8 +354,6 @@ def area_config(config: StudyConfig, *, area_id: str, work_dir: str | os.PathLik
     StudyConfig
         The area's study.
     """
-    from deyang_geo.study.config import InputFile
-
     paths = _area_paths(Path(work_dir))
     inp = config.inputs
     inputs = replace(
@@ -453,10 +450,6 @@ def run_area(study: str, *, area_id: str, work_dir: str, out_dir: str, margin_m:
     AreaOutcome
         Never raises for the area's own failures: they are reported in the outcome.
     """
-    from deyang_geo.io.files import dumps_json
-    from deyang_geo.study import pipeline
-    from deyang_geo.study.config import load_study
-
     t0 = time.perf_counter()
     out = Path(out_dir)
     with warnings.catch_warnings(record=True) as caught:
@@ -474,7 +467,6 @@ def run_area(study: str, *, area_id: str, work_dir: str, out_dir: str, margin_m:
             done = {"area_id": area_id, "fingerprint": fingerprint,
                     "files": {p.relative_to(out).as_posix(): p.stat().st_size for p in files},
                     "rows": rows}
-            from deyang_geo.io.files import write_text_atomic
 
             write_text_atomic(marker, dumps_json(done))
             status, failure, message = "ok", "", ""
@@ -515,9 +507,6 @@ def _check_study(config: StudyConfig) -> None:
 
 
 def _read_tables(config: StudyConfig) -> dict[str, gpd.GeoDataFrame | None]:
-    from deyang_geo import io
-    from deyang_geo.core.standards import load_catalog
-
     catalog = load_catalog(config.standards_catalog)
     inp = config.inputs
     return {
@@ -535,11 +524,6 @@ def _read_tables(config: StudyConfig) -> dict[str, gpd.GeoDataFrame | None]:
 def _prepare(config: StudyConfig, areas: gpd.GeoDataFrame, pending: list[int], work: Path,
              *, margin_m: float) -> float:
     """Split the OSM file and cut the tables for the pending areas; return the split time."""
-    import shutil
-
-    from deyang_geo.network.boundary import osm_read_bbox
-    from deyang_geo.network.split import split_osm_file
-
     if not pending:
         return 0.0
     tables = _read_tables(config)
@@ -636,9 +620,6 @@ def run_batch(study: str | os.PathLike[str], *, areas: str | os.PathLike[str],
     InputError
         If the study, the areas file or the tables are wrong (before any area runs).
     """
-    from deyang_geo.io.files import write_text_atomic
-    from deyang_geo.study.config import load_study
-
     config = load_study(study)
     _check_study(config)
     margin = FACILITY_MARGIN_M if facility_margin_m is None else float(facility_margin_m)
@@ -688,7 +669,6 @@ def run_batch(study: str | os.PathLike[str], *, areas: str | os.PathLike[str],
                                  "warnings": " | ".join(a.warnings)} for a in ordered])
     text = areas_frame.to_csv(index=False, na_rep="", lineterminator="\n")
     written["areas"] = write_text_atomic(out / AREAS_TABLE, str(text), encoding="utf-8-sig")
-    from deyang_geo.outputs.batch_map import batch_map
 
     written["map"] = batch_map(area_table, table, out / OVERVIEW_MAP, title=config.name,
                                synthetic=config.synthetic, lang=config.output.lang,

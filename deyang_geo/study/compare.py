@@ -17,10 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from deyang_geo.analysis.coverage import coverage_column
+from deyang_geo.core import settings
 from deyang_geo.core.errors import InputError, Problem
+from deyang_geo.io.files import dumps_json, write_csv_atomic, write_text_atomic
+from deyang_geo.io.points import read_communities
+from deyang_geo.io.tables_zh import read_table
+from deyang_geo.outputs.report_summary import canonical_column
+from deyang_geo.outputs.webmap_compare import compare_map
+from deyang_geo.study.scenario import read_lines
 
 __all__ = ["COMPARE_HEADERS", "Comparison", "compare_coverage", "compare_folders"]
 
@@ -215,8 +224,6 @@ class Comparison:
         dict
             File name -> path.
         """
-        from deyang_geo.io.files import dumps_json, write_csv_atomic, write_text_atomic
-
         folder = Path(out_dir)
         folder.mkdir(parents=True, exist_ok=True)
         written: dict[str, Path] = {}
@@ -235,8 +242,6 @@ class Comparison:
         written["compare_summary.json"] = write_text_atomic(folder / "compare_summary.json",
                                                             dumps_json(self.summary()))
         if map_html and self.geometry is not None:
-            from deyang_geo.outputs.webmap_compare import compare_map
-
             written["compare_map.html"] = compare_map(self, folder / "compare_map.html",
                                                       lang=lang)
         return written
@@ -261,9 +266,6 @@ def _bilingual(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
-    from deyang_geo.io.tables_zh import read_table
-    from deyang_geo.outputs.report_summary import canonical_column
-
     try:
         table = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
         # tables in any language (Chinese or bilingual headers and values) back to English
@@ -288,9 +290,6 @@ def _sites_summary(folder: Path) -> dict[str, Any] | None:
 
 def _sites_coverage(folder: Path, summary: Mapping[str, Any]) -> pd.DataFrame:
     """Return a coverage table from a ``suggest-sites`` folder: its category with the sites."""
-    from deyang_geo.analysis.coverage import coverage_column
-    from deyang_geo.core import settings
-
     path = folder / "community_coverage.csv"
     table = _read_csv(path)
     category = summary.get("category")
@@ -429,8 +428,6 @@ def _decision_columns(table: pd.DataFrame, minutes: float) -> tuple[str, str]:
 
 
 def _covered_columns(table: pd.DataFrame, minutes: float) -> tuple[str, str]:
-    from deyang_geo.analysis.coverage import coverage_column
-
     pop = coverage_column("covered_population", minutes)
     share = coverage_column("covered_share", minutes)
     if pop not in table.columns:
@@ -596,7 +593,6 @@ def _targets(base: Path, scen: Path) -> pd.DataFrame:
 
 
 def _read_geometry(folder: Path) -> Any:
-    import geopandas as gpd
     import pyogrio
 
     path = folder / "report_layers.gpkg"
@@ -653,8 +649,6 @@ def compare_folders(base_dir: str | os.PathLike[str], scenario_dir: str | os.Pat
     tb, ta = _threshold(base), _threshold(scen)
     threshold = tb if tb is not None else ta
     if threshold is None:
-        from deyang_geo.core import settings
-
         threshold = settings.threshold_minutes
     own = "threshold_minutes" in before.columns and "threshold_minutes" in after.columns
     if ta is not None and tb is not None and ta != tb and not own:
@@ -667,13 +661,9 @@ def compare_folders(base_dir: str | os.PathLike[str], scenario_dir: str | os.Pat
     area = _aggregate(diff.assign(level="study area"), ["level"]).drop(columns="level")
     geometry = None
     if communities is not None:
-        import geopandas as gpd
-
         if isinstance(communities, gpd.GeoDataFrame):
             geometry = communities[["id", communities.geometry.name]].to_crs("EPSG:4326")
         else:
-            from deyang_geo.io.points import read_communities
-
             geometry = read_communities(communities, input_crs=input_crs)[["id", "geometry"]]
     if geometry is None:
         geometry = _read_geometry(base)
@@ -690,9 +680,7 @@ def _added_lines(scenario: Mapping[str, Any] | None) -> Any:
     """Return the lines a scenario added (from its record), when their files still exist."""
     if not scenario or not scenario.get("add_lines"):
         return None
-    import geopandas as gpd
 
-    from deyang_geo.study.scenario import read_lines
 
     parts = [read_lines(p) for p in scenario["add_lines"] if Path(p).exists()]
     if not parts:

@@ -14,7 +14,12 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from deyang_geo.core import settings
+from deyang_geo.core.crs import crs_name
 from deyang_geo.core.errors import ConfigError, Problem
+from deyang_geo.core.standards import load_catalog
+from deyang_geo.io.categories import category_lookup
+from deyang_geo.io.tables import fold_name, fold_name_keep_brackets
+from deyang_geo.study.resolved import check_distance, resolve_analysis
 from deyang_geo.study.scenario import LINE_MODES, Scenario
 
 __all__ = [
@@ -561,8 +566,6 @@ def _input_file(section: _Section, name: str, default_crs: str,
 
 
 def _check_crs(section: _Section, name: str, value: str) -> None:
-    from deyang_geo.core.crs import crs_name
-
     try:
         crs_name(value)
     except ValueError as exc:
@@ -573,7 +576,6 @@ def _category_key(section: _Section, name: str, value: str,
                   lookup: Mapping[str, str] | None) -> str:
     if lookup is None:
         return value
-    from deyang_geo.io.tables import fold_name, fold_name_keep_brackets
 
     key = lookup.get(fold_name_keep_brackets(value)) or lookup.get(fold_name(value))
     if key is None:
@@ -587,9 +589,6 @@ def _category_key(section: _Section, name: str, value: str,
 
 def _categories(catalog_path: Path | None, reader: _Reader) -> tuple[Any, Mapping[str, str]]:
     """Return the catalog and its category lookup, (None, {}) if it cannot be read."""
-    from deyang_geo.core.standards import load_catalog
-    from deyang_geo.io.categories import category_lookup
-
     try:
         catalog = load_catalog(catalog_path)
     except ConfigError as exc:
@@ -792,8 +791,6 @@ def _analysis(s: _Section, lookup: Mapping[str, str] | None) -> AnalysisConfig:
     breaks = tuple(sorted(breaks))
     distance = s._get("threshold_distance_m")
     if distance is not None:
-        from deyang_geo.study.resolved import check_distance
-
         bad = check_distance(distance)
         if bad:
             s.problem("threshold_distance_m", bad)
@@ -947,8 +944,6 @@ def _check_scenarios(reader: _Reader, siting: tuple[SitingScenario, ...],
     Site suggestion answers from the same settings as coverage and compliance, so that the
     population covered before new sites is the population ``coverage.csv`` reports.
     """
-    from deyang_geo.study.resolved import resolve_analysis
-
     if not siting:
         return
     try:

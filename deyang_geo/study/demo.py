@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
+import pandas as pd
+
 from deyang_geo.core import settings
 from deyang_geo.core.errors import InputError, Problem
 
@@ -121,9 +124,6 @@ def demo_data_dir() -> Path:
 
 
 def _read(path: Path) -> gpd.GeoDataFrame:
-    import geopandas as gpd
-    import pandas as pd
-
     gdf = gpd.read_file(path)
     if gdf.crs is None:
         gdf = gdf.set_crs("EPSG:4326")

@@ -10,7 +10,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from deyang_geo.io.exports import write_exports
 from deyang_geo.io.files import atomic_path, fixed_file_dates, write_csv_atomic
+from deyang_geo.io.tables_zh import write_csv
+from deyang_geo.outputs import figures as figmod
+from deyang_geo.outputs import report as repmod
+from deyang_geo.outputs import webmap
+from deyang_geo.outputs.command_map import command_map, offline_background
+from deyang_geo.planning.siting.places import describe_alternatives, describe_sites, named_streets
 
 if TYPE_CHECKING:
     from deyang_geo.core.standards import Catalog
@@ -46,15 +53,12 @@ def write_access_csv(access: pd.DataFrame, path: Path, *, lang: str = "en") -> P
     table["minutes"] = np.where(finite, np.round(minutes, 2), np.nan)
     table["facility_id"] = table["facility_id"].astype(object).where(finite, None)
     if lang != "en":
-        from deyang_geo.io.tables_zh import write_csv
-
         return write_csv(table, path, lang=lang)
     return write_csv_atomic(table, path, float_format="%.2f", na_rep="", lineterminator="\n")
 
 
 def _sites_layer(result: StudyResult, site_candidates: dict[str, gpd.GeoDataFrame],
                  streets: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame | None:
-    from deyang_geo.planning.siting.places import describe_alternatives, describe_sites
 
     frames = []
     communities = result.inputs.communities
@@ -119,11 +123,6 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
     dict
         Output kind -> file written.
     """
-    from deyang_geo.io.exports import write_exports
-    from deyang_geo.outputs import figures as figmod
-    from deyang_geo.outputs import report as repmod
-    from deyang_geo.outputs import webmap
-
     cfg = result.config
     wanted = set(cfg.output.outputs)
     lang = cast("Lang", cfg.output.lang)
@@ -248,8 +247,6 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
 
 def _streets(cfg: Any) -> gpd.GeoDataFrame | None:
     """Return the named streets of the study's OSM file (``None`` without one)."""
-    from deyang_geo.planning.siting.places import named_streets
-
     if cfg.network.osm is None:
         return None
     return named_streets(cfg.network.osm)
@@ -266,8 +263,6 @@ def _study_background(cfg: Any, roads: Any, study_area: Any) -> gpd.GeoDataFrame
     only what lies near the study area is drawn, so the map stays small, and a study run on a
     per-area extract draws the same background as one run on the whole file.
     """
-    from deyang_geo.outputs.command_map import offline_background
-
     if study_area is None or study_area.is_empty:
         return offline_background(cfg.network.osm, roads)
     area = gpd.GeoSeries([study_area], crs="EPSG:4326")
@@ -280,8 +275,6 @@ def _study_map(cfg: Any, *, title: str, synthetic: bool, lang: str, catalog: Any
                categories: list[str], layers: dict[str, Any], scenario: str,
                study_area: Any = None) -> Any:
     """Return the study's map from the one map builder every command uses."""
-    from deyang_geo.outputs.command_map import command_map
-
     basemap = str(getattr(cfg.output, "basemap", "osm"))
     others = {k: v for k, v in layers.items() if k != "network_edges"}
     return command_map(

@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -15,7 +15,28 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from deyang_geo import io
+from deyang_geo import network as netmod
+from deyang_geo.analysis.access import ReachSet, minutes_to_nearest, reach_set
+from deyang_geo.analysis.coverage import compute_coverage
+from deyang_geo.analysis.demand import demand_units
+from deyang_geo.analysis.facilities import facilities_from_osm, merge_facilities
+from deyang_geo.analysis.graded import compute_graded
+from deyang_geo.analysis.isochrones import isochrones
+from deyang_geo.analysis.raster_demand import (
+    age_groups_from_shares,
+    demand_from_raster,
+    read_buildings,
+)
+from deyang_geo.analysis.routing import RoutingNetwork
+from deyang_geo.analysis.snapping import snap_points
 from deyang_geo.core.errors import InputError, Problem
+from deyang_geo.core.standards import load_catalog
+from deyang_geo.network.summary import network_summary
+from deyang_geo.planning.compliance import evaluate_compliance
+from deyang_geo.planning.siting.suggest import suggest_sites
+from deyang_geo.study.outputs import write_study_outputs
+from deyang_geo.study.resolved import direction_kwargs, resolve_study
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -26,7 +47,7 @@ if TYPE_CHECKING:
     from deyang_geo.core.standards import Catalog
     from deyang_geo.network.summary import NetworkSummary
     from deyang_geo.planning.compliance import ComplianceResult
-    from deyang_geo.planning.siting import SitingResult
+    from deyang_geo.planning.siting.result import SitingResult
     from deyang_geo.study.config import SitingScenario, StudyConfig
     from deyang_geo.study.resolved import ResolvedAnalysis
     from deyang_geo.study.scenario import Scenario
@@ -171,8 +192,6 @@ def load_inputs(config: StudyConfig, *, catalog: Catalog | None = None) -> Study
     StudyInputs
         The tables in WGS-84.
     """
-    from deyang_geo import io
-
     divisions, area = _read_divisions(config)
     inp = config.inputs
     communities = io.read_communities(inp.communities.path, input_crs=inp.communities.input_crs,
@@ -182,10 +201,8 @@ def load_inputs(config: StudyConfig, *, catalog: Catalog | None = None) -> Study
                                         input_crs=inp.facilities.input_crs,
                                         catalog=catalog, study_area=area)
     else:
-        facilities = _empty_points(["id", "name", "category"])
+        facilities = empty_points(["id", "name", "category"])
     if inp.facilities_from_osm and config.network.osm is not None:
-        from deyang_geo.analysis.facilities import facilities_from_osm, merge_facilities
-
         osm = facilities_from_osm(config.network.osm, catalog=catalog, boundary=area)
         facilities = merge_facilities(facilities, osm,
                                       distance_m=inp.merge_distance_m).facilities
@@ -193,13 +210,14 @@ def load_inputs(config: StudyConfig, *, catalog: Catalog | None = None) -> Study
         candidates = io.read_candidates(inp.candidates.path,
                                         input_crs=inp.candidates.input_crs, study_area=area)
     else:
-        candidates = _empty_points(["id", "name"])
+        candidates = empty_points(["id", "name"])
     context = _read_context(config)
     return StudyInputs(divisions=divisions, study_area=area, communities=communities,
                        facilities=facilities, candidates=candidates, context=context)
 
 
-def _empty_points(columns: list[str]) -> gpd.GeoDataFrame:
+def empty_points(columns: list[str]) -> gpd.GeoDataFrame:
+    """Return an empty WGS-84 point table (no facilities or candidates of a kind given)."""
     return gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in columns},
                             geometry=gpd.GeoSeries([], crs="EPSG:4326"), crs="EPSG:4326")
 
@@ -208,7 +226,7 @@ def _read_divisions(config: StudyConfig) -> tuple[gpd.GeoDataFrame, Any]:
     """Return every division of the boundary file and the union of the selected ones."""
     path = config.area.boundary
     if path is None:
-        return _empty_points(["name_zh", "name_en"]), None
+        return empty_points(["name_zh", "name_en"]), None
     try:
         gdf = gpd.read_file(path)
     except Exception as exc:  # pyogrio raises its own errors for unreadable files
@@ -237,7 +255,7 @@ def _read_context(config: StudyConfig) -> gpd.GeoDataFrame:
     if config.synthetic and path.exists():
         gdf = gpd.read_file(path)
         return gdf.set_crs("EPSG:4326") if gdf.crs is None else gdf.to_crs("EPSG:4326")
-    return _empty_points(["name"])
+    return empty_points(["name"])
 
 
 def build_network(config: StudyConfig, *, boundary: Any = None, keep_near: Any = None
@@ -259,9 +277,6 @@ def build_network(config: StudyConfig, *, boundary: Any = None, keep_near: Any =
     tuple
         The graph and its :class:`~deyang_geo.analysis.routing.RoutingNetwork`.
     """
-    from deyang_geo import network as netmod
-    from deyang_geo.analysis.routing import RoutingNetwork
-
     nc = config.network
     modes = _needed_modes(config)
     common: dict[str, Any] = {"modes": modes, "retain_all": nc.keep_disconnected,
@@ -347,15 +362,10 @@ def compute_access(net: RoutingNetwork, units: gpd.GeoDataFrame, facilities: gpd
     pandas.DataFrame
         ``demand_id, category, minutes, facility_id, mode``.
     """
-    from deyang_geo.analysis.access import minutes_to_nearest
-    from deyang_geo.study.resolved import direction_kwargs
-
     if resolved is None:
         if config is None:
             msg = "compute_access needs a resolved analysis or a study configuration"
             raise TypeError(msg)
-        from deyang_geo.core.standards import load_catalog
-        from deyang_geo.study.resolved import resolve_study
 
         resolved = resolve_study(config, load_catalog(config.standards_catalog),
                                  analysed_categories(config, facilities))
@@ -431,8 +441,6 @@ def suggest_sites_for(scenario: SitingScenario, *, net: RoutingNetwork,
     tuple
         The :class:`~deyang_geo.planning.siting.SitingResult` and the candidate table it chose from.
     """
-    from deyang_geo.planning.siting.suggest import suggest_sites
-
     cat = scenario.category
     unit_minutes = unit_modes = None
     minutes: float | None = scenario.minutes if np.isfinite(scenario.minutes) else None
@@ -486,8 +494,6 @@ def resolve(config: StudyConfig, catalog: Catalog, facilities: pd.DataFrame
     ResolvedAnalysis
         Mode, speed, threshold and direction per category, urban and rural, with sources.
     """
-    from deyang_geo.study.resolved import resolve_study
-
     return resolve_study(config, catalog, analysed_categories(config, facilities))
 
 
@@ -515,11 +521,6 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
     StudyResult
         Every intermediate result and the files written.
     """
-    from deyang_geo.analysis.demand import demand_units
-    from deyang_geo.analysis.raster_demand import age_groups_from_shares
-    from deyang_geo.core.standards import load_catalog
-    from deyang_geo.network.summary import network_summary
-
     if proposal is not None:
         config = proposal.apply_to_config(config)
     progress = _Progress(STEPS)
@@ -542,8 +543,6 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
         G, net = build_network(config, boundary=boundary,
                                keep_near=_people_and_facilities(inputs))
         if proposal is not None and proposal.changes_graph:
-            from deyang_geo.analysis.routing import RoutingNetwork
-
             changed = proposal.apply_to_graph(G)
             if changed is not G:
                 G, net = changed, RoutingNetwork.from_graph(changed)
@@ -571,8 +570,6 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
                                                       **population})
         graded = None
         if {"accessibility", "equity"} & set(config.output.outputs):
-            from deyang_geo.analysis.graded import compute_graded
-
             graded = compute_graded(
                 net, units=units, facilities=inputs.facilities,
                 communities=inputs.communities, access=access, catalog=catalog, mode=a.mode,
@@ -607,8 +604,6 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
                          timings_s=progress.timings_s, resolved=resolved, graded=graded,
                          population=population)
     with step("outputs", "maps, figures, report and tables"):
-        from deyang_geo.study.outputs import write_study_outputs
-
         written = write_study_outputs(result, out, catalog=catalog,
                                       site_candidates=site_candidates)
     result.written.update(written)
@@ -645,8 +640,6 @@ def compute_isochrones(net: RoutingNetwork, facilities: gpd.GeoDataFrame, *,
     geopandas.GeoDataFrame
         The service areas (projected).
     """
-    from deyang_geo.analysis.isochrones import isochrones
-
     cats = list(resolved.categories)
     fac = facilities[facilities["category"].isin(cats)]
     modes = [resolved.setting(c, "urban").mode for c in cats] or ["walk"]
@@ -679,8 +672,6 @@ def compute_study_coverage(access: pd.DataFrame, units: gpd.GeoDataFrame,
     CoverageResult
         The tables.
     """
-    from deyang_geo.analysis.coverage import compute_coverage
-
     notes = {"modes": resolved.summary(), **(provenance or {})}
     thresholds = resolved.thresholds_minutes()
     first = next(iter(thresholds.values()), {}).get("urban")
@@ -711,10 +702,6 @@ def raster_demand_step(config: StudyConfig, inputs: StudyInputs, *, crs: Any
         The units, the inputs with the communities' populations from the raster, and the
         provenance entries (resolution, rescaling, the note every output carries).
     """
-    from dataclasses import replace
-
-    from deyang_geo.analysis.raster_demand import demand_from_raster, read_buildings
-
     inp = config.inputs
     assert inp.population_raster is not None
     res = demand_from_raster(inp.population_raster, inputs.communities, crs=crs,
@@ -767,11 +754,6 @@ def compute_compliance(net: RoutingNetwork, units: gpd.GeoDataFrame, inputs: Stu
     ComplianceResult
         Targets per community, township, division and city.
     """
-    from deyang_geo.analysis.access import ReachSet, reach_set
-    from deyang_geo.analysis.snapping import snap_points
-    from deyang_geo.planning.compliance import evaluate_compliance
-    from deyang_geo.study.resolved import direction_kwargs
-
     if resolved is None:
         if config is None:
             msg = "compute_compliance needs a resolved analysis or a study configuration"

@@ -11,6 +11,7 @@ and nothing else.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -179,8 +180,6 @@ def direction_kwargs(function: Any, direction: str) -> dict[str, Any]:
     The routing functions learn a ``direction`` argument in their own change; until then the
     direction is carried in the resolved analysis and shown in the outputs.
     """
-    import inspect
-
     try:
         names = inspect.signature(function).parameters
     except (TypeError, ValueError):

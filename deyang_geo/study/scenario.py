@@ -21,11 +21,18 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
+import networkx as nx
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
+from shapely.ops import substring
 
+from deyang_geo.core import settings
 from deyang_geo.core.errors import InputError, Problem
+from deyang_geo.io.points import read_facilities
+from deyang_geo.network.build import graph_from_osm_file
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -175,8 +182,6 @@ class Scenario:
             sites = read_sites(path, category=self.sites_category, catalog=catalog)
             facilities = _append_facilities(facilities, sites, source=path)
         if self.sites:
-            import geopandas as gpd
-
             listed = gpd.GeoDataFrame(
                 {"id": [str(s["id"]) for s in self.sites],
                  "name": [str(s.get("name", s["id"])) for s in self.sites],
@@ -250,10 +255,6 @@ def read_sites(path: str | os.PathLike[str], *, category: str | None = None,
     InputError
         When the file is missing, has no coordinates, or no category can be found.
     """
-    import geopandas as gpd
-
-    from deyang_geo.io.points import read_facilities
-
     file = Path(path)
     if file.is_dir():
         file = file / "sites.csv"
@@ -288,7 +289,6 @@ def read_sites(path: str | os.PathLike[str], *, category: str | None = None,
 
 def _append_facilities(facilities: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, *,
                        source: Path) -> gpd.GeoDataFrame:
-    import geopandas as gpd
 
     existing = set(facilities["id"].astype(str))
     clash = sorted(existing & set(sites["id"].astype(str)))
@@ -444,15 +444,11 @@ def read_lines(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
     InputError
         When the file cannot be read or holds no lines.
     """
-    import geopandas as gpd
-
     file = Path(path)
     if not file.exists():
         raise InputError(Problem("lines file not found", file=str(file)))
     name = file.name.lower()
     if name.endswith((".osm", ".osm.gz", ".osm.bz2", ".osm.pbf", ".pbf")):
-        from deyang_geo.network.build import graph_from_osm_file
-
         G = graph_from_osm_file(file, modes=("walk",), retain_all=True,
                                 drop_disconnected=False, simplify=True)
         rows = []
@@ -493,8 +489,6 @@ class _Attach:
 
 
 def _mode_speeds_kmh(G: nx.MultiDiGraph, modes: Sequence[str]) -> dict[str, float]:
-    from deyang_geo.core import settings
-
     defaults = {"walk": settings.walk_speed_kmh, "walk_elderly": settings.walk_elderly_speed_kmh,
                 "bike": settings.bike_speed_kmh, "ebike": settings.ebike_speed_kmh}
     graph_speeds = dict(G.graph.get("speeds_kmh", {}))
@@ -543,9 +537,6 @@ def add_lines_to_graph(G: nx.MultiDiGraph, lines: gpd.GeoDataFrame, *,
         When a line end is farther than ``snap_tolerance_m`` from every usable edge, or a mode
         cannot use added lines.
     """
-    import networkx as nx
-    import pyproj
-
     bad = [m for m in modes if m not in LINE_MODES]
     if bad:
         msg = (f"{source}: added lines may be used by {', '.join(LINE_MODES)}; not {bad} "
@@ -671,8 +662,6 @@ def add_lines_to_graph(G: nx.MultiDiGraph, lines: gpd.GeoDataFrame, *,
 def _split_edge(H: nx.MultiDiGraph, key: tuple[Any, Any, Any], geom: Any, cuts: list[float],
                 cut_nodes: list[Any]) -> None:
     """Split the street u-v (both directions) at distances ``cuts`` into new nodes."""
-    from shapely.ops import substring
-
     u, v, k = key
     bounds = [0.0, *cuts, float(geom.length)]
     chain = [u, *cut_nodes, v]

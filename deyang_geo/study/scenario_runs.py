@@ -8,8 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
+from deyang_geo import __version__
+from deyang_geo.io.files import dumps_json, write_text_atomic
+from deyang_geo.study.compare import compare_folders
+from deyang_geo.study.pipeline import run_study
 
+if TYPE_CHECKING:
     from deyang_geo.study.compare import Comparison
     from deyang_geo.study.config import StudyConfig
     from deyang_geo.study.pipeline import StudyResult
@@ -47,8 +51,6 @@ def settings_record(config: StudyConfig, *, scenario: Scenario | None = None,
     dict
         ``{"deyang_geo_version", "study", "scenario"}`` in JSON-ready values.
     """
-    from deyang_geo import __version__
-
     study = config.as_dict()
     study.pop("path", None)
     study.pop("output", None)
@@ -58,8 +60,6 @@ def settings_record(config: StudyConfig, *, scenario: Scenario | None = None,
 
 def write_settings(folder: str | os.PathLike[str], record: dict[str, Any]) -> Path:
     """Write ``settings.json`` (the record of :func:`settings_record`) into a result folder."""
-    from deyang_geo.io.files import dumps_json, write_text_atomic
-
     return write_text_atomic(Path(folder) / SETTINGS_FILE, dumps_json(record))
 
 
@@ -86,9 +86,6 @@ def run_scenarios(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None
     tuple
         The base result, and per scenario name its result and comparison.
     """
-    from deyang_geo.study.compare import compare_folders
-    from deyang_geo.study.pipeline import run_study
-
     out = Path(out_dir) if out_dir is not None else config.output.folder
     base = run_study(config, out_dir=out, on_step=on_step)
     write_settings(out, settings_record(config))

@@ -13,7 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
+from shapely.geometry import Point, box
 
 #: Metres per degree of latitude (a spherical approximation is enough for invented data).
 _M_PER_DEG_LAT = 110_540.0
@@ -162,9 +164,6 @@ def write_synthetic_province(folder: str | os.PathLike[str], *, areas_x: int = 3
     SyntheticProvince
         The files written.
     """
-    import geopandas as gpd
-    from shapely.geometry import Point, box
-
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)

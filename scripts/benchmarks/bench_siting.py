@@ -41,7 +41,7 @@ from scipy.spatial import cKDTree
 from deyang_geo.analysis.access import reach_set
 from deyang_geo.analysis.routing import RoutingNetwork
 from deyang_geo.analysis.snapping import snap_points
-from deyang_geo.planning.siting import mclp
+from deyang_geo.planning.siting.maximal_coverage import mclp
 
 
 def small_instance(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
 
 from deyang_geo.core import settings
 from deyang_geo.core.errors import InputError
@@ -89,7 +92,6 @@ def drop_in_zones(candidates: gpd.GeoDataFrame, zones: Any | None) -> gpd.GeoDat
     """
     if zones is None or len(zones) == 0 or len(candidates) == 0:
         return candidates.copy()
-    import shapely
 
     geoms = zones.geometry if hasattr(zones, "geometry") else zones
     if getattr(geoms, "crs", None) is not None and candidates.crs is not None:
@@ -170,10 +172,6 @@ def network_candidates(
         Ids ``node:<node id>``, ``kind`` ``"network_node"``, ``source`` ``"network"``,
         ``node`` the node index; in the network's CRS.
     """
-    import geopandas as gpd
-    import shapely
-    from scipy.spatial import cKDTree
-
     x = np.asarray(net.x, dtype=np.float64)
     y = np.asarray(net.y, dtype=np.float64)
     keep = np.ones(x.size, dtype=bool)
@@ -227,9 +225,6 @@ def combine_candidates(*tables: gpd.GeoDataFrame | None,
     geopandas.GeoDataFrame
         The combined table with unique ids.
     """
-    import geopandas as gpd
-    from scipy.spatial import cKDTree
-
     parts = [t for t in tables if t is not None and len(t)]
     if not parts:
         msg = "no candidate sites: give a candidate list or let network nodes be used"

@@ -6,6 +6,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -139,8 +140,6 @@ def capacitated_coverage(
         Objective ``served_population``; ``sites`` has ``assigned_population`` and
         ``capacity_population``.
     """
-    from dataclasses import replace
-
     t0 = time.perf_counter()
     time_limit_s = solver_time_limit(time_limit_s)
     a, w, ids = coverage_inputs(reach, population, max_minutes, candidate_ids)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -367,8 +368,6 @@ def subgradient_bound(
     tuple
         The best bound and its multipliers.
     """
-    import time
-
     t0 = time.perf_counter()
     at = sp.csr_array(a.T)
     lam = 0.5 * weights

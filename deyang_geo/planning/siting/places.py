@@ -18,6 +18,10 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from shapely.geometry import LineString
+
+from deyang_geo.core.crs import wgs84_to_gcj02
+from deyang_geo.core.errors import NetworkError, Problem
 
 __all__ = ["COORD_DECIMALS", "alternative_words", "describe_alternatives", "describe_points",
            "describe_sites", "named_streets"]
@@ -60,9 +64,7 @@ def named_streets(network: str | os.PathLike[str] | Any) -> gpd.GeoDataFrame:
 
 def _streets_from_osm(path: Path) -> gpd.GeoDataFrame:
     import osmium
-    from shapely.geometry import LineString
 
-    from deyang_geo.core.errors import NetworkError, Problem
 
     if not path.is_file():
         raise NetworkError(Problem("the OSM file does not exist", file=str(path)))
@@ -111,8 +113,6 @@ def describe_points(points: gpd.GeoDataFrame, *, streets: gpd.GeoDataFrame | Non
         ``township``, ``longitude``, ``latitude`` (WGS-84) and ``longitude_gcj02``,
         ``latitude_gcj02`` (Amap/Tencent), all to :data:`COORD_DECIMALS` decimals.
     """
-    from deyang_geo.core.crs import wgs84_to_gcj02
-
     pts = points.set_crs(4326) if points.crs is None else points
     wgs = pts.to_crs(4326)
     geom = wgs.geometry.representative_point()

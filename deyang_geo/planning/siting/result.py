@@ -10,12 +10,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
+from deyang_geo.io.exports import write_exports
 from deyang_geo.io.files import atomic_path, write_csv_atomic, write_text_atomic
+from deyang_geo.io.tables_zh import write_csv
+from deyang_geo.planning.siting.places import describe_alternatives, describe_sites
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -166,9 +170,7 @@ class SitingResult:
         table = self.sites_table(candidates)
         alternatives = self.alternatives.copy()
         if candidates is not None and len(table) and "geometry" in table.columns:
-            import geopandas as gpd
 
-            from deyang_geo.planning.siting.places import describe_alternatives, describe_sites
 
             geo_communities = communities if isinstance(communities, gpd.GeoDataFrame) else None
             table = describe_sites(table, candidates, streets=streets,
@@ -203,7 +205,6 @@ class SitingResult:
             if col in flat.columns:  # people: one decimal is plenty (weights are fractional)
                 flat[col] = flat[col].astype(float).round(1)
         plain = flat.drop(columns=["geometry"], errors="ignore")
-        from deyang_geo.io.tables_zh import write_csv
 
         if lang != "en":
             written["sites.csv"] = write_csv(pd.DataFrame(plain), out / "sites.csv", lang=lang)
@@ -219,13 +220,10 @@ class SitingResult:
             written["alternatives.csv"] = write_csv_atomic(alternatives,
                                                            out / "alternatives.csv")
         if "geometry" in flat.columns:
-            import geopandas as gpd
-
             gdf = gpd.GeoDataFrame(flat, geometry="geometry", crs="EPSG:4326")
             with atomic_path(out / "sites.geojson") as tmp:
                 gdf.to_file(tmp, driver="GeoJSON", layer="sites")
             written["sites.geojson"] = out / "sites.geojson"
-            from deyang_geo.io.exports import write_exports
 
             for path in write_exports(gdf, out / "sites", name="建议选址 / Proposed sites"):
                 written[path.name] = path  # sites.kml, sites_gcj02.geojson

@@ -10,8 +10,19 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from deyang_geo.analysis.access import ReachSet, nearest_minutes, reach_set
+from deyang_geo.analysis.snapping import snap_points
 from deyang_geo.core import settings
 from deyang_geo.core.errors import InputError
+from deyang_geo.planning.siting.candidates import (
+    combine_candidates,
+    network_candidates,
+    planner_candidates,
+)
+from deyang_geo.planning.siting.capacitated import capacitated_coverage
+from deyang_geo.planning.siting.maximal_coverage import mclp
+from deyang_geo.planning.siting.p_median import pmedian
+from deyang_geo.planning.siting.set_cover import lscp
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -137,14 +148,6 @@ def suggest_sites(
         The result, the candidates and the existing minutes.
     """
     started = time.perf_counter()
-    from deyang_geo.analysis.access import nearest_minutes
-    from deyang_geo.analysis.snapping import snap_points
-    from deyang_geo.planning.siting import capacitated_coverage, lscp, mclp, pmedian
-    from deyang_geo.planning.siting.candidates import (
-        combine_candidates,
-        network_candidates,
-        planner_candidates,
-    )
 
     limit = float(minutes if minutes is not None else settings.threshold_minutes)
     spacing = float(candidate_spacing_m if candidate_spacing_m is not None
@@ -249,8 +252,6 @@ def _reach_by_group(net: RoutingNetwork, cands: gpd.GeoDataFrame,
     Entries beyond a unit's own limit are dropped, so that one limit (the largest) applies
     afterwards.
     """
-    from deyang_geo.analysis.access import ReachSet, reach_set
-
     if len(groups) == 1 and float(unit_reach.min(initial=0.0)) == float(
             unit_reach.max(initial=0.0)):
         m = groups[0][0]
