@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from deyang_geo.core.errors import InputError
+from deyang_geo.io import fonts
 from deyang_geo.io.fonts import PROBE_TEXT, find_cjk_font
 from deyang_geo.outputs import figures
 
@@ -92,7 +93,7 @@ def test_inputs_not_modified(study_layers, cjk_family):
 
 
 def test_without_cjk_font_english_with_a_warning(monkeypatch, study_layers):
-    monkeypatch.setattr(figures, "cjk_family_or_warn", lambda: None)
+    monkeypatch.setattr(fonts, "cjk_family_or_warn", lambda: None)
     with pytest.warns(figures.FontWarning, match="English"):
         fig = figures.study_figure(title="Deyang", lang="both",
                                    divisions=study_layers["divisions"],

@@ -3,7 +3,7 @@
 ``compute_graded`` is what ``access --graded`` and studies with the ``accessibility`` or
 ``equity`` outputs call; a notebook can call it the same way::
 
-    from deyang_geo.graded import compute_graded
+    from deyang_geo.analysis.graded import compute_graded
     graded = compute_graded(net, units=units, facilities=facilities, communities=communities,
                             access=access, catalog=load_catalog(), mode="walk")
     graded.equity.table            # Gini, Palma, concentration index, worst-decile share

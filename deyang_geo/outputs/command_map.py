@@ -23,7 +23,7 @@ from deyang_geo.analysis.isochrones import isochrones
 from deyang_geo.core.errors import InputError
 from deyang_geo.network.background import background_from_edges, background_from_osm
 from deyang_geo.network.osm_file import is_osm_path
-from deyang_geo.outputs.webmap import save_map, study_map
+from deyang_geo.outputs import webmap
 
 if TYPE_CHECKING:
     import folium
@@ -239,7 +239,7 @@ def command_map(
         background = offline_background(network_path, roads)
     if synthetic is None:
         synthetic = _synthetic(communities, facilities, sites)
-    return study_map(
+    return webmap.study_map(
         title=title, scenario=scenario, divisions=divisions, communities=communities,
         facilities=facilities, network_edges=roads, isochrones=isochrones, coverage=coverage,
         outside=outside, sites=sites, context=context, background=background,
@@ -263,4 +263,4 @@ def write_command_map(path: str | os.PathLike[str], **kwargs: Any) -> Path:
     Path
         The written file.
     """
-    return save_map(command_map(**kwargs), path)
+    return webmap.save_map(command_map(**kwargs), path)
