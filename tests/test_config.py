@@ -169,7 +169,7 @@ def test_every_problem_reported_together(tmp_path):
         "network.osm: file not found",
         "network: exactly one source is needed (osm, place, bbox or graph), got osm, place",
         'network.modes: unknown mode "fly"',
-        "network.speeds_kmh.walk: must be positive, got -4",
+        "network.speeds_kmh.walk: must be a positive number of km/h, got -4",
         "inputs.input_crs: unknown coordinate system 'mars'",
         "inputs.facilities: missing: give a facilities file or set facilities_from_osm",
         'analysis.threshold_minutes: expected a number, got "15"',

@@ -324,7 +324,7 @@ def test_walking_speed_of_a_saved_graph_is_rescaled(graph):
         if "travel_time_drive" in d:
             assert e["travel_time_drive"] == d["travel_time_drive"]
     assert rescale_walk_speed(graph, walk_speed_kmh=4.0) is graph  # nothing to do
-    with pytest.raises(InputError, match="must be positive"):
+    with pytest.raises(InputError, match="must be a positive number"):
         rescale_walk_speed(graph, walk_speed_kmh=0)
 
 

@@ -120,17 +120,17 @@ def test_no_time_left_keeps_the_start_without_calling_highs(
 def test_suggest_sites_spends_one_budget_and_reports_the_users_limit(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # found: --time-limit went to the model afresh, after snapping and reach sets had run
-    import deyang_geo.planning.siting as siting
+    import deyang_geo.planning.siting.suggest as suggest
     from deyang_geo.cli.app import main
 
     seen: list[float] = []
-    orig = siting.mclp
+    orig = suggest.mclp
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         seen.append(float(kwargs["time_limit_s"]))
         return orig(*args, **kwargs)
 
-    monkeypatch.setattr(siting, "mclp", spy)
+    monkeypatch.setattr(suggest, "mclp", spy)
     files = write_inputs(tmp_path)
     out = tmp_path / "out"
     assert main([*base_args(files, out), "--new-sites", "2", "--candidates",

@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 from deyang_geo.analysis.access import ReachSet, points_in_crs, reach_set
 from deyang_geo.analysis.snapping import snap_points
 from deyang_geo.core import settings
+from deyang_geo.core.checks import positive_problem
 from deyang_geo.core.errors import InputError, InputWarning, Problem
 from deyang_geo.io.files import write_csv_atomic
 
@@ -104,9 +105,9 @@ def _check_decay(decay: str, decay_minutes: float) -> None:
     if decay not in _DECAYS:
         msg = f"decay must be one of {', '.join(_DECAYS)}, got {decay!r}"
         raise InputError(Problem(msg, column="decay"))
-    if not (np.isfinite(decay_minutes) and decay_minutes > 0):
-        msg = f"decay_minutes must be a positive number of minutes, got {decay_minutes}"
-        raise InputError(Problem(msg, column="decay_minutes"))
+    problem = positive_problem(decay_minutes, unit="minutes")
+    if problem is not None:
+        raise InputError(Problem(f"decay_minutes {problem}", column="decay_minutes"))
 
 
 def _rows(reach: ReachSet) -> NDArray[np.int64]:

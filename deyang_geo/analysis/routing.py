@@ -18,6 +18,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from deyang_geo.core import settings
+from deyang_geo.core.checks import check_positive
 from deyang_geo.core.errors import InputError, NetworkError
 from deyang_geo.io.files import atomic_path
 
@@ -343,10 +344,7 @@ class RoutingNetwork:
             When the mode is unknown, has no numeric speed, or the speed is not positive.
         """
         self.check_mode(mode)
-        if not (isinstance(speed_kmh, (int, float)) and speed_kmh > 0
-                and np.isfinite(speed_kmh)):
-            msg = f"speed of mode {mode!r} must be a positive number of km/h, got {speed_kmh!r}"
-            raise InputError(msg)
+        check_positive(speed_kmh, name=f"speed of mode {mode!r}", unit="km/h")
         base = self.speed_kmh(mode)
         if base is None:
             msg = (f"mode {mode!r} has no single speed (speeds_kmh: "

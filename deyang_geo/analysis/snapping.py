@@ -10,6 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from deyang_geo.analysis.routing import RoutingNetwork
 from deyang_geo.core import settings
+from deyang_geo.core.checks import check_positive
 from deyang_geo.core.errors import InputError
 
 __all__ = [
@@ -167,9 +168,8 @@ def connector_speed_kmh(net: RoutingNetwork, mode: str,
     ``walk`` speed (``settings.walk_speed_kmh`` if unknown). ``walk_speed_kmh`` never changes
     the speed of ``walk_elderly``.
     """
-    if walk_speed_kmh is not None and not walk_speed_kmh > 0:
-        msg = f"walk_speed_kmh must be positive, got {walk_speed_kmh}"
-        raise InputError(msg)
+    if walk_speed_kmh is not None:
+        check_positive(walk_speed_kmh, name="walk_speed_kmh", unit="km/h")
     if mode == "walk_elderly":
         own = net.speed_kmh(mode)
         if own is not None:

@@ -81,20 +81,21 @@ def resolve_args(args: argparse.Namespace, *, catalog: Catalog,
     InputError
         On a value the study file would refuse too.
     """
+    from deyang_geo.core.checks import positive_problem
     from deyang_geo.core.errors import ConfigError, InputError, Problem
     from deyang_geo.study.resolved import resolve_analysis
 
     problems: list[Problem] = []
+    for attr, option, unit in (("minutes", "--minutes", "minutes"),
+                               ("walk_speed_kmh", "--walk-speed-kmh", "km/h"),
+                               ("rural_minutes", "--rural-minutes", "minutes")):
+        value = getattr(args, attr, None)
+        problem = None if value is None else positive_problem(value, unit=unit)
+        if problem is not None:
+            problems.append(Problem(f"{option} {problem}"))
     minutes = getattr(args, "minutes", None)
-    if minutes is not None and not float(minutes) > 0:
-        problems.append(Problem(f"--minutes must be a positive number, got {minutes:g}"))
-    speed = getattr(args, "walk_speed_kmh", None)
-    if speed is not None and not speed > 0:
-        problems.append(Problem(f"--walk-speed-kmh must be a positive number, got {speed:g}"))
     rural_minutes = getattr(args, "rural_minutes", None)
-    if rural_minutes is not None and not rural_minutes > 0:
-        problems.append(Problem(f"--rural-minutes must be a positive number, got "
-                                f"{rural_minutes:g}"))
+    speed = getattr(args, "walk_speed_kmh", None)
     if problems:
         raise InputError(problems)
     given = [name for name, value in (("mode", "--mode"), ("rural_mode", "--rural-mode"),

@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from deyang_geo.analysis.isochrones import isochrones
     from deyang_geo.analysis.routing import RoutingNetwork
     from deyang_geo.cli.common import read_map_divisions, warnings_to_log
+    from deyang_geo.core.checks import check_positive
     from deyang_geo.core.errors import InputError
     from deyang_geo.io.exports import write_exports
     from deyang_geo.io.files import atomic_path, fixed_file_dates
@@ -72,9 +73,8 @@ def run(args: argparse.Namespace) -> int:
     if args.walkoff_m is not None and not args.walkoff_m >= 0:
         msg = f"--walkoff-m must be a number of metres >= 0, got {args.walkoff_m:g}"
         raise InputError(msg)
-    if args.walk_speed_kmh is not None and not args.walk_speed_kmh > 0:
-        msg = f"--walk-speed-kmh must be a positive number, got {args.walk_speed_kmh:g}"
-        raise InputError(msg)
+    if args.walk_speed_kmh is not None:
+        check_positive(args.walk_speed_kmh, name="--walk-speed-kmh", unit="km/h")
     with protected_outputs(command=NAME, out=out, inputs=[args.network, args.facilities],
                            is_dir=False), warnings_to_log(quiet=args.quiet):
         facilities = read_facilities(args.facilities, input_crs=args.input_crs)

@@ -81,6 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _check(args: argparse.Namespace) -> str:
     """Check the options with the study file's checks; return the candidate source."""
+    from deyang_geo.core.checks import positive_problem
     from deyang_geo.core.errors import InputError, Problem
     from deyang_geo.study.config import check_siting
 
@@ -89,10 +90,11 @@ def _check(args: argparse.Namespace) -> str:
     problems = [Problem(f"{options.get(key, key)}: {message}") for key, message in check_siting(
         model=args.model, new_sites=args.new_sites, budget=args.budget,
         target_share=args.target_share)]
-    if args.time_limit is not None and not args.time_limit > 0:
-        problems.append(Problem("--time-limit must be > 0 seconds"))
-    if args.candidate_spacing_m is not None and not args.candidate_spacing_m > 0:
-        problems.append(Problem("--candidate-spacing-m must be > 0"))
+    for value, option, unit in ((args.time_limit, "--time-limit", "seconds"),
+                                (args.candidate_spacing_m, "--candidate-spacing-m", "metres")):
+        problem = None if value is None else positive_problem(value, unit=unit)
+        if problem is not None:
+            problems.append(Problem(f"{option} {problem}"))
     source = args.candidate_source
     if args.network_candidates:
         if source not in (None, "both"):

@@ -13,7 +13,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from deyang_geo.core import settings
+from deyang_geo.core.checks import speed_problem
 from deyang_geo.core.errors import InputError, InputWarning, Problem
 
 __all__ = [
@@ -313,10 +313,9 @@ def check_speed_kmh(value: float, *, mode: str, option: str) -> float:
     InputError
         Naming the option, the value and the plausible range.
     """
-    low, high = settings.plausible_speeds_kmh.get(mode, (0.0, float("inf")))
-    if not low <= value <= high:
-        msg = (f"{option}: {value:g} km/h is not a plausible {mode} speed (expected "
-               f"{low:g}-{high:g} km/h, settings.plausible_speeds_kmh)")
+    problem = speed_problem(value, mode=mode)
+    if problem is not None:
+        msg = f"{option}: {problem}"
         raise InputError(msg)
     return value
 

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from deyang_geo.core import settings
+from deyang_geo.core.checks import positive_problem, speed_problem
 from deyang_geo.core.crs import crs_name
 from deyang_geo.core.errors import ConfigError, Problem
 from deyang_geo.core.standards import load_catalog
@@ -405,12 +406,6 @@ def _show(value: Any) -> str:
         return repr(value)
 
 
-def _type_name(value: Any) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-             list: "a list", dict: "a table"}
-    return names.get(type(value), type(value).__name__)
-
-
 class _Section:
     """One TOML table being read: values are taken key by key, problems collected."""
 
@@ -465,8 +460,8 @@ class _Section:
             and math.isfinite(v), "a number", float)
         if value is None or not self.has(name):
             return value
-        if positive and value <= 0:
-            self.problem(name, f"must be positive, got {_show(self.data[name])}")
+        if positive and positive_problem(value) is not None:
+            self.problem(name, str(positive_problem(self.data[name])))
         if minimum is not None and value < minimum:
             self.problem(name, f"must be at least {minimum:g}, got {_show(self.data[name])}")
         if maximum is not None and value > maximum:
@@ -720,11 +715,10 @@ def _network(s: _Section) -> NetworkConfig:
     for mode in settings.modes:
         if mode == "drive":
             continue
-        value = speeds_s.number(mode, positive=True, maximum=200)
-        low, high = settings.plausible_speeds_kmh.get(mode, (0.0, 200.0))
-        if value is not None and 0 < value <= 200 and not low <= value <= high:
-            speeds_s.problem(mode, f"{value:g} km/h is not a plausible {mode} speed (expected "
-                             f"{low:g}-{high:g} km/h)")
+        value = speeds_s.number(mode)
+        problem = None if value is None else speed_problem(speeds_s.data[mode], mode=mode)
+        if problem is not None:
+            speeds_s.problem(mode, problem)  # the same words as --walk-speed-kmh
         elif value is not None:
             speeds[mode] = value
     speeds_s.finish()
@@ -916,8 +910,8 @@ def check_siting(*, model: str, new_sites: int | None, budget: float | None,
     out: list[tuple[str, str]] = []
     if new_sites is not None and new_sites < 1:
         out.append(("new_sites", f"must be at least 1, got {new_sites}"))
-    if budget is not None and not budget > 0:
-        out.append(("budget", f"must be positive, got {budget:g}"))
+    if budget is not None and positive_problem(budget) is not None:
+        out.append(("budget", str(positive_problem(budget))))
     if target_share is not None and not 0 < target_share <= 1:
         out.append(("target_share", f"must be in (0, 1], got {target_share:g}"))
     if model in ("mclp", "capacitated") and new_sites is None and budget is None:

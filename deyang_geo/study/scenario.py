@@ -30,6 +30,7 @@ import shapely
 from shapely.ops import substring
 
 from deyang_geo.core import settings
+from deyang_geo.core.checks import check_positive
 from deyang_geo.core.errors import InputError, Problem
 from deyang_geo.io.points import read_facilities
 from deyang_geo.network.build import graph_from_osm_file
@@ -365,9 +366,7 @@ def enlarge_facilities(facilities: gpd.GeoDataFrame, ids: Sequence[str], *, fact
     InputError
         When an id is not a facility or the factor is not positive.
     """
-    if not factor > 0:
-        msg = f"{source}: enlarge_factor must be positive, got {factor:g}"
-        raise InputError(msg)
+    check_positive(factor, name=f"{source}: enlarge_factor")
     _unknown_ids(facilities, ids, "enlarge", source)
     out = facilities.copy()
     hit = out["id"].astype(str).isin({str(i) for i in ids}).to_numpy()
@@ -407,9 +406,7 @@ def rescale_walk_speed(G: nx.MultiDiGraph, *, walk_speed_kmh: float) -> nx.Multi
     InputError
         When the speed is not positive.
     """
-    if not walk_speed_kmh > 0:
-        msg = f"walk_speed_kmh must be positive, got {walk_speed_kmh:g}"
-        raise InputError(msg)
+    check_positive(walk_speed_kmh, name="walk_speed_kmh", unit="km/h")
     old = _mode_speeds_kmh(G, ["walk"])["walk"]
     if old == float(walk_speed_kmh):
         return G

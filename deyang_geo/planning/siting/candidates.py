@@ -12,6 +12,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from deyang_geo.core import settings
+from deyang_geo.core.checks import check_positive
 from deyang_geo.core.errors import InputError
 
 if TYPE_CHECKING:
@@ -53,9 +54,7 @@ def thin_points(x: Any, y: Any, *, spacing_m: float, priority: Any | None = None
     numpy.ndarray
         Positions of the kept points, ascending.
     """
-    if spacing_m <= 0:
-        msg = f"spacing_m must be > 0, got {spacing_m}"
-        raise InputError(msg)
+    check_positive(spacing_m, name="spacing_m", unit="metres")
     xa = np.asarray(x, dtype=np.float64)
     ya = np.asarray(y, dtype=np.float64)
     if xa.size == 0:

@@ -12,6 +12,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from deyang_geo.core import settings
+from deyang_geo.core.checks import check_positive
 from deyang_geo.core.errors import InfeasibleError, InputError, Problem
 from deyang_geo.planning.siting import core as _core
 from deyang_geo.planning.siting import solve as _solve
@@ -168,11 +169,8 @@ def reduce_candidates(a_allowed: sp.csr_array, w: FloatArray, cols: BoolArray,
 
 def solver_time_limit(value: float | None) -> float:
     """Return the solver's time limit in seconds (the setting when ``None``), checked > 0."""
-    limit = settings.siting_time_limit_s if value is None else float(value)
-    if not limit > 0:
-        msg = f"time_limit_s must be > 0 seconds, got {limit}"
-        raise InputError(msg)
-    return limit
+    return check_positive(settings.siting_time_limit_s if value is None else value,
+                          name="time_limit_s", unit="seconds")
 
 
 def integral(w: FloatArray) -> bool:

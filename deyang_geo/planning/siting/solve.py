@@ -290,11 +290,3 @@ def solve(
         x=x, objective=objective, bound=bound, gap=relative_gap(objective, bound),
         status=status, time_s=elapsed, row_duals=duals,
     )
-
-
-def default_threads() -> int:
-    """Return the number of HiGHS threads to use: the CPUs this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
