@@ -36,6 +36,7 @@ from deyang_geo.planning.siting.result import (
     SitingResult,
     coverage_swaps,
 )
+from deyang_geo.planning.siting.types import CandidatePick, PerCandidate, PerUnit, Reach
 
 log = logging.getLogger("deyang_geo")
 
@@ -48,8 +49,8 @@ __all__ = [
 # capacitated coverage
 # --------------------------------------------------------------------------------------------
 
-def _capacity(capacity_population: Any, floor_area_m2: Any, m2_per_person: float | None,
-              n: int) -> FloatArray:
+def _capacity(capacity_population: PerCandidate | None, floor_area_m2: PerCandidate | None,
+              m2_per_person: float | None, n: int) -> FloatArray:
     if capacity_population is not None:
         return _core.as_weights(capacity_population, n, name="capacity_population")
     if floor_area_m2 is None or m2_per_person is None or m2_per_person <= 0:
@@ -88,21 +89,21 @@ def _served_lp(a: sp.csr_array, w: FloatArray, cap: FloatArray, sites: IntArray,
 
 
 def capacitated_coverage(
-    reach: Any,
-    population: Any,
+    reach: Reach,
+    population: PerUnit,
     *,
     new_sites: int | None = None,
     budget: float | None = None,
-    costs: Any | None = None,
-    capacity_population: Any | None = None,
-    floor_area_m2: Any | None = None,
+    costs: PerCandidate | None = None,
+    capacity_population: PerCandidate | None = None,
+    floor_area_m2: PerCandidate | None = None,
     m2_per_person: float | None = None,
     max_minutes: float | None = None,
-    existing_covered: Any | None = None,
-    forced: Any | None = None,
-    excluded: Any | None = None,
+    existing_covered: PerUnit | None = None,
+    forced: CandidatePick | None = None,
+    excluded: CandidatePick | None = None,
     candidate_ids: Sequence[Any] | None = None,
-    unit_community: Any | None = None,
+    unit_community: PerUnit | None = None,
     time_limit_s: float | None = None,
     mip_gap: float = 0.0,
     n_alternatives: int = 3,

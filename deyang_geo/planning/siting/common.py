@@ -23,6 +23,7 @@ from deyang_geo.planning.siting.result import (
     coverage_swaps,
     rank_sites,
 )
+from deyang_geo.planning.siting.types import CandidatePick, PerCandidate, PerUnit, Reach
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -35,7 +36,7 @@ BoolArray = npt.NDArray[np.bool_]
 # shared preparation
 # --------------------------------------------------------------------------------------------
 
-def existing_mask(existing: Any, m: int, max_minutes: float | None) -> BoolArray:
+def existing_mask(existing: PerUnit | None, m: int, max_minutes: float | None) -> BoolArray:
     """Return which demand units existing facilities already cover (``None``: none)."""
     if existing is None:
         return np.zeros(m, dtype=bool)
@@ -64,7 +65,7 @@ def candidate_id_list(ids: Sequence[Any] | None, n: int) -> list[str]:
     return out
 
 
-def checked_costs(costs: Any, n: int, name: str = "costs") -> FloatArray | None:
+def checked_costs(costs: PerCandidate | None, n: int, name: str = "costs") -> FloatArray | None:
     """Return per-candidate costs as a float array of length ``n``, checked; ``None`` passes."""
     if costs is None:
         return None
@@ -79,7 +80,7 @@ def checked_costs(costs: Any, n: int, name: str = "costs") -> FloatArray | None:
     return c.copy()
 
 
-def forced_excluded(forced: Any, excluded: Any, n: int,
+def forced_excluded(forced: CandidatePick | None, excluded: CandidatePick | None, n: int,
                      ids: list[str] | None) -> tuple[BoolArray, BoolArray]:
     """Return the forced and excluded candidate masks, given as indices or ids; never both."""
     f = _core.index_mask(forced, n, name="forced", ids=ids)
@@ -91,7 +92,7 @@ def forced_excluded(forced: Any, excluded: Any, n: int,
     return f, e
 
 
-def coverage_inputs(reach: Any, population: Any, max_minutes: float | None,
+def coverage_inputs(reach: Reach, population: PerUnit, max_minutes: float | None,
                      candidate_ids: Sequence[Any] | None) -> tuple[sp.csr_array, FloatArray,
                                                                   list[str]]:
     """Coverage matrix, demand weights and candidate ids, checked against each other."""
@@ -204,7 +205,7 @@ def coverage_result(
     reductions: dict[str, int],
     allowed: BoolArray,
     uncoverable: BoolArray,
-    unit_community: Any | None,
+    unit_community: PerUnit | None,
     n_alternatives: int,
     objective_name: str,
     swap_base: float | None = None,

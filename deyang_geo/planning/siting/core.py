@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,9 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from deyang_geo.analysis.access import ReachSet
 from deyang_geo.core.errors import InputError, Problem
+from deyang_geo.planning.siting.types import CandidatePick, PerUnit, Reach
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -20,7 +23,7 @@ BoolArray = npt.NDArray[np.bool_]
 _MAX_OVERLAP_WORK = 30_000_000
 
 
-def minutes_csr(reach: Any) -> sp.csr_array:
+def minutes_csr(reach: Reach) -> sp.csr_array:
     """Return a reach set as a canonical CSR array of minutes (candidates x demand).
 
     Parameters
@@ -40,7 +43,8 @@ def minutes_csr(reach: Any) -> sp.csr_array:
     InputError
         If ``reach`` is not sparse or holds negative minutes.
     """
-    obj = reach.to_csr() if hasattr(reach, "to_csr") else reach
+    obj: Any = reach.to_csr() if isinstance(reach, ReachSet) or hasattr(reach, "to_csr") \
+        else reach
     if not sp.issparse(obj):
         msg = ("the reach set must be a scipy sparse matrix or have .to_csr() "
                f"(got {type(reach).__name__}); dense demand x site matrices are not accepted")
@@ -76,7 +80,7 @@ def minutes_csr(reach: Any) -> sp.csr_array:
     return sp.csr_array((vals, cols, indptr), shape=(n_rows, n_cols))
 
 
-def coverage_matrix(reach: Any, *, max_minutes: float | None = None) -> sp.csr_array:
+def coverage_matrix(reach: Reach, *, max_minutes: float | None = None) -> sp.csr_array:
     """Return the 0/1 coverage matrix (candidates x demand, CSR, float 1.0 entries).
 
     Parameters
@@ -104,7 +108,7 @@ def _mask_entries(m: sp.csr_array, keep: BoolArray) -> sp.csr_array:
                         shape=m.shape)
 
 
-def as_weights(population: Any, n: int, *, name: str = "population") -> FloatArray:
+def as_weights(population: PerUnit, n: int, *, name: str = "population") -> FloatArray:
     """Return demand weights as a float array of length ``n``, checked (finite, >= 0)."""
     w = np.asarray(population, dtype=np.float64).reshape(-1)
     problems = []
@@ -120,7 +124,8 @@ def as_weights(population: Any, n: int, *, name: str = "population") -> FloatArr
     return w.copy()
 
 
-def index_mask(values: Any, n: int, *, name: str, ids: Any | None = None) -> BoolArray:
+def index_mask(values: CandidatePick | None, n: int, *, name: str,
+               ids: Sequence[str] | None = None) -> BoolArray:
     """Turn a list of candidate positions or ids (or a boolean mask of length n) into a mask."""
     mask = np.zeros(n, dtype=bool)
     if values is None:

@@ -29,6 +29,7 @@ from deyang_geo.planning.siting.common import (
 from deyang_geo.planning.siting.result import (
     SitingResult,
 )
+from deyang_geo.planning.siting.types import CandidatePick, PerUnit, Reach
 
 __all__ = [
     "pmedian",
@@ -70,19 +71,19 @@ def _assigned_minutes(mins: sp.csr_array, sites: IntArray, base: FloatArray) -> 
 
 
 def pmedian(
-    reach: Any,
-    population: Any,
+    reach: Reach,
+    population: PerUnit,
     *,
     new_sites: int,
-    existing_minutes: Any | None = None,
+    existing_minutes: PerUnit | None = None,
     max_minutes: float | None = None,
     nearest_k: int = 20,
     unreached_minutes: float | None = None,
     threshold_minutes: float | None = None,
-    forced: Any | None = None,
-    excluded: Any | None = None,
+    forced: CandidatePick | None = None,
+    excluded: CandidatePick | None = None,
     candidate_ids: Sequence[Any] | None = None,
-    unit_community: Any | None = None,
+    unit_community: PerUnit | None = None,
     time_limit_s: float | None = None,
     mip_gap: float = 0.0,
     n_alternatives: int = 3,

@@ -30,6 +30,7 @@ from deyang_geo.planning.siting.common import (
 from deyang_geo.planning.siting.result import (
     SitingResult,
 )
+from deyang_geo.planning.siting.types import CandidatePick, PerCandidate, PerUnit, Reach
 
 __all__ = [
     "lscp",
@@ -41,17 +42,17 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 
 def lscp(
-    reach: Any,
-    population: Any,
+    reach: Reach,
+    population: PerUnit,
     *,
     target_share: float | None = None,
-    costs: Any | None = None,
+    costs: PerCandidate | None = None,
     max_minutes: float | None = None,
-    existing_covered: Any | None = None,
-    forced: Any | None = None,
-    excluded: Any | None = None,
+    existing_covered: PerUnit | None = None,
+    forced: CandidatePick | None = None,
+    excluded: CandidatePick | None = None,
     candidate_ids: Sequence[Any] | None = None,
-    unit_community: Any | None = None,
+    unit_community: PerUnit | None = None,
     time_limit_s: float | None = None,
     mip_gap: float = 0.0,
     n_alternatives: int = 3,

@@ -35,6 +35,7 @@ from deyang_geo.planning.siting.result import (
     alternatives_frame,
     communities_reached,
 )
+from deyang_geo.planning.siting.types import CandidatePick, PerCandidate, PerUnit
 
 __all__ = [
     "multi_category",
@@ -47,19 +48,19 @@ __all__ = [
 
 def multi_category(
     reaches: Mapping[str, Any],
-    population: Any,
+    population: PerUnit,
     *,
     new_sites: int | None = None,
     budget: float | None = None,
-    site_costs: Any | None = None,
+    site_costs: PerCandidate | None = None,
     service_costs: Mapping[str, Any] | None = None,
     max_minutes: float | Mapping[str, float] | None = None,
     existing_covered: Mapping[str, Any] | None = None,
     category_weights: Mapping[str, float] | None = None,
-    forced: Any | None = None,
-    excluded: Any | None = None,
+    forced: CandidatePick | None = None,
+    excluded: CandidatePick | None = None,
     candidate_ids: Sequence[Any] | None = None,
-    unit_community: Any | None = None,
+    unit_community: PerUnit | None = None,
     time_limit_s: float | None = None,
     mip_gap: float = 0.0,
     n_alternatives: int = 3,
@@ -241,7 +242,7 @@ def _multi_result(mats: list[tuple[sp.csr_array, float | None]], befores: list[B
                   w: FloatArray, cw: FloatArray, cats: list[str], *,
                   hosts: npt.NDArray[np.bool_], chosen: IntArray, ids: list[str],
                   objective: float, bound: float, status: str, greedy: float, t0: float,
-                  allowed: BoolArray, unit_community: Any | None, n_alternatives: int,
+                  allowed: BoolArray, unit_community: PerUnit | None, n_alternatives: int,
                   params: dict[str, Any]) -> SitingResult:
     nk = len(cats)
     covered = [b.copy() for b in befores]

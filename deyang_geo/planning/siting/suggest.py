@@ -23,6 +23,7 @@ from deyang_geo.planning.siting.capacitated import capacitated_coverage
 from deyang_geo.planning.siting.maximal_coverage import mclp
 from deyang_geo.planning.siting.p_median import pmedian
 from deyang_geo.planning.siting.set_cover import lscp
+from deyang_geo.planning.siting.types import PerUnit
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -76,7 +77,7 @@ def suggest_sites(
     exclusion_zones: gpd.GeoDataFrame | None = None,
     forced: Sequence[str] = (),
     excluded: Sequence[str] = (),
-    existing_minutes: Any | None = None,
+    existing_minutes: PerUnit | None = None,
     time_limit_s: float | None = None,
     n_alternatives: int = 3,
     max_snap_m: float | None = None,
