@@ -20,16 +20,12 @@ from deyang_geo.planning.siting.common import (
     IntArray,
     check_forced_count,
     check_one_limit,
-    checked_costs,
-    coverage_inputs,
+    coverage_problem,
     coverage_result,
-    existing_mask,
-    forced_excluded,
     forced_excluded_params,
     raise_if_infeasible,
     reached_units,
     serve_from_site,
-    solver_time_limit,
     time_left,
 )
 from deyang_geo.planning.siting.result import (
@@ -141,16 +137,17 @@ def capacitated_coverage(
         Objective ``served_population``; ``sites`` has ``assigned_population`` and
         ``capacity_population``.
     """
-    t0 = time.perf_counter()
-    time_limit_s = solver_time_limit(time_limit_s)
-    a, w, ids = coverage_inputs(reach, population, max_minutes, candidate_ids)
+    prob = coverage_problem(reach, population, max_minutes=max_minutes,
+                            candidate_ids=candidate_ids, costs=costs,
+                            existing_covered=existing_covered, forced=forced,
+                            excluded=excluded, time_limit_s=time_limit_s)
+    a, w, ids, before = prob.a, prob.w, prob.ids, prob.before
+    forced_m, excl = prob.forced, prob.excluded
+    t0, time_limit_s = prob.t0, prob.time_limit_s
     n, m = a.shape
     cap = _capacity(capacity_population, floor_area_m2, m2_per_person, n)
     check_one_limit(new_sites, budget)
-    cost = checked_costs(costs, n)
-    cost = np.ones(n) if cost is None else cost
-    before = existing_mask(existing_covered, m, max_minutes)
-    forced_m, excl = forced_excluded(forced, excluded, n, ids)
+    cost = np.ones(n) if prob.costs is None else prob.costs
     check_forced_count(int(forced_m.sum()), new_sites)
     if budget is not None and float(cost[forced_m].sum()) > budget + 1e-9:
         msg = f"forced sites cost more than the budget {budget:g}"

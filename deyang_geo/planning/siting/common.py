@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -100,6 +101,52 @@ def coverage_inputs(reach: Reach, population: PerUnit, max_minutes: float | None
     n, m = a.shape
     w = _core.as_weights(population, m)
     return a, w, candidate_id_list(candidate_ids, n)
+
+
+@dataclass(frozen=True)
+class CoverageProblem:
+    """The inputs every coverage model starts from, read and checked once.
+
+    ``a`` is the candidates x demand coverage matrix, ``w`` the population of each demand
+    unit, ``ids`` the candidate ids, ``costs`` the per-candidate costs (``None`` when none were
+    given), ``before`` the units existing facilities already cover, ``forced`` and ``excluded``
+    candidate masks, ``t0`` when the solve started and ``time_limit_s`` its whole budget.
+    """
+
+    a: sp.csr_array
+    w: FloatArray
+    ids: list[str]
+    costs: FloatArray | None
+    before: BoolArray
+    forced: BoolArray
+    excluded: BoolArray
+    t0: float
+    time_limit_s: float
+
+    @property
+    def forced_idx(self) -> IntArray:
+        """Positions of the forced candidates."""
+        return np.flatnonzero(self.forced).astype(np.int64)
+
+
+def coverage_problem(reach: Reach, population: PerUnit, *, max_minutes: float | None,
+                     candidate_ids: Sequence[Any] | None, costs: PerCandidate | None,
+                     existing_covered: PerUnit | None, forced: CandidatePick | None,
+                     excluded: CandidatePick | None,
+                     time_limit_s: float | None) -> CoverageProblem:
+    """Read and check what every coverage model (MCLP, LSCP, capacitated) starts from.
+
+    The clock for ``time_limit_s`` starts here, so reading the inputs counts against it.
+    """
+    t0 = time.perf_counter()
+    limit = solver_time_limit(time_limit_s)
+    a, w, ids = coverage_inputs(reach, population, max_minutes, candidate_ids)
+    n, m = a.shape
+    cost = checked_costs(costs, n)
+    before = existing_mask(existing_covered, m, max_minutes)
+    forced_m, excl = forced_excluded(forced, excluded, n, ids)
+    return CoverageProblem(a=a, w=w, ids=ids, costs=cost, before=before, forced=forced_m,
+                           excluded=excl, t0=t0, time_limit_s=limit)
 
 
 def check_one_limit(new_sites: int | None, budget: float | None) -> None:

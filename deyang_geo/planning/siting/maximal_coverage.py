@@ -19,18 +19,14 @@ from deyang_geo.planning.siting.common import (
     IntArray,
     check_forced_count,
     check_one_limit,
-    checked_costs,
-    coverage_inputs,
+    coverage_problem,
     coverage_result,
-    existing_mask,
-    forced_excluded,
     forced_excluded_params,
     gap_target,
     integral,
     raise_if_infeasible,
     reached_units,
     reduce_candidates,
-    solver_time_limit,
     start_vector,
 )
 from deyang_geo.planning.siting.result import (
@@ -392,18 +388,18 @@ def mclp(
     InfeasibleError
         When forced sites alone exceed ``new_sites`` or the budget.
     """
-    t0 = time.perf_counter()
-    time_limit_s = solver_time_limit(time_limit_s)
-    a, w, ids = coverage_inputs(reach, population, max_minutes, candidate_ids)
-    n, m = a.shape
     check_one_limit(new_sites, budget)
     if new_sites is not None and new_sites < 0:
         msg = f"new_sites must be >= 0, got {new_sites}"
         raise InputError(msg)
-    cost = checked_costs(costs, n)
-    before = existing_mask(existing_covered, m, max_minutes)
-    forced_m, excl = forced_excluded(forced, excluded, n, ids)
-    forced_idx = np.flatnonzero(forced_m).astype(np.int64)
+    prob = coverage_problem(reach, population, max_minutes=max_minutes,
+                            candidate_ids=candidate_ids, costs=costs,
+                            existing_covered=existing_covered, forced=forced,
+                            excluded=excluded, time_limit_s=time_limit_s)
+    a, w, ids, cost, before = prob.a, prob.w, prob.ids, prob.costs, prob.before
+    forced_m, excl, forced_idx = prob.forced, prob.excluded, prob.forced_idx
+    t0, time_limit_s = prob.t0, prob.time_limit_s
+    n = a.shape[0]
     p_left: int | None = None
     budget_left: float | None = None
     if new_sites is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,16 +13,12 @@ from deyang_geo.core.errors import InfeasibleError, InputError
 from deyang_geo.planning.siting import core as _core
 from deyang_geo.planning.siting import solve as _solve
 from deyang_geo.planning.siting.common import (
-    checked_costs,
-    coverage_inputs,
+    coverage_problem,
     coverage_result,
-    existing_mask,
-    forced_excluded,
     forced_excluded_params,
     raise_if_infeasible,
     reached_units,
     reduce_candidates,
-    solver_time_limit,
     start_vector,
     time_left,
 )
@@ -97,15 +92,15 @@ def lscp(
     InfeasibleError
         When ``target_share`` exceeds what existing and all allowed candidates can reach.
     """
-    t0 = time.perf_counter()
-    time_limit_s = solver_time_limit(time_limit_s)
-    a, w, ids = coverage_inputs(reach, population, max_minutes, candidate_ids)
-    n, m = a.shape
-    cost_in = checked_costs(costs, n)
+    prob = coverage_problem(reach, population, max_minutes=max_minutes,
+                            candidate_ids=candidate_ids, costs=costs,
+                            existing_covered=existing_covered, forced=forced,
+                            excluded=excluded, time_limit_s=time_limit_s)
+    a, w, ids, cost_in, before = prob.a, prob.w, prob.ids, prob.costs, prob.before
+    forced_m, excl, forced_idx = prob.forced, prob.excluded, prob.forced_idx
+    t0, time_limit_s = prob.t0, prob.time_limit_s
+    n = a.shape[0]
     cost = np.ones(n) if cost_in is None else cost_in
-    before = existing_mask(existing_covered, m, max_minutes)
-    forced_m, excl = forced_excluded(forced, excluded, n, ids)
-    forced_idx = np.flatnonzero(forced_m).astype(np.int64)
     allowed_idx = np.flatnonzero(~excl & ~forced_m).astype(np.int64)
     base = before | _core.covered_columns(a, forced_idx)
     a_allowed = sp.csr_array(a[allowed_idx])
