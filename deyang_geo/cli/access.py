@@ -5,16 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deyang_geo.cli.analysis_options import add_analysis_options
+from deyang_geo.cli.analysis_options import add_study_options
 from deyang_geo.cli.common import (
-    add_demand_raster_options,
     add_graded_options,
-    add_lang_option,
-    add_map_options,
-    add_network_option,
-    add_out_option,
-    add_points_options,
-    add_travel_options,
     demand_from_options,
     echo,
     population_label,
@@ -31,14 +24,7 @@ HELP = ("minutes from every demand unit to the nearest facility of each category
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``access``."""
-    add_network_option(parser)
-    add_points_options(parser)
-    add_travel_options(parser)
-    add_analysis_options(parser)
-    add_out_option(parser)
-    add_lang_option(parser)
-    add_map_options(parser)
-    add_demand_raster_options(parser)
+    add_study_options(parser)
     add_graded_options(parser)
     parser.epilog = (
         "writes DIR/access.csv (demand_id, category, minutes, facility_id; minutes empty when "

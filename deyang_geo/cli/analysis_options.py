@@ -12,11 +12,37 @@ import argparse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from deyang_geo.cli.common import (
+    add_demand_raster_options,
+    add_lang_option,
+    add_map_options,
+    add_network_option,
+    add_out_option,
+    add_points_options,
+    add_travel_options,
+)
 from deyang_geo.core import settings
 
 if TYPE_CHECKING:
     from deyang_geo.core.standards import Catalog
     from deyang_geo.study.resolved import ResolvedAnalysis
+
+
+def add_study_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options of a command that analyses a study area and draws a map of it.
+
+    Network, facilities and demand, travel, the analysis (mode, threshold, direction ...),
+    output folder, language, map and raster demand: the same names and meanings in ``access``
+    and ``suggest-sites``, in this order in their ``--help``.
+    """
+    add_network_option(parser)
+    add_points_options(parser)
+    add_travel_options(parser)
+    add_analysis_options(parser)
+    add_out_option(parser)
+    add_lang_option(parser)
+    add_map_options(parser)
+    add_demand_raster_options(parser)
 
 
 def add_analysis_options(parser: argparse.ArgumentParser) -> None:

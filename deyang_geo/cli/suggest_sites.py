@@ -7,15 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from deyang_geo.cli.analysis_options import add_analysis_options
+from deyang_geo.cli.analysis_options import add_study_options
 from deyang_geo.cli.common import (
-    add_demand_raster_options,
-    add_lang_option,
-    add_map_options,
-    add_network_option,
-    add_out_option,
-    add_points_options,
-    add_travel_options,
     demand_from_options,
     echo,
     log,
@@ -32,14 +25,7 @@ HELP = ("suggest new sites for a facility category (maximal covering, set coveri
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``suggest-sites``."""
-    add_network_option(parser)
-    add_points_options(parser)
-    add_travel_options(parser)
-    add_analysis_options(parser)
-    add_out_option(parser)
-    add_lang_option(parser)
-    add_map_options(parser)
-    add_demand_raster_options(parser)
+    add_study_options(parser)
     parser.add_argument("--category", required=True, metavar="CAT",
                         help="facility category (catalog key, e.g. fitness_station)")
     parser.add_argument("--new-sites", type=int, default=None, metavar="N",
