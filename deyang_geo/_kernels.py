@@ -406,3 +406,55 @@ def bucket_search(  # noqa: PLR0917
                         return dist, label, False
                     live += 1
     return dist, label, True
+
+
+@njit(cache=True, nogil=True)
+def hilbert_cells(cx: NDArray[np.int64], cy: NDArray[np.int64], bits: int) -> NDArray[np.int64]:
+    """Return the position along a Hilbert curve of each cell ``(cx, cy)`` of a ``2**bits`` grid."""
+    side = np.int64(1) << bits
+    out = np.empty(cx.shape[0], dtype=np.int64)
+    for i in range(cx.shape[0]):
+        x = cx[i]
+        y = cy[i]
+        d = np.int64(0)
+        s = side >> 1
+        while s > 0:
+            rx = 1 if (x & s) > 0 else 0
+            ry = 1 if (y & s) > 0 else 0
+            d += s * s * ((3 * rx) ^ ry)
+            if ry == 0:
+                if rx == 1:
+                    x = side - 1 - x
+                    y = side - 1 - y
+                x, y = y, x
+            s >>= 1
+        out[i] = d
+    return out
+
+
+@njit(cache=True, nogil=True)
+def renumber_csr(
+    indptr: NDArray[np.int64],
+    indices: NDArray[np.int64],
+    weights: NDArray[np.float64],
+    order: NDArray[np.int64],
+    rank: NDArray[np.int64],
+) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.float64]]:
+    """Return the CSR with row ``r`` the old row ``order[r]`` and heads renumbered by ``rank``.
+
+    Each row keeps its edges in their order.
+    """
+    n = order.shape[0]
+    new_ptr = np.empty(n + 1, dtype=np.int64)
+    new_idx = np.empty(indices.shape[0], dtype=np.int32)
+    new_w = np.empty(indices.shape[0], dtype=np.float64)
+    k = 0
+    new_ptr[0] = 0
+    for r in range(n):
+        old = order[r]
+        for j in range(indptr[old], indptr[old + 1]):
+            new_idx[k] = rank[indices[j]]
+            new_w[k] = weights[j]
+            k += 1
+        new_ptr[r + 1] = k
+    return new_ptr, new_idx, new_w

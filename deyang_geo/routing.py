@@ -849,18 +849,9 @@ def hilbert_index(x: NDArray[np.float64], y: NDArray[np.float64], *,
         c = np.where(ok, (a - lo) * scale, 0.0)
         return np.clip(c, 0, side - 1).astype(np.int64)
 
-    cx, cy = cells(x), cells(y)
-    d = np.zeros(cx.shape, dtype=np.int64)
-    s = side >> 1
-    while s > 0:
-        rx = (cx & s) > 0
-        ry = (cy & s) > 0
-        d += s * s * ((3 * rx.astype(np.int64)) ^ ry.astype(np.int64))
-        flip = ~ry & rx
-        cx = np.where(flip, side - 1 - cx, cx)
-        cy = np.where(flip, side - 1 - cy, cy)
-        cx, cy = np.where(ry, cx, cy), np.where(ry, cy, cx)
-        s >>= 1
+    from ._kernels import hilbert_cells
+
+    d: NDArray[np.int64] = hilbert_cells(cells(x), cells(y), bits)
     return d
 
 
@@ -869,17 +860,13 @@ def _renumbered(csr: CSR, order: NDArray[np.int64]) -> SearchArrays:
     n = order.shape[0]
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n, dtype=np.int64)
-    counts = np.diff(csr.indptr)[order]
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    # position of each new entry in the old arrays: its old row start plus its offset in the row
-    pos = (np.arange(int(indptr[-1]), dtype=np.int64) - np.repeat(indptr[:-1], counts)
-           + np.repeat(csr.indptr[order], counts))
-    if n >= 2**31 - 1 or pos.shape[0] >= 2**31 - 1:
+    if n >= 2**31 - 1 or csr.indices.shape[0] >= 2**31 - 1:
         msg = "the network is too large for the compiled search (2**31 nodes or edges)"
         raise NetworkError(msg)
-    indices = rank[csr.indices[pos]].astype(np.int32)
-    weights = np.ascontiguousarray(csr.weights_s[pos], dtype=np.float64)
+    from ._kernels import renumber_csr
+
+    indptr, indices, weights = renumber_csr(csr.indptr, csr.indices, csr.weights_s, order,
+                                            rank)
     if weights.size and not weights.min() >= 0:
         msg = "negative travel times on the network: shortest paths need times >= 0"
         raise NetworkError(msg)
