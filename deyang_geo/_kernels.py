@@ -458,3 +458,28 @@ def renumber_csr(
             k += 1
         new_ptr[r + 1] = k
     return new_ptr, new_idx, new_w
+
+
+
+@njit(cache=True, nogil=True)
+def unpermute(  # noqa: PLR0917
+    dist: NDArray[np.float64],
+    label: NDArray[np.int64],
+    rank: NDArray[np.int64],
+    out_dist: NDArray[np.float64],
+    out_label: NDArray[np.int64],
+    per_unit: float,
+) -> None:
+    """Write ``dist[rank]`` and ``label[rank]`` into the outputs in one pass.
+
+    With ``per_unit`` other than 1 the distances are divided by it (seconds to minutes with
+    60) and unreached nodes (``inf``) become ``nan``.
+    """
+    convert = per_unit != 1.0
+    for i in range(rank.shape[0]):
+        r = rank[i]
+        d = dist[r]
+        if convert:
+            d = d / per_unit if d < np.inf else np.nan
+        out_dist[i] = d
+        out_label[i] = label[r]

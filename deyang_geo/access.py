@@ -224,12 +224,19 @@ def _in_threads(fn: Callable[[_T], _R], items: Sequence[_T], threads: int) -> li
         return list(pool.map(fn, items))
 
 
-def _search_nodes(
+def _search_nodes(  # noqa: PLR0917
     r: _Routing, init_nodes: NDArray[np.int64], init_dist: NDArray[np.float64],
     init_label: NDArray[np.int64], bound_s: float,
+    out: tuple[NDArray[np.float64], NDArray[np.int64]] | None = None, per_unit: float = 1.0,
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    """Run the bucket search on the renumbered adjacency; results in the network's numbers."""
+    """Run the bucket search on the renumbered adjacency; results in the network's numbers.
+
+    The distances are written into ``out`` when given (divided by ``per_unit``, ``nan`` for
+    unreached nodes when it is not 1), else into new arrays.
+    """
     sa = r.search
+    n = sa.rank.shape[0]
+    dist_out, label_out = (np.empty(n), np.empty(n, dtype=np.int64)) if out is None else out
     nodes = sa.rank[init_nodes]
     capacity = sa.indices.shape[0] + init_nodes.shape[0] + 1
     while capacity < 2**31:
@@ -238,22 +245,27 @@ def _search_nodes(
             sa.bucket_s, sa.n_buckets, capacity,
         )
         if ok:
-            return dist[sa.rank], label[sa.rank]
+            _kernels.unpermute(dist, label, sa.rank, dist_out, label_out, per_unit)
+            return dist_out, label_out
         capacity *= 2
     # more queued entries than int32 can count (never seen): the heap search needs no pool
-    return _kernels.multi_source_dijkstra(  # type: ignore[no-any-return]
+    dist, label = _kernels.multi_source_dijkstra(
         r.csr_indptr, r.csr_indices, r.csr_weights_s, init_nodes, init_dist, init_label,
         bound_s)
+    _kernels.unpermute(dist, label, np.arange(n, dtype=np.int64), dist_out, label_out,
+                       per_unit)
+    return dist_out, label_out
 
 
 def _node_seconds(
     r: _Routing, sources: Snapped, bound_s: float,
+    out: tuple[NDArray[np.float64], NDArray[np.int64]] | None = None, per_unit: float = 1.0,
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     init_nodes, init_dist, init_label = _source_init(
         end_costs(r.net, sources, r.weights_s, walk_speed_kmh=r.connector_kmh,
                   as_target=r.reverse)
     )
-    return _search_nodes(r, init_nodes, init_dist, init_label, bound_s)
+    return _search_nodes(r, init_nodes, init_dist, init_label, bound_s, out, per_unit)
 
 
 def node_minutes(
@@ -298,10 +310,7 @@ def node_minutes(
         index of the nearest source per node (``-1`` then).
     """
     r = _routing(net, mode, walk_speed_kmh, direction)
-    dist, label = _node_seconds(r, sources, _bound_s(max_minutes))
-    minutes = dist / 60.0
-    minutes[~np.isfinite(dist)] = np.nan
-    return minutes, label
+    return _node_seconds(r, sources, _bound_s(max_minutes), per_unit=60.0)
 
 
 def node_minutes_many(
@@ -343,11 +352,7 @@ def node_minutes_many(
     label = np.empty((len(source_sets), r.net.n_nodes), dtype=np.int64)
 
     def one(j: int) -> None:
-        dist, lab = _node_seconds(r, source_sets[j], bound)
-        row = dist / 60.0
-        row[~np.isfinite(dist)] = np.nan
-        minutes[j] = row
-        label[j] = lab
+        _node_seconds(r, source_sets[j], bound, (minutes[j], label[j]), 60.0)
 
     _in_threads(one, list(range(len(source_sets))), n_threads)
     return minutes, label
