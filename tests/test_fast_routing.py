@@ -338,3 +338,23 @@ def test_negative_times_are_refused():
         weights_s={"walk": np.array([5.0, -1.0])})
     with pytest.raises(NetworkError, match="negative"):
         net.search_arrays("walk")
+
+
+def test_pool_overflow_falls_back_to_the_heap_search(monkeypatch):
+    net = random_network(2)
+    rng = np.random.default_rng(2)
+    sources = snap_points(net, rng.uniform(0, 7000, 6), rng.uniform(0, 2000, 6), mode="walk",
+                          max_snap_m=400.0)
+    expected, _ = node_minutes(net, sources, mode="walk")
+    calls = []
+
+    def always_full(*args):
+        calls.append(args[-1])
+        return None, None, False
+
+    monkeypatch.setattr(_kernels, "bucket_search", always_full)
+    minutes, label = node_minutes(net, sources, mode="walk")
+    np.testing.assert_array_equal(minutes, expected)
+    assert ((label >= 0) == ~np.isnan(expected)).all()
+    assert calls == sorted(calls)  # the pool was doubled before giving up on it
+    assert calls[-1] < 2**31 <= 2 * calls[-1]
