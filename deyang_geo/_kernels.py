@@ -325,21 +325,24 @@ def bucket_search(  # noqa: PLR0917
     delta: float,
     n_slots: int,
     capacity: int,
-) -> tuple[NDArray[np.float64], NDArray[np.int64], bool]:
-    """Return the shortest distance to every node from the nearest initial entry, and its label.
+    dist: NDArray[np.float64],
+    label: NDArray[np.int64],
+) -> bool:
+    """Write the shortest distance to every node from the nearest initial entry, and its label.
 
     Parameters are the CSR arrays (``indices`` as int32), the initial entries (node, distance,
     label), the ``bound`` beyond which nodes are left out, the bucket width ``delta`` in
     seconds (positive), ``n_slots`` buckets in the ring (a power of two above
-    ``max(weights) / delta + 2``) and the ``capacity`` of the pool of queued entries (below
-    ``2**31``). Returns ``(dist, label, ok)``: nodes farther than ``bound`` or unreachable keep
-    ``inf`` and label ``-1``; on equal distances the lowest label wins; ``ok`` is False when
-    the pool ran out (run again with a larger ``capacity``). The distances equal
-    :func:`multi_source_dijkstra`'s bit for bit.
+    ``max(weights) / delta + 2``), the ``capacity`` of the pool of queued entries (below
+    ``2**31``) and the outputs ``dist`` and ``label`` (one per node, overwritten: numpy
+    allocates large arrays on huge pages, which makes the search faster than with arrays of
+    its own). Nodes farther than ``bound`` or unreachable get ``inf`` and label ``-1``; on
+    equal distances the lowest label wins. Returns False when the pool ran out (run again
+    with a larger ``capacity``). The distances equal :func:`multi_source_dijkstra`'s bit for
+    bit.
     """
-    n = indptr.shape[0] - 1
-    dist = np.full(n, np.inf)
-    label = np.full(n, -1, dtype=np.int64)
+    dist[:] = np.inf
+    label[:] = -1
     inv = 1.0 / delta
     mask = n_slots - 1
     head = np.full(n_slots, -1, dtype=np.int32)
@@ -371,7 +374,7 @@ def bucket_search(  # noqa: PLR0917
                 free, used = _bucket_add(pool_d, pool_n, pool_next, head, free, used,
                                          cur & mask, d, node)
                 if used < 0:
-                    return dist, label, False
+                    return False
                 live += 1
         slot = cur & mask
         e = head[slot]
@@ -403,9 +406,9 @@ def bucket_search(  # noqa: PLR0917
                     free, used = _bucket_add(pool_d, pool_n, pool_next, head, free, used,
                                              np.int64(nd * inv) & mask, nd, nb)
                     if used < 0:
-                        return dist, label, False
+                        return False
                     live += 1
-    return dist, label, True
+    return True
 
 
 @njit(cache=True, nogil=True)
@@ -433,21 +436,21 @@ def hilbert_cells(cx: NDArray[np.int64], cy: NDArray[np.int64], bits: int) -> ND
 
 
 @njit(cache=True, nogil=True)
-def renumber_csr(
+def renumber_csr(  # noqa: PLR0917
     indptr: NDArray[np.int64],
     indices: NDArray[np.int64],
     weights: NDArray[np.float64],
     order: NDArray[np.int64],
     rank: NDArray[np.int64],
-) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.float64]]:
-    """Return the CSR with row ``r`` the old row ``order[r]`` and heads renumbered by ``rank``.
+    new_ptr: NDArray[np.int64],
+    new_idx: NDArray[np.int32],
+    new_w: NDArray[np.float64],
+) -> None:
+    """Write the CSR with row ``r`` the old row ``order[r]`` and heads renumbered by ``rank``.
 
     Each row keeps its edges in their order.
     """
     n = order.shape[0]
-    new_ptr = np.empty(n + 1, dtype=np.int64)
-    new_idx = np.empty(indices.shape[0], dtype=np.int32)
-    new_w = np.empty(indices.shape[0], dtype=np.float64)
     k = 0
     new_ptr[0] = 0
     for r in range(n):
@@ -457,7 +460,6 @@ def renumber_csr(
             new_w[k] = weights[j]
             k += 1
         new_ptr[r + 1] = k
-    return new_ptr, new_idx, new_w
 
 
 

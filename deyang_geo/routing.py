@@ -865,8 +865,12 @@ def _renumbered(csr: CSR, order: NDArray[np.int64]) -> SearchArrays:
         raise NetworkError(msg)
     from ._kernels import renumber_csr
 
-    indptr, indices, weights = renumber_csr(csr.indptr, csr.indices, csr.weights_s, order,
-                                            rank)
+    # allocated by numpy (huge pages for large arrays): the searches run faster on them
+    m = csr.indices.shape[0]
+    indptr = np.empty(n + 1, dtype=np.int64)
+    indices = np.empty(m, dtype=np.int32)
+    weights = np.empty(m, dtype=np.float64)
+    renumber_csr(csr.indptr, csr.indices, csr.weights_s, order, rank, indptr, indices, weights)
     if weights.size and not weights.min() >= 0:
         msg = "negative travel times on the network: shortest paths need times >= 0"
         raise NetworkError(msg)

@@ -62,8 +62,12 @@ def bucket(indptr, indices, weights, nodes, dist, label, bound=np.inf, *, capaci
     delta = max(float(positive.min()), longest / 65536) if positive.size else 1.0
     n_slots = 1 << int(np.ceil(np.log2(longest / delta + 3)))
     cap = indices.shape[0] + nodes.shape[0] + 1 if capacity is None else capacity
-    return _kernels.bucket_search(indptr, indices.astype(np.int32), weights, nodes, dist,
-                                  label, bound, delta, n_slots, cap)
+    n = indptr.shape[0] - 1
+    out_dist = np.full(n, -7.0)  # garbage the kernel must overwrite
+    out_label = np.full(n, -7, dtype=np.int64)
+    ok = _kernels.bucket_search(indptr, indices.astype(np.int32), weights, nodes, dist, label,
+                                bound, delta, n_slots, cap, out_dist, out_label)
+    return out_dist, out_label, ok
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -349,8 +353,8 @@ def test_pool_overflow_falls_back_to_the_heap_search(monkeypatch):
     calls = []
 
     def always_full(*args):
-        calls.append(args[-1])
-        return None, None, False
+        calls.append(args[9])
+        return False
 
     monkeypatch.setattr(_kernels, "bucket_search", always_full)
     minutes, label = node_minutes(net, sources, mode="walk")
