@@ -7,17 +7,20 @@ tests lower the threshold so that it runs on small networks.
 
 from __future__ import annotations
 
+import importlib
+
 import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pytest
 import shapely
 
-from deyang_geo import isochrones as iso_mod
-from deyang_geo.isochrones import _core, _reached_parts, _tiles_polygon, isochrones
-from deyang_geo.routing import RoutingNetwork
-from deyang_geo.snapping import snap_points
+from deyang_geo.analysis.isochrones import _core, _reached_parts, _tiles_polygon, isochrones
+from deyang_geo.analysis.routing import RoutingNetwork
+from deyang_geo.analysis.snapping import snap_points
 
+# the module (the package's `isochrones` attribute is the function)
+iso_mod = importlib.import_module("deyang_geo.analysis.isochrones")
 WALK_MS = 4.0 / 3.6
 CRS = "EPSG:32648"
 

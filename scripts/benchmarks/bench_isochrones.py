@@ -10,7 +10,7 @@ Two cases, each with 200 facilities and 5/10/15-minute walking breaks dissolved 
 For each case and each of ``--runs`` paired runs (ours, then the recipes, back to back) it
 times:
 
-- ours: :func:`deyang_geo.isochrones.isochrones` (the polygon is every street part reached,
+- ours: :func:`deyang_geo.analysis.isochrones.isochrones` (the polygon is every street part reached,
   buffered by the walk-off distance: 0 % off-street area by definition);
 - ``hull (lean)``: one Dijkstra per facility (networkx, cut off at the largest break), the
   convex hull of the nodes reached per break, union per break (the cheapest form of the recipe);
@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_access import synthetic_network  # noqa: E402
 
-from deyang_geo.routing import RoutingNetwork  # noqa: E402
+from deyang_geo.analysis.routing import RoutingNetwork  # noqa: E402
 
 DEFAULT_ANDORRA = ROOT.parent / "shared" / "data" / "andorra.osm.pbf"
 BREAKS_MINUTES = (5.0, 10.0, 15.0)
@@ -128,7 +128,7 @@ def hull_osmnx_example(G: Any, net: RoutingNetwork, fx: np.ndarray,
 
 
 def ours(net: RoutingNetwork, fac: Any) -> list[Any]:
-    from deyang_geo.isochrones import isochrones
+    from deyang_geo.analysis.isochrones import isochrones
 
     iso = isochrones(net, fac, breaks_minutes=BREAKS_MINUTES, walkoff_m=WALKOFF_M)
     return list(iso.geometry)
@@ -144,8 +144,8 @@ def reference(net: RoutingNetwork, fac: Any) -> list[Any]:
     """Today's definition the slow way: union_all of every reached part's buffer."""
     import shapely
 
-    from deyang_geo.isochrones import _reached_parts
-    from deyang_geo.snapping import snap_points
+    from deyang_geo.analysis.isochrones import _reached_parts
+    from deyang_geo.analysis.snapping import snap_points
 
     fx, fy = fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()
     s = snap_points(net, fx, fy)
