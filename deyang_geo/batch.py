@@ -639,7 +639,8 @@ def run_batch(study: str | os.PathLike[str], *, areas: str | os.PathLike[str],
     ----------
     study
         The single-area study file (its ``[network] osm`` and tables cover every area; its
-        ``[area]`` section is replaced by each area's polygon).
+        ``[area]`` section is replaced by each area's polygon). With
+        ``inputs.facilities_from_osm`` each area reads its OSM facilities from its extract.
     areas
         One polygon per area (any vector format geopandas reads).
     area_id_column
