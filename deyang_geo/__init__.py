@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._errors import (
+from deyang_geo.core.errors import (
     ConfigError,
     DeyangGeoError,
     InfeasibleError,

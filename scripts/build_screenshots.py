@@ -24,9 +24,10 @@ BASEMAPS = ("osm", "light", "tianditu", "amap", "none")
 
 
 def _study_maps(work: Path) -> tuple[dict[str, Path], Path]:
-    from deyang_geo import _outputs, pipeline
-    from deyang_geo.config import load_study
-    from deyang_geo.demo import demo_data_dir
+    from deyang_geo.outputs import study_outputs as _outputs
+    from deyang_geo.study import pipeline
+    from deyang_geo.study.config import load_study
+    from deyang_geo.study.demo import demo_data_dir
 
     captured: dict[str, Any] = {}
     original = _outputs.write_study_outputs

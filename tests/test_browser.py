@@ -8,7 +8,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 
-from deyang_geo import report, webmap
+from deyang_geo.outputs import report, webmap
 
 pytestmark = pytest.mark.browser
 
@@ -124,7 +124,7 @@ def test_gcj02_map_loads(page, study_layers, tmp_path):
 
 
 def test_report_opens(page, study_layers, tmp_path):
-    from deyang_geo.figures import study_figure
+    from deyang_geo.outputs.figures import study_figure
 
     fig = study_figure(title="德阳", **study_layers)
     paths = report.build_report(

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from deyang_geo.compare import Comparison
-from deyang_geo.webmap_compare import compare_map
+from deyang_geo.outputs.webmap_compare import compare_map
+from deyang_geo.study.compare import Comparison
 
 pytestmark = pytest.mark.browser
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from deyang_geo.cli import COMMAND_MODULES, build_parser, main
-from deyang_geo.demo import demo_data_dir
+from deyang_geo.cli.app import COMMAND_MODULES, build_parser, main
+from deyang_geo.study.demo import demo_data_dir
 
 EXPECTED = ["demo", "run", "network", "access", "isochrones", "compliance", "suggest-sites",
             "report", "compare", "batch"]

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from deyang_geo.cli import main
-from deyang_geo.tables_zh import read_table
+from deyang_geo.cli.app import main
+from deyang_geo.io.tables_zh import read_table
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 NETWORK = FIXTURES / "cli_access_streets.osm"

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deyang_geo.cli import main
+from deyang_geo.cli.app import main
 
 pytest.importorskip("rasterio")
 

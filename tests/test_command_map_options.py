@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from deyang_geo.cli import main
-from deyang_geo.command_map import resolve_tianditu_key
-from deyang_geo.config import load_study
-from deyang_geo.demo import demo_data_dir
-from deyang_geo.tables_zh import read_table
+from deyang_geo.cli.app import main
+from deyang_geo.io.tables_zh import read_table
+from deyang_geo.outputs.command_map import resolve_tianditu_key
+from deyang_geo.study.config import load_study
+from deyang_geo.study.demo import demo_data_dir
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ARGS = ["--network", str(FIXTURES / "cli_access_streets.osm"),

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from deyang_geo.cli import main
-from deyang_geo.demo import demo_data_dir
+from deyang_geo.cli.app import main
+from deyang_geo.study.demo import demo_data_dir
 
 pytestmark = pytest.mark.browser
 
@@ -252,7 +252,7 @@ def test_community_popup_with_isochrones_on(page: Any, command_maps: dict[str, P
 def test_click_reaches_the_community_under_an_isochrone(page: Any, study_layers: dict[str, Any],
                                                          tmp_path: Path) -> None:
     """Found: with isochrones on, a click on a community showed an isochrone tooltip."""
-    from deyang_geo import webmap
+    from deyang_geo.outputs import webmap
 
     layers = {k: study_layers[k] for k in ("communities", "isochrones", "facilities")}
     path = webmap.save_map(webmap.study_map(title="t", **layers), tmp_path / "m.html")

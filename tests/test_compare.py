@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deyang_geo._errors import InputWarning
-from deyang_geo.cli import main
-from deyang_geo.compare import COMPARE_HEADERS, compare_coverage, compare_folders
-from deyang_geo.config import load_study
+from deyang_geo.cli.app import main
+from deyang_geo.core.errors import InputWarning
+from deyang_geo.study.compare import COMPARE_HEADERS, compare_coverage, compare_folders
+from deyang_geo.study.config import load_study
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 NETWORK = FIXTURES / "cli_access_streets.osm"
@@ -35,12 +35,12 @@ def _access(out: Path, facilities: Path, *extra: str) -> None:
 
 def _coverage(facilities: Path, *, walk_speed_kmh: float | None = None) -> pd.DataFrame:
     """The coverage table of one run, computed with the Python API."""
-    from deyang_geo.access import minutes_to_nearest
-    from deyang_geo.coverage import compute_coverage
-    from deyang_geo.demand import demand_units
-    from deyang_geo.io import read_communities, read_facilities
-    from deyang_geo.network import read_network
-    from deyang_geo.routing import RoutingNetwork
+    from deyang_geo.analysis.access import minutes_to_nearest
+    from deyang_geo.analysis.coverage import compute_coverage
+    from deyang_geo.analysis.demand import demand_units
+    from deyang_geo.analysis.routing import RoutingNetwork
+    from deyang_geo.io.points import read_communities, read_facilities
+    from deyang_geo.network.storage import read_network
 
     fac = read_facilities(facilities)
     comm = read_communities(COMMUNITIES)

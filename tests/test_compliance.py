@@ -26,10 +26,11 @@ import pytest
 import scipy.sparse as sp
 import shapely
 
-from deyang_geo._errors import InputError
-from deyang_geo.compliance import HEADERS, evaluate_compliance, gap_summary
-from deyang_geo.standards import default_catalog_path, load_catalog
-from deyang_geo.tables_zh import read_table
+from deyang_geo.core.errors import InputError
+from deyang_geo.core.standards import default_catalog_path, load_catalog
+from deyang_geo.io.tables_zh import read_table
+from deyang_geo.planning.compliance import evaluate_compliance, gap_summary
+from deyang_geo.planning.compliance_tables import HEADERS
 
 
 def _communities(**extra: list[object]) -> gpd.GeoDataFrame:
@@ -132,7 +133,7 @@ def test_two_step_floating_catchment_by_hand() -> None:
 
 
 def test_2sfca_matches_a_reach_set_and_a_callable() -> None:
-    from deyang_geo.access import ReachSet
+    from deyang_geo.analysis.access import ReachSet
 
     m = _reach()
     rs = ReachSet(indptr=m.indptr.astype(np.int64), indices=m.indices.astype(np.int64),
@@ -151,8 +152,8 @@ def test_2sfca_matches_a_reach_set_and_a_callable() -> None:
 
 
 def test_reach_set_too_short_warns() -> None:
-    from deyang_geo._errors import InputWarning
-    from deyang_geo.access import ReachSet
+    from deyang_geo.analysis.access import ReachSet
+    from deyang_geo.core.errors import InputWarning
 
     m = _reach()
     rs = ReachSet(indptr=m.indptr.astype(np.int64), indices=m.indices.astype(np.int64),
@@ -411,7 +412,7 @@ def test_cli_end_to_end(tmp_path: Path) -> None:
     2SFCA T5: S1 serves C1 and C3 (demand 4 + 1): R = 80; city = (4*80 + 1*80) / 8 = 50;
     C2 gets nothing: 30 * 3 = 90 m2 missing. Centre M1 600 m2 < 800: T6 value 1/2.
     """
-    from deyang_geo.cli import main
+    from deyang_geo.cli.app import main
 
     out = tmp_path / "out"
     code = main([
@@ -456,11 +457,11 @@ def test_workbook_text_never_becomes_a_formula(tmp_path: Path) -> None:
     """A community named like a formula is written as text in compliance.xlsx."""
     from openpyxl import load_workbook
 
-    from deyang_geo.compliance import _write_xlsx
+    from deyang_geo.planning.compliance_tables import write_compliance_workbook
 
     table = pd.DataFrame({"name": ['=HYPERLINK("http://x")', "长乐社区"], "value": [1.0, 2.0]})
     path = tmp_path / "book.xlsx"
-    _write_xlsx(path, [("communities", table)])
+    write_compliance_workbook(path, [("communities", table)])
     sheet = load_workbook(path)["communities"]
     assert sheet["A2"].data_type == "s"
     assert str(sheet["A2"].value).startswith("'=")
@@ -662,7 +663,7 @@ def _facilities_csv(tmp_path: Path, extra_rows: str = "") -> Path:
 def test_a_newer_catalog_is_used_end_to_end(tmp_path: Path) -> None:
     """`compliance --standards` with a 14th-plan edition: its targets, edition and year flow
     into the tables, the parameters and the report, without code changes."""
-    from deyang_geo.cli import main
+    from deyang_geo.cli.app import main
 
     out = tmp_path / "out"
     catalog = FIXTURES / "std_catalog_14th.toml"
@@ -700,7 +701,7 @@ def test_cli_analyses_categories_beyond_the_catalog(tmp_path: Path) -> None:
 
     The pharmacy P1 sits on the street next to 长江社区 (C1), the pool at 文庙社区 (C2).
     """
-    from deyang_geo.cli import main
+    from deyang_geo.cli.app import main
 
     fac = _facilities_csv(tmp_path, "P1,老百姓大药房,药店,104.3905,31.1300,80,\n"
                                     "W1,游泳馆,游泳池,104.4020,31.1300,2000,\n")

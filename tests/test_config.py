@@ -1,4 +1,4 @@
-"""Tests of deyang_geo.config: the study configuration file."""
+"""Tests of deyang_geo.study.config: the study configuration file."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from deyang_geo import settings
-from deyang_geo._errors import ConfigError
-from deyang_geo.config import StudyConfig, load_study
+from deyang_geo.core import settings
+from deyang_geo.core.errors import ConfigError
+from deyang_geo.study.config import StudyConfig, load_study
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo" / "study.toml"
 DEMO_FILES = ("jingyang_synthetic.osm.gz", "divisions.geojson", "communities.geojson",
@@ -169,7 +169,7 @@ def test_every_problem_reported_together(tmp_path):
         "network.osm: file not found",
         "network: exactly one source is needed (osm, place, bbox or graph), got osm, place",
         'network.modes: unknown mode "fly"',
-        "network.speeds_kmh.walk: must be positive, got -4",
+        "network.speeds_kmh.walk: must be a positive number of km/h, got -4",
         "inputs.input_crs: unknown coordinate system 'mars'",
         "inputs.facilities: missing: give a facilities file or set facilities_from_osm",
         'analysis.threshold_minutes: expected a number, got "15"',

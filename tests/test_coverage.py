@@ -1,4 +1,4 @@
-"""Tests of deyang_geo.coverage on a hand-computed example."""
+"""Tests of deyang_geo.analysis.coverage on a hand-computed example."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deyang_geo import InputError
-from deyang_geo.coverage import CoverageResult, compute_coverage, coverage_column
+from deyang_geo.analysis.coverage import CoverageResult, compute_coverage, coverage_column
 
 NAN = float("nan")
 

@@ -1,4 +1,4 @@
-"""Tests of deyang_geo.crs: GCJ-02 / BD-09 conversions and the local metric CRS."""
+"""Tests of deyang_geo.core.crs: GCJ-02 / BD-09 conversions and the local metric CRS."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import shapely
 
-from deyang_geo import crs
-from deyang_geo._errors import InputError
+from deyang_geo.core import crs
+from deyang_geo.core.errors import InputError
 
 prcoords = pytest.importorskip("prcoords")
 

@@ -1,4 +1,4 @@
-"""Tests of deyang_geo.demand: communities into population-weighted demand units."""
+"""Tests of deyang_geo.analysis.demand: communities into population-weighted demand units."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deyang_geo import InputError
-from deyang_geo.demand import demand_units
+from deyang_geo.analysis.demand import demand_units
 
 UTM = "EPSG:32648"
 L_SHAPE = shapely.Polygon([(0, 0), (400, 0), (400, 200), (200, 200), (200, 400), (0, 400)])
@@ -73,7 +73,7 @@ def test_box_grid_by_hand() -> None:
 
 
 def test_default_spacing_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from deyang_geo import settings as s
+    from deyang_geo.core import settings as s
 
     monkeypatch.setattr(s, "demand_grid_spacing_m", 200.0)
     units = demand_units(_communities([shapely.box(0, 0, 400, 400)], [10]), crs=UTM)

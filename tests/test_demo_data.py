@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import shapely
 
-from deyang_geo import crs, settings
-from deyang_geo._errors import InputError
-from deyang_geo.demo import DEMO_FILES, DemoData, demo_data_dir, load_demo
+from deyang_geo.core import crs, settings
+from deyang_geo.core.errors import InputError
+from deyang_geo.study.demo import DEMO_FILES, DemoData, demo_data_dir, load_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILDER = ROOT / "scripts" / "build_demo_data.py"

@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deyang_geo._errors import InputError
-from deyang_geo.equity import (
+from deyang_geo.analysis.equity import (
     compute_equity,
     concentration_index,
     gini,
@@ -16,6 +15,7 @@ from deyang_geo.equity import (
     worst_decile_threshold,
     write_lorenz_figures,
 )
+from deyang_geo.core.errors import InputError
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])

@@ -8,14 +8,14 @@ import pandas as pd
 import pytest
 import shapely
 
-from deyang_geo._errors import InputError
-from deyang_geo.facilities import (
+from deyang_geo.analysis.facilities import (
     classify_tags_frame,
     facilities_from_osm,
     facilities_from_place,
     merge_facilities,
 )
-from deyang_geo.standards import default_catalog_path, load_catalog
+from deyang_geo.core.errors import InputError
+from deyang_geo.core.standards import default_catalog_path, load_catalog
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "std_facilities.osm"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -114,7 +114,7 @@ def test_classify_frame_matches_scalar_classifier() -> None:
 
 
 def test_from_place_uses_osmnx_without_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    import osmnx as ox
+    from deyang_geo.network import osmnx_adapter
 
     calls = {}
 
@@ -128,7 +128,7 @@ def test_from_place_uses_osmnx_without_network(monkeypatch: pytest.MonkeyPatch) 
             index=index, crs="EPSG:4326",
         )
 
-    monkeypatch.setattr(ox, "features_from_place", fake)
+    monkeypatch.setattr(osmnx_adapter, "features_from_place", fake)
     table = facilities_from_place("旌阳区, 德阳市")
     assert calls["query"] == "旌阳区, 德阳市"
     assert "clinic" in calls["tags"]["amenity"]

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deyang_geo import figures
-from deyang_geo._errors import InputError
-from deyang_geo._fonts import PROBE_TEXT, find_cjk_font
+from deyang_geo.core.errors import InputError
+from deyang_geo.io import fonts
+from deyang_geo.io.fonts import PROBE_TEXT, find_cjk_font
+from deyang_geo.outputs import figures
 
 
 def _render_text(text: str, family: str) -> np.ndarray:
@@ -92,7 +93,7 @@ def test_inputs_not_modified(study_layers, cjk_family):
 
 
 def test_without_cjk_font_english_with_a_warning(monkeypatch, study_layers):
-    monkeypatch.setattr(figures, "cjk_family_or_warn", lambda: None)
+    monkeypatch.setattr(fonts, "cjk_family_or_warn", lambda: None)
     with pytest.warns(figures.FontWarning, match="English"):
         fig = figures.study_figure(title="Deyang", lang="both",
                                    divisions=study_layers["divisions"],

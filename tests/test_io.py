@@ -1,4 +1,4 @@
-"""Tests of deyang_geo.io: planners' tables and geometry files, and atomic writing."""
+"""Tests of deyang_geo.io.tables: planners' tables and geometry files, and atomic writing."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deyang_geo import io as dio
-from deyang_geo._errors import InputError, InputWarning
+from deyang_geo.core.errors import InputError, InputWarning
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -251,7 +251,7 @@ def test_geojson_keeps_its_wgs84_when_input_crs_is_for_tables(tmp_path):
 
 
 def test_shapefile_without_prj_uses_input_crs(tmp_path):
-    from deyang_geo.crs import from_wgs84
+    from deyang_geo.core.crs import from_wgs84
 
     glon, glat = from_wgs84(104.3905, 31.1301, output_crs="bd09")
     path = tmp_path / "c.shp"

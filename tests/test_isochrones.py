@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import shapely
 
-from deyang_geo._errors import InputError, InputWarning
-from deyang_geo.access import nearest_minutes
-from deyang_geo.isochrones import _substrings, isochrones, reached_lines
-from deyang_geo.routing import RoutingNetwork
-from deyang_geo.snapping import snap_points
+from deyang_geo.analysis.access import nearest_minutes
+from deyang_geo.analysis.isochrones import _substrings, isochrones, reached_lines
+from deyang_geo.analysis.routing import RoutingNetwork
+from deyang_geo.analysis.snapping import snap_points
+from deyang_geo.core.errors import InputError, InputWarning
 
 WALK_MS = 4.0 / 3.6
 CRS = "EPSG:32648"

@@ -1,4 +1,4 @@
-"""Tests of deyang_geo.network: OSM files, travel modes, hygiene, saved graphs, slope, CLI."""
+"""Tests of deyang_geo.network.build: OSM files, travel modes, hygiene, saved graphs, slope, CLI."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import shapely
 from shapely.geometry import box
 
 from deyang_geo import network as N  # noqa: N812
-from deyang_geo._errors import NetworkError
+from deyang_geo.core.errors import NetworkError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BASIC = FIXTURES / "net_basic.osm"
@@ -202,7 +202,7 @@ def test_mode_subset_and_speed_override() -> None:
 
 
 def test_settings_read_at_call_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    from deyang_geo import settings
+    from deyang_geo.core import settings
 
     monkeypatch.setattr(settings, "walk_speed_kmh", 6.0)
     G = N.graph_from_osm_file(BASIC, modes=["walk"], retain_all=True)
@@ -416,39 +416,57 @@ def test_bad_modes_and_speeds() -> None:
 
 
 # --------------------------------------------------------------------------- online (mocked)
+def _overpass_json(path: Path) -> dict[str, Any]:
+    """The Overpass JSON answer for the ways and nodes of an OSM XML fixture."""
+    import xml.etree.ElementTree as ET
+
+    elements: list[dict[str, Any]] = []
+    for el in ET.parse(path).getroot():
+        tags = {t.get("k"): t.get("v") for t in el.findall("tag")}
+        if el.tag == "node":
+            elements.append({"type": "node", "id": int(el.get("id", 0)),
+                             "lat": float(el.get("lat", 0)), "lon": float(el.get("lon", 0)),
+                             **({"tags": tags} if tags else {})})
+        elif el.tag == "way":
+            elements.append({"type": "way", "id": int(el.get("id", 0)),
+                             "nodes": [int(nd.get("ref", 0)) for nd in el.findall("nd")],
+                             "tags": tags})
+    return {"elements": elements}
+
+
 @pytest.fixture
 def fake_osmnx(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Nominatim and Overpass answered locally, through the osmnx adapter (no network)."""
     import geopandas as gpd
     import osmnx as ox
-    from osmnx import _osm_xml, _overpass
+
+    from deyang_geo.network import osmnx_adapter
 
     calls: dict[str, Any] = {}
-    response = _osm_xml._overpass_json_from_xml(BASIC, "utf-8")
+    response = _overpass_json(BASIC)
 
     def geocode(query: str, which_result: int | None = None) -> gpd.GeoDataFrame:
         calls["query"] = query
         calls["which_result"] = which_result
         if query == "nowhere":
             msg = "Nominatim could not geocode query 'nowhere'"
-            raise ox._errors.InsufficientResponseError(msg)
+            raise osmnx_adapter.InsufficientResponseError(msg)
         return gpd.GeoDataFrame(geometry=[box(104.3895, 31.1295, 104.3925, 31.1315)],
                                 crs="EPSG:4326")
 
-    def download(polygon: Any, network_type: str, custom_filter: Any) -> Any:
+    def download(polygon: Any) -> list[dict[str, Any]]:
         calls["polygon"] = polygon
-        calls["network_type"] = network_type
         calls["cache_folder"] = ox.settings.cache_folder
-        yield response
+        return [response]
 
-    monkeypatch.setattr(ox, "geocode_to_gdf", geocode)
-    monkeypatch.setattr(_overpass, "_download_overpass_network", download)
+    monkeypatch.setattr(osmnx_adapter, "geocode_to_gdf", geocode)
+    monkeypatch.setattr(osmnx_adapter, "overpass_network_responses", download)
     return calls
 
 
 def test_graph_from_place_passes_query_and_buffered_polygon(fake_osmnx: dict[str, Any]) -> None:
     G = N.graph_from_place("旌阳区, 德阳市", modes="walk")
     assert fake_osmnx["query"] == "旌阳区, 德阳市"
-    assert fake_osmnx["network_type"] == "all"
     area = box(104.3895, 31.1295, 104.3925, 31.1315)
     assert fake_osmnx["polygon"].contains(area)  # downloaded with a 500 m buffer
     assert fake_osmnx["polygon"].area > 2 * area.area
@@ -540,7 +558,7 @@ def test_slope_rejects_non_walking_modes(full: nx.MultiDiGraph) -> None:
 
 # --------------------------------------------------------------------------- CLI
 def test_cli_network(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from deyang_geo.cli import main
+    from deyang_geo.cli.app import main
 
     area = tmp_path / "area.geojson"
     area.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", '
@@ -752,7 +770,7 @@ def test_trunk_roads_stay_walkable(tmp_path: Path) -> None:
 
 
 def test_cli_network_exclude_trunk(tmp_path: Path) -> None:
-    from deyang_geo.cli import main
+    from deyang_geo.cli.app import main
 
     path = tmp_path / "town.osm"
     _trunk_town_osm(path)
@@ -869,3 +887,16 @@ def test_small_piece_with_people_or_facilities_is_kept() -> None:
                               keep_near_m=-1.0)
     with pytest.raises(NetworkError, match="keep_near"):
         N.graph_from_osm_file(ISLET, modes="walk", keep_near=(ISLET_LON, ISLET_LAT[:1]))
+
+
+def test_edge_lengths_are_osmnx_great_circle_to_the_bit() -> None:
+    """The file path measures edges with osmnx's haversine without importing osmnx."""
+    from osmnx.distance import great_circle
+
+    from deyang_geo.network.build import great_circle_m
+
+    rng = np.random.default_rng(7)
+    lat1, lat2 = rng.uniform(-80, 80, 1000), rng.uniform(-80, 80, 1000)
+    lon1, lon2 = rng.uniform(-180, 180, 1000), rng.uniform(-180, 180, 1000)
+    assert np.array_equal(great_circle_m(lat1, lon1, lat2, lon2),
+                          great_circle(lat1, lon1, lat2, lon2))

@@ -9,10 +9,10 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 
-from deyang_geo.cli import main
-from deyang_geo.config import load_study
-from deyang_geo.demo import demo_data_dir
-from deyang_geo.tables_zh import read_table
+from deyang_geo.cli.app import main
+from deyang_geo.io.tables_zh import read_table
+from deyang_geo.study.config import load_study
+from deyang_geo.study.demo import demo_data_dir
 
 
 def _copy_demo_inputs(folder: Path) -> None:
@@ -159,7 +159,7 @@ def test_same_study_gives_the_same_bytes(tmp_path: Path) -> None:
 def test_study_can_print_its_report_to_pdf(tmp_path: Path) -> None:
     import os
 
-    from deyang_geo.report import BROWSERS
+    from deyang_geo.outputs.report import BROWSERS
 
     if not any(shutil.which(b) for b in BROWSERS):
         if os.environ.get("DEYANG_REQUIRE_BROWSER") == "1":
@@ -214,7 +214,7 @@ def test_people_on_a_small_isolated_street_are_routed(tmp_path: Path) -> None:
     import pyproj
     import shapely
 
-    from deyang_geo.pipeline import build_network, load_inputs, run_study
+    from deyang_geo.study.pipeline import build_network, load_inputs, run_study
 
     config = load_study(_islet_study(tmp_path))
     result = run_study(config, out_dir=tmp_path / "out")
@@ -239,9 +239,9 @@ def test_people_on_a_small_isolated_street_are_routed(tmp_path: Path) -> None:
     # before this change (no points to keep) the piece went, and C2 with it
     G_old, net_old = build_network(config)
     assert not {11, 12} & set(G_old.nodes)
-    from deyang_geo._errors import InputWarning
-    from deyang_geo.access import minutes_to_nearest
-    from deyang_geo.demand import demand_units
+    from deyang_geo.analysis.access import minutes_to_nearest
+    from deyang_geo.analysis.demand import demand_units
+    from deyang_geo.core.errors import InputWarning
 
     inputs = load_inputs(config)
     units = demand_units(inputs.communities, crs=net_old.crs)

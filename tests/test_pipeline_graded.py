@@ -8,10 +8,10 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from deyang_geo._errors import ConfigError
-from deyang_geo.config import load_study
-from deyang_geo.pipeline import run_study
-from deyang_geo.tables_zh import read_table
+from deyang_geo.core.errors import ConfigError
+from deyang_geo.io.tables_zh import read_table
+from deyang_geo.study.config import load_study
+from deyang_geo.study.pipeline import run_study
 
 pytest.importorskip("rasterio")
 

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from deyang_geo.exports import write_gcj02_geojson, write_kml
-from deyang_geo.siting.places import (
+from deyang_geo.io.exports import write_gcj02_geojson, write_kml
+from deyang_geo.planning.siting.places import (
     alternative_words,
     describe_alternatives,
     describe_points,

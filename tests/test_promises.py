@@ -20,11 +20,11 @@ import pytest
 import shapely
 from shapely.geometry import LineString, box
 
-from deyang_geo import demand
-from deyang_geo._errors import InputError
-from deyang_geo._output_set import INCOMPLETE_NAME, LOCK_NAME, MANIFEST_NAME
-from deyang_geo.cli import main
-from deyang_geo.io import formula_safe
+from deyang_geo.analysis import demand
+from deyang_geo.cli.app import main
+from deyang_geo.core.errors import InputError
+from deyang_geo.io.files import formula_safe
+from deyang_geo.io.output_set import INCOMPLETE_NAME, LOCK_NAME, MANIFEST_NAME
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,7 +119,7 @@ def test_rerun_replaces_its_set_and_keeps_other_files(tmp_path: Path) -> None:
 def test_failed_run_leaves_marker_and_report_refuses_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    import deyang_geo.webmap
+    import deyang_geo.outputs.webmap
 
     files = _copy_fixtures(tmp_path / "in")
     out = tmp_path / "out"
@@ -127,7 +127,7 @@ def test_failed_run_leaves_marker_and_report_refuses_it(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("simulated defect while writing the map")
 
-    monkeypatch.setattr(deyang_geo.webmap, "save_map", broken)
+    monkeypatch.setattr(deyang_geo.outputs.webmap, "save_map", broken)
     assert _access(files, out) == 1
     assert (out / "access.csv").is_file()  # written before the failure
     assert (out / INCOMPLETE_NAME).is_file()
@@ -199,7 +199,9 @@ def test_stray_temporaries_are_removed_and_report_ignores_them(
 _SIGNAL_SCRIPT = """
 import os, signal, sys
 from pathlib import Path
-import deyang_geo.webmap
+import deyang_geo.outputs.command_map
+import deyang_geo.outputs.webmap
+import deyang_geo.study.outputs
 from deyang_geo.cli import main
 from deyang_geo.io import atomic_path
 
@@ -209,7 +211,10 @@ def save_map(fmap, path):
         os.kill(os.getpid(), getattr(signal, sys.argv[1]))
         signal.pause() if sys.argv[1] != "SIGINT" else None
 
-deyang_geo.webmap.save_map = save_map
+original = deyang_geo.outputs.webmap.save_map
+for module in list(sys.modules.values()):  # every module that took save_map by name
+    if getattr(module, "save_map", None) is original:
+        module.save_map = save_map
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -373,7 +378,7 @@ import resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 import geopandas as gpd
 from shapely.geometry import LineString
-from deyang_geo.demand import demand_units
+from deyang_geo.analysis.demand import demand_units
 strip = gpd.GeoSeries([LineString([(103.0, 28.0), (108.0, 34.0)])], crs=4326)
 strip = strip.to_crs(32648).buffer(60)
 comm = gpd.GeoDataFrame({"id": ["STRIP"], "population": [1000]}, geometry=strip, crs=32648)
@@ -433,9 +438,10 @@ def test_without_cjk_font_no_missing_glyphs_and_english_titles(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import matplotlib.pyplot as plt
 
-    from deyang_geo import figures
+    from deyang_geo.io import fonts
+    from deyang_geo.outputs import figures
 
-    monkeypatch.setattr(figures, "cjk_family_or_warn", lambda: None)
+    monkeypatch.setattr(fonts, "cjk_family_or_warn", lambda: None)
     communities = gpd.GeoDataFrame(
         {"id": ["U1", "R1"], "name": ["东山社区", "五里村"], "population": [10, 20]},
         geometry=[box(104.38, 31.12, 104.39, 31.13), box(104.39, 31.12, 104.40, 31.13)],
@@ -465,7 +471,7 @@ def figures_has_cjk(text: str) -> bool:
 
 
 def test_integers_beyond_int64_are_read_without_overflow(tmp_path: Path) -> None:
-    from deyang_geo.io import read_table
+    from deyang_geo.io.tables import read_table
 
     path = tmp_path / "big.csv"
     path.write_text("id,extra\nC1,100000000000000000000\nC2,7\n", encoding="utf-8")

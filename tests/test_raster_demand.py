@@ -8,8 +8,12 @@ import pandas as pd
 import pytest
 import shapely
 
-from deyang_geo._errors import InputError, InputWarning
-from deyang_geo.raster_demand import demand_from_raster, raster_cells, read_population_totals
+from deyang_geo.analysis.raster_demand import (
+    demand_from_raster,
+    raster_cells,
+    read_population_totals,
+)
+from deyang_geo.core.errors import InputError, InputWarning
 
 rasterio = pytest.importorskip("rasterio")
 from affine import Affine  # noqa: E402
@@ -187,7 +191,7 @@ def test_empty_communities_warned(tmp_path):
 
 
 def test_age_groups_from_community_share_columns(tmp_path):
-    from deyang_geo.raster_demand import age_groups_from_shares
+    from deyang_geo.analysis.raster_demand import age_groups_from_shares
 
     path = write_raster(tmp_path / "pop.tif", GRID)
     comm = communities().assign(elderly_share=[0.1, 0.3], children_share=[0.2, 0.05])
@@ -207,7 +211,7 @@ def test_age_groups_from_community_share_columns(tmp_path):
 
 
 def test_read_buildings(tmp_path):
-    from deyang_geo.raster_demand import read_buildings
+    from deyang_geo.analysis.raster_demand import read_buildings
 
     with pytest.raises(InputError, match="does not exist"):
         read_buildings(tmp_path / "none.geojson")

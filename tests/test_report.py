@@ -12,9 +12,9 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from deyang_geo import report
-from deyang_geo._errors import InputError
-from deyang_geo.cli import main
+from deyang_geo.cli.app import main
+from deyang_geo.core.errors import InputError
+from deyang_geo.outputs import report
 
 XSS_NAME = "<script>alert(1)</script>"
 
@@ -64,7 +64,7 @@ def compliance_targets() -> pd.DataFrame:
 
 
 def _build(tmp_path, study_layers, compliance_targets, **kwargs):
-    from deyang_geo.figures import coverage_chart
+    from deyang_geo.outputs.figures import coverage_chart
 
     chart = coverage_chart(
         pd.DataFrame({"category": ["service_station"], "covered_share_15min": [0.7]}),

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deyang_geo import report
+from deyang_geo.outputs import report
 
 CHROMIUM = Path("/usr/bin/chromium")
 MM = 72 / 25.4  # PDF points per millimetre

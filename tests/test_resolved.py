@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deyang_geo._errors import ConfigError
-from deyang_geo.cli import main
-from deyang_geo.config import load_study
-from deyang_geo.demo import demo_data_dir
-from deyang_geo.resolved import distance_minutes, resolve_analysis
-from deyang_geo.standards import load_catalog
-from deyang_geo.tables_zh import read_table
+from deyang_geo.cli.app import main
+from deyang_geo.core.errors import ConfigError
+from deyang_geo.core.standards import load_catalog
+from deyang_geo.io.tables_zh import read_table
+from deyang_geo.study.config import load_study
+from deyang_geo.study.demo import demo_data_dir
+from deyang_geo.study.resolved import distance_minutes, resolve_analysis
 
 DEMO_FILES = ("communities.geojson", "facilities.geojson", "candidates.geojson",
               "jingyang_synthetic.osm.gz")
@@ -125,7 +125,7 @@ budget = 0
     text = "\n".join(messages)
     assert "siting.fitness_station.target_share: must be in (0, 1], got 0" in text
     assert "siting.service_station.new_sites: model 'lscp' finds the fewest sites" in text
-    assert "siting.health_room.budget: must be positive, got 0" in text
+    assert "siting.health_room.budget: must be a positive number, got 0" in text
 
 
 def test_candidates_file_missing_fails_at_load(tmp_path: Path) -> None:
@@ -170,7 +170,7 @@ def test_suggest_sites_refuses_what_the_study_file_refuses(
     files = write_inputs(tmp_path)
     out = tmp_path / "x"
     assert main([*base_args(files, out), "--budget", "0"]) == 2
-    assert "--budget: must be positive" in capsys.readouterr().err
+    assert "--budget: must be a positive number" in capsys.readouterr().err
     assert main([*base_args(files, out), "--model", "lscp", "--new-sites", "3"]) == 2
     assert "model 'lscp' finds the fewest sites itself" in capsys.readouterr().err
     assert main([*base_args(files, out), "--model", "lscp", "--target-share", "0"]) == 2
@@ -188,7 +188,7 @@ def test_suggest_sites_refuses_what_the_study_file_refuses(
 
 def test_compliance_command_calls_the_pipeline_step(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    import deyang_geo.pipeline as pipeline
+    import deyang_geo.study.pipeline as pipeline
 
     calls: list[Any] = []
     original = pipeline.compute_compliance
@@ -274,11 +274,11 @@ def _check_consistency(result: Any) -> int:
 
 def _run(config: Any, out: Path, outputs: tuple[str, ...]) -> tuple[Any, list[str]]:
     """Run a study with some outputs, recording the modes of the 2SFCA reach sets."""
-    import deyang_geo.access as access
-    from deyang_geo.pipeline import run_study
+    from deyang_geo.study import pipeline
+    from deyang_geo.study.pipeline import run_study
 
     modes: list[str] = []
-    original = access.reach_set
+    original = pipeline.reach_set
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         modes.append(kwargs["mode"])
@@ -287,7 +287,7 @@ def _run(config: Any, out: Path, outputs: tuple[str, ...]) -> tuple[Any, list[st
     config = dataclasses.replace(config, output=dataclasses.replace(config.output,
                                                                     outputs=outputs))
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(access, "reach_set", spy)
+        mp.setattr(pipeline, "reach_set", spy)
         result = run_study(config, out_dir=out)
     return result, modes
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import shapely
 
-from deyang_geo._errors import InputError, NetworkError
-from deyang_geo.routing import RoutingNetwork
+from deyang_geo.analysis.routing import RoutingNetwork
+from deyang_geo.core.errors import InputError, NetworkError
 
 WALK_MS = 4.0 / 3.6
 

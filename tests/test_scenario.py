@@ -20,12 +20,13 @@ import pandas as pd
 import pytest
 import shapely
 
-from deyang_geo._errors import ConfigError, InputError
-from deyang_geo.access import node_minutes
-from deyang_geo.config import load_study
-from deyang_geo.network import graph_from_osm_file
-from deyang_geo.routing import RoutingNetwork
-from deyang_geo.scenario import (
+from deyang_geo.analysis.access import node_minutes
+from deyang_geo.analysis.routing import RoutingNetwork
+from deyang_geo.analysis.snapping import snap_points
+from deyang_geo.core.errors import ConfigError, InputError
+from deyang_geo.network.build import graph_from_osm_file
+from deyang_geo.study.config import load_study
+from deyang_geo.study.scenario import (
     Scenario,
     add_lines_to_graph,
     close_facilities,
@@ -33,7 +34,6 @@ from deyang_geo.scenario import (
     read_lines,
     read_sites,
 )
-from deyang_geo.snapping import snap_points
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 NETWORK = FIXTURES / "cli_access_streets.osm"
@@ -230,7 +230,7 @@ def test_read_sites_from_a_suggest_sites_folder(tmp_path):
 
 
 def test_scenario_applies_to_config_and_inputs(tmp_path):
-    from deyang_geo.pipeline import StudyInputs
+    from deyang_geo.study.pipeline import StudyInputs
 
     cfg = load_study(_study(tmp_path, "[scenario.older]\nwalk_speed_kmh = 3.3\n"))
     sc = cfg.scenarios[0]
@@ -282,7 +282,7 @@ def test_study_file_scenarios_are_checked(tmp_path):
 
 
 def test_sites_listed_in_the_study_file(tmp_path):
-    from deyang_geo.pipeline import StudyInputs
+    from deyang_geo.study.pipeline import StudyInputs
 
     cfg = load_study(_study(tmp_path, (
         "[scenario.two]\nsites = [\n"
@@ -310,7 +310,7 @@ def test_sites_listed_in_the_study_file(tmp_path):
 
 
 def test_walking_speed_of_a_saved_graph_is_rescaled(graph):
-    from deyang_geo.scenario import rescale_walk_speed
+    from deyang_geo.study.scenario import rescale_walk_speed
 
     old = graph.graph["speeds_kmh"]["walk"]
     assert old == 4.0
@@ -324,7 +324,7 @@ def test_walking_speed_of_a_saved_graph_is_rescaled(graph):
         if "travel_time_drive" in d:
             assert e["travel_time_drive"] == d["travel_time_drive"]
     assert rescale_walk_speed(graph, walk_speed_kmh=4.0) is graph  # nothing to do
-    with pytest.raises(InputError, match="must be positive"):
+    with pytest.raises(InputError, match="must be a positive number"):
         rescale_walk_speed(graph, walk_speed_kmh=0)
 
 

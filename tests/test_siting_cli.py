@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deyang_geo.tables_zh import read_table
+from deyang_geo.io.tables_zh import read_table
 
 LON0, LAT0 = 104.39, 31.12
 STEP_LON, STEP_LAT = 0.0021, 0.0018  # about 200 m
@@ -69,7 +69,7 @@ def base_args(files: dict[str, Path], out: Path) -> list[str]:
 
 
 def test_suggest_sites_mclp_writes_outputs(tmp_path: Path) -> None:
-    from deyang_geo.cli import main
+    from deyang_geo.cli.app import main
 
     files = write_inputs(tmp_path)
     out = tmp_path / "out"
@@ -92,7 +92,7 @@ def test_suggest_sites_mclp_writes_outputs(tmp_path: Path) -> None:
 
 
 def test_suggest_sites_network_candidates_and_models(tmp_path: Path) -> None:
-    from deyang_geo.cli import main
+    from deyang_geo.cli.app import main
 
     files = write_inputs(tmp_path)
     for model in ("lscp", "pmedian"):
@@ -107,7 +107,7 @@ def test_suggest_sites_network_candidates_and_models(tmp_path: Path) -> None:
 
 
 def test_suggest_sites_usage_errors(tmp_path: Path) -> None:
-    from deyang_geo.cli import main
+    from deyang_geo.cli.app import main
 
     files = write_inputs(tmp_path)
     assert main(base_args(files, tmp_path / "x")) == 2  # mclp without --new-sites
@@ -118,7 +118,7 @@ def test_thin_points_and_zones() -> None:
     import geopandas as gpd
     from shapely.geometry import box
 
-    from deyang_geo.siting.candidates import drop_in_zones, thin_points
+    from deyang_geo.planning.siting.candidates import drop_in_zones, thin_points
 
     x = np.array([10.0, 20.0, 150.0, 160.0, 50.0])
     y = np.array([10.0, 20.0, 10.0, 10.0, 50.0])
@@ -133,7 +133,7 @@ def test_thin_points_and_zones() -> None:
 
 
 def test_suggest_sites_unknown_category(tmp_path: Path) -> None:
-    from deyang_geo.cli import main
+    from deyang_geo.cli.app import main
 
     files = write_inputs(tmp_path)
     args = base_args(files, tmp_path / "x")
@@ -145,8 +145,8 @@ def test_network_candidates_near_uncovered_points() -> None:
     import geopandas as gpd
     from shapely.geometry import box
 
-    from deyang_geo.routing import RoutingNetwork
-    from deyang_geo.siting.candidates import combine_candidates, network_candidates
+    from deyang_geo.analysis.routing import RoutingNetwork
+    from deyang_geo.planning.siting.candidates import combine_candidates, network_candidates
 
     k, step = 11, 100.0
     idx = np.arange(k * k).reshape(k, k)

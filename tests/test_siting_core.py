@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from deyang_geo._errors import InputError
-from deyang_geo.siting import coverage_matrix, mclp, minutes_csr
-from deyang_geo.siting._core import dominated_candidates, merge_identical_columns
+from deyang_geo.core.errors import InputError
+from deyang_geo.planning.siting import coverage_matrix, minutes_csr
+from deyang_geo.planning.siting.core import dominated_candidates, merge_identical_columns
+from deyang_geo.planning.siting.maximal_coverage import mclp
 
 
 def test_minutes_csr_keeps_zeros_and_smallest_duplicate() -> None:

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from deyang_geo._errors import InfeasibleError, InputError
-from deyang_geo.siting import lscp, mclp, pmedian
+from deyang_geo.core.errors import InfeasibleError, InputError
+from deyang_geo.planning.siting.maximal_coverage import mclp
+from deyang_geo.planning.siting.p_median import pmedian
+from deyang_geo.planning.siting.set_cover import lscp
 
 
 def random_instance(seed: int, n: int = 8, m: int = 25, radius: float = 0.3):
@@ -252,7 +254,7 @@ def brute_capacitated(cover, w, cap, p):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_capacitated_matches_exhaustive_search(seed: int) -> None:
-    from deyang_geo.siting import capacitated_coverage
+    from deyang_geo.planning.siting.capacitated import capacitated_coverage
 
     reach, w, _, cover = random_instance(seed, n=6, m=20, radius=0.4)
     cap = np.random.default_rng(seed).integers(20, 120, 6).astype(float)
@@ -265,7 +267,7 @@ def test_capacitated_matches_exhaustive_search(seed: int) -> None:
 
 
 def test_capacitated_from_floor_area() -> None:
-    from deyang_geo.siting import capacitated_coverage
+    from deyang_geo.planning.siting.capacitated import capacitated_coverage
 
     reach = sp.csr_array((np.array([1.0, 1.0]), (np.array([0, 0]), np.array([0, 1]))),
                          shape=(1, 2))
@@ -293,7 +295,7 @@ def brute_multi(covers, w, site_cost, service_cost, budget):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_multi_category_matches_exhaustive_search(seed: int) -> None:
-    from deyang_geo.siting import multi_category
+    from deyang_geo.planning.siting.shared_candidates import multi_category
 
     r1, w, _, c1 = random_instance(seed, n=4, m=15, radius=0.35)
     rng = np.random.default_rng(seed + 50)
@@ -311,7 +313,7 @@ def test_multi_category_matches_exhaustive_search(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", range(4))
 def test_mclp_subgradient_phase_is_exact(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    from deyang_geo.siting import models
+    from deyang_geo.planning.siting import maximal_coverage as models
 
     monkeypatch.setattr(models, "_SUBGRADIENT_NNZ", 0)
     reach, w, _, cover = random_instance(seed, n=10, m=40)
@@ -394,7 +396,7 @@ def test_pmedian_forced_site_is_kept() -> None:
 
 
 def test_multi_category_site_limit_hosts_everything() -> None:
-    from deyang_geo.siting import multi_category
+    from deyang_geo.planning.siting.shared_candidates import multi_category
 
     r1, w, _, c1 = random_instance(1, n=5, m=20, radius=0.35)
     r2, _, _, c2 = random_instance(2, n=5, m=20, radius=0.35)

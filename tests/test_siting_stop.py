@@ -16,7 +16,11 @@ import pytest
 from test_siting_cli import base_args, write_inputs
 from test_siting_models import brute_mclp, random_instance
 
-from deyang_geo.siting import _core, _solve, mclp, models
+from deyang_geo.planning.siting import common
+from deyang_geo.planning.siting import core as _core
+from deyang_geo.planning.siting import maximal_coverage as models
+from deyang_geo.planning.siting import solve as _solve
+from deyang_geo.planning.siting.maximal_coverage import mclp
 
 
 def _count_mips(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
@@ -72,7 +76,7 @@ def test_highs_is_interrupted_at_the_deadline_not_only_at_its_own_time_limit() -
     # found: HiGHS ran 61.8 s on an 8 s limit; the deadline is now enforced from callbacks
     a, w, start, model = _mclp_mip()
     sol = _solve.solve(*model[:4], integer=model[4], maximize=True, time_limit_s=1000.0,
-                       deadline=time.perf_counter() - 1.0, start=models._start_vector(a, start))
+                       deadline=time.perf_counter() - 1.0, start=common.start_vector(a, start))
     assert sol.status == "time_limit"
     assert sol.objective <= _core.covered_weight(a, w, start) + 1e-9 or np.isnan(sol.objective)
 
@@ -81,11 +85,11 @@ def test_highs_stops_once_the_outside_target_is_reached() -> None:
     a, w, start, model = _mclp_mip()
     inc = _core.covered_weight(a, w, start)
     sol = _solve.solve(*model[:4], integer=model[4], maximize=True, time_limit_s=1000.0,
-                       start=models._start_vector(a, start), stop_at=inc)
+                       start=common.start_vector(a, start), stop_at=inc)
     assert sol.status == "gap_reached"
     assert sol.objective >= inc - 1e-9
     full = _solve.solve(*model[:4], integer=model[4], maximize=True, time_limit_s=1000.0,
-                        start=models._start_vector(a, start))
+                        start=common.start_vector(a, start))
     assert full.status == "optimal"
     assert full.objective >= sol.objective - 1e-9
 
@@ -116,17 +120,17 @@ def test_no_time_left_keeps_the_start_without_calling_highs(
 def test_suggest_sites_spends_one_budget_and_reports_the_users_limit(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # found: --time-limit went to the model afresh, after snapping and reach sets had run
-    import deyang_geo.siting as siting
-    from deyang_geo.cli import main
+    import deyang_geo.planning.siting.suggest as suggest
+    from deyang_geo.cli.app import main
 
     seen: list[float] = []
-    orig = siting.mclp
+    orig = suggest.mclp
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         seen.append(float(kwargs["time_limit_s"]))
         return orig(*args, **kwargs)
 
-    monkeypatch.setattr(siting, "mclp", spy)
+    monkeypatch.setattr(suggest, "mclp", spy)
     files = write_inputs(tmp_path)
     out = tmp_path / "out"
     assert main([*base_args(files, out), "--new-sites", "2", "--candidates",

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import shapely
 
-from deyang_geo import settings
-from deyang_geo._errors import InputError
-from deyang_geo.routing import RoutingNetwork
-from deyang_geo.snapping import connector_speed_kmh, end_costs, snap_points
+from deyang_geo.analysis.routing import RoutingNetwork
+from deyang_geo.analysis.snapping import connector_speed_kmh, end_costs, snap_points
+from deyang_geo.core import settings
+from deyang_geo.core.errors import InputError
 
 WALK_MS = 4.0 / 3.6
 

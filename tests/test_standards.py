@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from deyang_geo._errors import ConfigError
-from deyang_geo.standards import (
+from deyang_geo.core.errors import ConfigError
+from deyang_geo.core.standards import (
     CATEGORY_KEYS,
     catalog_figures,
     default_catalog_path,

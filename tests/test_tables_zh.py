@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from deyang_geo.tables_zh import (
+from deyang_geo.io.tables_zh import (
     column_header,
     localize,
     read_table,

@@ -1,4 +1,4 @@
-"""Tests of deyang_geo._validate: collect-then-report checks."""
+"""Tests of deyang_geo.io.validate: collect-then-report checks."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import shapely
 
-from deyang_geo._errors import ConfigError, InputError
-from deyang_geo._validate import (
+from deyang_geo.core.errors import ConfigError, InputError
+from deyang_geo.io.validate import (
     MAX_ROWS_LISTED,
     ProblemLog,
     check_geometries,

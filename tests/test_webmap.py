@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString, Point
 
-from deyang_geo import webmap
-from deyang_geo._errors import InputError
-from deyang_geo.crs import wgs84_to_gcj02
+from deyang_geo.core.crs import wgs84_to_gcj02
+from deyang_geo.core.errors import InputError
+from deyang_geo.outputs import webmap
 
 XSS_NAME = "<script>alert(1)</script>"
 
@@ -191,7 +191,7 @@ def test_coverage_coloured_by_minutes(study_layers):
     assert webmap.overlay_names(m) == ["Coverage", "Communities", "Communities outside reach"]
     layer = _data_layers(webmap.render_map(m))[0]
     colours = {f["properties"]["t"]: f["properties"]["k"] for f in layer["features"]}
-    assert colours["五里村"] == webmap._minutes_colour(40.0) == "#d73027"
+    assert colours["五里村"] == webmap.minutes_colour(40.0) == "#d73027"
     assert colours["东山社区"] == "#1a9850"
 
 

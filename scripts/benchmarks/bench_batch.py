@@ -9,12 +9,12 @@ Everything here is SYNTHETIC (a jittered street grid written with pyosmium's Sim
 
 - Batch: a province of ``areas_x * areas_y`` areas (default 24) of ``area_nodes**2`` street
   nodes each (default 160**2 = 25,600), 40 communities, 3 facilities and 4 candidate sites per
-  area, the study of :mod:`deyang_geo.synthetic_province` (access, coverage, isochrones,
+  area, the study of :mod:`deyang_geo.study.synthetic_province` (access, coverage, isochrones,
   compliance, one MCLP site per area, map). ``run_batch`` on a local cluster of 1 and of 2
   workers: wall time (cluster start, OSM split, tables and merge included), areas per
   minute, and each worker's peak resident memory.
 - Split: a grid of at least ``--split-nodes`` nodes cut into 24 area extracts by
-  :func:`deyang_geo.osm_split.split_osm_file` (one streaming pass), in a fresh subprocess:
+  :func:`deyang_geo.network.split.split_osm_file` (one streaming pass), in a fresh subprocess:
   wall time and peak resident memory (the process's maximum RSS minus the one after imports;
   also its anonymous part, without the file pages of libosmium's on-disk location index),
   beside the two-pass split it replaced (``split_two_pass.py``, the module as it was) and the
@@ -103,14 +103,14 @@ def _tiles(side: int) -> dict[str, tuple[float, float, float, float]]:
 def child_split(path: str, folder: str, side: str, how: str) -> None:
     """Run a split in this (fresh) process and print time and peak memory as JSON.
 
-    ``how`` is ``one_pass`` (:func:`deyang_geo.osm_split.split_osm_file`) or ``two_pass``
+    ``how`` is ``one_pass`` (:func:`deyang_geo.network.split.split_osm_file`) or ``two_pass``
     (the module before it read the file once, kept in ``split_two_pass.py``).
     """
     if how == "two_pass":
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from split_two_pass import split_osm_file  # type: ignore[import-not-found]
     else:
-        from deyang_geo.osm_split import split_osm_file
+        from deyang_geo.network.split import split_osm_file
 
     boxes = _tiles(int(side))
     sampler = _PeakSampler()
@@ -142,7 +142,7 @@ def child_locations(path: str) -> None:
 
 
 def bench_split(nodes: int, folder: Path) -> None:
-    from deyang_geo.synthetic_province import write_street_grid
+    from deyang_geo.study.synthetic_province import write_street_grid
 
     side = math.ceil(math.sqrt(nodes))
     pbf = folder / f"split_{side}.osm.pbf"
@@ -194,8 +194,8 @@ def bench_batch(areas_x: int, areas_y: int, area_nodes: int, workers: list[int],
                 folder: Path) -> None:
     import pandas as pd
 
-    from deyang_geo.pipeline import run_batch
-    from deyang_geo.synthetic_province import write_synthetic_province
+    from deyang_geo.study.batch import run_batch
+    from deyang_geo.study.synthetic_province import write_synthetic_province
 
     t0 = time.perf_counter()
     p = write_synthetic_province(folder / "province", areas_x=areas_x, areas_y=areas_y,

@@ -30,9 +30,10 @@ sys.path.insert(0, str(ROOT))
 
 def make_folders(work: Path) -> tuple[Path, Path]:
     """Run the demo study and its older-walkers scenario into ``work`` (not timed)."""
-    from deyang_geo.config import load_study
-    from deyang_geo.demo import demo_data_dir
-    from deyang_geo.scenario import Scenario, run_scenarios
+    from deyang_geo.study.config import load_study
+    from deyang_geo.study.demo import demo_data_dir
+    from deyang_geo.study.scenario import Scenario
+    from deyang_geo.study.scenario_runs import run_scenarios
 
     config = load_study(demo_data_dir() / "study.toml")
     study = dataclasses.replace(config, scenarios=(Scenario(name="older", walk_speed_kmh=3.3),))
@@ -72,7 +73,7 @@ def main() -> None:
             raise SystemExit(f"deyang-geo compare failed with exit code {proc.returncode}")
         child_mb = max(child_mb, usage.ru_maxrss / 1024)
 
-    from deyang_geo.compare import compare_folders
+    from deyang_geo.study.compare import compare_folders
 
     api_s = []
     for i in range(args.repeat):

@@ -32,12 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from deyang_geo.access import ReachSet  # noqa: E402
-from deyang_geo.accessibility import (  # noqa: E402
-    e2sfca_scores,
-    kth_nearest_minutes,
-    potential_scores,
-)
+from deyang_geo.analysis.access import ReachSet  # noqa: E402
+from deyang_geo.analysis.accessibility import e2sfca_scores, kth_nearest_minutes, potential_scores  # noqa: E402
 
 SIDE_M = 40_000.0
 M_PER_MIN = 4000.0 / 60.0 / 1.3
@@ -133,7 +129,7 @@ def network_part(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_access import random_points, synthetic_network, warm_up
 
-    from deyang_geo.accessibility import compute_accessibility
+    from deyang_geo.analysis.accessibility import compute_accessibility
 
     warm_up()
     t0 = time.perf_counter()

@@ -36,7 +36,7 @@ CATEGORIES = ("service_station", "health_room", "fitness_station", "elderly_dayc
 
 
 def _network() -> object:
-    from deyang_geo.routing import RoutingNetwork
+    from deyang_geo.analysis.routing import RoutingNetwork
 
     rng = np.random.default_rng(7)
     n = SIZE * SIZE
@@ -101,12 +101,12 @@ def _peak_mb() -> float:
 
 def run_child(com_path: Path, fac_path: Path, out: Path, *, with_compliance: bool) -> None:
     """Run the steps in this process and print one JSON line per step."""
-    from deyang_geo.access import minutes_to_nearest, reach_set
-    from deyang_geo.compliance import evaluate_compliance
-    from deyang_geo.coverage import compute_coverage
-    from deyang_geo.demand import demand_units
-    from deyang_geo.io import read_communities, read_facilities
-    from deyang_geo.snapping import snap_points
+    from deyang_geo.analysis.access import minutes_to_nearest, reach_set
+    from deyang_geo.analysis.coverage import compute_coverage
+    from deyang_geo.analysis.demand import demand_units
+    from deyang_geo.analysis.snapping import snap_points
+    from deyang_geo.io.points import read_communities, read_facilities
+    from deyang_geo.planning.compliance import evaluate_compliance
 
     t0 = time.perf_counter()
 

@@ -103,7 +103,7 @@ def run_case(case: str, path: str) -> dict[str, float]:
     from deyang_geo import network
 
     try:
-        from deyang_geo.routing import RoutingNetwork
+        from deyang_geo.analysis.routing import RoutingNetwork
     except ImportError:  # routing.py not there yet
         RoutingNetwork = None
     import geopandas  # noqa: F401 - import what either side loads lazily, before timing

@@ -84,7 +84,7 @@ def communities():
 
 
 def run_part(part: str, folder: Path) -> dict[str, object]:
-    from deyang_geo.raster_demand import demand_from_raster
+    from deyang_geo.analysis.raster_demand import demand_from_raster
 
     out: dict[str, object] = {"part": part}
     path = folder / "pop10.tif" if part in ("r10", "anchor") else folder / "pop100.tif"

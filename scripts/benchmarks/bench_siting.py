@@ -12,7 +12,7 @@ Instances (seeded, uniform random points):
   integers 1..99, coverage within 1,000 m (straight line), 20 sites;
 - large: 100,000 demand points and 10,000 candidates in a 20 km x 20 km square on a
   synthetic street grid (streets every 100 m, 40,401 nodes) walked at 4 km/h, snapped and
-  reached with ``deyang_geo.access.reach_set`` within 15 minutes, 50 sites, stop at a proven
+  reached with ``deyang_geo.analysis.reach_set`` within 15 minutes, 50 sites, stop at a proven
   gap of 1 %, time limit 120 s;
 - clustered: 20,000 demand points (80 % in 40 Gaussian clusters of 700 m, 20 % uniform) and
   5,000 uniform candidates in a 20 km x 20 km square, coverage within 1,000 m, 50 sites,
@@ -21,7 +21,7 @@ Instances (seeded, uniform random points):
   and, with ``--spopt``, of spopt (PuLP + HiGHS with the same gap and time limit) in one run.
 
 Both sides start from the same points: ours builds a sparse reach set (KD-tree) and calls
-``deyang_geo.siting.mclp``; spopt builds its dense cost matrix (scipy cdist) and calls
+``deyang_geo.planning.siting.mclp``; spopt builds its dense cost matrix (scipy cdist) and calls
 ``MCLP.from_cost_matrix(...).solve(pulp.HiGHS())``. Times are wall-clock, end to end.
 """
 
@@ -38,10 +38,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
-from deyang_geo.access import reach_set
-from deyang_geo.routing import RoutingNetwork
-from deyang_geo.siting import mclp
-from deyang_geo.snapping import snap_points
+from deyang_geo.analysis.access import reach_set
+from deyang_geo.analysis.routing import RoutingNetwork
+from deyang_geo.analysis.snapping import snap_points
+from deyang_geo.planning.siting.maximal_coverage import mclp
 
 
 def small_instance(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -132,7 +132,7 @@ def run_clustered(*, time_limit_s: float, repeat: int, spopt: bool) -> None:
           f"{'wall s':>8} {'wall/limit':>10}")
     walls: dict[str, list[float]] = {"ours": [], "spopt": []}
     for k in range(repeat):
-        runs = [("ours", "deyang_geo.siting.mclp", run_ours_clustered)]
+        runs = [("ours", "deyang_geo.planning.siting.mclp", run_ours_clustered)]
         if spopt:
             runs.append(("spopt", "spopt MCLP + PuLP/HiGHS", run_spopt_clustered))
         for key, name, fn in runs:
@@ -208,7 +208,7 @@ def main() -> None:
     obj, bound, status, t_ours, greedy, red = run_ours_small()
     print("small instance: 5,000 demand x 1,000 candidates, MCLP 20 sites, 1,000 m")
     print(f"  reductions {red}")
-    rows = [("deyang_geo.siting.mclp", obj, status, t_ours)]
+    rows = [("deyang_geo.planning.siting.mclp", obj, status, t_ours)]
     if args.spopt:
         s_obj, s_status, t_spopt, t_build = run_spopt_small()
         rows.append((f"spopt MCLP + PuLP/HiGHS (build {t_build:.1f} s)", s_obj, s_status,

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from deyang_geo._errors import NetworkError, Problem
+from deyang_geo.core.errors import NetworkError, Problem
 
 log = logging.getLogger("deyang_geo")
 

@@ -1,0 +1,401 @@
+"""Sparse building blocks of the siting models: coverage, reductions, greedy and swap search."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from deyang_geo.analysis.access import ReachSet
+from deyang_geo.core.errors import InputError, Problem
+from deyang_geo.planning.siting.types import CandidatePick, PerUnit, Reach
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: Largest number of candidate-pair overlaps computed when looking for dominated candidates.
+_MAX_OVERLAP_WORK = 30_000_000
+
+
+def minutes_csr(reach: Reach) -> sp.csr_array:
+    """Return a reach set as a canonical CSR array of minutes (candidates x demand).
+
+    Parameters
+    ----------
+    reach
+        An object with ``to_csr()`` (``access.ReachSet``) or any scipy sparse matrix/array.
+        Every stored entry means "reached"; an entry of 0 minutes (a candidate standing on the
+        demand point) must be stored explicitly. Duplicate entries keep the smallest minutes.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Sorted indices, no duplicates, explicit zeros kept, NaN/inf entries removed.
+
+    Raises
+    ------
+    InputError
+        If ``reach`` is not sparse or holds negative minutes.
+    """
+    obj: Any = reach.to_csr() if isinstance(reach, ReachSet) or hasattr(reach, "to_csr") \
+        else reach
+    if not sp.issparse(obj):
+        msg = ("the reach set must be a scipy sparse matrix or have .to_csr() "
+               f"(got {type(reach).__name__}); dense demand x site matrices are not accepted")
+        raise InputError(msg)
+    if obj.format == "csr" and obj.has_canonical_format:
+        csr = sp.csr_array(obj)  # sorted, no duplicates: only drop NaN/inf entries
+        data = np.asarray(csr.data, dtype=np.float64)
+        ok = np.isfinite(data)
+        if data.size and float(data[ok].min(initial=0.0)) < 0:
+            msg = "the reach set holds negative minutes"
+            raise InputError(msg)
+        if bool(ok.all()):
+            return sp.csr_array((data.copy(), csr.indices.astype(np.int64),
+                                 csr.indptr.astype(np.int64)), shape=csr.shape)
+    coo = sp.coo_array(obj)
+    rows = np.asarray(coo.row, dtype=np.int64)
+    cols = np.asarray(coo.col, dtype=np.int64)
+    vals = np.asarray(coo.data, dtype=np.float64)
+    ok = np.isfinite(vals)
+    rows, cols, vals = rows[ok], cols[ok], vals[ok]
+    if vals.size and float(vals.min()) < 0:
+        msg = "the reach set holds negative minutes"
+        raise InputError(msg)
+    n_rows, n_cols = (int(s) for s in coo.shape)
+    order = np.lexsort((vals, cols, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    if rows.size:
+        first = np.ones(rows.size, dtype=bool)
+        first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+        rows, cols, vals = rows[first], cols[first], vals[first]
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+    return sp.csr_array((vals, cols, indptr), shape=(n_rows, n_cols))
+
+
+def coverage_matrix(reach: Reach, *, max_minutes: float | None = None) -> sp.csr_array:
+    """Return the 0/1 coverage matrix (candidates x demand, CSR, float 1.0 entries).
+
+    Parameters
+    ----------
+    reach
+        Reach set (see :func:`minutes_csr`).
+    max_minutes
+        Entries above this many minutes do not cover; ``None`` keeps every stored entry.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        ``a[j, i] == 1`` when candidate ``j`` covers demand ``i``.
+    """
+    m = minutes_csr(reach)
+    keep = np.ones(m.data.size, dtype=bool) if max_minutes is None else m.data <= max_minutes
+    return _mask_entries(m, keep)
+
+
+def _mask_entries(m: sp.csr_array, keep: BoolArray) -> sp.csr_array:
+    rows = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))[keep]
+    indptr = np.zeros(m.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=m.shape[0]), out=indptr[1:])
+    return sp.csr_array((np.ones(int(keep.sum())), m.indices[keep].astype(np.int64), indptr),
+                        shape=m.shape)
+
+
+def as_weights(population: PerUnit, n: int, *, name: str = "population") -> FloatArray:
+    """Return demand weights as a float array of length ``n``, checked (finite, >= 0)."""
+    w = np.asarray(population, dtype=np.float64).reshape(-1)
+    problems = []
+    if w.shape[0] != n:
+        problems.append(Problem(f"{name} has {w.shape[0]} values but the reach set has "
+                                f"{n} demand units", column=name))
+    elif not np.all(np.isfinite(w)) or (w.size and float(w.min()) < 0):
+        bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+        problems.extend(Problem(f"{name} must be a number >= 0, got {w[i]!r}", row=int(i) + 1,
+                                column=name) for i in bad[:20])
+    if problems:
+        raise InputError(problems)
+    return w.copy()
+
+
+def index_mask(values: CandidatePick | None, n: int, *, name: str,
+               ids: Sequence[str] | None = None) -> BoolArray:
+    """Turn a list of candidate positions or ids (or a boolean mask of length n) into a mask."""
+    mask = np.zeros(n, dtype=bool)
+    if values is None:
+        return mask
+    arr = np.asarray(values)
+    if arr.dtype == bool:
+        if arr.shape != (n,):
+            msg = f"{name} as a boolean mask must have {n} values, got {arr.shape[0]}"
+            raise InputError(msg)
+        return arr.copy()
+    if arr.size == 0:
+        return mask
+    if ids is not None:
+        lookup = {str(v): k for k, v in enumerate(np.asarray(ids).tolist())}
+        missing = [str(v) for v in arr.tolist() if str(v) not in lookup]
+        if missing:
+            raise InputError([Problem(f"{name}: unknown candidate id {m!r}") for m in missing])
+        mask[[lookup[str(v)] for v in arr.tolist()]] = True
+        return mask
+    pos = arr.astype(np.int64)
+    if pos.min() < 0 or pos.max() >= n:
+        msg = f"{name}: candidate positions must be in 0..{n - 1}"
+        raise InputError(msg)
+    mask[pos] = True
+    return mask
+
+
+@dataclass(frozen=True)
+class Merged:
+    """Demand columns with identical candidate sets merged into one weighted column.
+
+    Attributes
+    ----------
+    a
+        Merged coverage (candidates x groups, CSR).
+    weights
+        Summed weight of each group.
+    group
+        Group of each original demand column (-1 when the column was not kept).
+    """
+
+    a: sp.csr_array
+    weights: FloatArray
+    group: IntArray
+
+
+def merge_identical_columns(a: sp.csr_array, weights: FloatArray, keep: BoolArray) -> Merged:
+    """Merge the kept demand columns whose sets of covering candidates are identical.
+
+    Columns are keyed by two sums of fixed random numbers over their row sets plus their
+    length (a fixed seed, so deterministic; identical sets always give identical keys, and a
+    false merge of different sets is vanishingly unlikely). Groups are numbered in the order
+    of their first column.
+    """
+    csc = sp.csc_array(a)
+    n_rows, n_cols = csc.shape
+    rng = np.random.default_rng(20180420)
+    r = rng.uniform(1.0, 2.0, size=(n_rows, 2))
+    deg = np.diff(csc.indptr)
+    ones = sp.csc_array((np.ones(csc.indices.size), csc.indices, csc.indptr), shape=csc.shape)
+    h = np.asarray(ones.T @ r)
+    kept = np.flatnonzero(keep)
+    group = np.full(n_cols, -1, dtype=np.int64)
+    if kept.size == 0:
+        return Merged(sp.csr_array((n_rows, 0)), np.zeros(0, dtype=np.float64), group)
+    keys = np.stack([h[kept, 0], h[kept, 1], deg[kept].astype(np.float64)], axis=1)
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    # renumber groups in order of first appearance (deterministic, input order)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    g = rank[inverse]
+    group[kept] = g
+    reps = kept[np.sort(first)]
+    merged_w = np.bincount(g, weights=weights[kept], minlength=reps.size).astype(np.float64)
+    return Merged(sp.csr_array(csc[:, reps]), merged_w, group)
+
+
+def dominated_candidates(a: sp.csr_array, costs: FloatArray, protect: BoolArray) -> BoolArray:
+    """Return candidates whose covered set is inside another's that costs no more.
+
+    Candidate ``j`` is dropped when some ``k`` covers every column ``j`` covers, ``cost_k <=
+    cost_j``, and ``k`` is strictly preferred by (cost, then more columns, then lower index).
+    Candidates covering nothing are dropped too. ``protect`` marks candidates never dropped.
+    The search is skipped (nothing dropped but empty candidates) when the pairwise overlap
+    matrix would be too large.
+    """
+    n = a.shape[0]
+    deg = np.diff(a.indptr)
+    drop = (deg == 0) & ~protect
+    col_deg = np.diff(sp.csc_array(a).indptr).astype(np.float64)
+    if float((col_deg * col_deg).sum()) > _MAX_OVERLAP_WORK or n < 2:
+        return np.asarray(drop, dtype=bool)
+    overlap = sp.coo_array(a @ a.T)
+    j = np.asarray(overlap.row, dtype=np.int64)
+    k = np.asarray(overlap.col, dtype=np.int64)
+    ov = np.asarray(overlap.data)
+    subset = (j != k) & (ov >= deg[j]) & (deg[j] > 0) & (costs[k] <= costs[j])
+    j, k = j[subset], k[subset]
+    better = (costs[k] < costs[j]) | (deg[k] > deg[j]) | ((deg[k] == deg[j]) & (k < j))
+    drop[j[better]] = True
+    drop &= ~protect
+    return np.asarray(drop, dtype=bool)
+
+
+def greedy_cover(
+    a: sp.csr_array,
+    weights: FloatArray,
+    *,
+    max_sites: int | None = None,
+    costs: FloatArray | None = None,
+    budget: float | None = None,
+    allowed: BoolArray | None = None,
+    need: float | None = None,
+) -> IntArray:
+    """Pick candidates one at a time by covered weight (per cost when costs are given).
+
+    Stops after ``max_sites`` picks, when the budget allows no more, when ``need`` weight is
+    covered, or when nothing adds weight. Ties go to the lowest candidate index.
+    """
+    n, m = a.shape
+    if n == 0 or m == 0:
+        return np.zeros(0, dtype=np.int64)
+    csc = sp.csc_array(a)
+    gain = np.asarray(a @ weights, dtype=np.float64)
+    ok = np.ones(n, dtype=bool) if allowed is None else allowed.copy()
+    covered = np.zeros(m, dtype=bool)
+    chosen: list[int] = []
+    spent = 0.0
+    got = 0.0
+    limit = n if max_sites is None else max_sites
+    while len(chosen) < limit:
+        if need is not None and got >= need - 1e-9:
+            break
+        score = np.where(ok, gain, -np.inf)
+        if costs is not None:
+            if budget is not None:
+                score = np.where(spent + costs <= budget + 1e-9, score, -np.inf)
+            score = score / np.maximum(costs, 1e-12)
+        j = int(np.argmax(score))
+        if not np.isfinite(score[j]) or gain[j] <= 0:
+            break
+        chosen.append(j)
+        ok[j] = False
+        if costs is not None:
+            spent += float(costs[j])
+        row = a.indices[a.indptr[j]:a.indptr[j + 1]]
+        new = row[~covered[row]]
+        covered[new] = True
+        got += float(weights[new].sum())
+        if new.size:
+            gain -= np.asarray(csc[:, new] @ weights[new], dtype=np.float64)
+    return np.asarray(chosen, dtype=np.int64)
+
+
+def swap_search(
+    a: sp.csr_array,
+    weights: FloatArray,
+    chosen: IntArray,
+    *,
+    allowed: BoolArray | None = None,
+    max_rounds: int = 50,
+) -> IntArray:
+    """Improve a cardinality-constrained cover by best single swaps until none helps."""
+    n = a.shape[0]
+    sites = [int(s) for s in chosen]
+    if not sites:
+        return np.asarray(sites, dtype=np.int64)
+    at = sp.csr_array(a.T)
+    pick = np.zeros(n)
+    pick[sites] = 1.0
+    cnt = np.asarray(at @ pick)
+    ok = np.ones(n, dtype=bool) if allowed is None else allowed.copy()
+    for _ in range(max_rounds):
+        improved = False
+        for pos in range(len(sites)):
+            j = sites[pos]
+            row = a.indices[a.indptr[j]:a.indptr[j + 1]]
+            cnt[row] -= 1.0
+            loss = float(weights[row][cnt[row] == 0].sum())
+            gain = np.asarray(a @ (weights * (cnt == 0)), dtype=np.float64)
+            gain[~ok] = -np.inf
+            gain[sites] = -np.inf
+            k = int(np.argmax(gain))
+            if gain[k] - loss > 1e-9:
+                sites[pos] = k
+                rowk = a.indices[a.indptr[k]:a.indptr[k + 1]]
+                cnt[rowk] += 1.0
+                improved = True
+            else:
+                cnt[row] += 1.0
+        if not improved:
+            break
+    return np.asarray(sites, dtype=np.int64)
+
+
+def covered_weight(a: sp.csr_array, weights: FloatArray, sites: IntArray) -> float:
+    """Return the weight of the columns covered by at least one of ``sites``."""
+    return float(weights[covered_columns(a, sites)].sum())
+
+
+def covered_columns(a: sp.csr_array, sites: IntArray) -> BoolArray:
+    """Return the mask of columns covered by at least one of ``sites``."""
+    mask = np.zeros(a.shape[1], dtype=bool)
+    if len(sites):
+        sub = a[np.asarray(sites, dtype=np.int64)]
+        mask[sub.indices] = True
+    return mask
+
+
+def lagrangian_bound(a: sp.csr_array, weights: FloatArray, lam: FloatArray,
+                     p: int) -> tuple[float, FloatArray, IntArray]:
+    """Return the Lagrangian bound of the cardinality MCLP for multipliers ``lam``.
+
+    ``L(lam) = sum_i max(0, w_i - lam_i) + (sum of the p largest positive c_j)`` with
+    ``c_j = sum_{i in N_j} lam_i``: a valid upper bound for any ``lam >= 0``.
+    Also returns ``c`` and the candidate order by decreasing ``c`` (stable).
+    """
+    lam = np.clip(lam, 0.0, weights)
+    c = np.asarray(a @ lam, dtype=np.float64)
+    order = np.argsort(-c, kind="stable")
+    top = np.maximum(c[order[:p]], 0.0)
+    return float(np.maximum(weights - lam, 0.0).sum() + top.sum()), c, order
+
+
+def subgradient_bound(
+    a: sp.csr_array,
+    weights: FloatArray,
+    p: int,
+    target: float,
+    *,
+    max_iter: int = 400,
+    time_limit_s: float = 30.0,
+    stop_gap: float = 0.0,
+) -> tuple[float, FloatArray]:
+    """Minimise the Lagrangian bound of the cardinality MCLP by subgradient steps.
+
+    Polyak steps towards ``target`` (the incumbent), the step factor halved after 10 steps
+    without progress. Stops when the bound is within ``stop_gap`` (relative) of ``target``,
+    after ``max_iter`` steps or ``time_limit_s`` seconds.
+
+    Returns
+    -------
+    tuple
+        The best bound and its multipliers.
+    """
+    t0 = time.perf_counter()
+    at = sp.csr_array(a.T)
+    lam = 0.5 * weights
+    best, best_lam = float(weights.sum()), lam.copy()
+    factor, stall = 1.0, 0
+    pick = np.zeros(a.shape[0])
+    for _ in range(max_iter):
+        val, _, order = lagrangian_bound(a, weights, lam, p)
+        if val < best - 1e-9:
+            best, best_lam, stall = val, lam.copy(), 0
+        else:
+            stall += 1
+            if stall >= 10:
+                factor, stall = factor * 0.5, 0
+        if (best - target) <= stop_gap * max(abs(target), 1.0) or factor < 1e-4:
+            break
+        if time.perf_counter() - t0 > time_limit_s:
+            break
+        pick[:] = 0.0
+        pick[order[:p]] = 1.0
+        sub = np.asarray(at @ pick) - (lam < weights)
+        norm = float(sub @ sub)
+        if norm == 0.0:
+            break
+        lam = np.clip(lam - factor * max(val - target, 1e-9) / norm * sub, 0.0, weights)
+    return best, best_lam
