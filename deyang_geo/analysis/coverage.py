@@ -209,7 +209,8 @@ class CoverageResult:
             if lang != "en":  # localized tables round once, as a planner reads them
                 written.append(write_csv(table, folder / name, lang=lang))
                 continue
-            written.append(write_csv_atomic(_rounded(table), folder / name))
+            # rounded a block of rows at a time: no rounded copy of a big table held whole
+            written.append(write_csv_atomic(table, folder / name, prepare=_rounded))
         return written
 
 
