@@ -122,6 +122,10 @@ def for_planners(table: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns={c: HEADERS.get(c, c) for c in out.columns})
 
 
+#: Rows turned into Python values at a time when writing a sheet.
+_ROWS_PER_BLOCK = 10_000
+
+
 def write_compliance_workbook(path: Path, sheets: list[tuple[str, pd.DataFrame]]) -> None:
     """Write tables into one workbook with openpyxl's fast write-only mode."""
     from openpyxl import Workbook
@@ -133,8 +137,9 @@ def write_compliance_workbook(path: Path, sheets: list[tuple[str, pd.DataFrame]]
         sheet = book.create_sheet(title=name[:31])
         format_sheet(sheet, table)  # widths, frozen header, filters (set before the rows)
         sheet.append([str(c) for c in table.columns])
-        values = table.astype(object).where(table.notna(), None).to_numpy()
-        for row in values.tolist():
-            sheet.append(row)
+        for start in range(0, len(table), _ROWS_PER_BLOCK):  # a block at a time: bounded memory
+            block = table.iloc[start:start + _ROWS_PER_BLOCK]
+            for row in block.astype(object).where(block.notna(), None).to_numpy().tolist():
+                sheet.append(row)
     book.save(path)
 
