@@ -42,6 +42,9 @@ __all__ = [
 #: Above this many reach entries the cardinality MCLP starts with a subgradient phase.
 _SUBGRADIENT_NNZ = 1_000_000
 
+#: Share of the time limit the local search for a start may use at most.
+_SEARCH_SHARE = 0.2
+
 
 def _mclp_model(a: sp.csr_array, w: FloatArray, *, p: int | None, costs: FloatArray | None,
                 budget: float | None) -> tuple[FloatArray, sp.csr_array,
@@ -130,6 +133,15 @@ def _fixed_subproblem(a: sp.csr_array, w: FloatArray, fixed0: BoolArray, fixed1:
     return free, ones, p_left, mg, float(w[base].sum())
 
 
+def _subproblem_start(inc_sites: IntArray, free: IntArray, ones: IntArray,
+                      mg: _core.Merged, p_left: int) -> IntArray:
+    """Return the incumbent in the fixed subproblem's numbering if fixing kept it, else greedy."""
+    if bool(np.all(np.isin(ones, inc_sites))) and bool(
+            np.all(np.isin(inc_sites, np.r_[free, ones]))):
+        return np.searchsorted(free, inc_sites[np.isin(inc_sites, free)]).astype(np.int64)
+    return _core.greedy_cover(mg.a, mg.weights, max_sites=p_left)
+
+
 def _keep_better(a: sp.csr_array, w: FloatArray, sites: IntArray, inc_sites: IntArray,
                  inc: float) -> tuple[IntArray, float]:
     """``sites`` and their covered weight if strictly better than the incumbent, else it."""
@@ -173,7 +185,7 @@ def _solve_mclp_cardinality(a: sp.csr_array, w: FloatArray, sites0: IntArray, p:
     if rest is None:
         return inc_sites, inc, inc, "optimal"
     free, ones, p_left, mg, const = rest
-    r_start = _core.greedy_cover(mg.a, mg.weights, max_sites=p_left)
+    r_start = _subproblem_start(inc_sites, free, ones, mg, p_left)
     r_sites, _, r_bound, status = _solve_mclp_cardinality_exact_or_trivial(
         mg.a, mg.weights, r_start, p_left, deadline=deadline, mip_gap=mip_gap, offset=const,
         outer_bound=bound)
@@ -280,10 +292,7 @@ def _solve_mclp_exact(a: sp.csr_array, w: FloatArray, sites0: IntArray, p: int, 
     if rest is None:
         return inc_sites, inc, inc, "optimal"
     free, ones, p_left, mg, const = rest
-    start_ok = bool(np.all(np.isin(ones, inc_sites))) and bool(
-        np.all(np.isin(inc_sites, np.r_[free, ones])))
-    local0 = (np.searchsorted(free, inc_sites[np.isin(inc_sites, free)]).astype(np.int64)
-              if start_ok else _core.greedy_cover(mg.a, mg.weights, max_sites=p_left))
+    local0 = _subproblem_start(inc_sites, free, ones, mg, p_left)
     if p_left >= free.size:
         chosen = np.r_[ones, free].astype(np.int64)
         val = _core.covered_weight(a, w, chosen)
@@ -425,7 +434,8 @@ def mclp(
     if p_left is not None:
         g = _core.greedy_cover(r, wr, max_sites=p_left)
         greedy_val = _core.covered_weight(r, wr, g)
-        start = _core.swap_search(r, wr, g) if g.size == p_left else g
+        start = (_core.perturbed_swap_search(r, wr, g, deadline=t0 + _SEARCH_SHARE * time_limit_s)
+                 if g.size == p_left else g)
         sites, obj_r, bound_r, status = _solve_mclp_cardinality(
             r, wr, start, p_left, deadline=t0 + time_limit_s, mip_gap=mip_gap)
     else:
