@@ -455,9 +455,9 @@ def subgradient_bound(
 ) -> tuple[float, FloatArray]:
     """Minimise the Lagrangian bound of the cardinality MCLP by subgradient steps.
 
-    Polyak steps towards ``target`` (the incumbent), the step factor halved after 10 steps
-    without progress. Stops when the bound is within ``stop_gap`` (relative) of ``target``,
-    after ``max_iter`` steps or ``time_limit_s`` seconds.
+    Polyak steps towards ``target`` (the incumbent), the step factor starting at 2 and halved
+    after 20 steps without progress. Stops when the bound is within ``stop_gap`` (relative)
+    of ``target``, after ``max_iter`` steps or ``time_limit_s`` seconds.
 
     Returns
     -------
@@ -465,27 +465,26 @@ def subgradient_bound(
         The best bound and its multipliers.
     """
     t0 = time.perf_counter()
-    at = sp.csr_array(a.T)
+    m = a.shape[1]
     lam = 0.5 * weights
     best, best_lam = float(weights.sum()), lam.copy()
-    factor, stall = 1.0, 0
-    pick = np.zeros(a.shape[0])
+    factor, stall = 2.0, 0
     for _ in range(max_iter):
         val, _, order = lagrangian_bound(a, weights, lam, p)
         if val < best - 1e-9:
             best, best_lam, stall = val, lam.copy(), 0
         else:
             stall += 1
-            if stall >= 10:
+            if stall >= 20:
                 factor, stall = factor * 0.5, 0
         if (best - target) <= stop_gap * max(abs(target), 1.0) or factor < 1e-4:
             break
         if time.perf_counter() - t0 > time_limit_s:
             break
-        pick[:] = 0.0
-        pick[order[:p]] = 1.0
-        sub = np.asarray(at @ pick) - (lam < weights)
-        norm = float(sub @ sub)
+        # integer subgradient: its squared norm is an exact integer sum (a float dot product
+        # would go to a multi-threaded BLAS, six times slower on a busy machine)
+        sub = np.bincount(a[order[:p]].indices, minlength=m) - (lam < weights).astype(np.int64)
+        norm = float(np.dot(sub, sub))
         if norm == 0.0:
             break
         lam = np.clip(lam - factor * max(val - target, 1e-9) / norm * sub, 0.0, weights)
