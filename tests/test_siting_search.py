@@ -123,4 +123,17 @@ def test_fixed_subproblem_starts_from_the_incumbent(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(models, "_solve_mclp_exact", spy)
     models._solve_mclp_cardinality(a, w, inc, p, deadline=1e18, mip_gap=0.01)
     assert starts
-    assert starts[0] == pytest.approx(_core.covered_weight(a, w, inc))
+    assert starts[0] >= _core.covered_weight(a, w, inc) - 1e-9
+    assert starts[0] > _core.covered_weight(a, w, _core.greedy_cover(a, w, max_sites=p))
+
+
+def test_perturbed_search_stops_once_the_target_is_reached() -> None:
+    reach, w, _, _ = random_instance(100, n=16, m=150, radius=0.2)
+    a = _core.coverage_matrix(reach)
+    start = _core.greedy_cover(a, w, max_sites=4)
+    swapped = _core.swap_search(a, w, start)
+    reached = _core.perturbed_swap_search(a, w, start,
+                                          target=_core.covered_weight(a, w, swapped))
+    assert reached.tolist() == swapped.tolist()
+    free = _core.perturbed_swap_search(a, w, start)
+    assert _core.covered_weight(a, w, free) > _core.covered_weight(a, w, swapped)

@@ -371,14 +371,16 @@ def perturbed_swap_search(
     max_stall: int = 40,
     seed: int = 20180420,
     deadline: float | None = None,
+    target: float | None = None,
 ) -> IntArray:
     """Improve a cover by iterated local search: swaps, then re-open a fifth of the sites.
 
     Each try closes ``max(1, p // 5)`` sites of the best cover found and opens as many: one
     at random, the others greedily on the demand left uncovered (draws from a fixed seed);
     it then runs :func:`swap_search` and keeps the result when it covers strictly more.
-    Stops after ``max_tries`` tries, ``max_stall`` tries in a row without progress, or at
-    ``deadline`` (a ``time.perf_counter()`` value). Without a deadline the result is deterministic.
+    Stops after ``max_tries`` tries, ``max_stall`` tries in a row without progress, once
+    the cover reaches ``target`` weight, or at ``deadline`` (a ``time.perf_counter()``
+    value). Without a deadline the result is deterministic.
     """
     n = a.shape[0]
     ok = np.ones(n, dtype=bool) if allowed is None else allowed.copy()
@@ -393,6 +395,8 @@ def perturbed_swap_search(
     stall = 0
     for _ in range(max_tries):
         if deadline is not None and time.perf_counter() >= deadline:
+            break
+        if target is not None and best_val >= target:
             break
         keep = np.delete(best, rng.choice(p, size=k, replace=False))
         free_ok = ok.copy()

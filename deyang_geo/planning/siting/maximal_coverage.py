@@ -42,7 +42,7 @@ __all__ = [
 #: Above this many reach entries the cardinality MCLP starts with a subgradient phase.
 _SUBGRADIENT_NNZ = 1_000_000
 
-#: Share of the time limit the local search for a start may use at most.
+#: Share of the time left that the perturbed swap search for a better start may use.
 _SEARCH_SHARE = 0.2
 
 
@@ -157,7 +157,9 @@ def _solve_mclp_cardinality(a: sp.csr_array, w: FloatArray, sites0: IntArray, p:
     """Cardinality MCLP: a subgradient Lagrangian phase on big or gap-tolerant instances.
 
     The Lagrangian bound (subgradient on the multipliers of ``y_i <= sum_j a_ji x_j``) may
-    prove the requested gap at once; otherwise it fixes candidates and the LP-based exact
+    prove the requested gap at once; otherwise a perturbed swap search improves the start
+    (until the gap is proven or a share of the time is spent), then the bound fixes
+    candidates and the LP-based exact
     phase (:func:`_solve_mclp_exact`) runs on what is left, stopping as soon as the
     requested gap is proven against the better of both bounds.
     """
@@ -179,6 +181,15 @@ def _solve_mclp_cardinality(a: sp.csr_array, w: FloatArray, sites0: IntArray, p:
     if _solve.relative_gap(inc, bound) <= max(mip_gap, 1e-12) or inc >= bound - 1e-9:
         return inc_sites, inc, max(inc, bound), ("optimal" if inc >= bound - 1e-9
                                                  else "gap_reached")
+    if inc_sites.size == p:  # not proven: a better start (stopping once the gap is proven)
+        better = _core.perturbed_swap_search(
+            a, w, inc_sites, target=gap_target(bound, mip_gap) if mip_gap > 0 else None,
+            deadline=time.perf_counter() + _SEARCH_SHARE * max(deadline - time.perf_counter(),
+                                                               0.0))
+        inc_sites, inc = _keep_better(a, w, better, inc_sites, inc)
+        if _solve.relative_gap(inc, bound) <= max(mip_gap, 1e-12) or inc >= bound - 1e-9:
+            return inc_sites, inc, max(inc, bound), ("optimal" if inc >= bound - 1e-9
+                                                     else "gap_reached")
     _, c, order = _core.lagrangian_bound(a, w, lam, p)
     fixed0, fixed1 = _lagrangian_fixing(c, order, lag, p, inc=inc, step=step)
     rest = _fixed_subproblem(a, w, fixed0, fixed1, p)
@@ -434,8 +445,7 @@ def mclp(
     if p_left is not None:
         g = _core.greedy_cover(r, wr, max_sites=p_left)
         greedy_val = _core.covered_weight(r, wr, g)
-        start = (_core.perturbed_swap_search(r, wr, g, deadline=t0 + _SEARCH_SHARE * time_limit_s)
-                 if g.size == p_left else g)
+        start = _core.swap_search(r, wr, g) if g.size == p_left else g
         sites, obj_r, bound_r, status = _solve_mclp_cardinality(
             r, wr, start, p_left, deadline=t0 + time_limit_s, mip_gap=mip_gap)
     else:
