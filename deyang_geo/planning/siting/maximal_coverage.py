@@ -42,6 +42,9 @@ __all__ = [
 #: Above this many reach entries the cardinality MCLP starts with a subgradient phase.
 _SUBGRADIENT_NNZ = 1_000_000
 
+#: Share of the time left that the perturbed swap search for a better start may use.
+_SEARCH_SHARE = 0.2
+
 
 def _mclp_model(a: sp.csr_array, w: FloatArray, *, p: int | None, costs: FloatArray | None,
                 budget: float | None) -> tuple[FloatArray, sp.csr_array,
@@ -130,6 +133,15 @@ def _fixed_subproblem(a: sp.csr_array, w: FloatArray, fixed0: BoolArray, fixed1:
     return free, ones, p_left, mg, float(w[base].sum())
 
 
+def _subproblem_start(inc_sites: IntArray, free: IntArray, ones: IntArray,
+                      mg: _core.Merged, p_left: int) -> IntArray:
+    """Return the incumbent in the fixed subproblem's numbering if fixing kept it, else greedy."""
+    if bool(np.all(np.isin(ones, inc_sites))) and bool(
+            np.all(np.isin(inc_sites, np.r_[free, ones]))):
+        return np.searchsorted(free, inc_sites[np.isin(inc_sites, free)]).astype(np.int64)
+    return _core.greedy_cover(mg.a, mg.weights, max_sites=p_left)
+
+
 def _keep_better(a: sp.csr_array, w: FloatArray, sites: IntArray, inc_sites: IntArray,
                  inc: float) -> tuple[IntArray, float]:
     """``sites`` and their covered weight if strictly better than the incumbent, else it."""
@@ -145,7 +157,9 @@ def _solve_mclp_cardinality(a: sp.csr_array, w: FloatArray, sites0: IntArray, p:
     """Cardinality MCLP: a subgradient Lagrangian phase on big or gap-tolerant instances.
 
     The Lagrangian bound (subgradient on the multipliers of ``y_i <= sum_j a_ji x_j``) may
-    prove the requested gap at once; otherwise it fixes candidates and the LP-based exact
+    prove the requested gap at once; otherwise a perturbed swap search improves the start
+    (until the gap is proven or a share of the time is spent), then the bound fixes
+    candidates and the LP-based exact
     phase (:func:`_solve_mclp_exact`) runs on what is left, stopping as soon as the
     requested gap is proven against the better of both bounds.
     """
@@ -167,13 +181,22 @@ def _solve_mclp_cardinality(a: sp.csr_array, w: FloatArray, sites0: IntArray, p:
     if _solve.relative_gap(inc, bound) <= max(mip_gap, 1e-12) or inc >= bound - 1e-9:
         return inc_sites, inc, max(inc, bound), ("optimal" if inc >= bound - 1e-9
                                                  else "gap_reached")
+    if inc_sites.size == p:  # not proven: a better start (stopping once the gap is proven)
+        better = _core.perturbed_swap_search(
+            a, w, inc_sites, target=gap_target(bound, mip_gap) if mip_gap > 0 else None,
+            deadline=time.perf_counter() + _SEARCH_SHARE * max(deadline - time.perf_counter(),
+                                                               0.0))
+        inc_sites, inc = _keep_better(a, w, better, inc_sites, inc)
+        if _solve.relative_gap(inc, bound) <= max(mip_gap, 1e-12) or inc >= bound - 1e-9:
+            return inc_sites, inc, max(inc, bound), ("optimal" if inc >= bound - 1e-9
+                                                     else "gap_reached")
     _, c, order = _core.lagrangian_bound(a, w, lam, p)
     fixed0, fixed1 = _lagrangian_fixing(c, order, lag, p, inc=inc, step=step)
     rest = _fixed_subproblem(a, w, fixed0, fixed1, p)
     if rest is None:
         return inc_sites, inc, inc, "optimal"
     free, ones, p_left, mg, const = rest
-    r_start = _core.greedy_cover(mg.a, mg.weights, max_sites=p_left)
+    r_start = _subproblem_start(inc_sites, free, ones, mg, p_left)
     r_sites, _, r_bound, status = _solve_mclp_cardinality_exact_or_trivial(
         mg.a, mg.weights, r_start, p_left, deadline=deadline, mip_gap=mip_gap, offset=const,
         outer_bound=bound)
@@ -280,10 +303,7 @@ def _solve_mclp_exact(a: sp.csr_array, w: FloatArray, sites0: IntArray, p: int, 
     if rest is None:
         return inc_sites, inc, inc, "optimal"
     free, ones, p_left, mg, const = rest
-    start_ok = bool(np.all(np.isin(ones, inc_sites))) and bool(
-        np.all(np.isin(inc_sites, np.r_[free, ones])))
-    local0 = (np.searchsorted(free, inc_sites[np.isin(inc_sites, free)]).astype(np.int64)
-              if start_ok else _core.greedy_cover(mg.a, mg.weights, max_sites=p_left))
+    local0 = _subproblem_start(inc_sites, free, ones, mg, p_left)
     if p_left >= free.size:
         chosen = np.r_[ones, free].astype(np.int64)
         val = _core.covered_weight(a, w, chosen)
