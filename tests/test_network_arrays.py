@@ -1,0 +1,136 @@
+"""Routing arrays built straight from the builder's arrays, without the networkx round trip.
+
+``RoutingNetwork.from_osm_file`` / ``from_network_arrays`` and ``network_summary`` of the
+arrays must give exactly what ``RoutingNetwork.from_graph(graph_from_osm_file(...))`` and
+``network_summary(graph)`` give: same node order, edge order, weights, geometries, summary.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import shapely
+from shapely.geometry import box
+
+from deyang_geo.analysis.routing import RoutingNetwork
+from deyang_geo.network.build import graph_from_osm_file, network_arrays_from_osm_file
+from deyang_geo.network.summary import network_summary
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+ANDORRA = SHARED / "data" / "andorra.osm.pbf"
+ISLET_LON = np.array([104.4200, 104.42105])
+ISLET_LAT = np.array([31.1302, 31.1301])
+
+
+def assert_same_network(a: RoutingNetwork, b: RoutingNetwork) -> None:
+    """Assert two routing networks are identical, array by array and bit by bit."""
+    assert a.crs == b.crs
+    assert a.source == b.source
+    assert a.modes == b.modes
+    assert dict(a.speeds_kmh) == dict(b.speeds_kmh)
+    assert list(a.speeds_kmh) == list(b.speeds_kmh)
+    for name in ("node_ids", "x", "y", "edge_u", "edge_v", "length_m"):
+        left, right = getattr(a, name), getattr(b, name)
+        assert left.dtype == right.dtype, name
+        assert np.array_equal(left, right), name
+    for mode in a.modes:
+        assert a.weights_s[mode].dtype == b.weights_s[mode].dtype
+        assert np.array_equal(a.weights_s[mode], b.weights_s[mode]), mode
+    assert a.geometry.shape == b.geometry.shape
+    assert np.array_equal(shapely.to_wkb(a.geometry), shapely.to_wkb(b.geometry))
+
+
+CASES: list[tuple[str, dict[str, Any]]] = [
+    ("net_basic.osm", {}),
+    ("net_basic.osm", {"retain_all": True, "drop_disconnected": False}),
+    ("net_basic.osm", {"simplify": False, "modes": "walk,drive"}),
+    ("net_basic.osm", {"modes": "walk,drive", "boundary": box(104.3895, 31.1285, 104.3935,
+                                                               31.1315)}),
+    ("net_basic.osm", {"modes": "walk", "crs": "EPSG:32648", "speeds_kmh": {"walk": 3.3}}),
+    ("net_islet.osm", {"modes": "walk"}),
+    ("net_islet.osm", {"modes": "walk", "keep_near": (ISLET_LON, ISLET_LAT)}),
+    ("net_islet.osm", {"modes": "walk", "min_piece_km": 0.0}),
+    ("std_streets.osm", {}),
+    ("cli_access_streets.osm", {"exclude_trunk": True}),
+]
+
+
+@pytest.mark.parametrize(("name", "options"), CASES)
+def test_arrays_path_equals_graph_round_trip(name: str, options: dict[str, Any]) -> None:
+    path = FIXTURES / name
+    G = graph_from_osm_file(path, **options)
+    expected = RoutingNetwork.from_graph(G)
+    assert_same_network(RoutingNetwork.from_osm_file(path, **options), expected)
+    arrays = network_arrays_from_osm_file(path, **options)
+    assert_same_network(RoutingNetwork.from_network_arrays(arrays), expected)
+    assert network_summary(arrays) == network_summary(G)
+
+
+def test_graph_from_arrays_is_the_graph() -> None:
+    """The lazy graph is the graph graph_from_osm_file returns, attributes in the same order."""
+    path = FIXTURES / "std_streets.osm"
+    G = graph_from_osm_file(path)
+    H = network_arrays_from_osm_file(path).graph()
+    assert H.graph == G.graph
+    assert list(H.nodes(data=True)) == list(G.nodes(data=True))
+    for (u, v, k, d), (u2, v2, k2, d2) in zip(G.edges(keys=True, data=True),
+                                              H.edges(keys=True, data=True), strict=True):
+        assert (u, v, k) == (u2, v2, k2)
+        assert list(d) == list(d2)
+        assert {a: b for a, b in d.items() if a != "geometry"} == {
+            a: b for a, b in d2.items() if a != "geometry"}
+        assert d["geometry"].equals_exact(d2["geometry"], 0.0)
+
+
+def test_dem_falls_back_to_the_graph(tmp_path: Path) -> None:
+    """With a DEM the slope-aware times are computed on the graph: same result either way."""
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import Affine
+
+    path = FIXTURES / "net_basic.osm"
+    G = graph_from_osm_file(path, modes="walk")
+    xs = [d["x"] for d in G.nodes.values()]
+    ys = [d["y"] for d in G.nodes.values()]
+    x0, y1, cell = min(xs) - 100.0, max(ys) + 100.0, 10.0
+    ncols = int((max(xs) - x0 + 100.0) / cell) + 1
+    nrows = int((y1 - min(ys) + 100.0) / cell) + 1
+    z = np.tile(0.08 * cell * (np.arange(ncols) + 0.5), (nrows, 1))
+    raster = tmp_path / "dem.tif"
+    with rasterio.open(raster, "w", driver="GTiff", height=nrows, width=ncols, count=1,
+                       dtype="float64", crs=G.graph["crs"],
+                       transform=Affine(cell, 0.0, x0, 0.0, -cell, y1)) as dst:
+        dst.write(z, 1)
+    expected = RoutingNetwork.from_graph(graph_from_osm_file(path, modes="walk", dem=raster))
+    got = RoutingNetwork.from_osm_file(path, modes="walk", dem=raster)
+    assert_same_network(got, expected)
+    flat = RoutingNetwork.from_osm_file(path, modes="walk")
+    assert not np.array_equal(got.weights_s["walk"], flat.weights_s["walk"])
+
+
+def test_arrays_path_builds_no_networkx_graph(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The routing path never constructs a MultiDiGraph (the detour the issue measured)."""
+    import networkx as nx
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise AssertionError("a networkx graph was built")
+
+    monkeypatch.setattr(nx.MultiDiGraph, "__init__", refuse)
+    net = RoutingNetwork.from_osm_file(FIXTURES / "std_streets.osm")
+    assert net.n_edges > 0
+
+
+@pytest.mark.skipif(not ANDORRA.is_file(), reason="../shared/data/andorra.osm.pbf is absent")
+def test_andorra_arrays_path_equals_graph_round_trip() -> None:
+    G = graph_from_osm_file(ANDORRA)
+    expected = RoutingNetwork.from_graph(G)
+    arrays = network_arrays_from_osm_file(ANDORRA)
+    assert_same_network(RoutingNetwork.from_network_arrays(arrays), expected)
+    assert network_summary(arrays) == network_summary(G)
+    clip = box(1.50, 42.49, 1.56, 42.53)
+    assert_same_network(RoutingNetwork.from_osm_file(ANDORRA, boundary=clip, modes="walk"),
+                        RoutingNetwork.from_graph(graph_from_osm_file(ANDORRA, boundary=clip,
+                                                                      modes="walk")))
