@@ -134,3 +134,36 @@ def test_andorra_arrays_path_equals_graph_round_trip() -> None:
     assert_same_network(RoutingNetwork.from_osm_file(ANDORRA, boundary=clip, modes="walk"),
                         RoutingNetwork.from_graph(graph_from_osm_file(ANDORRA, boundary=clip,
                                                                       modes="walk")))
+
+
+MISSING_NODE_OSM = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6" generator="test">
+<node id="1" lat="31.1300000" lon="104.3900000"/>
+<node id="2" lat="31.1300000" lon="104.3910000"/>
+<node id="4" lat="-31.1310000" lon="-104.3920000"/>
+<way id="10"><nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="4"/>
+<tag k="highway" v="residential"/><tag k="name" v="x"/></way>
+<way id="11"><nd ref="3"/><nd ref="5"/><tag k="highway" v="residential"/></way>
+<way id="12"><nd ref="4"/><nd ref="1"/><tag k="highway" v="footway"/></way>
+</osm>
+"""
+
+
+def test_reader_flat_arrays_keep_missing_nodes_and_bbox_rules(tmp_path: Path) -> None:
+    """The array-based reader: refs kept, unknown locations left out, bbox per way."""
+    from deyang_geo.network.osm_file import read_highways
+
+    path = tmp_path / "missing.osm"
+    path.write_text(MISSING_NODE_OSM, encoding="utf-8")
+    data = read_highways(path, keep_tags=("name",))
+    assert data.way_ids == [10, 11, 12]
+    assert data.way_nodes == [[1, 2, 3, 4], [3, 5], [4, 1]]
+    assert data.way_tags[0] == {"highway": "residential", "name": "x"}
+    assert data.node_ids.tolist() == [1, 2, 4]
+    assert data.node_lon.tolist() == [104.39, 104.391, -104.392]
+    assert data.node_lat.tolist() == [31.13, 31.13, -31.131]
+    # a way is kept when one of its known nodes lies in the box (11 has none known)
+    boxed = read_highways(path, bbox=(-105.0, -32.0, -104.0, -31.0))
+    assert boxed.way_ids == [10, 12]
+    assert boxed.node_ids.tolist() == [1, 2, 4]
+    assert read_highways(path, bbox=(0.0, 0.0, 1.0, 1.0)).way_ids == []
