@@ -167,3 +167,22 @@ def test_reader_flat_arrays_keep_missing_nodes_and_bbox_rules(tmp_path: Path) ->
     assert boxed.way_ids == [10, 12]
     assert boxed.node_ids.tolist() == [1, 2, 4]
     assert read_highways(path, bbox=(0.0, 0.0, 1.0, 1.0)).way_ids == []
+
+
+def test_graphml_written_without_osmnx_is_osmnx_bytes(tmp_path: Path) -> None:
+    """save_graph's own GraphML writer gives the bytes of osmnx.save_graphml (the anchor)."""
+    import json
+
+    import osmnx as ox
+
+    from deyang_geo.network.storage import save_graph
+
+    G = graph_from_osm_file(FIXTURES / "net_basic.osm", retain_all=True)
+    ours = save_graph(G, tmp_path / "ours.graphml")
+    H = G.copy()
+    for key in ("modes", "speeds_kmh", "components", "disconnected", "dropped_pieces"):
+        value = H.graph[key]
+        H.graph[key] = json.dumps(list(value) if isinstance(value, tuple) else value,
+                                  ensure_ascii=False)
+    ox.save_graphml(H, tmp_path / "osmnx.graphml")
+    assert ours.read_bytes() == (tmp_path / "osmnx.graphml").read_bytes()
