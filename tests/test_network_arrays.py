@@ -223,15 +223,6 @@ def test_study_network_is_built_from_arrays(tmp_path: Path) -> None:
     assert list(graph_of(source).edges(keys=True)) == list(G.edges(keys=True))
 
 
-def test_parser_constants_match_the_map_module() -> None:
-    """The CLI's copies of the basemap names (no engine import to build the parser) agree."""
-    from deyang_geo.cli import common
-    from deyang_geo.outputs import command_map
-
-    assert common.BASEMAPS == command_map.BASEMAPS
-    assert common.TIANDITU_ENV == command_map.TIANDITU_ENV
-
-
 def test_building_the_parser_imports_no_engine() -> None:
     """Found while measuring `deyang-geo network`: building the parser imported the map module
     (and with it analysis, geopandas...), seconds paid by every command."""

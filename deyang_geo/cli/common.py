@@ -19,12 +19,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("deyang_geo")
 
-#: ``outputs.command_map.BASEMAPS`` and ``TIANDITU_ENV``, copied so that building the parser
-#: imports no engine module (every command, ``network`` included, paid seconds for it); the
-#: tests check both copies agree.
-BASEMAPS: tuple[str, ...] = ("osm", "light", "tianditu", "amap", "none")
-TIANDITU_ENV = "TIANDITU_KEY"
-
 
 def add_network_option(parser: argparse.ArgumentParser) -> None:
     """Add ``--network``: an OSM file (.osm, .osm.bz2, .osm.gz, .osm.pbf) or a saved graph."""
@@ -231,6 +225,8 @@ def step_progress(steps: tuple[str, ...], *, quiet: bool = False
 
 def add_map_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--basemap``, ``--tianditu-key`` and ``--divisions``: how the command's map looks."""
+    from deyang_geo.core.style import BASEMAPS, TIANDITU_ENV
+
     parser.add_argument(
         "--basemap", choices=BASEMAPS, default="osm",
         help="map background: osm, light (Esri), tianditu (needs a key), amap (overlays "
@@ -273,6 +269,8 @@ def read_map_divisions(path: Path | None) -> object:
 
 def add_basemap_override(parser: argparse.ArgumentParser) -> None:
     """Add ``--basemap`` and ``--tianditu-key`` overriding a study file's ``[output] basemap``."""
+    from deyang_geo.core.style import BASEMAPS, TIANDITU_ENV
+
     parser.add_argument(
         "--basemap", choices=BASEMAPS, default=None,
         help="map background, overriding the study file's [output] basemap: osm, light, "
@@ -308,7 +306,7 @@ def tianditu_key_env(key: str | None) -> Iterator[None]:
     """
     import os
 
-    from deyang_geo.outputs.command_map import TIANDITU_ENV
+    from deyang_geo.core.style import TIANDITU_ENV
 
     if not key:
         yield
