@@ -22,6 +22,11 @@ from deyang_geo.core import settings
 from deyang_geo.core.checks import check_positive
 from deyang_geo.core.errors import InputError, NetworkError
 from deyang_geo.io.files import atomic_path
+from deyang_geo.network.build import (
+    NetworkArrays,
+    graph_from_osm_file,
+    network_arrays_from_osm_file,
+)
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -249,6 +254,62 @@ class RoutingNetwork:
             speeds_kmh={k: speeds[k] for k in sorted(speeds)},
             source=str(G.graph.get("source", "")),
         )
+
+    @classmethod
+    def from_network_arrays(cls, arrays: NetworkArrays) -> RoutingNetwork:
+        """Read the builder's arrays straight into the routing form, without a networkx graph.
+
+        The result is identical (node order, edge order, weights, geometries) to
+        ``RoutingNetwork.from_graph(arrays.graph())``.
+
+        Parameters
+        ----------
+        arrays
+            What :func:`deyang_geo.network.build.build_arrays` returned.
+
+        Returns
+        -------
+        RoutingNetwork
+            The compact form.
+        """
+        # the order from_graph gives: by (tail, head, key); node ids are already ascending
+        eorder = np.lexsort((arrays.edge_key, arrays.edge_v, arrays.edge_u))
+        speeds = dict(arrays.graph_attrs["speeds_kmh"])
+        return cls(
+            crs=str(arrays.graph_attrs["crs"]),
+            node_ids=np.asarray(arrays.node_ids, dtype=np.int64),
+            x=np.asarray(arrays.x, dtype=np.float64),
+            y=np.asarray(arrays.y, dtype=np.float64),
+            edge_u=arrays.edge_u[eorder].astype(np.int64),
+            edge_v=arrays.edge_v[eorder].astype(np.int64),
+            length_m=np.asarray(arrays.length_m[eorder], dtype=np.float64),
+            weights_s={m: arrays.mode_weights_s(m)[eorder] for m in arrays.modes},
+            geometry=np.asarray(arrays.geometry[eorder], dtype=object),
+            speeds_kmh={k: speeds[k] for k in sorted(speeds)},
+            source=str(arrays.graph_attrs["source"]),
+        )
+
+    @classmethod
+    def from_osm_file(cls, path: str | os.PathLike[str], **options: Any) -> RoutingNetwork:
+        """Build the routing form of an OSM file, without a networkx graph in between.
+
+        Parameters
+        ----------
+        path
+            An ``.osm``, ``.osm.bz2``, ``.osm.gz`` or ``.osm.pbf`` file.
+        **options
+            The keyword options of :func:`deyang_geo.network.build.graph_from_osm_file`
+            (with ``dem``, the slope-aware times are computed on the graph).
+
+        Returns
+        -------
+        RoutingNetwork
+            Identical to ``RoutingNetwork.from_graph(graph_from_osm_file(path, **options))``.
+        """
+        if options.get("dem") is not None:
+            return cls.from_graph(graph_from_osm_file(path, **options))
+        options.pop("dem", None)
+        return cls.from_network_arrays(network_arrays_from_osm_file(path, **options))
 
     @classmethod
     def from_arrays(

@@ -13,6 +13,7 @@ from deyang_geo.cli.common import (
     population_label,
     protected_outputs,
     raster_inputs,
+    read_routing_network,
     warnings_to_log,
     write_graded_from_options,
 )
@@ -42,14 +43,12 @@ def run(args: argparse.Namespace) -> int:
     ``deyang-geo run`` (:func:`deyang_geo.study.pipeline.compute_access`,
     :func:`deyang_geo.study.pipeline.compute_study_coverage`).
     """
-    from deyang_geo.analysis.routing import RoutingNetwork
     from deyang_geo.cli.analysis_options import resolve_args
     from deyang_geo.cli.common import read_map_divisions
     from deyang_geo.core.standards import load_catalog
     from deyang_geo.io.exports import write_exports
     from deyang_geo.io.points import read_communities, read_facilities
     from deyang_geo.io.validate import warn_unreachable_categories
-    from deyang_geo.network.storage import read_network
     from deyang_geo.outputs.command_map import (
         map_isochrones,
         resolve_tianditu_key,
@@ -73,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         resolved = resolve_args(args, catalog=catalog,
                                 categories=analysed_categories(None, facilities))
         communities = read_communities(args.demand, input_crs=args.input_crs)
-        net = RoutingNetwork.from_graph(read_network(args.network, modes=resolved.modes()))
+        net = read_routing_network(args.network, modes=resolved.modes())
         units, communities, population = demand_from_options(args, communities, crs=net.crs)
         access = compute_access(net, units, facilities, communities=communities,
                                 resolved=resolved, walk_speed_kmh=args.walk_speed_kmh)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from deyang_geo.core import settings
 
 if TYPE_CHECKING:
+    from deyang_geo.analysis.routing import RoutingNetwork
     from deyang_geo.study.config import StudyConfig
 
 log = logging.getLogger("deyang_geo")
@@ -631,3 +632,18 @@ def raster_inputs(args: argparse.Namespace) -> list[Path | None]:
     names = ("demand_raster", "demand_totals", "demand_buildings", "elderly_raster",
              "children_raster")
     return [getattr(args, name, None) for name in names]
+
+
+def read_routing_network(path: Path, *, modes: Sequence[str]) -> RoutingNetwork:
+    """Read ``--network NET`` into its routing form, for the commands that only route.
+
+    An OSM file goes straight from the builder's arrays to the routing arrays (no networkx
+    graph); a saved graph is loaded and converted.
+    """
+    from deyang_geo.analysis.routing import RoutingNetwork
+    from deyang_geo.network.osm_file import is_osm_path
+    from deyang_geo.network.storage import read_network
+
+    if is_osm_path(path):
+        return RoutingNetwork.from_osm_file(path, modes=modes)
+    return RoutingNetwork.from_graph(read_network(path, modes=modes))

@@ -19,6 +19,7 @@ from deyang_geo.cli.common import (
     log,
     protected_outputs,
     raster_inputs,
+    read_routing_network,
 )
 from deyang_geo.core import settings
 
@@ -90,14 +91,12 @@ def run(args: argparse.Namespace) -> int:
     ``deyang-geo run`` calls (:func:`deyang_geo.study.pipeline.compute_compliance`).
     """
     from deyang_geo.analysis.facilities import facilities_from_osm, merge_facilities
-    from deyang_geo.analysis.routing import RoutingNetwork
     from deyang_geo.cli.analysis_options import resolve_args
     from deyang_geo.cli.common import read_map_divisions, warnings_to_log
     from deyang_geo.core.errors import InputError
     from deyang_geo.core.standards import load_catalog
     from deyang_geo.io.points import read_communities, read_facilities
     from deyang_geo.io.validate import warn_unreachable_categories
-    from deyang_geo.network.storage import read_network
     from deyang_geo.outputs.command_map import resolve_tianditu_key, write_command_map
     from deyang_geo.planning.compliance import gap_summary
     from deyang_geo.study.pipeline import (
@@ -138,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
                            f"within {args.merge_distance_m:g} m")
         resolved = resolve_args(args, catalog=catalog,
                                 categories=analysed_categories(None, facilities))
-        net = RoutingNetwork.from_graph(read_network(args.network, modes=resolved.modes()))
+        net = read_routing_network(args.network, modes=resolved.modes())
         units, communities, population = demand_from_options(args, communities, crs=net.crs)
         access = compute_access(net, units, facilities, communities=communities,
                                 resolved=resolved, walk_speed_kmh=args.walk_speed_kmh)

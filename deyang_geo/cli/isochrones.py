@@ -15,6 +15,7 @@ from deyang_geo.cli.common import (
     echo,
     parse_minutes_list,
     protected_outputs,
+    read_routing_network,
 )
 
 NAME = "isochrones"
@@ -52,14 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``isochrones`` and return the exit code."""
     from deyang_geo.analysis.isochrones import isochrones
-    from deyang_geo.analysis.routing import RoutingNetwork
     from deyang_geo.cli.common import read_map_divisions, warnings_to_log
     from deyang_geo.core.checks import check_positive
     from deyang_geo.core.errors import InputError
     from deyang_geo.io.exports import write_exports
     from deyang_geo.io.files import atomic_path, fixed_file_dates
     from deyang_geo.io.points import read_facilities
-    from deyang_geo.network.storage import read_network
     from deyang_geo.outputs.command_map import resolve_tianditu_key, write_command_map
 
     out = Path(args.out)
@@ -78,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     with protected_outputs(command=NAME, out=out, inputs=[args.network, args.facilities],
                            is_dir=False), warnings_to_log(quiet=args.quiet):
         facilities = read_facilities(args.facilities, input_crs=args.input_crs)
-        net = RoutingNetwork.from_graph(read_network(args.network, modes=(args.mode,)))
+        net = read_routing_network(args.network, modes=(args.mode,))
         areas = isochrones(net, facilities, mode=args.mode, breaks_minutes=breaks,
                            walkoff_m=args.walkoff_m,
                            dissolve_by=None if args.per_facility else "category",

@@ -15,6 +15,7 @@ from deyang_geo.cli.common import (
     population_label,
     protected_outputs,
     raster_inputs,
+    read_routing_network,
 )
 from deyang_geo.core import settings
 
@@ -134,8 +135,10 @@ def run(args: argparse.Namespace) -> int:
         minutes = urban.threshold_minutes
         facilities = read_facilities(args.facilities, input_crs=args.input_crs)
         communities = read_communities(args.demand, input_crs=args.input_crs)
-        graph = read_network(args.network, modes=resolved.modes())
-        net = RoutingNetwork.from_graph(graph)
+        graph = (None if is_osm_path(args.network)
+                 else read_network(args.network, modes=resolved.modes()))
+        net = (read_routing_network(args.network, modes=resolved.modes()) if graph is None
+               else RoutingNetwork.from_graph(graph))
         units, communities, population = demand_from_options(args, communities, crs=net.crs)
         same = facilities[facilities["category"].astype(str) == category]
         planner = (read_candidates(args.candidates, input_crs=args.input_crs)
@@ -165,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
                  "threshold_source": urban.sources["threshold_minutes"],
                  "walk_speed_kmh": args.walk_speed_kmh, "n_candidates": len(cands),
                  "n_demand_units": len(units), "population": population}
-        streets = named_streets(args.network if is_osm_path(args.network) else graph)
+        streets = named_streets(args.network if graph is None else graph)
         result.write(out, candidates=cands, communities=communities, extra_summary=extra,
                      streets=streets, lang=args.lang)
         table = result.sites_table(cands)

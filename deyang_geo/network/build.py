@@ -28,7 +28,7 @@ import logging
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -68,7 +68,10 @@ from deyang_geo.network.slope import add_slope_walk_times
 log = logging.getLogger("deyang_geo")
 
 __all__ = [
+    "NetworkArrays",
+    "build_arrays",
     "graph_from_osm_file",
+    "network_arrays_from_osm_file",
 ]
 
 #: Default smallest disconnected piece kept, in km of street: smaller slivers are dropped
@@ -160,7 +163,9 @@ def _kept_pieces(labels_u: NDArray[np.int64], a: NDArray[np.int64], b: NDArray[n
     keep[biggest] = True
     if len(a) and np.isfinite(min_piece_km):
         lo, hi = np.minimum(a, b), np.maximum(a, b)
-        _, first = np.unique(np.stack([lo, hi]), axis=1, return_index=True)
+        # one street per node pair, first occurrence, in (lo, hi) order: a 1-D key sorts
+        # the same as the pairs and far faster than np.unique(..., axis=1)
+        _, first = np.unique(lo * (int(hi.max()) + 1) + hi, return_index=True)
         km = np.bincount(labels_u[first], weights=length_m[first] / 1000.0,
                          minlength=n_labels)
         keep |= km >= min_piece_km
@@ -585,7 +590,124 @@ def _edge_base_attrs(data: HighwayData, segs: _Segments, edges: _Edges,
     return out
 
 
-def build_graph(
+@dataclass(frozen=True)
+class _OsmAttrs:
+    """What the OSM attributes of the edges are built from, kept until a graph is asked for."""
+
+    data: HighwayData
+    segs: _Segments
+    edges: _Edges
+    keep_tags: tuple[str, ...]
+
+    def build(self) -> list[dict[str, Any]]:
+        return _edge_base_attrs(self.data, self.segs, self.edges, self.keep_tags)
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkArrays:
+    """The built road network as arrays, before (and without) any networkx graph.
+
+    Nodes are the ones the edges use, by ascending OSM id; edges are in the builder's order
+    (the order of the graph's ``add_edges_from``). :meth:`graph` builds the networkx graph of
+    ``docs/architecture.md`` from them; the routing form reads them directly.
+
+    Attributes
+    ----------
+    node_ids
+        OSM ids of the nodes, ascending.
+    x, y
+        Node coordinates in metres, in ``graph_attrs["crs"]``.
+    lon, lat
+        Node coordinates in WGS-84 degrees.
+    street_count
+        Physical streets at each node (osmnx's ``street_count``).
+    edge_u, edge_v
+        Tail and head of each directed edge as node positions.
+    edge_key
+        The graph key of each edge (0, 1, ... per tail and head).
+    length_m
+        Edge length in metres.
+    mode_mask
+        Per edge, bit ``i`` set when ``graph_attrs["modes"][i]`` may use it in its direction.
+    travel_time_s
+        Per mode, the seconds of each edge (meaningful where the mode's bit is set).
+    geometry
+        LineStrings from tail to head, in metres.
+    graph_attrs
+        The graph attributes: ``crs``, ``modes``, ``speeds_kmh``, ``source``, ``simplified``,
+        ``components``, ``disconnected``, ``dropped_pieces``.
+    """
+
+    node_ids: NDArray[np.int64]
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+    lon: NDArray[np.float64]
+    lat: NDArray[np.float64]
+    street_count: NDArray[np.int64]
+    edge_u: NDArray[np.int64]
+    edge_v: NDArray[np.int64]
+    edge_key: NDArray[np.int64]
+    length_m: NDArray[np.float64]
+    mode_mask: NDArray[np.int64]
+    travel_time_s: Mapping[str, NDArray[np.float64]]
+    geometry: NDArray[np.object_]
+    graph_attrs: Mapping[str, Any]
+    osm_attrs: _OsmAttrs = field(repr=False)
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The travel modes computed."""
+        return tuple(self.graph_attrs["modes"])
+
+    def mode_weights_s(self, mode: str) -> NDArray[np.float64]:
+        """Return the seconds of each edge for ``mode``, ``inf`` where it may not go."""
+        bit = 1 << self.modes.index(mode)
+        out: NDArray[np.float64] = np.where((self.mode_mask & bit) != 0,
+                                            self.travel_time_s[mode], np.inf)
+        return out
+
+    def graph(self) -> nx.MultiDiGraph:
+        """Build the networkx graph (a new one at each call).
+
+        Returns
+        -------
+        networkx.MultiDiGraph
+            The road network graph of ``docs/architecture.md``: node ``x``, ``y``,
+            ``street_count``, ``lon``, ``lat``; edge OSM attributes, ``length``, ``geometry``
+            and ``travel_time_{mode}`` for each mode allowed.
+        """
+        ga = self.graph_attrs
+        modes = self.modes
+        G = nx.MultiDiGraph(crs=ga["crs"], modes=modes, speeds_kmh=dict(ga["speeds_kmh"]),
+                            source=ga["source"], simplified=ga["simplified"],
+                            components=dict(ga["components"]),
+                            disconnected={k: dict(v) for k, v in ga["disconnected"].items()},
+                            dropped_pieces=dict(ga["dropped_pieces"]))
+        G.add_nodes_from(
+            (node, {"y": yy, "x": xx, "street_count": sc, "lon": lo, "lat": la})
+            for node, yy, xx, sc, lo, la in zip(
+                self.node_ids.tolist(), self.y.tolist(), self.x.tolist(),
+                self.street_count.tolist(), self.lon.tolist(), self.lat.tolist(), strict=True))
+        attrs = self.osm_attrs.build()
+        mode_bits = [(f"travel_time_{m}", 1 << i) for i, m in enumerate(modes)]
+        mask_l = self.mode_mask.tolist()
+        len_l = self.length_m.tolist()
+        times_l = {m: t.tolist() for m, t in self.travel_time_s.items()}
+        geoms = self.geometry
+        for f, d in enumerate(attrs):
+            d["length"] = len_l[f]
+            d["geometry"] = geoms[f]
+            mask = mask_l[f]
+            for (attr, bit), mode in zip(mode_bits, modes, strict=True):
+                if mask & bit:
+                    d[attr] = times_l[mode][f]
+        G.add_edges_from(zip(self.node_ids[self.edge_u].tolist(),
+                             self.node_ids[self.edge_v].tolist(), self.edge_key.tolist(), attrs,
+                             strict=True))
+        return G
+
+
+def build_arrays(
     data: HighwayData,
     *,
     modes: Sequence[str],
@@ -601,12 +723,14 @@ def build_graph(
     min_piece_km: float | None = None,
     keep_near: Any = None,
     keep_near_m: float | None = None,
-) -> nx.MultiDiGraph:
-    """Build the graph from highway ways: the one builder every source funnels into.
+) -> NetworkArrays:
+    """Build the network from highway ways as arrays: the one builder every source funnels into.
 
-    Everything up to the final graph runs on arrays: per-way mode masks, directed segments
-    (osmnx's order), largest piece, simplification (osmnx's rules, never across a change of
-    the allowed modes), clipping, projection, per-mode components; networkx is built once.
+    Everything runs on arrays: per-way mode masks, directed segments (osmnx's order), largest
+    piece, simplification (osmnx's rules, never across a change of the allowed modes),
+    clipping, projection, per-mode components, edge geometries. The networkx graph is built
+    only when asked for (:meth:`NetworkArrays.graph`); the routing form reads the arrays
+    directly (``RoutingNetwork.from_network_arrays``).
     """
     drive_set = frozenset(settings.drive_speeds_kmh)
     min_km = _check_min_piece_km(min_piece_km)
@@ -739,33 +863,39 @@ def build_graph(
     chosen = _choose_crs(lon[used], lat[used], crs)
     x, y = _project_xy(lon, lat, chosen)
     geoms = _edge_geometries(edges, iu, iv, x, y)
-    attrs = _edge_base_attrs(data, segs, edges, keep_tags)
-    times = {m: f_len * 3.6 / speeds[m] for m in modes if m != "drive"}
-    G = nx.MultiDiGraph(crs=chosen, modes=tuple(modes), speeds_kmh=dict(speeds), source=source,
-                        simplified=bool(simplify), components=components,
-                        disconnected=disconnected, dropped_pieces=lost_pieces)
-    G.add_nodes_from(
-        (node, {"y": yy, "x": xx, "street_count": sc, "lon": lo, "lat": la})
-        for node, yy, xx, sc, lo, la in zip(
-            nodes[used].tolist(), y[used].tolist(), x[used].tolist(),
-            street_count[used].tolist(), lon[used].tolist(), lat[used].tolist(), strict=True))
-    mode_bits = [(f"travel_time_{m}", 1 << i, times.get(m)) for i, m in enumerate(modes)]
-    mask_l = f_mask.tolist()
-    len_l = f_len.tolist()
-    drive_l = f_drive.tolist()
-    times_l = {m: t.tolist() for m, t in times.items()}
-    for f, d in enumerate(attrs):
-        d["length"] = len_l[f]
-        d["geometry"] = geoms[f]
-        mask = mask_l[f]
-        for (attr, bit, _), mode in zip(mode_bits, modes, strict=True):
-            if mask & bit:
-                d[attr] = drive_l[f] if mode == "drive" else times_l[mode][f]
-    G.add_edges_from(zip(nodes[edges.u].tolist(), nodes[edges.v].tolist(),
-                         _edge_keys(edges).tolist(), attrs, strict=True))
-    log.info("built a network of %d nodes and %d edges for %s from %s", len(G),
-             len(attrs), ", ".join(modes), source)
-    return G
+    times = {m: f_drive if m == "drive" else f_len * 3.6 / speeds[m] for m in modes}
+    position = np.full(n, -1, dtype=np.int64)
+    position[used] = np.arange(len(used), dtype=np.int64)
+    log.info("built a network of %d nodes and %d edges for %s from %s", len(used),
+             len(edges.u), ", ".join(modes), source)
+    graph_attrs: dict[str, Any] = {
+        "crs": chosen, "modes": tuple(modes), "speeds_kmh": dict(speeds), "source": source,
+        "simplified": bool(simplify), "components": components,
+        "disconnected": disconnected, "dropped_pieces": lost_pieces}
+    return NetworkArrays(
+        node_ids=nodes[used], x=x[used], y=y[used], lon=lon[used], lat=lat[used],
+        street_count=street_count[used], edge_u=position[edges.u], edge_v=position[edges.v],
+        edge_key=_edge_keys(edges), length_m=f_len, mode_mask=f_mask, travel_time_s=times,
+        geometry=geoms, graph_attrs=graph_attrs,
+        osm_attrs=_OsmAttrs(data, segs, edges, tuple(keep_tags)))
+
+
+def build_graph(data: HighwayData, **options: Any) -> nx.MultiDiGraph:
+    """Build the graph from highway ways: :func:`build_arrays`, then the networkx graph.
+
+    Parameters
+    ----------
+    data
+        The highway ways and node locations.
+    **options
+        Keyword options of :func:`build_arrays`.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        The road network graph of ``docs/architecture.md``.
+    """
+    return build_arrays(data, **options).graph()
 
 
 def _check_min_piece_km(value: float | None) -> float:
@@ -910,6 +1040,51 @@ def graph_from_osm_file(
         If the file is not an OSM file, has no usable roads (in the study area), or the study
         area lies outside the file's extent.
     """
+    arrays = network_arrays_from_osm_file(
+        path, modes=modes, boundary=boundary, simplify=simplify, retain_all=retain_all,
+        drop_disconnected=drop_disconnected, crs=crs, speeds_kmh=speeds_kmh,
+        exclude_trunk=exclude_trunk, min_piece_km=min_piece_km, keep_near=keep_near,
+        keep_near_m=keep_near_m)
+    G = arrays.graph()
+    if dem is not None:
+        walk_modes = tuple(m for m in arrays.modes if MODE_KIND[m] == "walk")
+        if walk_modes:
+            G = add_slope_walk_times(G, dem, modes=walk_modes)
+    return G
+
+
+def network_arrays_from_osm_file(
+    path: str | os.PathLike[str],
+    *,
+    modes: Iterable[str] | str | None = None,
+    boundary: Boundary | None = None,
+    simplify: bool = True,
+    retain_all: bool = False,
+    drop_disconnected: bool = True,
+    crs: str | None = None,
+    speeds_kmh: Mapping[str, float] | None = None,
+    exclude_trunk: bool = False,
+    min_piece_km: float | None = None,
+    keep_near: Any = None,
+    keep_near_m: float | None = None,
+) -> NetworkArrays:
+    """Build the network of :func:`graph_from_osm_file` as arrays, without a networkx graph.
+
+    The options are those of :func:`graph_from_osm_file` (no DEM: slope-aware times are
+    computed on the graph). ``network_arrays_from_osm_file(path, ...).graph()`` is
+    ``graph_from_osm_file(path, ...)``; ``RoutingNetwork.from_network_arrays`` reads the
+    arrays straight into the routing form.
+
+    Returns
+    -------
+    NetworkArrays
+        Nodes, edges, lengths, travel times, geometries and the graph attributes.
+
+    Raises
+    ------
+    NetworkError
+        As :func:`graph_from_osm_file`.
+    """
     mode_t = check_modes(modes)
     speeds = mode_speeds(mode_t, speeds_kmh)
     file = Path(path)
@@ -924,15 +1099,11 @@ def graph_from_osm_file(
     data = read_highways(file, keep_tags=keep, bbox=bbox)
     if poly is not None:
         _check_extent(file, data.bounds or _node_bounds(data), poly)
-    G = build_graph(data, modes=mode_t, speeds=speeds, boundary=poly, simplify=simplify,
-                     retain_all=retain_all, drop_disconnected=drop_disconnected, crs=crs,
-                     source=str(file), keep_tags=keep, exclude_trunk=exclude_trunk,
-                     min_piece_km=min_piece_km, keep_near=keep_near, keep_near_m=keep_near_m)
-    if dem is not None:
-        walk_modes = tuple(m for m in mode_t if MODE_KIND[m] == "walk")
-        if walk_modes:
-            G = add_slope_walk_times(G, dem, modes=walk_modes)
-    return G
+    return build_arrays(data, modes=mode_t, speeds=speeds, boundary=poly, simplify=simplify,
+                        retain_all=retain_all, drop_disconnected=drop_disconnected, crs=crs,
+                        source=str(file), keep_tags=keep, exclude_trunk=exclude_trunk,
+                        min_piece_km=min_piece_km, keep_near=keep_near,
+                        keep_near_m=keep_near_m)
 
 
 def _node_bounds(data: HighwayData) -> tuple[float, float, float, float] | None:

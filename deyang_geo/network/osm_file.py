@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,7 +125,10 @@ def read_highways(
         raise NetworkError(Problem("the OSM file does not exist", file=str(file)))
     keys = _kept_keys(keep_tags)
     data = HighwayData()
-    locations: dict[int, tuple[float, float]] = {}
+    # node refs and fixed-point locations of every way, flat (no Python object per node
+    # kept): one pass in Python over the refs, the rest on arrays
+    refs, xs, ys = array("q"), array("q"), array("q")
+    counts = array("q")
     entities = osmium.osm.NODE | osmium.osm.WAY
     try:
         processor = (
@@ -139,33 +143,64 @@ def read_highways(
                            box.top_right.lon, box.top_right.lat)
         for obj in processor:
             way: Any = obj
-            refs: list[int] = []
-            found: list[tuple[int, float, float]] = []
+            before = len(refs)
             for nd in way.nodes:
                 loc = nd.location
-                if loc.valid():
-                    found.append((nd.ref, loc.lon, loc.lat))
                 refs.append(nd.ref)
-            if bbox is not None and not _any_inside(found, bbox):
-                continue  # outside the study area: keep neither the way nor its nodes
-            for ref, lon, lat in found:
-                locations[ref] = (lon, lat)
+                xs.append(loc.x)
+                ys.append(loc.y)
+            counts.append(len(refs) - before)
             data.way_ids.append(way.id)
             data.way_tags.append({t.k: t.v for t in way.tags if t.k in keys})
-            data.way_nodes.append(refs)
     except RuntimeError as exc:
         problem = Problem(f"not an OSM file that can be read ({exc})", file=str(file))
         raise NetworkError(problem) from None
-    _set_locations(data, locations)
+    _set_way_nodes(data, np.frombuffer(refs, dtype=np.int64),
+                   np.frombuffer(xs, dtype=np.int64), np.frombuffer(ys, dtype=np.int64),
+                   counts=np.frombuffer(counts, dtype=np.int64), bbox=bbox)
     log.debug("read %d highway ways and %d nodes from %s", len(data.way_ids),
               len(data.node_ids), file)
     return data
 
 
-def _any_inside(found: list[tuple[int, float, float]],
-                bbox: tuple[float, float, float, float]) -> bool:
-    west, south, east, north = bbox
-    return any(west <= lon <= east and south <= lat <= north for _, lon, lat in found)
+#: libosmium's fixed-point coordinate scale (``Location.lon == Location.x / 1e7`` exactly).
+_COORDINATE_PRECISION = 10_000_000
+
+
+def _set_way_nodes(data: HighwayData, refs: NDArray[np.int64], x: NDArray[np.int64],
+                   y: NDArray[np.int64], *, counts: NDArray[np.int64],
+                   bbox: tuple[float, float, float, float] | None) -> None:
+    """Set the ways' node lists and the node locations from the flat arrays of the read.
+
+    A location is valid as libosmium's ``Location.valid()`` says; with ``bbox``, ways without
+    a valid node inside it are left out with their nodes, as the reader always did.
+    """
+    scale = _COORDINATE_PRECISION
+    valid = (x >= -180 * scale) & (x <= 180 * scale) & (y >= -90 * scale) & (y <= 90 * scale)
+    lon = x / float(scale)
+    lat = y / float(scale)
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    if bbox is not None:
+        west, south, east, north = bbox
+        inside = valid & (west <= lon) & (lon <= east) & (south <= lat) & (lat <= north)
+        hits = np.concatenate([[0], np.cumsum(inside, dtype=np.int64)])
+        way_ok = hits[ends] > hits[starts]
+        keep = np.flatnonzero(way_ok).tolist()
+        data.way_ids = [data.way_ids[i] for i in keep]
+        data.way_tags = [data.way_tags[i] for i in keep]
+        node_ok = np.repeat(way_ok, counts)
+        refs, valid = refs[node_ok], valid[node_ok]
+        lon, lat = lon[node_ok], lat[node_ok]
+        counts = counts[way_ok]
+        ends = np.cumsum(counts)
+        starts = ends - counts
+    flat = refs.tolist()
+    data.way_nodes = [flat[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+    ids, first = np.unique(refs[valid], return_index=True)
+    data.node_ids = ids.astype(np.int64)
+    data.node_lon = np.ascontiguousarray(lon[valid][first], dtype=np.float64)
+    data.node_lat = np.ascontiguousarray(lat[valid][first], dtype=np.float64)
 
 
 def _set_locations(data: HighwayData, locations: Mapping[int, tuple[float, float]]) -> None:

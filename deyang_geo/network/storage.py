@@ -59,8 +59,6 @@ def save_graph(G: nx.MultiDiGraph, path: str | os.PathLike[str]) -> Path:
     NetworkError
         If the suffix is neither ``.graphml`` nor ``.gpkg``.
     """
-    from deyang_geo.network import osmnx_adapter  # lazy: osmnx is heavy
-
     final = Path(path)
     suffix = final.suffix.lower()
     if suffix not in GRAPH_SUFFIXES:
@@ -72,10 +70,28 @@ def save_graph(G: nx.MultiDiGraph, path: str | os.PathLike[str]) -> Path:
             H.graph[key] = json.dumps(_jsonable(H.graph[key]), ensure_ascii=False)
     with atomic_path(final) as tmp:
         if suffix == ".graphml":
-            osmnx_adapter.save_graphml(H, tmp)
+            _save_graphml(H, tmp)
         else:
             _save_gpkg(H, tmp)
     return final
+
+
+def _save_graphml(H: nx.MultiDiGraph, tmp: Path) -> None:
+    """Write ``H`` (a copy, stringified in place) as ``osmnx.save_graphml`` writes it.
+
+    Every graph, node and edge attribute value becomes ``str(value)``, then
+    ``networkx.write_graphml`` in UTF-8: the same bytes as osmnx's writer (checked in the
+    tests), without importing osmnx (about 1.5 s and 180 MiB) for it.
+    """
+    for attr, value in H.graph.items():
+        H.graph[attr] = str(value)
+    for _, data in H.nodes(data=True):
+        for attr, value in data.items():
+            data[attr] = str(value)
+    for _, _, data in H.edges(keys=False, data=True):
+        for attr, value in data.items():
+            data[attr] = str(value)
+    nx.write_graphml(H, path=tmp, encoding="utf-8")
 
 
 def _jsonable(value: Any) -> Any:

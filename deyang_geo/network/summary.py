@@ -9,7 +9,12 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from deyang_geo.network.build import edge_arrays, mode_components, street_length_km
+from deyang_geo.network.build import (
+    NetworkArrays,
+    edge_arrays,
+    mode_components,
+    street_length_km,
+)
 
 __all__ = [
     "NetworkSummary",
@@ -93,19 +98,22 @@ class NetworkSummary:
         return "\n".join(lines)
 
 
-def network_summary(G: nx.MultiDiGraph) -> NetworkSummary:
+def network_summary(G: nx.MultiDiGraph | NetworkArrays) -> NetworkSummary:
     """Summarise a road network graph.
 
     Parameters
     ----------
     G
-        A road network graph.
+        A road network graph, or the builder's arrays (no graph is built for them: the
+        summary is the one of ``G.graph()``).
 
     Returns
     -------
     NetworkSummary
         Counts, km of street per mode, components, dropped pieces, extent and CRS.
     """
+    if isinstance(G, NetworkArrays):
+        return _arrays_summary(G)
     modes = tuple(G.graph.get("modes", ()))
     edges, iu, iv, n = edge_arrays(G)
     m = len(edges)
@@ -138,3 +146,40 @@ def network_summary(G: nx.MultiDiGraph) -> NetworkSummary:
         dropped_pieces={k: int(v) for k, v in dict(G.graph.get("dropped_pieces", {})).items()},
     )
 
+
+
+def _arrays_summary(a: NetworkArrays) -> NetworkSummary:
+    """Summarise ``a.graph()`` on the arrays, in the graph's edge order."""
+    modes = a.modes
+    n = len(a.node_ids)
+    m = len(a.edge_u)
+    # networkx iterates edges by tail (node order), then head in order of first insertion,
+    # then key: the same order here, so float sums come out bit for bit the same
+    pair = a.edge_u * max(n, 1) + a.edge_v
+    _, first, inv = np.unique(pair, return_index=True, return_inverse=True)
+    order = np.lexsort((np.arange(m), first[inv.ravel()], a.edge_u))
+    iu, iv = a.edge_u[order], a.edge_v[order]
+    length = np.asarray(a.length_m[order], dtype=np.float64)
+    mask = a.mode_mask[order]
+    street_km: dict[str, float] = {}
+    components: dict[str, int] = {}
+    for i, mode in enumerate(modes):
+        sel = (mask & (1 << i)) != 0
+        components[mode] = mode_components(iu, iv, n, sel)[0]
+        street_km[mode] = street_length_km(iu, iv, length, sel)
+    bbox = ((float(np.nanmin(a.lon)), float(np.nanmin(a.lat)), float(np.nanmax(a.lon)),
+             float(np.nanmax(a.lat))) if n and np.isfinite(a.lon).any()
+            else (math.nan, math.nan, math.nan, math.nan))
+    ga = a.graph_attrs
+    return NetworkSummary(
+        source=str(ga.get("source", "unknown")),
+        crs=str(ga.get("crs")),
+        nodes=n,
+        edges=m,
+        modes=modes,
+        street_km=street_km,
+        components=components,
+        disconnected={k: dict(v) for k, v in dict(ga.get("disconnected", {})).items()},
+        bbox=bbox,
+        dropped_pieces={k: int(v) for k, v in dict(ga.get("dropped_pieces", {})).items()},
+    )

@@ -32,6 +32,7 @@ from deyang_geo.analysis.routing import RoutingNetwork
 from deyang_geo.analysis.snapping import snap_points
 from deyang_geo.core.errors import InputError, Problem
 from deyang_geo.core.standards import load_catalog
+from deyang_geo.network.build import NetworkArrays, network_arrays_from_osm_file
 from deyang_geo.network.summary import network_summary
 from deyang_geo.planning.compliance import evaluate_compliance
 from deyang_geo.planning.siting.suggest import suggest_sites
@@ -97,8 +98,10 @@ class StudyResult:
         The study configuration.
     inputs
         The input tables.
-    graph
-        The road network graph (projected, osmnx-style).
+    graph_source
+        The road network graph (projected, osmnx-style), or the builder's arrays it is built
+        from on first use of :attr:`graph` (an OSM file: the routing form is read straight
+        from the arrays, no networkx graph is built unless asked for).
     network
         Its compact routing form.
     network_summary
@@ -131,7 +134,7 @@ class StudyResult:
 
     config: StudyConfig
     inputs: StudyInputs
-    graph: nx.MultiDiGraph
+    graph_source: nx.MultiDiGraph | NetworkArrays
     network: RoutingNetwork
     network_summary: NetworkSummary
     units: gpd.GeoDataFrame
@@ -145,6 +148,13 @@ class StudyResult:
     resolved: ResolvedAnalysis | None = None
     graded: GradedResult | None = None
     population: dict[str, str] = field(default_factory=dict)
+    _built: dict[str, Any] = field(default_factory=dict, init=False, repr=False,
+                                   compare=False)
+
+    @property
+    def graph(self) -> nx.MultiDiGraph:
+        """The road network graph (projected, osmnx-style), built once on first use."""
+        return graph_of(self.graph_source, cache=self._built)
 
     def summary_line(self) -> str:
         """Return a one-line summary of what was computed and written."""
@@ -260,7 +270,34 @@ def _read_context(config: StudyConfig) -> gpd.GeoDataFrame:
 
 def build_network(config: StudyConfig, *, boundary: Any = None, keep_near: Any = None
                   ) -> tuple[nx.MultiDiGraph, RoutingNetwork]:
-    """Build the study's road network and its routing form.
+    """Build the study's road network graph and its routing form.
+
+    The options and the result are those of :func:`build_routing_network`, with the graph
+    built.
+    """
+    source, net = build_routing_network(config, boundary=boundary, keep_near=keep_near)
+    return graph_of(source), net
+
+
+def graph_of(source: nx.MultiDiGraph | NetworkArrays, *,
+             cache: dict[str, Any] | None = None) -> nx.MultiDiGraph:
+    """Return the graph itself, or the graph of the builder's arrays (kept in ``cache``)."""
+    if not isinstance(source, NetworkArrays):
+        return source
+    if cache is None:
+        return source.graph()
+    if "graph" not in cache:
+        cache["graph"] = source.graph()
+    return cache["graph"]
+
+
+def build_routing_network(config: StudyConfig, *, boundary: Any = None, keep_near: Any = None
+                          ) -> tuple[nx.MultiDiGraph | NetworkArrays, RoutingNetwork]:
+    """Build the study's road network and its routing form, the graph only where needed.
+
+    An OSM file (without a DEM) is read into the builder's arrays and the routing form is
+    built straight from them: no networkx graph (``NetworkArrays.graph()`` builds it on
+    demand). Other sources, and slope-aware times, go through the graph.
 
     Parameters
     ----------
@@ -275,7 +312,8 @@ def build_network(config: StudyConfig, *, boundary: Any = None, keep_near: Any =
     Returns
     -------
     tuple
-        The graph and its :class:`~deyang_geo.analysis.routing.RoutingNetwork`.
+        The graph (or the builder's arrays) and its
+        :class:`~deyang_geo.analysis.routing.RoutingNetwork`.
     """
     nc = config.network
     modes = _needed_modes(config)
@@ -285,6 +323,9 @@ def build_network(config: StudyConfig, *, boundary: Any = None, keep_near: Any =
                               "exclude_trunk": nc.exclude_trunk,
                               "keep_near": keep_near,
                               "keep_near_m": config.analysis.max_snap_m}
+    if nc.osm is not None and nc.dem is None:
+        arrays = network_arrays_from_osm_file(nc.osm, boundary=boundary, **common)
+        return arrays, RoutingNetwork.from_network_arrays(arrays)
     if nc.osm is not None:
         G = netmod.graph_from_osm_file(nc.osm, boundary=boundary, dem=nc.dem, **common)
     elif nc.graph is not None:
@@ -540,12 +581,14 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
         resolved = resolve(config, catalog, inputs.facilities)
     with step("network", "building the road network"):
         boundary = inputs.study_area
-        G, net = build_network(config, boundary=boundary,
-                               keep_near=_people_and_facilities(inputs))
+        G, net = build_routing_network(config, boundary=boundary,
+                                       keep_near=_people_and_facilities(inputs))
         if proposal is not None and proposal.changes_graph:
-            changed = proposal.apply_to_graph(G)
-            if changed is not G:
-                G, net = changed, RoutingNetwork.from_graph(changed)
+            built = graph_of(G)
+            changed = proposal.apply_to_graph(built)
+            G = built if changed is built else changed
+            if changed is not built:
+                net = RoutingNetwork.from_graph(changed)
         summary = network_summary(G)
     with step("demand", "spreading population over demand units"):
         population: dict[str, str] = {}
@@ -598,7 +641,7 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
                     for p in exc.problems]) from None
             sites[scenario.category] = res
             site_candidates[scenario.category] = cands
-    result = StudyResult(config=config, inputs=inputs, graph=G, network=net,
+    result = StudyResult(config=config, inputs=inputs, graph_source=G, network=net,
                          network_summary=summary, units=units, access=access, isochrones=iso,
                          coverage=coverage, compliance=compliance, sites=sites,
                          timings_s=progress.timings_s, resolved=resolved, graded=graded,

