@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from deyang_geo.io.files import excel_safe
-from deyang_geo.io.tables_zh import format_sheet
+from deyang_geo.io.tables_zh import write_sheets
 
 __all__ = [
     "HEADERS",
@@ -123,18 +123,7 @@ def for_planners(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_compliance_workbook(path: Path, sheets: list[tuple[str, pd.DataFrame]]) -> None:
-    """Write tables into one workbook with openpyxl's fast write-only mode."""
-    from openpyxl import Workbook
-
-
-    book = Workbook(write_only=True)
-    for name, raw in sheets:
-        table = excel_safe(raw)  # names from OSM or a planner's file never run as formulas
-        sheet = book.create_sheet(title=name[:31])
-        format_sheet(sheet, table)  # widths, frozen header, filters (set before the rows)
-        sheet.append([str(c) for c in table.columns])
-        values = table.astype(object).where(table.notna(), None).to_numpy()
-        for row in values.tolist():
-            sheet.append(row)
-    book.save(path)
-
+    """Write tables into one workbook, as openpyxl's fast write-only mode writes them."""
+    # names from OSM or a planner's file never run as formulas; widths, frozen header and
+    # filters (format_sheet); the rows written as text, the bytes openpyxl would write
+    write_sheets(path, [(name, excel_safe(raw)) for name, raw in sheets], like="write_only")
