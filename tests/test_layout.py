@@ -193,3 +193,18 @@ def test_names_come_from_the_module_that_owns_them() -> None:
             if MODULES.get(target, PACKAGE).name == "__init__.py":
                 through.append(f"{module}:{line} takes {name} from {target}")
     assert through == []
+
+
+def test_help_does_not_load_the_engine() -> None:
+    """``deyang-geo --help`` and every command's --help build without geopandas, numba or folium."""
+    code = (
+        "import sys\n"
+        "from deyang_geo.cli.app import build_parser\n"
+        "build_parser()\n"
+        "print(sorted(m for m in ('geopandas', 'numba', 'folium', 'networkx', 'osmnx')\n"
+        "             if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -14,7 +16,7 @@ import shapely
 from numpy.typing import NDArray
 
 from deyang_geo.analysis import kernels as _kernels
-from deyang_geo.analysis.routing import RoutingNetwork
+from deyang_geo.analysis.routing import RoutingNetwork, SearchArrays
 from deyang_geo.analysis.snapping import (
     EndCosts,
     Snapped,
@@ -39,6 +41,7 @@ __all__ = [
     "minutes_to_nearest",
     "nearest_minutes",
     "node_minutes",
+    "node_minutes_many",
     "reach_set",
 ]
 
@@ -148,6 +151,12 @@ class _Routing:
     w_bwd: NDArray[np.float64]
     connector_kmh: float
     reverse: bool
+    mode: str
+
+    @property
+    def search(self) -> SearchArrays:
+        """The renumbered adjacency the bucket search runs on (cached on the network)."""
+        return self.net.search_arrays(self.mode, reverse=self.reverse)
 
 
 def check_direction(direction: str) -> bool:
@@ -178,21 +187,94 @@ def routing_arrays(net: RoutingNetwork, mode: str, walk_speed_kmh: float | None,
     if reverse:  # walking towards the facility: a point's edge is walked the other way
         w_fwd, w_bwd = w_bwd, w_fwd
     return _Routing(net, w, csr.indptr, csr.indices, csr.weights_s, w_fwd, w_bwd, speed,
-                    reverse)
+                    reverse, mode=mode)
+
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def resolve_threads(threads: int | None) -> int:
+    """Return the number of threads to search with: ``threads``, or every usable core.
+
+    Raises
+    ------
+    InputError
+        When ``threads`` is not a positive whole number.
+    """
+    if threads is None:
+        if hasattr(os, "sched_getaffinity"):
+            return max(1, len(os.sched_getaffinity(0)))
+        return max(1, os.cpu_count() or 1)
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        msg = f"threads must be a positive whole number, got {threads!r}"
+        raise InputError(msg)
+    return int(threads)
+
+
+def _in_threads(fn: Callable[[_T], _R], items: Sequence[_T], threads: int) -> list[_R]:
+    """Return ``[fn(x) for x in items]``, run on up to ``threads`` threads (results in order).
+
+    The searches release the GIL, so independent searches use the cores side by side; each
+    result only depends on its own item, so the thread count never changes a result.
+    """
+    if threads <= 1 or len(items) <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=min(threads, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
+#: Extra float64s in a search's work buffer: pushes it past numpy's 4 MiB huge-page threshold
+#: and gives room to align a 2 MiB page inside.
+_PAD = 2**19
+
+
+def _search_nodes(  # noqa: PLR0917
+    r: _Routing, init_nodes: NDArray[np.int64], init_dist: NDArray[np.float64],
+    init_label: NDArray[np.int64], bound_s: float,
+    out: tuple[NDArray[np.float64], NDArray[np.int64]] | None = None, per_unit: float = 1.0,
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Run the bucket search on the renumbered adjacency; results in the network's numbers.
+
+    The distances are written into ``out`` when given (divided by ``per_unit``, ``nan`` for
+    unreached nodes when it is not 1), else into new arrays.
+    """
+    sa = r.search
+    n = sa.rank.shape[0]
+    dist_out, label_out = (np.empty(n), np.empty(n, dtype=np.int64)) if out is None else out
+    nodes = sa.rank[init_nodes]
+    capacity = sa.indices.shape[0] + init_nodes.shape[0] + 1
+    # one numpy buffer for both (numpy puts large buffers on huge pages: fewer TLB misses)
+    work = np.empty(2 * n + _PAD, dtype=np.float64)
+    dist = work[_PAD:_PAD + n]
+    label = work[_PAD + n:].view(np.int64)
+    while capacity < 2**31:
+        ok = _kernels.bucket_search(
+            sa.indptr, sa.indices, sa.weights_s, nodes, init_dist, init_label, bound_s,
+            sa.bucket_s, sa.n_buckets, capacity, dist, label,
+        )
+        if ok:
+            _kernels.unpermute(dist, label, sa.rank, dist_out, label_out, per_unit)
+            return dist_out, label_out
+        capacity *= 2
+    # more queued entries than int32 can count (never seen): the heap search needs no pool
+    dist, label = _kernels.multi_source_dijkstra(
+        r.csr_indptr, r.csr_indices, r.csr_weights_s, init_nodes, init_dist, init_label,
+        bound_s)
+    _kernels.unpermute(dist, label, np.arange(n, dtype=np.int64), dist_out, label_out,
+                       per_unit)
+    return dist_out, label_out
 
 
 def _node_seconds(
     r: _Routing, sources: Snapped, bound_s: float,
+    out: tuple[NDArray[np.float64], NDArray[np.int64]] | None = None, per_unit: float = 1.0,
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     init_nodes, init_dist, init_label = source_init(
         end_costs(r.net, sources, r.weights_s, walk_speed_kmh=r.connector_kmh,
                   as_target=r.reverse)
     )
-    dist, label = _kernels.multi_source_dijkstra(
-        r.csr_indptr, r.csr_indices, r.csr_weights_s, init_nodes, init_dist, init_label,
-        bound_s
-    )
-    return dist, label
+    return _search_nodes(r, init_nodes, init_dist, init_label, bound_s, out, per_unit)
 
 
 def node_minutes(
@@ -206,9 +288,10 @@ def node_minutes(
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """Return the minutes between every node and its nearest source, and which source it is.
 
-    One multi-source Dijkstra (compiled) over the mode's edges; each source enters at both
-    ends of its edge with its connector and partial-edge cost (see
-    :func:`deyang_geo.analysis.snapping.end_costs`).
+    One multi-source shortest-path search (compiled) over the mode's edges; each source
+    enters at both ends of its edge with its connector and partial-edge cost (see
+    :func:`deyang_geo.analysis.snapping.end_costs`). The minutes are those of a Dijkstra to the last
+    bit; a node equally near two sources takes the lower source index.
 
     Parameters
     ----------
@@ -236,9 +319,51 @@ def node_minutes(
         index of the nearest source per node (``-1`` then).
     """
     r = routing_arrays(net, mode, walk_speed_kmh, direction)
-    dist, label = _node_seconds(r, sources, _bound_s(max_minutes))
-    minutes = dist / 60.0
-    minutes[~np.isfinite(dist)] = np.nan
+    return _node_seconds(r, sources, _bound_s(max_minutes), per_unit=60.0)
+
+
+def node_minutes_many(
+    net: RoutingNetwork,
+    source_sets: Sequence[Snapped],
+    *,
+    mode: str,
+    max_minutes: float | None = None,
+    walk_speed_kmh: float | None = None,
+    direction: Direction = "to_facility",
+    threads: int | None = None,
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Return :func:`node_minutes` for several sets of sources (one per category), in parallel.
+
+    The sets are independent searches run side by side on ``threads`` threads; row ``j`` of
+    each result equals ``node_minutes(net, source_sets[j], ...)`` whatever the thread count.
+
+    Parameters
+    ----------
+    net
+        The network.
+    source_sets
+        Snapped sources, one set per row of the result.
+    mode, max_minutes, walk_speed_kmh, direction
+        As in :func:`node_minutes`.
+    threads
+        Searches at once; default every core this process may use.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``minutes`` and nearest source index, each of shape ``(len(source_sets), n_nodes)``
+        (``nan`` and ``-1`` where nothing is reached).
+    """
+    n_threads = resolve_threads(threads)
+    r = routing_arrays(net, mode, walk_speed_kmh, direction)
+    bound = _bound_s(max_minutes)
+    minutes = np.empty((len(source_sets), r.net.n_nodes), dtype=np.float64)
+    label = np.empty((len(source_sets), r.net.n_nodes), dtype=np.int64)
+
+    def one(j: int) -> None:
+        _node_seconds(r, source_sets[j], bound, (minutes[j], label[j]), 60.0)
+
+    _in_threads(one, list(range(len(source_sets))), n_threads)
     return minutes, label
 
 
@@ -280,10 +405,18 @@ def nearest_minutes(
     """
     bound = _bound_s(max_minutes)
     r = routing_arrays(net, mode, walk_speed_kmh, direction)
+    tc = end_costs(r.net, targets, r.weights_s, walk_speed_kmh=r.connector_kmh,
+                   as_target=not r.reverse)
+    return _nearest(r, sources, targets, tc, bound)
+
+
+def _nearest(
+    r: _Routing, sources: Snapped, targets: Snapped, tc: EndCosts, bound: float,
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Body of :func:`nearest_minutes` once the target end costs ``tc`` are known."""
     net = r.net
     dist, label = _node_seconds(r, sources, bound)
     speed = r.connector_kmh
-    tc = end_costs(net, targets, r.weights_s, walk_speed_kmh=speed, as_target=not r.reverse)
     best, best_src = _targets_from_nodes(dist, label, tc)
     w_fwd, w_bwd = r.w_fwd, r.w_bwd
     src_ok = np.flatnonzero(sources.snapped)
@@ -482,11 +615,13 @@ def minutes_to_nearest(
     walk_speed_kmh: float | None = None,
     max_snap_m: float | None = None,
     direction: Direction = "to_facility",
+    threads: int | None = None,
 ) -> pd.DataFrame:
     """Return the minutes from every demand unit to the nearest facility of each category.
 
-    One multi-source shortest-path run per category. Demand and facilities are snapped to the
-    mode's edges once; points farther than ``max_snap_m`` are reported with an
+    One multi-source shortest-path run per category, categories in parallel on ``threads``
+    threads (the result does not depend on the thread count). Demand and facilities are
+    snapped to the mode's edges once; points farther than ``max_snap_m`` are reported with an
     :class:`~deyang_geo.core.errors.InputWarning` and in ``result.attrs["unsnapped_demand"]`` /
     ``result.attrs["unsnapped_facilities"]`` (their ids); unsnapped demand gets ``nan``.
 
@@ -523,6 +658,8 @@ def minutes_to_nearest(
     direction
         ``"to_facility"`` (default): minutes walked (ridden...) from the demand unit to the
         facility; ``"from_facility"``: from the facility to the unit.
+    threads
+        Categories searched at once; default every core this process may use.
 
     Returns
     -------
@@ -562,20 +699,26 @@ def minutes_to_nearest(
     cats = sorted(set(fac_cat.tolist())) if categories is None else list(categories)
 
     check_direction(direction)
+    n_threads = resolve_threads(threads)
 
     bound = _bound_s(max_minutes)
     n = len(demand)
     minutes = np.full((n, len(cats)), np.nan)
     fac_of = np.full((n, len(cats)), None, dtype=object)
-    for j, cat in enumerate(cats):
-        pick = np.flatnonzero((fac_cat == cat) & fsnap.snapped)
-        if pick.size == 0:
-            continue
-        mins, src = nearest_minutes(
-            net, fsnap.take(pick), dsnap, mode=mode,
-            max_minutes=None if not np.isfinite(bound) else bound / 60.0,
-            walk_speed_kmh=walk_speed_kmh, direction=direction,
-        )
+    picks = [np.flatnonzero((fac_cat == cat) & fsnap.snapped) for cat in cats]
+    todo = [j for j, pick in enumerate(picks) if pick.size]
+    results: list[tuple[NDArray[np.float64], NDArray[np.int64]]] = []
+    if todo:
+        r = routing_arrays(net, mode, walk_speed_kmh, direction)
+        tc = end_costs(r.net, dsnap, r.weights_s, walk_speed_kmh=r.connector_kmh,
+                       as_target=not r.reverse)
+        # the limit in seconds as nearest_minutes(max_minutes=...) rounds it
+        bound_cat = _bound_s(bound / 60.0) if np.isfinite(bound) else bound
+        results = _in_threads(
+            lambda j: _nearest(r, fsnap.take(picks[j]), dsnap, tc, bound_cat), todo,
+            n_threads)
+    for j, (mins, src) in zip(todo, results, strict=True):
+        pick = picks[j]
         minutes[:, j] = mins
         found = src >= 0
         fac_of[found, j] = fac_ids[pick[src[found]]]

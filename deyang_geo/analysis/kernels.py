@@ -230,7 +230,7 @@ def reach_chunk(  # noqa: PLR0917
     return counts, out_t[:n_out].copy(), out_c[:n_out].copy()
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def same_edge_best(  # noqa: PLR0917
     src_ptr: NDArray[np.int64],
     src_order: NDArray[np.int64],
@@ -266,3 +266,222 @@ def same_edge_best(  # noqa: PLR0917
             if c < best[t] or (c == best[t] and s < best_src[t]):
                 best[t] = c
                 best_src[t] = s
+
+
+
+# Bucket search (Dial / delta-stepping with label correction). Entries wait in a ring of
+# buckets of width ``delta`` seconds (linked lists in one pool of entries, recycled through a
+# free list); the lowest non-empty bucket is emptied in any order, and an entry that improves
+# a node of the same bucket (an edge shorter than ``delta``) goes back into it. When the queue
+# is empty no relaxation can improve a node, so the result is the least fixpoint of
+# ``dist[v] = min(init, dist[u] + w)``: the minimum over paths of the left-to-right
+# floating-point sums, which is exactly what a Dijkstra computes (``fl(a + w)`` is monotone in
+# ``a`` and never below it for ``w >= 0``). With ``delta`` at most the shortest positive edge
+# only zero-length edges bring a node back, so a node is settled about once, without a heap.
+# Ties: a node takes the lowest label among the entries that reach it in its final time,
+# whatever the node order or the order the queue hands entries out. The pool has a fixed
+# capacity (growing arrays inside the loop would make numba's code several times slower): on
+# overflow the kernel says so and the caller runs it again with more room.
+
+
+@njit(cache=True, inline="always")
+def _bucket_add(  # noqa: PLR0917
+    pool_d: NDArray[np.float64],
+    pool_n: NDArray[np.int32],
+    pool_next: NDArray[np.int32],
+    head: NDArray[np.int32],
+    free: int,
+    used: int,
+    slot: int | np.int64,
+    d: float,
+    node: int,
+) -> tuple[int, int]:
+    # Puts (d, node) at the front of bucket ``slot``; returns the new (free, used), or
+    # used = -1 when the pool is full.
+    if free >= 0:
+        e = free
+        free = pool_next[e]
+    else:
+        if used == pool_d.shape[0]:
+            return free, -1
+        e = used
+        used += 1
+    pool_d[e] = d
+    pool_n[e] = node
+    pool_next[e] = head[slot]
+    head[slot] = e
+    return free, used
+
+
+@njit(cache=True, nogil=True)
+def bucket_search(  # noqa: PLR0917
+    indptr: NDArray[np.int64],
+    indices: NDArray[np.int32],
+    weights: NDArray[np.float64],
+    init_nodes: NDArray[np.int64],
+    init_dist: NDArray[np.float64],
+    init_label: NDArray[np.int64],
+    bound: float,
+    delta: float,
+    n_slots: int,
+    capacity: int,
+    dist: NDArray[np.float64],
+    label: NDArray[np.int64],
+) -> bool:
+    """Write the shortest distance to every node from the nearest initial entry, and its label.
+
+    Parameters are the CSR arrays (``indices`` as int32), the initial entries (node, distance,
+    label), the ``bound`` beyond which nodes are left out, the bucket width ``delta`` in
+    seconds (positive), ``n_slots`` buckets in the ring (a power of two above
+    ``max(weights) / delta + 2``), the ``capacity`` of the pool of queued entries (below
+    ``2**31``) and the outputs ``dist`` and ``label`` (one per node, overwritten: numpy
+    allocates large arrays on huge pages, which makes the search faster than with arrays of
+    its own). Nodes farther than ``bound`` or unreachable get ``inf`` and label ``-1``; on
+    equal distances the lowest label wins. Returns False when the pool ran out (run again
+    with a larger ``capacity``). The distances equal :func:`multi_source_dijkstra`'s bit for
+    bit.
+    """
+    dist[:] = np.inf
+    label[:] = -1
+    inv = 1.0 / delta
+    mask = n_slots - 1
+    head = np.full(n_slots, -1, dtype=np.int32)
+    pool_d = np.empty(capacity, dtype=np.float64)
+    pool_n = np.empty(capacity, dtype=np.int32)
+    pool_next = np.empty(capacity, dtype=np.int32)
+    free = -1
+    used = 0
+    live = 0
+    # initial entries join when their bucket comes up (together they may span more than the
+    # ring does)
+    keep = np.flatnonzero(init_dist <= bound)
+    order = keep[np.argsort(init_dist[keep], kind="mergesort")]
+    k_init = order.shape[0]
+    ip = 0
+    cur = np.int64(init_dist[order[0]] * inv) if k_init > 0 else np.int64(0)
+    while True:
+        while ip < k_init:
+            k = order[ip]
+            d = init_dist[k]
+            if np.int64(d * inv) > cur:
+                break
+            ip += 1
+            node = init_nodes[k]
+            lab = init_label[k]
+            if d < dist[node] or (d == dist[node] and lab < label[node]):
+                dist[node] = d
+                label[node] = lab
+                free, used = _bucket_add(pool_d, pool_n, pool_next, head, free, used,
+                                         cur & mask, d, node)
+                if used < 0:
+                    return False
+                live += 1
+        slot = cur & mask
+        e = head[slot]
+        if e < 0:
+            if live == 0:
+                if ip >= k_init:
+                    break
+                cur = np.int64(init_dist[order[ip]] * inv)
+            else:
+                cur += 1
+            continue
+        head[slot] = pool_next[e]
+        d = pool_d[e]
+        node = pool_n[e]
+        pool_next[e] = free
+        free = e
+        live -= 1
+        if d > dist[node]:
+            continue  # stale: the node was improved since
+        lab = label[node]
+        for j in range(indptr[node], indptr[node + 1]):
+            nb = indices[j]
+            nd = d + weights[j]
+            if nd <= bound:
+                od = dist[nb]
+                if nd < od or (nd == od and lab < label[nb]):
+                    dist[nb] = nd
+                    label[nb] = lab
+                    free, used = _bucket_add(pool_d, pool_n, pool_next, head, free, used,
+                                             np.int64(nd * inv) & mask, nd, nb)
+                    if used < 0:
+                        return False
+                    live += 1
+    return True
+
+
+@njit(cache=True, nogil=True)
+def hilbert_cells(cx: NDArray[np.int64], cy: NDArray[np.int64], bits: int) -> NDArray[np.int64]:
+    """Return the position along a Hilbert curve of each cell ``(cx, cy)`` of a ``2**bits`` grid."""
+    side = np.int64(1) << bits
+    out = np.empty(cx.shape[0], dtype=np.int64)
+    for i in range(cx.shape[0]):
+        x = cx[i]
+        y = cy[i]
+        d = np.int64(0)
+        s = side >> 1
+        while s > 0:
+            rx = 1 if (x & s) > 0 else 0
+            ry = 1 if (y & s) > 0 else 0
+            d += s * s * ((3 * rx) ^ ry)
+            if ry == 0:
+                if rx == 1:
+                    x = side - 1 - x
+                    y = side - 1 - y
+                x, y = y, x
+            s >>= 1
+        out[i] = d
+    return out
+
+
+@njit(cache=True, nogil=True)
+def renumber_csr(  # noqa: PLR0917
+    indptr: NDArray[np.int64],
+    indices: NDArray[np.int64],
+    weights: NDArray[np.float64],
+    order: NDArray[np.int64],
+    rank: NDArray[np.int64],
+    new_ptr: NDArray[np.int64],
+    new_idx: NDArray[np.int32],
+    new_w: NDArray[np.float64],
+) -> None:
+    """Write the CSR with row ``r`` the old row ``order[r]`` and heads renumbered by ``rank``.
+
+    Each row keeps its edges in their order.
+    """
+    n = order.shape[0]
+    k = 0
+    new_ptr[0] = 0
+    for r in range(n):
+        old = order[r]
+        for j in range(indptr[old], indptr[old + 1]):
+            new_idx[k] = rank[indices[j]]
+            new_w[k] = weights[j]
+            k += 1
+        new_ptr[r + 1] = k
+
+
+
+@njit(cache=True, nogil=True)
+def unpermute(  # noqa: PLR0917
+    dist: NDArray[np.float64],
+    label: NDArray[np.int64],
+    rank: NDArray[np.int64],
+    out_dist: NDArray[np.float64],
+    out_label: NDArray[np.int64],
+    per_unit: float,
+) -> None:
+    """Write ``dist[rank]`` and ``label[rank]`` into the outputs in one pass.
+
+    With ``per_unit`` other than 1 the distances are divided by it (seconds to minutes with
+    60) and unreached nodes (``inf``) become ``nan``.
+    """
+    convert = per_unit != 1.0
+    for i in range(rank.shape[0]):
+        r = rank[i]
+        d = dist[r]
+        if convert:
+            d = d / per_unit if d < np.inf else np.nan
+        out_dist[i] = d
+        out_label[i] = label[r]

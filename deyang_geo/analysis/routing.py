@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from deyang_geo.analysis.kernels import hilbert_cells, renumber_csr
 from deyang_geo.core import settings
 from deyang_geo.core.checks import check_positive
 from deyang_geo.core.errors import InputError, NetworkError
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import networkx as nx
 
-__all__ = ["CSR", "Pieces", "RoutingNetwork"]
+__all__ = ["CSR", "Pieces", "RoutingNetwork", "SearchArrays"]
 
 _FORMAT_VERSION = 1
 
@@ -52,6 +53,42 @@ class CSR:
     indices: NDArray[np.int64]
     weights_s: NDArray[np.float64]
     edge: NDArray[np.int64]
+
+
+@dataclass(frozen=True, eq=False)
+class SearchArrays:
+    """One mode's adjacency renumbered for fast searches (see :meth:`RoutingNetwork.search_arrays`).
+
+    Node ``i`` of the network is row ``rank[i]`` here and row ``r`` is node ``order[r]``;
+    public results are always mapped back to the network's node numbers.
+
+    Attributes
+    ----------
+    indptr
+        Row pointers in the search order (length ``n_nodes + 1``).
+    indices
+        Head of each out-edge, in the search order (int32).
+    weights_s
+        Travel time of each out-edge in seconds.
+    rank
+        Per network node, its row in the search order.
+    order
+        Per row, its network node (the inverse of ``rank``).
+    bucket_s
+        Width in seconds of the buckets of the compiled search: the shortest positive edge,
+        but at least ``1 / 65536`` of the longest.
+    n_buckets
+        Number of buckets in the search's ring: a power of two above
+        ``max(weights_s) / bucket_s + 2``.
+    """
+
+    indptr: NDArray[np.int64]
+    indices: NDArray[np.int32]
+    weights_s: NDArray[np.float64]
+    rank: NDArray[np.int64]
+    order: NDArray[np.int64]
+    bucket_s: float
+    n_buckets: int
 
 
 @dataclass(frozen=True, eq=False)
@@ -369,8 +406,9 @@ class RoutingNetwork:
         )
         # structure does not depend on the speed: share what is already computed
         for k, v in self._cache.items():
-            if k.startswith(("reverse_edge", "snap:", "snap_mask:", "tail_ptr", "pieces:")) or (
-                    k.startswith(("csr:", "csr_t:", "w_bwd:"))
+            if k.startswith(("reverse_edge", "snap:", "snap_mask:", "tail_ptr", "pieces:",
+                             "node_order")) or (
+                    k.startswith(("csr:", "csr_t:", "w_bwd:", "search:", "search_t:"))
                     and k.split(":", 1)[1] != mode):
                 out._cache[k] = v
         self._cache[key] = out
@@ -463,6 +501,54 @@ class RoutingNetwork:
             return None
         out = CSR(fwd.indptr, fwd.indices, fwd.weights_s, rev)
         self._cache[f"csr_t:{mode}"] = out
+        return out
+
+    @property
+    def node_order(self) -> NDArray[np.int64]:
+        """The nodes along a Hilbert curve through their coordinates (computed once, cached).
+
+        Searches run on the adjacency renumbered in this order (:meth:`search_arrays`), so that
+        nodes close on the ground are close in memory; ties keep the node order.
+        """
+        cached = self._cache.get("node_order")
+        if cached is None:
+            cached = np.argsort(hilbert_index(self.x, self.y), kind="stable").astype(np.int64)
+            self._cache["node_order"] = cached
+        return cached  # type: ignore[no-any-return]
+
+    def search_arrays(self, mode: str, *, reverse: bool = False) -> SearchArrays:
+        """Return the CSR adjacency of ``mode`` in :attr:`node_order`, cached per direction.
+
+        Rows keep the edges in the order of :meth:`csr`; only the node numbers change. When
+        the transposed adjacency is the forward one (two-way streets of equal times), both
+        directions share one set of arrays.
+
+        Parameters
+        ----------
+        mode
+            A mode of this network (at this network's speed).
+        reverse
+            The transposed adjacency, as in :meth:`csr`.
+
+        Returns
+        -------
+        SearchArrays
+            Arrays for :func:`deyang_geo.analysis.kernels.bucket_search`.
+        """
+        key = f"{'search_t' if reverse else 'search'}:{mode}"
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        csr = self.csr(mode, reverse=reverse)
+        if reverse:
+            fwd = self.csr(mode)
+            if (csr.indptr is fwd.indptr and csr.indices is fwd.indices
+                    and csr.weights_s is fwd.weights_s):
+                out: SearchArrays = self.search_arrays(mode)
+                self._cache[key] = out
+                return out
+        out = _renumbered(csr, self.node_order)
+        self._cache[key] = out
         return out
 
     def pieces(self, mode: str) -> Pieces:
@@ -736,3 +822,55 @@ def _pieces(net: RoutingNetwork, mode: str) -> Pieces:
     node_piece = np.full(n, -1, dtype=np.int64)
     node_piece[used] = new_id[np.searchsorted(old, labels[used])]
     return Pieces(node_piece, km[order].astype(np.float64), nodes[order].astype(np.int64))
+
+
+def hilbert_index(x: NDArray[np.float64], y: NDArray[np.float64], *,
+                  bits: int = 16) -> NDArray[np.int64]:
+    """Return the position of each point along a Hilbert curve over their bounding box.
+
+    The box is cut into ``2**bits`` columns and rows; points in one cell share a position.
+    Missing coordinates count as the box's lower-left corner.
+    """
+    side = 1 << bits
+
+    def cells(a: NDArray[np.float64]) -> NDArray[np.int64]:
+        a = np.asarray(a, dtype=np.float64)
+        ok = np.isfinite(a)
+        if not ok.any():
+            return np.zeros(a.shape, dtype=np.int64)
+        lo, hi = float(a[ok].min()), float(a[ok].max())
+        scale = (side - 1) / (hi - lo) if hi > lo else 0.0
+        c = np.where(ok, (a - lo) * scale, 0.0)
+        return np.clip(c, 0, side - 1).astype(np.int64)
+
+
+    d: NDArray[np.int64] = hilbert_cells(cells(x), cells(y), bits)
+    return d
+
+
+def _renumbered(csr: CSR, order: NDArray[np.int64]) -> SearchArrays:
+    """Return ``csr`` with its nodes renumbered: row ``r`` is the old row ``order[r]``."""
+    n = order.shape[0]
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n, dtype=np.int64)
+    if n >= 2**31 - 1 or csr.indices.shape[0] >= 2**31 - 1:
+        msg = "the network is too large for the compiled search (2**31 nodes or edges)"
+        raise NetworkError(msg)
+
+    # allocated by numpy (huge pages for large arrays): the searches run faster on them
+    m = csr.indices.shape[0]
+    indptr = np.empty(n + 1, dtype=np.int64)
+    indices = np.empty(m, dtype=np.int32)
+    weights = np.empty(m, dtype=np.float64)
+    renumber_csr(csr.indptr, csr.indices, csr.weights_s, order, rank, indptr, indices, weights)
+    if weights.size and not weights.min() >= 0:
+        msg = "negative travel times on the network: shortest paths need times >= 0"
+        raise NetworkError(msg)
+    positive = weights[weights > 0]
+    longest = float(weights.max()) if weights.size else 0.0
+    if positive.size and np.isfinite(longest):
+        bucket_s = max(float(positive.min()), longest / 65536.0)
+    else:
+        bucket_s = 1.0
+    n_buckets = 1 << int(np.ceil(np.log2(longest / bucket_s + 3.0)))
+    return SearchArrays(indptr, indices, weights, rank, order, bucket_s, n_buckets)

@@ -224,7 +224,7 @@ def step_progress(steps: tuple[str, ...], *, quiet: bool = False
 
 def add_map_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--basemap``, ``--tianditu-key`` and ``--divisions``: how the command's map looks."""
-    from deyang_geo.outputs.command_map import BASEMAPS, TIANDITU_ENV
+    from deyang_geo.core.style import BASEMAPS, TIANDITU_ENV
 
     parser.add_argument(
         "--basemap", choices=BASEMAPS, default="osm",
@@ -268,7 +268,7 @@ def read_map_divisions(path: Path | None) -> object:
 
 def add_basemap_override(parser: argparse.ArgumentParser) -> None:
     """Add ``--basemap`` and ``--tianditu-key`` overriding a study file's ``[output] basemap``."""
-    from deyang_geo.outputs.command_map import BASEMAPS, TIANDITU_ENV
+    from deyang_geo.core.style import BASEMAPS, TIANDITU_ENV
 
     parser.add_argument(
         "--basemap", choices=BASEMAPS, default=None,
@@ -305,7 +305,7 @@ def tianditu_key_env(key: str | None) -> Iterator[None]:
     """
     import os
 
-    from deyang_geo.outputs.command_map import TIANDITU_ENV
+    from deyang_geo.core.style import TIANDITU_ENV
 
     if not key:
         yield

@@ -16,10 +16,12 @@ from typing import Any, Literal
 import numpy as np
 
 __all__ = [
+    "BASEMAPS",
     "CATEGORY_STYLES",
     "CLASS_STYLES",
     "ISO_COLOURS",
     "MINUTE_BANDS",
+    "TIANDITU_ENV",
     "UNREACHABLE_COLOUR",
     "Basemap",
     "CategoryStyle",
@@ -37,7 +39,14 @@ Lang = Literal["zh", "en", "both"]
 Basemap = Literal["osm", "light", "tianditu", "amap", "none"]
 
 
+#: The base maps a user may choose (``--basemap``, ``[output] basemap``).
+BASEMAPS: tuple[str, ...] = ("osm", "light", "tianditu", "amap", "none")
+#: Environment variable holding the Tianditu key when ``--tianditu-key`` is not given.
+TIANDITU_ENV = "TIANDITU_KEY"
+
+
 @dataclass(frozen=True)
+
 class CategoryStyle:
     """How one facility category is drawn: colour, a short symbol and its names."""
 

@@ -218,7 +218,7 @@ def split_osm_file(path: str | os.PathLike[str], boxes: Mapping[str, BBox], *,
         type then id as OSM extracts are.
     boxes
         Area key -> (west, south, east, north) in degrees, usually
-        :func:`deyang_geo.network.build.osm_read_bbox` of the area.
+        :func:`deyang_geo.network.osm_read_bbox` of the area.
     out_paths
         Area key -> extract to write (the format follows the suffix, e.g. ``.osm.pbf``). Each
         is written under a temporary name and renamed when complete.

@@ -21,6 +21,7 @@ import pandas as pd
 
 from deyang_geo.analysis.isochrones import isochrones
 from deyang_geo.core.errors import InputError
+from deyang_geo.core.style import BASEMAPS, TIANDITU_ENV
 from deyang_geo.network.background import background_from_edges, background_from_osm
 from deyang_geo.network.osm_file import is_osm_path
 from deyang_geo.outputs import webmap
@@ -36,10 +37,6 @@ log = logging.getLogger("deyang_geo")
 __all__ = ["BASEMAPS", "TIANDITU_ENV", "command_map", "map_isochrones", "network_roads",
            "offline_background", "resolve_tianditu_key", "write_command_map"]
 
-#: The base maps a user may choose.
-BASEMAPS: tuple[str, ...] = ("osm", "light", "tianditu", "amap", "none")
-#: Environment variable holding the Tianditu key when ``--tianditu-key`` is not given.
-TIANDITU_ENV = "TIANDITU_KEY"
 
 
 def resolve_tianditu_key(basemap: str, key: str | None, *, option: str = "--tianditu-key"

@@ -1,14 +1,20 @@
 """Benchmark of the routing core on a synthetic walk network (~250,000 nodes, ~1M edges).
 
 Parts, each run in its own process so that peak memory (ru_maxrss) is per part:
+  scipy    minutes to the nearest facility, 10 categories x 200 facilities, all nodes:
+           node_minutes_many (categories on all cores) beside scipy.sparse.csgraph.dijkstra
+           (min_only=True) on the same arrays, paired runs (--repeats, median), results
+           compared bit for bit, machine load printed
+  scaling  the same search (one category, one thread) and scipy's on 10k-1M node grids: time
+           per search and the exponent of its growth in nodes
   nearest  minutes to the nearest facility, 10 categories x 200 facilities, all nodes,
            beside networkx multi_source_dijkstra_path_length on the same graph and sources
   reach    reach sets within 15 minutes for 10,000 sources to 100,000 demand points
   pandana  pandana nodes_in_range from the same sources' nodes (preprocessing included)
   snap     snapping 100,000 points
 
-Usage: python scripts/benchmarks/bench_access.py [--part all|nearest|reach|pandana|snap]
-       [--size 500] [--timeout-s 1200]
+Usage: python scripts/benchmarks/bench_access.py [--part all|scipy|scaling|nearest|reach|
+       pandana|snap] [--size 500] [--repeats 5] [--threads N] [--timeout-s 1200]
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,8 +40,11 @@ WALK_MS = 4.0 / 3.6
 SPACING_M = 60.0
 
 
-def synthetic_network(size: int, seed: int = 42) -> RoutingNetwork:
-    """A size x size perturbed grid; 5 % of streets removed, diagonals added in 5 % of cells."""
+def synthetic_network(size: int, seed: int = 42, *, lean: bool = False) -> RoutingNetwork:
+    """A size x size perturbed grid; 5 % of streets removed, diagonals added in 5 % of cells.
+
+    ``lean``: no edge geometries (fast to build at 1M nodes; no snapping on it then).
+    """
     rng = np.random.default_rng(seed)
     n = size * size
     ii, jj = np.divmod(np.arange(n), size)
@@ -54,6 +64,7 @@ def synthetic_network(size: int, seed: int = 42) -> RoutingNetwork:
     return RoutingNetwork.from_arrays(
         "EPSG:32648", node_ids=np.arange(n, dtype=np.int64), x=x, y=y, edge_u=u, edge_v=w,
         length_m=length, weights_s={"walk": length / WALK_MS}, speeds_kmh={"walk": 4.0},
+        geometry=np.full(length.size, None, dtype=object) if lean else None,
         source=f"synthetic grid {size}x{size} seed {seed}",
     )
 
@@ -89,6 +100,118 @@ class Timer:
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min) / {five:.2f} (5 min) on {os.cpu_count()} cores"
+
+
+def _facility_sets(net: RoutingNetwork, n_sets: int, per_set: int,
+                   seed: int = 1) -> tuple[list[np.ndarray], list[object]]:
+    """Random facility nodes, placed on one of their out-edges at fraction 0 (no snapping)."""
+    from deyang_geo.analysis.snapping import Snapped
+
+    rng = np.random.default_rng(seed)
+    first_edge = np.searchsorted(net.edge_u, np.arange(net.n_nodes))  # edges sorted by tail
+    has_edge = np.zeros(net.n_nodes, dtype=bool)
+    has_edge[net.edge_u] = True
+    pool = np.flatnonzero(has_edge)
+    nodes = [np.sort(rng.choice(pool, per_set, replace=False)) for _ in range(n_sets)]
+    sets: list[object] = [
+        Snapped(first_edge[c].astype(np.int64), np.zeros(c.size), np.zeros(c.size),
+                np.ones(c.size, dtype=bool)) for c in nodes]
+    return nodes, sets
+
+
+def _scipy_matrix(net: RoutingNetwork) -> object:
+    import scipy.sparse
+
+    c = net.csr("walk", reverse=True)  # to_facility: the search runs on the transposed graph
+    return scipy.sparse.csr_array((c.weights_s, c.indices, c.indptr),
+                                  shape=(net.n_nodes, net.n_nodes))
+
+
+def part_scipy(size: int, repeats: int, threads: int | None) -> dict[str, object]:
+    from scipy.sparse.csgraph import dijkstra
+
+    from deyang_geo.analysis.access import node_minutes_many, resolve_threads
+
+    warm_up()
+    net = synthetic_network(size)
+    nodes, sets = _facility_sets(net, 10, 200)
+    t0 = time.perf_counter()
+    net.search_arrays("walk", reverse=True)
+    prep_s = time.perf_counter() - t0
+    matrix = _scipy_matrix(net)
+    n_threads = resolve_threads(threads)
+    load_before = _load()
+    ours_w, ours_c, one_w, one_c, sp_w, sp_c = [], [], [], [], [], []
+    ours = ref = one = None
+    for k in range(repeats):
+        runs = ["ours", "one", "scipy"] if k % 2 == 0 else ["scipy", "one", "ours"]
+        for name in runs:
+            with Timer() as t:
+                if name == "ours":
+                    ours = node_minutes_many(net, sets, mode="walk", threads=n_threads)[0]
+                elif name == "one":
+                    one = node_minutes_many(net, sets, mode="walk", threads=1)[0]
+                else:
+                    ref = np.stack([dijkstra(matrix, directed=True, indices=c, min_only=True)
+                                    for c in nodes])
+            {"ours": ours_w, "one": one_w, "scipy": sp_w}[name].append(t.wall)
+            {"ours": ours_c, "one": one_c, "scipy": sp_c}[name].append(t.cpu)
+    if ours is None or ref is None or one is None:
+        msg = "no run: --repeats must be at least 1"
+        raise SystemExit(msg)
+    ref_min = ref / 60.0
+    ref_min[~np.isfinite(ref)] = np.nan
+    same = np.array_equal(ours, ref_min, equal_nan=True)
+    diff = np.abs(ours - ref_min)
+    ratio = [s_ / o_ for s_, o_ in zip(sp_w, ours_w, strict=True)]
+    return {"nodes": net.n_nodes, "edges": net.n_edges, "threads": n_threads,
+            "repeats": repeats, "ours_s": float(np.median(ours_w)),
+            "ours_cpu_s": float(np.median(ours_c)), "ours_1thread_s": float(np.median(one_w)),
+            "ours_1thread_cpu_s": float(np.median(one_c)), "scipy_s": float(np.median(sp_w)),
+            "scipy_cpu_s": float(np.median(sp_c)), "ratio_median": float(np.median(ratio)),
+            "ratio_runs": [round(x, 2) for x in ratio],
+            "identical": bool(same), "nodes_differing": int(np.sum(~((ours == ref_min) | (
+                np.isnan(ours) & np.isnan(ref_min))))),
+            "max_abs_diff_min": float(np.nanmax(diff)) if np.isfinite(diff).any() else 0.0,
+            "same_as_1thread": bool(np.array_equal(ours, one, equal_nan=True)),
+            "search_arrays_s": prep_s, "load_before": load_before, "load_after": _load()}
+
+
+def part_scaling(sizes: list[int], repeats: int) -> dict[str, object]:
+    from scipy.sparse.csgraph import dijkstra
+
+    from deyang_geo.analysis.access import node_minutes_many
+
+    warm_up()
+    rows = []
+    for size in sizes:
+        net = synthetic_network(size, lean=True)
+        nodes, sets = _facility_sets(net, 1, 200)
+        net.search_arrays("walk", reverse=True)
+        matrix = _scipy_matrix(net)
+        ours_t, sp_t = [], []
+        for _ in range(repeats):
+            with Timer() as t:
+                node_minutes_many(net, sets, mode="walk", threads=1)
+            ours_t.append(t.cpu)
+            with Timer() as t:
+                dijkstra(matrix, directed=True, indices=nodes[0], min_only=True)
+            sp_t.append(t.cpu)
+        rows.append({"nodes": net.n_nodes, "edges": net.n_edges,
+                     "ours_cpu_s": float(np.median(ours_t)),
+                     "scipy_cpu_s": float(np.median(sp_t))})
+        del net, matrix
+    n = np.log([r["nodes"] for r in rows])
+    ours_exp = float(np.polyfit(n, np.log([r["ours_cpu_s"] for r in rows]), 1)[0])
+    sp_exp = float(np.polyfit(n, np.log([r["scipy_cpu_s"] for r in rows]), 1)[0])
+    nlogn = float(np.polyfit(n, np.log(np.exp(n) * n), 1)[0])
+    return {"rows": rows, "ours_exponent": ours_exp, "scipy_exponent": sp_exp,
+            "nlogn_exponent": nlogn, "load": _load()}
 
 
 def part_nearest(size: int) -> dict[str, float]:
@@ -183,30 +306,79 @@ def part_snap(size: int) -> dict[str, float]:
             "peak_mb": peak_mb()}
 
 
+def scipy_rows(sc: dict[str, Any], sg: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Table rows of the scipy and scaling parts (empty when a part did not finish)."""
+    rows: list[tuple[str, str, str, str]] = []
+    if "ours_s" in sc:
+        rows += [
+            (f"(a0) nearest, 10 cat x 200 fac, all nodes, {sc['threads']} threads",
+             f"{sc['ours_s']:.3f} s (cpu {sc['ours_cpu_s']:.3f})",
+             (f"scipy dijkstra min_only {sc['scipy_s']:.3f} s (cpu {sc['scipy_cpu_s']:.3f}): "
+              f"{sc['ratio_median']:.1f}x (median of {sc['repeats']} paired runs)"),
+             ">= 3x scipy"),
+            ("    same, one thread", (f"{sc['ours_1thread_s']:.3f} s "
+                                     f"(cpu {sc['ours_1thread_cpu_s']:.3f})"),
+             f"{sc['scipy_s'] / sc['ours_1thread_s']:.1f}x scipy", ""),
+            ("    minutes identical to scipy (bit for bit)",
+             (f"{sc['identical']} ({sc['nodes_differing']} nodes differ, max "
+              f"{sc['max_abs_diff_min']:.1e} min)"),
+             f"threads change nothing: {sc['same_as_1thread']}", "identical"),
+            ("    machine", sc["load_before"], f"after: {sc['load_after']}", ""),
+        ]
+    if "rows" in sg:
+        sizes = ", ".join(f"{row['nodes'] / 1000:.0f}k {row['ours_cpu_s'] * 1000:.0f} ms"
+                          for row in sg["rows"])
+        ref = ", ".join(f"{row['scipy_cpu_s'] * 1000:.0f}" for row in sg["rows"])
+        rows.append(("(a1) one search (1 cat, 1 thread), cpu per size", sizes,
+                     f"scipy {ref} ms", ""))
+        rows.append(("    growth exponent in nodes", f"{sg['ours_exponent']:.2f}",
+                     f"scipy {sg['scipy_exponent']:.2f}",
+                     f"n log n: {sg['nlogn_exponent']:.2f}"))
+    return rows
+
+
 PARTS = {"nearest": part_nearest, "reach": part_reach, "pandana": part_pandana,
          "snap": part_snap}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", default="all", choices=["all", *PARTS])
+    parser.add_argument("--part", default="all", choices=["all", "scipy", "scaling", *PARTS])
     parser.add_argument("--size", type=int, default=500, help="grid side (default 500)")
     parser.add_argument("--timeout-s", type=float, default=1200.0,
                         help="give up on a part (pandana's preprocessing) after this long")
     parser.add_argument("--no-pandana", action="store_true",
                         help="skip pandana (its preprocessing took 27 min on a shared 2-core box)")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="paired runs of ours and scipy (medians reported; default 5)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for the categories (default: every core)")
+    parser.add_argument("--scale-sizes", default="100,224,500,1000",
+                        help="grid sides of the scaling part (default 100,224,500,1000: "
+                             "10k-1M nodes)")
     args = parser.parse_args()
+    if args.part == "scipy":
+        print(json.dumps(part_scipy(args.size, args.repeats, args.threads)))
+        return
+    if args.part == "scaling":
+        sizes = [int(v) for v in args.scale_sizes.split(",")]
+        print(json.dumps(part_scaling(sizes, max(3, args.repeats // 2 + 1))))
+        return
     if args.part != "all":
         print(json.dumps(PARTS[args.part](args.size)))
         return
-    results: dict[str, dict[str, float]] = {}
-    for name in PARTS:
+    results: dict[str, dict[str, Any]] = {}
+    for name in ["scipy", "scaling", *PARTS]:
         if name == "pandana" and args.no_pandana:
             results[name] = {}
             continue
+        extra = ["--repeats", str(args.repeats), "--scale-sizes", args.scale_sizes]
+        if args.threads is not None:
+            extra += ["--threads", str(args.threads)]
         try:
             proc = subprocess.run([sys.executable, __file__, "--part", name, "--size",
-                                   str(args.size)], capture_output=True, text=True, check=True,
+                                   str(args.size), *extra], capture_output=True, text=True,
+                                  check=True,
                                   env={**os.environ, "PYTHONWARNINGS": "ignore"},
                                   timeout=args.timeout_s)
         except subprocess.TimeoutExpired:
@@ -221,7 +393,7 @@ def main() -> None:
           f"(built in {t_build:.1f} s); machine: {os.cpu_count()} cores, shared")
     n, r, s = results["nearest"], results["reach"], results["snap"]
     r = {**r, **results["pandana"]}
-    rows = [
+    rows = [*scipy_rows(results["scipy"], results["scaling"]),
         ("(a) nearest, 10 cat x 200 fac, all nodes",
          f"{n['ours_s']:.2f} s (cpu {n['ours_cpu_s']:.2f})",
          (f"networkx {n['networkx_s']:.1f} s (cpu {n['networkx_cpu_s']:.1f}): "
@@ -246,6 +418,7 @@ def main() -> None:
          (f"{s['cold_s']:.2f} s cold (cpu {s['cold_cpu_s']:.2f}), "
          f"{s['warm_s']:.2f} s warm (cpu {s['warm_cpu_s']:.2f})"), "", "< 5 s"),
     ]
+    rows = [row for row in rows if row is not None]
     widths = [max(len(row[k]) for row in rows) for k in range(4)]
     head = ("benchmark", "deyang-geo", "reference", "target")
     widths = [max(w, len(h)) for w, h in zip(widths, head, strict=True)]
