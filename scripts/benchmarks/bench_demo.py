@@ -12,13 +12,22 @@ No anchor tool runs this study; the issue's measurement before the work (11.8 s 
 6.5 s writing outputs) is printed beside ours. The machine is shared: print ``os.getloadavg``
 with the figures, they are indicative when other work runs.
 
+With ``--compare BEFORE AFTER`` it compares two demo output folders instead (e.g. one written
+before a change, one after): the sha256 of every file, and for files that differ, what
+differs. Known to change from run to run: a workbook's creation time
+(``docProps/core.xml``), the solvers' ``solve_time_s`` (site summaries, the report's
+``sites_summary`` table and sheet) and ``manifest.json``'s hashes of those files.
+
 Usage: python scripts/benchmarks/bench_demo.py [--repeat 3] [--steps] [--work DIR]
+       python scripts/benchmarks/bench_demo.py --compare BEFORE_DIR AFTER_DIR
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
+import json
 import os
 import shutil
 import statistics
@@ -26,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -130,6 +140,67 @@ def run_steps(out: Path) -> _Clock:
     return clock
 
 
+#: What may differ between two runs of the same demo (see the module's docstring).
+VOLATILE = ("docProps/core.xml", "solve_time_s")
+
+
+def _what_differs(a: Path, b: Path) -> str:
+    """Say what differs between two versions of a demo file, volatile parts marked."""
+    if a.suffix == ".xlsx":
+        with zipfile.ZipFile(a) as za, zipfile.ZipFile(b) as zb:
+            if za.namelist() != zb.namelist():
+                return "workbook members differ"
+            members = [n for n in za.namelist() if za.read(n) != zb.read(n)]
+            loose = [n for n in members if n != "docProps/core.xml"]
+            if not loose:
+                return "only the creation time (docProps/core.xml): volatile"
+            texts = [(za.read(n).decode("utf-8"), zb.read(n).decode("utf-8")) for n in loose]
+            if all("solve_time_s" in x for x, _ in texts):
+                return f"creation time and {loose}, the sheet with solve_time_s: volatile?"
+            return f"members {members}"
+    if a.suffix == ".json":
+        ja, jb = json.loads(a.read_text("utf-8")), json.loads(b.read_text("utf-8"))
+        if a.name == "manifest.json":
+            fa = {f["path"]: f for f in ja.get("files", [])}
+            fb = {f["path"]: f for f in jb.get("files", [])}
+            changed = sorted(k for k in fa.keys() | fb.keys() if fa.get(k) != fb.get(k))
+            return f"entries of {changed}"
+        keys = sorted(k for k in ja.keys() | jb.keys() if ja.get(k) != jb.get(k))
+        return f"keys {keys}" + (": volatile" if keys == ["solve_time_s"] else "")
+    if a.suffix == ".csv":
+        ra, rb = a.read_text("utf-8-sig").splitlines(), b.read_text("utf-8-sig").splitlines()
+        if len(ra) == len(rb) and ra[:1] == rb[:1]:
+            header = ra[0].split(",")
+            cols = sorted({header[j] for x, y in zip(ra[1:], rb[1:], strict=True) if x != y
+                           for j, (u, v) in enumerate(zip(x.split(","), y.split(","),
+                                                          strict=False)) if u != v
+                           and j < len(header)})
+            return f"columns {cols}" + (": volatile" if cols == ["solve_time_s"] else "")
+    return "content"
+
+
+def compare_folders(before: Path, after: Path) -> int:
+    """Print the sha256 of every file of two demo folders and what differs (1: files missing)."""
+    names_a = sorted(p.relative_to(before) for p in before.rglob("*") if p.is_file())
+    names_b = sorted(p.relative_to(after) for p in after.rglob("*") if p.is_file())
+    status = 0
+    for missing in sorted(set(names_a) ^ set(names_b)):
+        print(f"ONLY IN ONE  {missing}")
+        status = 1
+    same = 0
+    for rel in [n for n in names_a if n in set(names_b)]:
+        ha = hashlib.sha256((before / rel).read_bytes()).hexdigest()
+        hb = hashlib.sha256((after / rel).read_bytes()).hexdigest()
+        if ha == hb:
+            same += 1
+            print(f"identical  {ha[:16]}  {rel}")
+        else:
+            print(f"differs    {ha[:16]} {hb[:16]}  {rel}: "
+                  f"{_what_differs(before / rel, after / rel)}")
+    print(f"{same} of {len(names_a)} files byte-identical")
+    return status
+
+
 def main() -> None:
     """Time the demo and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -137,7 +208,11 @@ def main() -> None:
     parser.add_argument("--steps", action="store_true",
                         help="also time each step in one in-process run")
     parser.add_argument("--work", type=Path, default=None, help="folder for the outputs")
+    parser.add_argument("--compare", type=Path, nargs=2, metavar=("BEFORE", "AFTER"),
+                        help="compare two demo output folders instead of timing")
     args = parser.parse_args()
+    if args.compare:
+        raise SystemExit(compare_folders(*args.compare))
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_demo_"))
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
           f"on {os.cpu_count()} cores")
