@@ -19,7 +19,8 @@ from deyang_geo.io.tables_zh import read_table
 from deyang_geo.network.boundary import osm_read_bbox
 from deyang_geo.network.build import graph_from_osm_file
 from deyang_geo.network.split import split_osm_file
-from deyang_geo.study.batch import DONE_FILE, WORK_FOLDER, margin_name, read_areas, run_batch
+from deyang_geo.study import batch
+from deyang_geo.study.batch import AREA_RECORD, WORK_FOLDER, margin_name, read_areas, run_batch
 from deyang_geo.study.synthetic_province import write_street_grid, write_synthetic_province
 
 STREETLESS = "Z9"  # far from every street: its run fails for its input
@@ -166,10 +167,10 @@ def test_batch_needs_an_osm_file(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def _compared(folder: Path) -> dict[str, bytes]:
     """Every output of an area, but the known time-bearing ones (xlsx dates, solve times) and
     the command's run manifest (``deyang-geo run`` writes it around the study, naming its own
-    command and input files; batch areas keep their own ``_batch_done.json``)."""
+    command and input files; batch areas keep their own record ``_batch_area.json``)."""
     out = {}
     for f in sorted(folder.rglob("*")):
-        if not f.is_file() or f.name in (DONE_FILE, "manifest.json") or f.suffix == ".xlsx":
+        if not f.is_file() or f.name in (AREA_RECORD, "manifest.json") or f.suffix == ".xlsx":
             continue
         data = f.read_bytes()
         if f.name == "summary.json":
@@ -222,8 +223,11 @@ def test_batch_reports_failed_areas_and_exits_2(batch_run: dict[str, Any]) -> No
     assert "no roads" in message[STREETLESS]
     assert "no communities" in message[EMPTY]
     for area_id in REGULAR:
-        assert (out / area_id / DONE_FILE).is_file()
-    assert not (out / STREETLESS / DONE_FILE).exists()
+        # each area is an output set: its manifest (written last) lists its record
+        manifest = json.loads((out / area_id / "manifest.json").read_text(encoding="utf-8"))
+        assert AREA_RECORD in {e["path"] for e in manifest["files"]}
+        assert not (out / area_id / "INCOMPLETE.txt").exists()
+    assert not (out / STREETLESS).exists()  # failed before writing anything
 
 
 @pytest.mark.slow
@@ -284,10 +288,30 @@ def test_rerun_skips_complete_areas_and_redoes_interrupted_ones(
 
     out = batch_run["out"]
     before = {a: _compared(out / a) for a in REGULAR}
-    # an interrupted run: A3 killed before its marker, A5's map cut short afterwards
-    (out / "A3" / DONE_FILE).unlink()
+    # A2 interrupted for real just before its set was complete (Ctrl-C in its task)
+    record = json.loads((out / "A2" / AREA_RECORD).read_text(encoding="utf-8"))
+
+    def interrupted(*_args: Any, **_kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(batch, "_area_rows", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            batch.run_area(str(province.study), area_id="A2",
+                           work_dir=str(out / WORK_FOLDER / "A2"), out_dir=str(out / "A2"),
+                           margin_m=1000.0, fingerprint=record["fingerprint"])
+    assert (out / "A2" / "INCOMPLETE.txt").is_file()
+    assert not (out / "A2" / "manifest.json").exists()
+    # A3 killed while writing (the state its output set leaves), A5's map cut short after
+    # it was complete, A1's table changed in place (same size, other bytes)
+    (out / "A3" / "manifest.json").unlink()
+    (out / "A3" / "INCOMPLETE.txt").write_text("interrupted", encoding="utf-8")
     (out / "A3" / "access.csv").unlink()
     (out / "A5" / "map.html").write_bytes(b"<html>")
+    table_a1 = out / "A1" / "coverage_study_area.csv"
+    data = bytearray(table_a1.read_bytes())
+    data[-2] = ord("7") if data[-2] != ord("7") else ord("8")
+    table_a1.write_bytes(bytes(data))
     # on an existing cluster with one worker this time
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                       dashboard_address="127.0.0.1:0") as cluster:
@@ -295,14 +319,21 @@ def test_rerun_skips_complete_areas_and_redoes_interrupted_ones(
                                     area_id_column="area_id", out_dir=out,
                                     scheduler=cluster.scheduler_address)
     status = {a.area_id: a.status for a in result.areas}
-    assert status == {"A0": "skipped", "A1": "skipped", "A2": "skipped", "A3": "ok",
+    assert status == {"A0": "skipped", "A1": "ok", "A2": "ok", "A3": "ok",
                       "A4": "skipped", "A5": "ok", STREETLESS: "failed", EMPTY: "failed"}
     assert result.exit_code == 2
     for area_id in REGULAR:
         assert _compared(out / area_id) == before[area_id], area_id
+        assert not (out / area_id / "INCOMPLETE.txt").exists()
+        assert batch._complete(out / area_id, result_print(out, area_id)) is not None
     table = pd.read_csv(out / "batch_coverage.csv", encoding="utf-8-sig")
     assert sorted(table.loc[table["status"].isin(["ok", "skipped"]), "area_id"].unique()) \
         == REGULAR
+
+
+def result_print(out: Path, area_id: str) -> str:
+    return str(json.loads((out / area_id / AREA_RECORD).read_text(encoding="utf-8"))
+               ["fingerprint"])
 
 
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path,

@@ -209,7 +209,8 @@ class CoverageResult:
             if lang != "en":  # localized tables round once, as a planner reads them
                 written.append(write_csv(table, folder / name, lang=lang))
                 continue
-            written.append(write_csv_atomic(_rounded(table), folder / name))
+            # rounded a block of rows at a time: no rounded copy of a big table held whole
+            written.append(write_csv_atomic(table, folder / name, prepare=_rounded))
         return written
 
 
@@ -643,13 +644,16 @@ def _outside(long: pd.DataFrame, outside_rows: npt.NDArray[np.intp],
                                          "covered_share")
     needed = ["community_id", *_COMMUNITY_ATTRIBUTES, "category", "population",
               "threshold_minutes", pop_col, share_col, "minutes"]
-    rows = long[needed].take(outside_rows)  # only these columns, only these rows
-    table = rows.copy()
-    table.insert(list(table.columns).index(share_col), uncovered_col,
-                 rows["population"] - rows[pop_col])
-    table = table.sort_values([uncovered_col, "community_id", "category"],
-                              ascending=[False, True, True], kind="stable")
-    table = table.reset_index(drop=True)
+    # sorted on the three keys alone, then the rows taken once in that order (one copy)
+    uncovered = (long["population"].to_numpy()[outside_rows]
+                 - long[pop_col].to_numpy()[outside_rows])
+    keys = long[["community_id", "category"]].take(outside_rows).reset_index(drop=True)
+    keys.insert(0, uncovered_col, uncovered)
+    order = keys.sort_values([uncovered_col, "community_id", "category"],
+                             ascending=[False, True, True], kind="stable").index.to_numpy()
+    del keys
+    table = long[needed].take(outside_rows[order]).reset_index(drop=True)
+    table.insert(list(table.columns).index(share_col), uncovered_col, uncovered[order])
     if isinstance(communities, gpd.GeoDataFrame):
         ids = pd.Index(communities["id"].astype(str))
         positions = ids.get_indexer(table["community_id"])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import shapely
+from numba import njit
 from numpy.typing import NDArray
 
 from deyang_geo.analysis import kernels as _kernels
@@ -117,9 +119,9 @@ def isochrones(
     for col in key_cols:
         rows[col] = []
     for key, members in groups:
-        lines = reached_lines(net, snapped.take(members), fx[members], fy[members],
-                              mode=mode, breaks_minutes=breaks, walk_speed_kmh=walk_speed_kmh,
-                              direction=direction)
+        lines = _reached_parts(net, snapped.take(members), fx[members], fy[members],
+                               mode=mode, breaks_minutes=breaks, walk_speed_kmh=walk_speed_kmh,
+                               direction=direction)
         for b, line in zip(breaks, lines, strict=True):
             poly = _buffer_union(line, walkoff)
             rows["minutes"].append(b)
@@ -172,6 +174,27 @@ def reached_lines(
         One per break, in the order given: reached whole edges, reached parts of edges from
         either end, the sources' own edge parts and connectors (parts walked).
     """
+    return [shapely.MultiLineString(p.tolist()) if len(p) else shapely.MultiLineString()
+            for p in _reached_parts(net, sources, x, y, mode=mode, breaks_minutes=breaks_minutes,
+                                    walk_speed_kmh=walk_speed_kmh, direction=direction)]
+
+
+def _reached_parts(
+    net: RoutingNetwork,
+    sources: Snapped,
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    *,
+    mode: str,
+    breaks_minutes: Iterable[float],
+    walk_speed_kmh: float | None = None,
+    direction: Direction = "to_facility",
+) -> list[NDArray[np.object_]]:
+    """Return, per break, the street parts of :func:`reached_lines` as an array of LineStrings.
+
+    Whole edges come first (their own geometries), then the partly walked edge parts, then
+    the connectors.
+    """
     breaks = [float(b) for b in breaks_minutes]
     r = routing_arrays(net, mode, walk_speed_kmh, direction)
     net = r.net
@@ -215,7 +238,10 @@ def reached_lines(
         start = np.concatenate(ps)
         end = np.concatenate(pf)
         keep = end > start
-        parts = list(_substrings(net.geometry[piece_edge[keep]], start[keep], end[keep]))
+        piece_edge, start, end = piece_edge[keep], start[keep], end[keep]
+        whole = (start == 0.0) & (end == 1.0)
+        parts = [net.geometry[piece_edge[whole]],
+                 _substrings(net.geometry[piece_edge[~whole]], start[~whole], end[~whole])]
         # connectors, walked from the facility towards the street
         share = np.where(s_conn > 0, np.clip(t / np.where(s_conn > 0, s_conn, 1.0), 0, 1), 0)
         cx = sx + share * (shapely.get_x(s_pts) - sx)
@@ -223,19 +249,195 @@ def reached_lines(
         has_conn = share > 0
         if has_conn.any():
             seg = np.stack([np.stack([sx, sy], axis=1), np.stack([cx, cy], axis=1)], axis=1)
-            parts.extend(np.asarray(shapely.linestrings(seg[has_conn])).tolist())
-        out.append(shapely.MultiLineString(parts) if parts else shapely.MultiLineString())
+            parts.append(np.asarray(shapely.linestrings(seg[has_conn])))
+        out.append(np.concatenate(parts).astype(object))
     return out
 
 
-def _buffer_union(lines: shapely.MultiLineString, distance_m: float) -> shapely.Geometry:
-    """Buffer every line, then union: far faster than buffering the MultiLineString at once."""
-    if lines.is_empty:
+# Buffers are drawn with quad_segs=4 (arcs cut into 22.5-degree chords) and GEOS may simplify
+# the line by 1 % of the distance first: every point within this share of the distance of a
+# line is inside that line's buffer polygon (cos(pi/16) = 0.9808, less 2 % to spare).
+_INNER_SHARE = math.cos(math.pi / 16) - 0.02
+_CELLS_PER_WALKOFF = 5  # cell side = walkoff / 5 (10 m for the 50 m default)
+_CELLS_PER_TILE = 4  # a tile is 4 x 4 cells
+_MAX_CELLS = 40_000_000
+_MIN_PARTS_FOR_CORE = 2_000
+
+
+def _buffer_union(parts: NDArray[np.object_], distance_m: float) -> shapely.Geometry:
+    """Return the union of the LineStrings' buffers (``quad_segs=4``).
+
+    The same set as ``union_all(buffer(parts))``, without buffering and merging the parts
+    deep inside it (most of them on a dense network): the tiles every point of which is
+    surely inside some part's buffer (see :func:`_core`) are taken whole, and only the parts
+    whose buffer reaches a tile outside them are buffered and merged with those tiles.
+    """
+    if parts.size == 0:
         return shapely.Polygon()
-    parts = np.asarray(shapely.get_parts(lines))
     if distance_m == 0:
         return shapely.union_all(parts)
-    return shapely.union_all(shapely.buffer(parts, distance_m, quad_segs=4))
+    keep, core = _core(parts, distance_m)
+    buffers = shapely.buffer(parts[keep], distance_m, quad_segs=4)
+    if core is None:
+        return shapely.union_all(buffers)
+    return shapely.union_all(np.concatenate([np.array([core], dtype=object), buffers]))
+
+
+def _core(parts: NDArray[np.object_],
+          distance_m: float) -> tuple[NDArray[np.bool_], shapely.Geometry | None]:
+    """Return which parts to buffer, and the tiles surely covered (``None``: buffer all).
+
+    On a grid of cells a fifth of the distance, a cell is covered when its centre lies within
+    ``0.96 * distance - half the cell diagonal`` of a segment: then every point of the cell is
+    inside that part's buffer polygon (its arcs are chords of 22.5 degrees). A tile (4 x 4
+    cells) is covered when all its cells are. A part is left out when every tile its buffer
+    can touch is covered; its buffer then lies inside the covered tiles, so the covered tiles
+    plus the other parts' buffers make exactly the union of all the buffers.
+    """
+    everything = np.ones(parts.size, dtype=bool)
+    if parts.size < _MIN_PARTS_FOR_CORE:
+        return everything, None
+    cell = distance_m / _CELLS_PER_WALKOFF
+    tile = cell * _CELLS_PER_TILE
+    bounds = shapely.bounds(parts)
+    x0 = float(np.floor((np.nanmin(bounds[:, 0]) - distance_m) / tile) * tile)
+    y0 = float(np.floor((np.nanmin(bounds[:, 1]) - distance_m) / tile) * tile)
+    n_tx = int(np.ceil((np.nanmax(bounds[:, 2]) + distance_m - x0) / tile)) + 1
+    n_ty = int(np.ceil((np.nanmax(bounds[:, 3]) + distance_m - y0) / tile)) + 1
+    if n_tx * n_ty * _CELLS_PER_TILE**2 > _MAX_CELLS:
+        return everything, None
+    coords, part = shapely.get_coordinates(parts, return_index=True)
+    # a cell is covered when its centre is within the inner distance less half its diagonal
+    reach = distance_m * _INNER_SHARE - cell * math.sqrt(0.5)
+    covered = np.zeros((n_ty * _CELLS_PER_TILE, n_tx * _CELLS_PER_TILE), dtype=np.bool_)
+    _mark_cells_near(coords[:, 0] - x0, coords[:, 1] - y0, part.astype(np.int64), cell,
+                     reach, covered)
+    k = _CELLS_PER_TILE
+    tiles: NDArray[np.bool_] = np.asarray(covered.reshape(n_ty, k, n_tx, k).all(axis=(1, 3)))
+    if not tiles.any():
+        return everything, None
+    # a part is left out when every tile its buffer can reach is covered (GEOS may simplify
+    # the line by 1 % of the distance first: 2 % to spare)
+    keep = _parts_near_open_tiles(coords[:, 0] - x0, coords[:, 1] - y0, part.astype(np.int64),
+                                  parts.size, tile, distance_m * 1.02 + tile * math.sqrt(0.5),
+                                  tiles)
+    if keep.all():
+        return everything, None
+    gx = x0 + np.arange(n_tx + 1, dtype=np.float64) * tile
+    gy = y0 + np.arange(n_ty + 1, dtype=np.float64) * tile
+    return keep, _tiles_polygon(tiles, gx, gy)
+
+
+def _tiles_polygon(tiles: NDArray[np.bool_], gx: NDArray[np.float64],
+                   gy: NDArray[np.float64]) -> shapely.Geometry:
+    """Return the union of the marked tiles (row ``j``, column ``i``) as polygons.
+
+    Each row's runs of tiles become one rectangle carrying, on its lower and upper sides, the
+    run ends of the rows below and above: the rectangles then share exact vertices and merge
+    as a coverage.
+    """
+    padded = np.zeros((tiles.shape[0], tiles.shape[1] + 2), dtype=np.int8)
+    padded[:, 1:-1] = tiles
+    step = np.diff(padded, axis=1)
+    row, a = np.nonzero(step == 1)
+    b = np.nonzero(step == -1)[1]  # both in row-major order: the runs pair up
+    if row.size == 0:
+        return shapely.Polygon()
+    width = tiles.shape[1] + 2
+    ends = np.unique(np.concatenate([row * width + a, row * width + b]))  # sorted row by row
+    # run ends of the row below (above) strictly inside each run, ascending
+    lo_b = np.searchsorted(ends, (row - 1) * width + a, side="right")
+    n_b = np.searchsorted(ends, (row - 1) * width + b, side="left") - lo_b
+    lo_t = np.searchsorted(ends, (row + 1) * width + a, side="right")
+    n_t = np.searchsorted(ends, (row + 1) * width + b, side="left") - lo_t
+    count = n_b + n_t + 5
+    first = np.cumsum(count) - count
+    xs = np.empty(int(count.sum()), dtype=np.int64)
+    ys = np.empty_like(xs)
+    # ring: (a, j), lower ends, (b, j), (b, j+1), upper ends backwards, (a, j+1), (a, j)
+    for offset, x_of, y_of in ((0, a, row), (n_b + 1, b, row), (n_b + 2, b, row + 1),
+                               (n_b + n_t + 3, a, row + 1), (n_b + n_t + 4, a, row)):
+        xs[first + offset] = x_of
+        ys[first + offset] = y_of
+    for n_k, lo, drow, base in ((n_b, lo_b, -1, first + 1), (n_t, lo_t, 1, first + n_b + 3)):
+        run = np.repeat(np.arange(row.size), n_k)
+        i = np.arange(run.size) - np.repeat(np.cumsum(n_k) - n_k, n_k)
+        pick = lo[run] + (i if drow < 0 else n_k[run] - 1 - i)
+        xs[base[run] + i] = ends[pick] - (row[run] + drow) * width
+        ys[base[run] + i] = row[run] + (drow > 0)  # on the run's own lower or upper side
+    polys = shapely.polygons(shapely.linearrings(
+        np.stack([gx[xs], gy[ys]], axis=1), indices=np.repeat(np.arange(row.size), count)))
+    return shapely.coverage_union_all(polys)
+
+
+@njit(cache=True)
+def _parts_near_open_tiles(  # noqa: PLR0917
+    x: NDArray[np.float64], y: NDArray[np.float64], part: NDArray[np.int64], n_parts: int,
+    tile: float, reach: float, covered: NDArray[np.bool_],
+) -> NDArray[np.bool_]:
+    """Flag the parts with a segment within ``reach`` of the centre of an uncovered tile."""
+    n_rows, n_cols = covered.shape
+    near = np.zeros(n_parts, dtype=np.bool_)
+    r2 = reach * reach
+    for k in range(x.size - 1):
+        p = part[k]
+        if p != part[k + 1] or near[p]:
+            continue
+        ax, ay, bx, by = x[k], y[k], x[k + 1], y[k + 1]
+        dx, dy = bx - ax, by - ay
+        ll = dx * dx + dy * dy
+        c0 = max(0, int(np.floor((min(ax, bx) - reach) / tile - 0.5)))
+        c1 = min(n_cols - 1, int(np.ceil((max(ax, bx) + reach) / tile - 0.5)))
+        r0 = max(0, int(np.floor((min(ay, by) - reach) / tile - 0.5)))
+        r1 = min(n_rows - 1, int(np.ceil((max(ay, by) + reach) / tile - 0.5)))
+        for r in range(r0, r1 + 1):
+            py = (r + 0.5) * tile
+            for c in range(c0, c1 + 1):
+                if covered[r, c]:
+                    continue
+                px = (c + 0.5) * tile
+                t = 0.0
+                if ll > 0:
+                    t = min(1.0, max(0.0, ((px - ax) * dx + (py - ay) * dy) / ll))
+                ex, ey = ax + t * dx - px, ay + t * dy - py
+                if ex * ex + ey * ey <= r2:
+                    near[p] = True
+                    break
+            if near[p]:
+                break
+    return near
+
+
+@njit(cache=True)
+def _mark_cells_near(  # noqa: PLR0917
+    x: NDArray[np.float64], y: NDArray[np.float64], part: NDArray[np.int64], cell: float,
+    reach: float, covered: NDArray[np.bool_],
+) -> None:
+    """Mark the cells whose centre is within ``reach`` of a segment of the same part."""
+    n_rows, n_cols = covered.shape
+    r2 = reach * reach
+    for k in range(x.size - 1):
+        if part[k] != part[k + 1]:
+            continue
+        ax, ay, bx, by = x[k], y[k], x[k + 1], y[k + 1]
+        dx, dy = bx - ax, by - ay
+        ll = dx * dx + dy * dy
+        c0 = max(0, int(np.floor((min(ax, bx) - reach) / cell - 0.5)))
+        c1 = min(n_cols - 1, int(np.ceil((max(ax, bx) + reach) / cell - 0.5)))
+        r0 = max(0, int(np.floor((min(ay, by) - reach) / cell - 0.5)))
+        r1 = min(n_rows - 1, int(np.ceil((max(ay, by) + reach) / cell - 0.5)))
+        for r in range(r0, r1 + 1):
+            py = (r + 0.5) * cell
+            for c in range(c0, c1 + 1):
+                if covered[r, c]:
+                    continue
+                px = (c + 0.5) * cell
+                t = 0.0
+                if ll > 0:
+                    t = min(1.0, max(0.0, ((px - ax) * dx + (py - ay) * dy) / ll))
+                ex, ey = ax + t * dx - px, ay + t * dy - py
+                if ex * ex + ey * ey <= r2:
+                    covered[r, c] = True
 
 
 def _reach_fraction(rest_s: NDArray[np.float64], w: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -7,7 +7,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -210,11 +210,15 @@ def _formula_safe_column(column: pd.Series) -> np.ndarray[Any, np.dtype[np.objec
 
 
 def write_csv_atomic(table: pd.DataFrame, path: str | os.PathLike[str], *,
-                     encoding: str = "utf-8-sig", **options: Any) -> Path:
+                     encoding: str = "utf-8-sig",
+                     prepare: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+                     **options: Any) -> Path:
     """Write a table as a formula-safe CSV for Excel (UTF-8 with BOM), atomically.
 
     Every CSV output of the toolkit goes through this function: text cells that a spreadsheet
-    would run as formulas are neutralised (:func:`formula_safe`).
+    would run as formulas are neutralised (:func:`formula_safe`). A large table is written a
+    block of rows at a time, so the safe (and ``prepare``-d) copy of only one block is held in
+    memory; the bytes are the same as writing it whole.
 
     Parameters
     ----------
@@ -224,6 +228,10 @@ def write_csv_atomic(table: pd.DataFrame, path: str | os.PathLike[str], *,
         Destination file.
     encoding
         Text encoding; the default writes the byte-order mark Excel needs for Chinese.
+    prepare
+        Applied to each block of rows before it is written (rounding, translating); it must
+        treat each row on its own (the same rows give the same text, whatever the block) and
+        return the same columns for every block.
     **options
         Passed to :meth:`pandas.DataFrame.to_csv` (``float_format``, ``na_rep``...).
 
@@ -232,9 +240,29 @@ def write_csv_atomic(table: pd.DataFrame, path: str | os.PathLike[str], *,
     Path
         The destination.
     """
+    def block(rows: pd.DataFrame) -> pd.DataFrame:
+        return formula_safe(rows if prepare is None else prepare(rows))
+
+    # blocks are a whole number of pandas' own chunks (100,000 cells), which it formats
+    # one at a time too, so a block boundary never falls inside one of them
+    n_rows = len(table)
+    n_columns = block(table.iloc[:0]).shape[1]  # as written (prepare may drop some)
+    step = max(1, _CSV_CHUNK_CELLS // max(n_columns, 1)) * _CSV_CHUNKS_PER_BLOCK
     with atomic_path(path) as tmp:  # streamed to the file: no copy of the text in memory
-        formula_safe(table).to_csv(tmp, index=False, encoding=encoding, **options)
+        if n_rows <= step:
+            block(table).to_csv(tmp, index=False, encoding=encoding, **options)
+            return Path(path)
+        with tmp.open("w", encoding=encoding, newline="") as handle:
+            for start in range(0, n_rows, step):
+                block(table.iloc[start:start + step]).to_csv(
+                    handle, index=False, header=start == 0, **options)
     return Path(path)
+
+
+#: Cells pandas formats at a time when writing a CSV (its ``_DEFAULT_CHUNKSIZE_CELLS``).
+_CSV_CHUNK_CELLS = 100_000
+#: pandas chunks per block of rows written by :func:`write_csv_atomic`.
+_CSV_CHUNKS_PER_BLOCK = 10
 
 
 def excel_safe(table: pd.DataFrame) -> pd.DataFrame:

@@ -16,6 +16,7 @@ so ``report`` and ``compare`` can read result folders whatever their language.
 from __future__ import annotations
 
 import datetime
+import functools
 import io
 import math
 import os
@@ -273,7 +274,9 @@ def write_csv(table: pd.DataFrame, path: str | os.PathLike[str], *, lang: str) -
         The written file.
     """
     # the one formula-safe CSV writer of the toolkit (text that Excel would run is neutralised)
-    return write_csv_atomic(localize(table, lang=lang), path, na_rep="", lineterminator="\n")
+    # localized a block of rows at a time (localize treats each row on its own)
+    return write_csv_atomic(table, path, prepare=functools.partial(localize, lang=lang),
+                            na_rep="", lineterminator="\n")
 
 
 #: Characters two columns wide in Excel (CJK and everything above U+2E80).

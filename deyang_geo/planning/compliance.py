@@ -1203,8 +1203,7 @@ def _finalise(sums: pd.DataFrame, target: Target, t: float) -> pd.DataFrame:
     met = np.where(assessed, value >= t - _EPS, False)
     out["value"] = value
     out["target"] = t
-    out["met"] = pd.array([bool(m) if a else pd.NA for m, a in zip(met, assessed, strict=True)],
-                          dtype="boolean")
+    out["met"] = pd.arrays.BooleanArray(met.astype(bool) & assessed, ~assessed)
     # communities in scope that cannot be judged (presence of point communities) say why
     empty = np.where(sums["n_unjudged"].to_numpy() > 0, NO_PRESENCE, "no data in scope")
     out["status"] = np.where(assessed, np.where(met, "met", "missed"), empty)
@@ -1277,8 +1276,7 @@ def _levels(ctx: _Context, target: Target, sums: pd.DataFrame, *, note: str = ""
                 "division": comm["division"].to_numpy()[c_mask],
                 "value": sums["comm_value"].to_numpy()[c_mask],
                 "target": t_per if target.kind not in ("coverage",) else ctx.covered_share,
-                "met": pd.array([pd.NA if np.isnan(m) else bool(m) for m in cm],
-                                dtype="boolean"),
+                "met": pd.arrays.BooleanArray(np.nan_to_num(cm) != 0, np.isnan(cm)),
                 "population": comm["population"].to_numpy()[c_mask],
                 "m2_missing": sums["m2_missing"].to_numpy()[c_mask] if target.kind in (
                     "capacity", "size") else np.nan,
@@ -1308,20 +1306,32 @@ def _not_assessed(ctx: _Context, target: Target, status: str, *,
         rows.append({**info, "target": t, "met": pd.NA, "status": status})
     base = pd.DataFrame(rows)
     out["city"] = base
-    divisions = sorted(set(ctx.comm["division"]))
-    townships = sorted(set(zip(ctx.comm["division"], ctx.comm["township"], strict=True)))
     if target.rule == "total":
         out["division"] = pd.DataFrame()
         out["township"] = pd.DataFrame()
     else:
-        out["division"] = pd.concat(
-            [base.assign(division=d) for d in divisions], ignore_index=True
-        ) if divisions else pd.DataFrame()
-        out["township"] = pd.concat(
-            [base.assign(division=d, township=tw) for d, tw in townships], ignore_index=True
-        ) if townships else pd.DataFrame()
+        keys = ctx.comm[["division", "township"]].drop_duplicates()
+        divisions = sorted(set(keys["division"]))
+        townships = sorted(zip(keys["division"], keys["township"], strict=True))
+        out["division"] = _per_group(base, {"division": divisions})
+        out["township"] = _per_group(base, {"division": [d for d, _ in townships],
+                                            "township": [tw for _, tw in townships]})
     out["community"] = pd.DataFrame()
     return _Evaluation(out)
+
+
+def _per_group(base: pd.DataFrame, keys: Mapping[str, list[str]]) -> pd.DataFrame:
+    """Repeat ``base`` once per group, with the group's ``keys`` as columns at the end.
+
+    The same table as concatenating ``base.assign(**group)`` over the groups, in one step.
+    """
+    n_groups = len(next(iter(keys.values())))
+    if not n_groups:
+        return pd.DataFrame()
+    table = base.take(np.tile(np.arange(len(base)), n_groups)).reset_index(drop=True)
+    for column, values in keys.items():
+        table[column] = np.repeat(np.asarray(values, dtype=object), len(base))
+    return table
 
 
 def _concat(frames: list[pd.DataFrame], columns: list[str] | None) -> pd.DataFrame:

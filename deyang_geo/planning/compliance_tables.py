@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from deyang_geo.io.files import excel_safe
-from deyang_geo.io.tables_zh import write_sheets
+from deyang_geo.io.tables_zh import format_sheet
 
 __all__ = [
     "HEADERS",
@@ -122,8 +122,24 @@ def for_planners(table: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns={c: HEADERS.get(c, c) for c in out.columns})
 
 
+#: Rows turned into Python values at a time when writing a sheet.
+_ROWS_PER_BLOCK = 10_000
+
+
 def write_compliance_workbook(path: Path, sheets: list[tuple[str, pd.DataFrame]]) -> None:
-    """Write tables into one workbook, as openpyxl's fast write-only mode writes them."""
-    # names from OSM or a planner's file never run as formulas; widths, frozen header and
-    # filters (format_sheet); the rows written as text, the bytes openpyxl would write
-    write_sheets(path, [(name, excel_safe(raw)) for name, raw in sheets], like="write_only")
+    """Write tables into one workbook with openpyxl's fast write-only mode."""
+    from openpyxl import Workbook
+
+
+    book = Workbook(write_only=True)
+    for name, raw in sheets:
+        table = excel_safe(raw)  # names from OSM or a planner's file never run as formulas
+        sheet = book.create_sheet(title=name[:31])
+        format_sheet(sheet, table)  # widths, frozen header, filters (set before the rows)
+        sheet.append([str(c) for c in table.columns])
+        for start in range(0, len(table), _ROWS_PER_BLOCK):  # a block at a time: bounded memory
+            block = table.iloc[start:start + _ROWS_PER_BLOCK]
+            for row in block.astype(object).where(block.notna(), None).to_numpy().tolist():
+                sheet.append(row)
+    book.save(path)
+

@@ -34,6 +34,7 @@ from deyang_geo import __version__, io
 from deyang_geo.core.errors import ConfigError, InputError, Problem
 from deyang_geo.core.standards import load_catalog
 from deyang_geo.io.files import atomic_path, dumps_json, fixed_file_dates, write_text_atomic
+from deyang_geo.io.output_set import INCOMPLETE_NAME, output_set, read_manifest
 from deyang_geo.network.boundary import osm_read_bbox
 from deyang_geo.network.split import split_osm_file
 from deyang_geo.outputs.batch_map import batch_map
@@ -47,8 +48,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("deyang_geo")
 
-#: The completeness marker written last into each area's folder.
-DONE_FILE = "_batch_done.json"
+#: The area's batch record (fingerprint and merged-table rows), written inside its output
+#: set, so listed in its ``manifest.json``: the manifest, written last, says the area is done.
+AREA_RECORD = "_batch_area.json"
+#: The marker of earlier versions (removed when an area is recomputed).
+_LEGACY_DONE_FILE = "_batch_done.json"
 #: The work folder (per-area extracts and tables) inside the output folder.
 WORK_FOLDER = "_batch_work"
 #: Merged tables and map written into the output folder.
@@ -230,19 +234,54 @@ def _fingerprint(config: StudyConfig, area_wkb: bytes, margin_m: float) -> str:
 
 
 def _complete(area_dir: Path, fingerprint: str) -> dict[str, Any] | None:
-    """Return the marker of a complete area (every file it lists is there), else None."""
-    marker = area_dir / DONE_FILE
+    """Return the record of an area whose output set is complete and current, else None.
+
+    Complete: ``manifest.json`` is there (written last by the area's output set), no
+    ``INCOMPLETE.txt`` (left by an interrupted or failed run), every file the manifest lists
+    has its size and SHA-256, and the area's record in it carries ``fingerprint`` (same study,
+    inputs, polygon, margin and version).
+    """
+    manifest = read_manifest(area_dir)
+    if manifest is None or not manifest.get("complete") or (area_dir / INCOMPLETE_NAME).exists():
+        return None
+    entries = manifest.get("files", [])
+    if not isinstance(entries, list) or AREA_RECORD not in {
+            e.get("path") for e in entries if isinstance(e, dict)}:
+        return None
+    for entry in entries:
+        if not isinstance(entry, dict):
+            return None
+        f = area_dir / str(entry.get("path", ""))
+        try:
+            if not f.is_file() or f.stat().st_size != entry.get("bytes"):
+                return None
+        except OSError:
+            return None
+        if _sha256(f) != entry.get("sha256"):
+            return None
     try:
-        done = json.loads(marker.read_text(encoding="utf-8"))
+        record = json.loads((area_dir / AREA_RECORD).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if done.get("fingerprint") != fingerprint:
+    if not isinstance(record, dict) or record.get("fingerprint") != fingerprint:
         return None
-    for rel, size in done.get("files", {}).items():
-        f = area_dir / rel
-        if not f.is_file() or f.stat().st_size != size:
-            return None
-    return dict(done)
+    return record
+
+
+def _area_inputs(config: StudyConfig, work_dir: Path) -> list[Path]:
+    """Return the files an area's run reads (never removed when its set is replaced)."""
+    found = [config.path, *sorted(p for p in work_dir.glob("*") if p.is_file())]
+    found.extend(Path(f) for f in (config.network.dem, config.standards_catalog)
+                 if f is not None and Path(f).is_file())
+    return found
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _write_gpkg(gdf: gpd.GeoDataFrame, path: Path) -> Path:
@@ -428,7 +467,7 @@ def _check_area_inputs(work_dir: Path, area_id: str) -> None:
 
 def run_area(study: str, *, area_id: str, work_dir: str, out_dir: str, margin_m: float,
              fingerprint: str) -> AreaOutcome:
-    """Run one area of a batch and write its completeness marker (a Dask task).
+    """Run one area of a batch as an output set, its record inside it (a Dask task).
 
     Parameters
     ----------
@@ -443,7 +482,7 @@ def run_area(study: str, *, area_id: str, work_dir: str, out_dir: str, margin_m:
     margin_m
         The facility margin in metres.
     fingerprint
-        What its outputs depend on (written into the marker).
+        What its outputs depend on (written into its record).
 
     Returns
     -------
@@ -458,17 +497,14 @@ def run_area(study: str, *, area_id: str, work_dir: str, out_dir: str, margin_m:
             config = area_config(load_study(study), area_id=area_id, work_dir=work_dir,
                                  out_dir=out, margin_m=margin_m)
             _check_area_inputs(Path(work_dir), area_id)
-            marker = out / DONE_FILE
-            if marker.exists():
-                marker.unlink()  # an earlier, incomplete or outdated run
-            result = pipeline.run_study(config, out_dir=out)
-            rows = _area_rows(area_id, result)
-            files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != DONE_FILE)
-            done = {"area_id": area_id, "fingerprint": fingerprint,
-                    "files": {p.relative_to(out).as_posix(): p.stat().st_size for p in files},
-                    "rows": rows}
-
-            write_text_atomic(marker, dumps_json(done))
+            (out / _LEGACY_DONE_FILE).unlink(missing_ok=True)
+            # the set `deyang-geo run` writes: INCOMPLETE.txt while it is written (it stays
+            # if the area fails or is interrupted), manifest.json last when it is complete
+            with output_set(out, command="run", inputs=_area_inputs(config, Path(work_dir))):
+                result = pipeline.run_study(config, out_dir=out)
+                rows = _area_rows(area_id, result)
+                record = {"area_id": area_id, "fingerprint": fingerprint, "rows": rows}
+                write_text_atomic(out / AREA_RECORD, dumps_json(record))
             status, failure, message = "ok", "", ""
         except InputError as exc:
             rows, status, failure, message = [], "failed", "input", str(exc)
@@ -499,10 +535,6 @@ def _check_study(config: StudyConfig) -> None:
     if config.network.osm is None:
         raise ConfigError(Problem("a batch needs [network] osm = an OSM file covering every "
                                   "area (place, bbox and graph sources are for one area)",
-                                  file=str(config.path)))
-    if config.inputs.facilities_from_osm:
-        raise ConfigError(Problem("inputs.facilities_from_osm is not supported in a batch yet: "
-                                  "export the OSM facilities to a file first",
                                   file=str(config.path)))
 
 
@@ -545,7 +577,13 @@ def _prepare(config: StudyConfig, areas: gpd.GeoDataFrame, pending: list[int], w
         boxes[area_id] = osm_read_bbox(boundary.geometry.iloc[0])
         outs[area_id] = paths["osm"]
     assert config.network.osm is not None
-    summary = split_osm_file(config.network.osm, boxes, out_paths=outs)
+    facility_keys: list[str] = []
+    if config.inputs.facilities_from_osm:
+        # the extracts keep the features the catalog's tag mapping reads, for each area's
+        # facilities_from_osm
+        facility_keys = sorted(load_catalog(config.standards_catalog).osm_tag_query())
+    summary = split_osm_file(config.network.osm, boxes, out_paths=outs,
+                             facility_keys=facility_keys)
     return summary.seconds
 
 
@@ -589,7 +627,8 @@ def run_batch(study: str | os.PathLike[str], *, areas: str | os.PathLike[str],
     ----------
     study
         The single-area study file (its ``[network] osm`` and tables cover every area; its
-        ``[area]`` section is replaced by each area's polygon).
+        ``[area]`` section is replaced by each area's polygon). With
+        ``inputs.facilities_from_osm`` each area reads its OSM facilities from its extract.
     areas
         One polygon per area (any vector format geopandas reads).
     area_id_column
@@ -751,5 +790,5 @@ def echo_outcomes(result: BatchResult, *, stream: Any = None) -> None:
         print(f"area {a.area_id} failed ({a.failure}): {a.message}", file=out)
 
 
-__all__ = ["DONE_FILE", "FACILITY_MARGIN_M", "AreaOutcome", "BatchResult", "area_boundary",
+__all__ = ["AREA_RECORD", "FACILITY_MARGIN_M", "AreaOutcome", "BatchResult", "area_boundary",
            "area_config", "margin_name", "merged_table", "read_areas", "run_area", "run_batch"]

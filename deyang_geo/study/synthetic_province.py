@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +54,9 @@ class SyntheticProvince:
 def write_street_grid(path: str | os.PathLike[str], *, columns: int, rows: int,
                       spacing_m: float = 100.0, origin: tuple[float, float] = (104.0, 30.5),
                       way_segments: int = 7, skip_cells: Iterable[tuple[int, int]] = (),
-                      cell_nodes: int = 1, seed: int = 0) -> int:
+                      cell_nodes: int = 1, seed: int = 0,
+                      pois: Iterable[tuple[Sequence[tuple[float, float]], Mapping[str, str]]] = ()
+                      ) -> int:
     """Write a jittered SYNTHETIC street grid as an OSM file (nodes, then ways, by id).
 
     Parameters
@@ -75,11 +77,14 @@ def write_street_grid(path: str | os.PathLike[str], *, columns: int, rows: int,
         Size of the cells of ``skip_cells``, in nodes.
     seed
         Random seed of the jitter and of the street types.
+    pois
+        Tagged features after the streets: (points, tags) each, one (lon, lat) point for a
+        tagged node, three or more for a closed way (an outline) on new untagged nodes.
 
     Returns
     -------
     int
-        Nodes written.
+        Nodes written (street and feature nodes).
     """
     import osmium
 
@@ -111,6 +116,20 @@ def write_street_grid(path: str | os.PathLike[str], *, columns: int, rows: int,
                 writer.add_node(osmium.osm.mutable.Node(id=first + i,
                                                         location=(lons[i], lats[i])))
                 n += 1
+        node_id = rows * columns
+        outlines: list[tuple[list[int], dict[str, str]]] = []
+        for points, tags in pois:
+            refs = []
+            for lon, lat in points:
+                node_id += 1
+                single = len(points) == 1
+                writer.add_node(osmium.osm.mutable.Node(
+                    id=node_id, location=(round(lon, 7), round(lat, 7)),
+                    tags=dict(tags) if single else {}))
+                refs.append(node_id)
+                n += 1
+            if len(points) > 1:
+                outlines.append(([*refs, refs[0]], dict(tags)))
         way_id = 1
         lines = [[(i, j) for i in range(columns)] for j in range(rows)]
         lines += [[(i, j) for j in range(rows)] for i in range(columns)]
@@ -132,13 +151,16 @@ def write_street_grid(path: str | os.PathLike[str], *, columns: int, rows: int,
                     writer.add_way(osmium.osm.mutable.Way(
                         id=way_id, nodes=refs, tags={"highway": highway}))
                     way_id += 1
+        for refs, tags in outlines:
+            writer.add_way(osmium.osm.mutable.Way(id=way_id, nodes=refs, tags=tags))
+            way_id += 1
     return n
 
 
 def write_synthetic_province(folder: str | os.PathLike[str], *, areas_x: int = 3,
                              areas_y: int = 2, area_nodes: int = 12, spacing_m: float = 100.0,
                              streetless: Iterable[int] = (), communities_per_area: int = 6,
-                             seed: int = 0) -> SyntheticProvince:
+                             seed: int = 0, osm_facilities: bool = False) -> SyntheticProvince:
     """Write a SYNTHETIC province of ``areas_x`` x ``areas_y`` rectangular areas and its study.
 
     Parameters
@@ -158,6 +180,9 @@ def write_synthetic_province(folder: str | os.PathLike[str], *, areas_x: int = 3
         Point communities per area.
     seed
         Random seed.
+    osm_facilities
+        Also map facilities in the OSM file (:func:`synthetic_osm_facilities`) and set
+        ``facilities_from_osm = true`` in the study.
 
     Returns
     -------
@@ -173,9 +198,11 @@ def write_synthetic_province(folder: str | os.PathLike[str], *, areas_x: int = 3
     empty = set(streetless)
     skip = [(k % areas_x, k // areas_x) for k in empty]
     osm = out / "province.osm.pbf"
+    pois = synthetic_osm_facilities(areas_x=areas_x, areas_y=areas_y, area_nodes=area_nodes,
+                                    spacing_m=spacing_m, seed=seed) if osm_facilities else []
     nodes = write_street_grid(osm, columns=areas_x * area_nodes, rows=areas_y * area_nodes,
                               spacing_m=spacing_m, origin=(lon0, lat0), skip_cells=skip,
-                              cell_nodes=area_nodes, seed=seed)
+                              cell_nodes=area_nodes, seed=seed, pois=pois)
     ids, polys = [], []
     comm: dict[str, list[object]] = {k: [] for k in ("id", "name", "kind", "population",
                                                      "households", "township", "division",
@@ -230,11 +257,61 @@ def write_synthetic_province(folder: str | os.PathLike[str], *, areas_x: int = 3
         paths[name] = out / f"{name}.geojson"
         gpd.GeoDataFrame(table, geometry=geoms, crs=4326).to_file(paths[name])
     study = out / "study.toml"
-    study.write_text(STUDY_TEMPLATE, encoding="utf-8")
+    text = STUDY_TEMPLATE
+    if osm_facilities:
+        text = text.replace('candidates = "candidates.geojson"\n',
+                            'candidates = "candidates.geojson"\nfacilities_from_osm = true\n')
+    study.write_text(text, encoding="utf-8")
     return SyntheticProvince(study=study, osm=osm, areas=areas,
                              communities=paths["communities"],
                              facilities=paths["facilities"], candidates=paths["candidates"],
                              area_ids=tuple(ids), nodes=nodes)
+
+
+def synthetic_osm_facilities(*, areas_x: int, areas_y: int, area_nodes: int,
+                             spacing_m: float = 100.0, seed: int = 0
+                             ) -> list[tuple[list[tuple[float, float]], dict[str, str]]]:
+    """Return SYNTHETIC facilities mapped in OSM for the areas of a synthetic province.
+
+    Per area: a fitness station as a tagged node, a community centre as a small outline, and
+    a long park whose outline reaches about 2.5 km east of the area (so an extract needs nodes
+    outside its box to keep the outline whole). Positions come from their own random stream.
+
+    Parameters
+    ----------
+    areas_x, areas_y, area_nodes, spacing_m
+        As :func:`write_synthetic_province`.
+    seed
+        Random seed.
+
+    Returns
+    -------
+    list
+        (points, tags) per feature, for ``write_street_grid(pois=...)``.
+    """
+    rng = np.random.default_rng(seed + 7919)
+    lon0, lat0 = 104.0, 30.5
+    dlat = spacing_m / _M_PER_DEG_LAT
+    dlon = spacing_m / (_M_PER_DEG_LAT * math.cos(math.radians(lat0)))
+    out: list[tuple[list[tuple[float, float]], dict[str, str]]] = []
+    for k in range(areas_x * areas_y):
+        ax, ay = k % areas_x, k // areas_x
+        west = lon0 + (ax * area_nodes - 0.5) * dlon
+        south = lat0 + (ay * area_nodes - 0.5) * dlat
+        width, height = area_nodes * dlon, area_nodes * dlat
+        x, y = (float(v) for v in rng.uniform(0.2, 0.8, size=2))
+        out.append(([(west + x * width, south + y * height)],
+                    {"leisure": "fitness_station", "name": f"合成健身点 A{k}"}))
+        cx, cy = (float(v) for v in rng.uniform(0.3, 0.7, size=2))
+        side = 0.3 * dlon
+        cx, cy = west + cx * width, south + cy * height
+        out.append(([(cx, cy), (cx + side, cy), (cx + side, cy + side), (cx, cy + side)],
+                    {"amenity": "community_centre", "name": f"合成社区服务站 A{k}"}))
+        px, py = west + 0.6 * width, south + float(rng.uniform(0.3, 0.7)) * height
+        long = 25 * dlon
+        out.append(([(px, py), (px + long, py), (px + long, py + 0.5 * dlat),
+                     (px, py + 0.5 * dlat)], {"leisure": "park", "name": f"合成公园 A{k}"}))
+    return out
 
 
 #: The study file of a synthetic province.
@@ -273,5 +350,5 @@ outputs = ["access", "coverage", "isochrones", "compliance", "sites", "map"]
 """
 
 
-__all__ = ["STUDY_TEMPLATE", "SyntheticProvince", "write_street_grid",
-           "write_synthetic_province"]
+__all__ = ["STUDY_TEMPLATE", "SyntheticProvince", "synthetic_osm_facilities",
+           "write_street_grid", "write_synthetic_province"]

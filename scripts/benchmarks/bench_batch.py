@@ -14,10 +14,12 @@ Everything here is SYNTHETIC (a jittered street grid written with pyosmium's Sim
   workers: wall time (cluster start, OSM split, tables and merge included), areas per
   minute, and each worker's peak resident memory.
 - Split: a grid of at least ``--split-nodes`` nodes cut into 24 area extracts by
-  :func:`deyang_geo.network.split.split_osm_file`, in a fresh subprocess: wall time and peak
-  resident memory (the process's maximum RSS minus the one after imports), beside the anchor
-  a per-area read needs: one pass over the whole file with pyosmium's node-location index
-  (``FileProcessor.with_locations()``), which ``graph_from_osm_file`` does once per area.
+  :func:`deyang_geo.network.split.split_osm_file` (one streaming pass), in a fresh subprocess:
+  wall time and peak resident memory (the process's maximum RSS minus the one after imports;
+  also its anonymous part, without the file pages of libosmium's on-disk location index),
+  beside the two-pass split it replaced (``split_two_pass.py``, the module as it was) and the
+  anchor a per-area read needs: one pass over the whole file with pyosmium's node-location
+  index (``FileProcessor.with_locations()``), which ``graph_from_osm_file`` does once per area.
 """
 
 from __future__ import annotations
@@ -40,6 +42,14 @@ def _rss_now_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
+def _anon_now_mb() -> float:
+    """Resident memory without file-backed pages (mapped files such as an on-disk index)."""
+    import psutil
+
+    info = psutil.Process().memory_info()
+    return (info.rss - info.shared) / 2**20
+
+
 class _PeakSampler:
     """Sample this process's resident memory every 20 ms (C allocations included)."""
 
@@ -47,7 +57,9 @@ class _PeakSampler:
         import threading
 
         self.base = _rss_now_mb()
+        self.base_anon = _anon_now_mb()
         self.peak = self.base
+        self.peak_anon = self.base_anon
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -55,10 +67,12 @@ class _PeakSampler:
     def _run(self) -> None:
         while not self._stop.wait(0.02):
             self.peak = max(self.peak, _rss_now_mb())
+            self.peak_anon = max(self.peak_anon, _anon_now_mb())
 
     def stop(self) -> float:
         self._stop.set()
         self._thread.join()
+        self.peak_anon = max(self.peak_anon, _anon_now_mb()) - self.base_anon
         return max(self.peak, _rss_now_mb()) - self.base
 
 
@@ -86,9 +100,17 @@ def _tiles(side: int) -> dict[str, tuple[float, float, float, float]]:
             for j in range(4) for i in range(6)}
 
 
-def child_split(path: str, folder: str, side: str) -> None:
-    """Run the split in this (fresh) process and print time and peak memory as JSON."""
-    from deyang_geo.network.split import split_osm_file
+def child_split(path: str, folder: str, side: str, how: str) -> None:
+    """Run a split in this (fresh) process and print time and peak memory as JSON.
+
+    ``how`` is ``one_pass`` (:func:`deyang_geo.network.split.split_osm_file`) or ``two_pass``
+    (the module before it read the file once, kept in ``split_two_pass.py``).
+    """
+    if how == "two_pass":
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from split_two_pass import split_osm_file  # type: ignore[import-not-found]
+    else:
+        from deyang_geo.network.split import split_osm_file
 
     boxes = _tiles(int(side))
     sampler = _PeakSampler()
@@ -96,9 +118,12 @@ def child_split(path: str, folder: str, side: str) -> None:
     summary = split_osm_file(path, boxes,
                              out_paths={k: Path(folder) / f"{k}.osm.pbf" for k in boxes})
     seconds = time.perf_counter() - t0
-    print(json.dumps({"seconds": seconds, "peak_mb": sampler.stop(),
+    peak = sampler.stop()
+    print(json.dumps({"seconds": seconds, "peak_mb": peak, "peak_anon_mb": sampler.peak_anon,
                       "largest_extract_nodes": max(summary.nodes.values()),
-                      "nodes_read": summary.nodes_read, "ways_read": summary.ways_read}))
+                      "largest_extract_ways": max(summary.ways.values()),
+                      "extract_nodes": sum(summary.nodes.values()),
+                      "ways_read": summary.ways_read}))
 
 
 def child_locations(path: str) -> None:
@@ -130,15 +155,39 @@ def bench_split(nodes: int, folder: Path) -> None:
         print(f"SYNTHETIC grid for the split: {written:,} nodes, "
               f"{pbf.stat().st_size / 1e6:.0f} MB PBF, written in "
               f"{time.perf_counter() - t0:.0f} s")
-    ours = _child(["_split", str(pbf), str(folder / "extracts"), str(side)])
-    print(f"split into 24 extracts (2 passes):  {ours['seconds']:.1f} s, peak "
-          f"{ours['peak_mb']:.0f} MB above the process before; largest extract "
-          f"{ours['largest_extract_nodes']:,} nodes; read {ours['nodes_read']:,.0f} nodes, "
-          f"{ours['ways_read']:,.0f} highway ways")
+    runs = {}
+    for how, label in (("two_pass", "before: 2 passes (split_two_pass.py)"),
+                       ("one_pass", "after:  1 streaming pass          ")):
+        r = _child(["_split", str(pbf), str(folder / f"extracts_{how}"), str(side), how])
+        runs[how] = r
+        print(f"split into 24 extracts, {label}: {r['seconds']:.1f} s, peak RSS "
+              f"{r['peak_mb']:.0f} MB above the process before (anonymous "
+              f"{r['peak_anon_mb']:.0f} MB); largest extract {r['largest_extract_nodes']:,} "
+              f"nodes / {r['largest_extract_ways']:,} ways; {r['extract_nodes']:,} nodes in "
+              f"all extracts; {r['ways_read']:,.0f} highway ways read")
+    same = _same_extracts(folder / "extracts_two_pass", folder / "extracts_one_pass")
+    print(f"the 24 extracts of both splits hold the same nodes (id, location) and ways: {same}")
     anchor = _child(["_locations", str(pbf)])
     print(f"anchor, 1 pass with a location index: {anchor['seconds']:.1f} s, peak "
           f"{anchor['peak_mb']:.0f} MB (a per-area read does this once per area: "
           f"x24 = {24 * anchor['seconds']:.0f} s)")
+
+
+def _same_extracts(a: Path, b: Path) -> bool:
+    import osmium
+
+    def content(path: Path) -> tuple[dict[int, tuple[int, int]], dict[int, list[int]]]:
+        nodes, ways = {}, {}
+        for obj in osmium.FileProcessor(str(path)):
+            if obj.is_node():
+                nodes[obj.id] = (obj.location.x, obj.location.y)
+            elif obj.is_way():
+                ways[obj.id] = [n.ref for n in obj.nodes]
+        return nodes, ways
+
+    names = sorted(p.name for p in a.glob("*.osm.pbf"))
+    return names == sorted(p.name for p in b.glob("*.osm.pbf")) and all(
+        content(a / n) == content(b / n) for n in names)
 
 
 def bench_batch(areas_x: int, areas_y: int, area_nodes: int, workers: list[int],
@@ -171,7 +220,7 @@ def bench_batch(areas_x: int, areas_y: int, area_nodes: int, workers: list[int],
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_split":
-        child_split(sys.argv[2], sys.argv[3], sys.argv[4])
+        child_split(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
         return
     if len(sys.argv) > 1 and sys.argv[1] == "_locations":
         child_locations(sys.argv[2])

@@ -8,12 +8,16 @@ workbook), on a synthetic walk grid of 250 x 250 nodes (60 m spacing, 15 km acro
 resident memory (ru_maxrss) is printed after each step, so the step that sets the peak shows.
 
 Usage: python scripts/benchmarks/bench_memory.py [--rows 100000,1000000] [--timeout-s 3600]
-       [--no-compliance]
+       [--no-compliance] [--keep DIR]
+
+``--keep DIR`` keeps the outputs (``DIR/<rows>/coverage``, ``DIR/<rows>/compliance``) and prints
+a SHA-256 of every CSV, to check that a change leaves the results byte-identical.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import resource
@@ -111,8 +115,10 @@ def run_child(com_path: Path, fac_path: Path, out: Path, *, with_compliance: boo
     t0 = time.perf_counter()
 
     def report(step: str) -> None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
         print(json.dumps({"step": step, "peak_rss_mb": round(_peak_mb()),
-                          "elapsed_s": round(time.perf_counter() - t0, 1)}), flush=True)
+                          "elapsed_s": round(time.perf_counter() - t0, 1),
+                          "cpu_s": round(usage.ru_utime + usage.ru_stime, 1)}), flush=True)
 
     net = _network()
     report("network")
@@ -124,8 +130,10 @@ def run_child(com_path: Path, fac_path: Path, out: Path, *, with_compliance: boo
     access = minutes_to_nearest(net, units, facilities, mode="walk")
     report("access")
     coverage = compute_coverage(access, units, communities, threshold_minutes=15.0)
-    coverage.write(out / "coverage")
     report("coverage")
+    coverage.write(out / "coverage")
+    report("cov. write")
+    del coverage
     if not with_compliance:
         return
     unit_xy = units.geometry.to_crs(net.crs)
@@ -138,8 +146,9 @@ def run_child(com_path: Path, fac_path: Path, out: Path, *, with_compliance: boo
 
     result = evaluate_compliance(communities=communities, facilities=facilities, units=units,
                                  access=access, reach=reach, mode="walk")
-    result.write(out / "compliance")
     report("compliance")
+    result.write(out / "compliance")
+    report("comp. write")
 
 
 def main() -> int:
@@ -149,6 +158,8 @@ def main() -> int:
     parser.add_argument("--timeout-s", type=float, default=3600)
     parser.add_argument("--no-compliance", action="store_true",
                         help="stop after coverage (compliance takes most of the time)")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep the outputs in this folder and print the CSVs' SHA-256")
     parser.add_argument("--child", nargs=3, metavar=("COM", "FAC", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -160,21 +171,27 @@ def main() -> int:
         folder = Path(tmp)
         for rows in (int(r) for r in args.rows.split(",")):
             com, fac = write_inputs(folder, rows)
+            out = folder / "out" if args.keep is None else args.keep / str(rows)
             size_mb = com.stat().st_size / 1e6
             print(f"\n{rows:,} demand rows ({size_mb:.0f} MB CSV):", flush=True)
             env = {**os.environ, "PYTHONPATH": str(ROOT)}
             with subprocess.Popen(
                     [sys.executable, __file__, "--child", str(com), str(fac),
-                     str(folder / "out"), *(["--no-compliance"] if args.no_compliance else [])],
+                     str(out), *(["--no-compliance"] if args.no_compliance else [])],
                     stdout=subprocess.PIPE, text=True, env=env) as proc:
                 assert proc.stdout is not None
                 for line in proc.stdout:  # each step as it ends
                     step = json.loads(line)
                     print(f"  {step['step']:<11} peak {step['peak_rss_mb']:>6,} MB  "
-                          f"at {step['elapsed_s']:>7.1f} s", flush=True)
+                          f"at {step['elapsed_s']:>7.1f} s (CPU {step['cpu_s']:>7.1f} s)",
+                          flush=True)
                 code = proc.wait(timeout=args.timeout_s)
             if code != 0:
                 print(f"  failed (exit {code})")
+            if args.keep is not None:
+                for csv in sorted(out.rglob("*.csv")):
+                    digest = hashlib.sha256(csv.read_bytes()).hexdigest()
+                    print(f"  {digest[:16]}  {csv.relative_to(out)}")
     return 0
 
 

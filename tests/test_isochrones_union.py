@@ -1,0 +1,155 @@
+"""Isochrone polygons built from covered tiles plus edge buffers, against the plain union.
+
+Reference: ``shapely.union_all`` of every reached part's buffer (the definition, and the way
+the polygons were built before tiles). The tile path normally starts at 2,000 parts; these
+tests lower the threshold so that it runs on small networks.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pytest
+import shapely
+
+from deyang_geo.analysis.isochrones import _core, _reached_parts, _tiles_polygon, isochrones
+from deyang_geo.analysis.routing import RoutingNetwork
+from deyang_geo.analysis.snapping import snap_points
+
+# the module (the package's `isochrones` attribute is the function)
+iso_mod = importlib.import_module("deyang_geo.analysis.isochrones")
+WALK_MS = 4.0 / 3.6
+CRS = "EPSG:32648"
+
+
+def jittered_grid(n: int, *, spacing: float = 60.0, seed: int = 0,
+                  one_way_share: float = 0.0) -> RoutingNetwork:
+    """An n x n grid of bent streets with jittered nodes, some streets missing or one-way."""
+    rng = np.random.default_rng(seed)
+    G = nx.MultiDiGraph(crs=CRS, speeds_kmh={"walk": 4.0})
+    xy = {}
+    for i in range(n):
+        for j in range(n):
+            xy[i * n + j] = (j * spacing + rng.uniform(-12, 12) + 500_000.0,
+                             i * spacing + rng.uniform(-12, 12) + 3_400_000.0)
+            G.add_node(i * n + j, x=xy[i * n + j][0], y=xy[i * n + j][1])
+    for i in range(n):
+        for j in range(n):
+            a = i * n + j
+            for b, ok in ((a + 1, j < n - 1), (a + n, i < n - 1)):
+                if not ok or rng.random() < 0.08:
+                    continue
+                p0, p1 = np.array(xy[a]), np.array(xy[b])
+                mid = p0 + 0.4 * (p1 - p0) + rng.uniform(-6, 6, 2)
+                line = shapely.LineString([p0, mid, p1])
+                L = line.length
+                G.add_edge(a, b, length=L, geometry=line, travel_time_walk=L / WALK_MS)
+                if rng.random() >= one_way_share:
+                    G.add_edge(b, a, length=L, geometry=line.reverse(),
+                               travel_time_walk=L / WALK_MS)
+    return RoutingNetwork.from_graph(G)
+
+
+def facilities(net: RoutingNetwork, count: int, seed: int) -> gpd.GeoDataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(net.x.min(), net.x.max(), count)
+    y = rng.uniform(net.y.min(), net.y.max(), count)
+    return gpd.GeoDataFrame({"id": np.arange(count), "category": "clinic"},
+                            geometry=gpd.points_from_xy(x, y), crs=CRS)
+
+
+def reference(net: RoutingNetwork, fac: gpd.GeoDataFrame, breaks: list[float],
+              walkoff_m: float, direction: str = "to_facility") -> list[shapely.Geometry]:
+    """The definition: union_all of every reached part's buffer."""
+    fx, fy = fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()
+    parts = _reached_parts(net, snap_points(net, fx, fy), fx, fy, mode="walk",
+                           breaks_minutes=breaks, direction=direction)  # type: ignore[arg-type]
+    return [shapely.union_all(shapely.buffer(p, walkoff_m, quad_segs=4)) for p in parts]
+
+
+@pytest.fixture
+def tiles_always(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(iso_mod, "_MIN_PARTS_FOR_CORE", 0)
+
+
+@pytest.mark.usefixtures("tiles_always")
+@pytest.mark.parametrize(("seed", "walkoff_m", "one_way_share", "direction"), [
+    (1, 50.0, 0.0, "to_facility"),
+    (2, 30.0, 0.0, "to_facility"),
+    (3, 50.0, 0.3, "to_facility"),
+    (4, 50.0, 0.3, "from_facility"),
+    (5, 80.0, 0.0, "from_facility"),
+])
+def test_same_polygons_as_union_of_every_buffer(seed, walkoff_m, one_way_share, direction):
+    net = jittered_grid(24, seed=seed, one_way_share=one_way_share)
+    fac = facilities(net, 6, seed)
+    breaks = [2.0, 4.0, 7.0]
+    got = isochrones(net, fac, breaks_minutes=breaks, walkoff_m=walkoff_m,
+                     direction=direction)  # type: ignore[arg-type]
+    want = reference(net, fac, breaks, walkoff_m, direction)
+    for g, w in zip(got.geometry, want, strict=True):
+        assert w.area > 0
+        assert shapely.is_valid(g)
+        assert shapely.symmetric_difference(g, w).area < 1e-3 * w.area
+        assert shapely.hausdorff_distance(g, w) < 1.0
+    # nested breaks stay nested
+    for small, big in zip(got.geometry[:-1], got.geometry[1:], strict=True):
+        assert shapely.difference(small, big).area < 1e-6 * small.area
+
+
+@pytest.mark.usefixtures("tiles_always")
+@pytest.mark.parametrize("walkoff_m", [35.0, 50.0])
+def test_covered_tiles_lie_inside_the_buffers_and_leave_parts_out(walkoff_m):
+    net = jittered_grid(30, seed=7)
+    fac = facilities(net, 8, 7)
+    fx, fy = fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()
+    (parts,) = _reached_parts(net, snap_points(net, fx, fy), fx, fy, mode="walk",
+                              breaks_minutes=[12.0])
+    buffers = shapely.buffer(parts, walkoff_m, quad_segs=4)
+    whole = shapely.union_all(buffers)
+    keep, core = _core(parts, walkoff_m)
+    assert core is not None
+    assert 0 < keep.sum() < parts.size  # the tile path does leave parts out
+    # no covered tile reaches outside the buffers, and every part left out is inside them
+    assert shapely.difference(core, whole).area < 1e-6
+    assert shapely.difference(shapely.union_all(buffers[~keep]), core).area < 1e-6
+
+
+def test_partly_reached_edges_and_connectors_keep_their_buffers(tiles_always):
+    # a single facility: every part is near the edge of its area (partial edges, the
+    # connector), so most parts stay; the result is still the plain union
+    net = jittered_grid(20, seed=11)
+    fac = gpd.GeoDataFrame({"id": [1], "category": ["clinic"]},
+                           geometry=gpd.points_from_xy([net.x.mean() + 31.0],
+                                                       [net.y.mean() + 17.0]), crs=CRS)
+    got = isochrones(net, fac, breaks_minutes=[1.5, 6.0], walkoff_m=25.0)
+    want = reference(net, fac, [1.5, 6.0], 25.0)
+    for g, w in zip(got.geometry, want, strict=True):
+        assert shapely.symmetric_difference(g, w).area < 1e-3 * w.area
+        assert shapely.hausdorff_distance(g, w) < 1.0
+
+
+def test_tiles_polygon_is_the_union_of_the_tiles():
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        tiles = rng.random((rng.integers(1, 12), rng.integers(1, 12))) < rng.uniform(0.2, 0.9)
+        gx = np.arange(tiles.shape[1] + 1) * 40.0 + 300_000.3
+        gy = np.arange(tiles.shape[0] + 1) * 40.0 + 3_000_000.0
+        got = _tiles_polygon(tiles, gx, gy)
+        j, i = np.nonzero(tiles)
+        want = shapely.union_all(shapely.box(gx[i], gy[j], gx[i + 1], gy[j + 1]))
+        assert shapely.is_valid(got)
+        assert shapely.symmetric_difference(got, want).area < 1e-6
+
+
+def test_without_walkoff_the_lines_themselves(tiles_always):
+    net = jittered_grid(10, seed=3)
+    fac = facilities(net, 2, 3)
+    got = isochrones(net, fac, breaks_minutes=[3.0], walkoff_m=0.0)
+    fx, fy = fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()
+    (parts,) = _reached_parts(net, snap_points(net, fx, fy), fx, fy, mode="walk",
+                              breaks_minutes=[3.0])
+    assert got.geometry.iloc[0].equals(shapely.union_all(parts))
