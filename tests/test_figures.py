@@ -131,3 +131,65 @@ def test_scale_bar_lengths_are_round():
     assert figures._nice_length_m(10_000) == 2000
     assert figures._nice_length_m(3_000) == 500
     assert figures._nice_length_m(800) == 100
+
+
+def test_background_figures_are_the_same_files(study_layers, tmp_path, cjk_family):
+    """Issue 17: figures drawn in a background process, byte for byte what write_figures writes.
+
+    The report embeds the PNG as drawn (reduced), not read back from the print-size file: the
+    preview is the same bytes the report made from the file before.
+    """
+    from deyang_geo.outputs import report
+
+    kwargs = {"stem": "m", "categories": (None, "fitness_station"), "dpi": 60, "title": "t",
+              "synthetic": True, **study_layers}
+    serial = figures.write_figures(tmp_path / "serial", **kwargs)
+    with figures.start_figures(tmp_path / "bg", preview=report.reduced_png, background=True,
+                               **kwargs) as run:
+        drawn = run.result()
+    assert [p.name for p in drawn.paths] == [p.name for p in serial]
+    assert [p.parent for p in drawn.paths] == [tmp_path / "bg"] * 4
+    for a, b in zip(serial, drawn.paths, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    pngs = [p for p in drawn.paths if p.suffix == ".png"]
+    assert set(drawn.previews) == set(pngs)
+    for p in pngs:  # at 60 dpi the figure is narrower than the report's width: embedded as is
+        assert drawn.previews[p] == report._figure_png(p) == p.read_bytes()
+
+
+def test_background_preview_of_a_print_size_figure(study_layers, tmp_path, cjk_family):
+    """A figure wider than the report's images: the preview is the reduced PNG of the file."""
+    from deyang_geo.outputs import report
+
+    run = figures.start_figures(tmp_path, stem="m", formats=("png",), dpi=250,
+                                preview=report.reduced_png, background=False, title="t",
+                                divisions=study_layers["divisions"],
+                                facilities=study_layers["facilities"])
+    (png,) = run.result().paths
+    preview = run.result().previews[png]
+    assert preview != png.read_bytes()
+    assert preview == report._figure_png(png)
+
+
+def test_background_failure_raises_the_real_error(tmp_path, study_layers):
+    """A figure that cannot be drawn fails in the caller, with the error it would have."""
+    with figures.start_figures(tmp_path, title="t", background=True) as run, \
+            pytest.raises(InputError, match="at least one layer"):
+        run.result()
+    assert not list(tmp_path.iterdir())
+
+
+def test_background_warnings_reach_the_caller(monkeypatch, study_layers, tmp_path):
+    monkeypatch.setattr(fonts, "cjk_family_or_warn", lambda: None)
+    with figures.start_figures(tmp_path, formats=("png",), dpi=30, title="Deyang",
+                               background=True, divisions=study_layers["divisions"]) as run, \
+            pytest.warns(figures.FontWarning, match="English"):
+        run.result()
+
+
+def test_closed_background_run_stops_its_process(study_layers, tmp_path):
+    run = figures.start_figures(tmp_path, formats=("png",), dpi=30, title="t",
+                                background=True, **study_layers)
+    run.close()
+    run.close()  # twice is fine
+    assert [p.name for p in run.result().paths] == ["map.png"]  # drawn here when asked

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,7 @@ from openpyxl import load_workbook
 
 from deyang_geo.io.tables_zh import (
     column_header,
+    format_sheet,
     localize,
     read_table,
     relative_path,
@@ -94,3 +96,66 @@ def test_no_absolute_local_paths(tmp_path: Path) -> None:
     assert relative_path(str(study / "standards.toml"), None) == "standards.toml"
     assert relative_path("data/x.csv", study) == "data/x.csv"
     assert relative_path(15, study) == 15
+
+
+def _members(path: Path) -> list[tuple[Any, ...]]:
+    """Every member of a workbook with its zip attributes; creation time left out."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as book:
+        return [(i.filename, i.compress_type, i.external_attr, i.create_system,
+                 b"" if i.filename == "docProps/core.xml" else book.read(i.filename))
+                for i in book.infolist()]
+
+
+def _hard_table() -> pd.DataFrame:
+    from deyang_geo.io.files import excel_safe
+
+    return excel_safe(pd.DataFrame({
+        "text": ["a", "", " lead", "trail ", "   ", "x & <y> > z", "旌阳区 中文", None,
+                 "tab\there", "a\r\nb"],
+        "float": [1.5, np.nan, 0.1, -0.0, 1e300, 123456789.123456789, 2020.0, 1e-7, 3.0,
+                  7.25],
+        "int": list(range(-3, 7)),
+        "big": [10**17, 12345678901234567, 2**53 + 1, 0, 1, 2, 3, 4, 5, 6],
+        "bool": [True, False] * 5,
+        "mixed": [1, "x", 2.5, None, True, np.nan, "", 3, "y", 0],
+    }))
+
+
+@pytest.mark.parametrize("like", ["pandas", "write_only"])
+@pytest.mark.parametrize("extra", [None, "formula", "error_code", "date", "inf"])
+def test_fast_workbook_is_what_openpyxl_writes(tmp_path: Path, like: str,
+                                               extra: str | None) -> None:
+    """Issue 17: the rows written as text are the bytes openpyxl (and pandas) write.
+
+    Values openpyxl treats specially (formulas, error codes, dates, infinities in write-only
+    form) make the whole workbook go through openpyxl itself: the same file either way.
+    """
+    from openpyxl import Workbook
+
+    from deyang_geo.io.tables_zh import write_sheets
+
+    table = _hard_table()
+    if extra is not None:
+        table[extra] = {"formula": "=SUM(A1:A2)", "error_code": "#N/A",
+                        "date": pd.Timestamp("2020-01-02"), "inf": float("inf")}[extra]
+    sheets = [("first", table), ("empty", pd.DataFrame({"only": []}, dtype=object)),
+              ("a sheet name longer than thirty-one characters", table.head(2))]
+    ours = write_sheets(tmp_path / "ours.xlsx", sheets, like=like)
+    reference = tmp_path / "reference.xlsx"
+    if like == "pandas":
+        with pd.ExcelWriter(reference, engine="openpyxl") as writer:
+            for name, t in sheets:
+                t.to_excel(writer, sheet_name=name[:31], index=False)
+                format_sheet(writer.sheets[name[:31]], t)
+    else:
+        book = Workbook(write_only=True)
+        for name, t in sheets:
+            sheet = book.create_sheet(title=name[:31])
+            format_sheet(sheet, t)
+            sheet.append([str(c) for c in t.columns])
+            for row in t.astype(object).where(t.notna(), None).to_numpy().tolist():
+                sheet.append(row)
+        book.save(reference)
+    assert _members(ours) == _members(reference)

@@ -15,21 +15,26 @@ so ``report`` and ``compare`` can read result folders whatever their language.
 
 from __future__ import annotations
 
+import datetime
 import functools
+import io
 import math
 import os
 import re
-from collections.abc import Mapping
+import zipfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from deyang_geo.core.style import CATEGORY_STYLES
 from deyang_geo.io.files import atomic_path, excel_safe, write_csv_atomic
 
 __all__ = ["BASE_HEADERS", "CLASS_VALUES", "KIND_VALUES", "column_header", "format_sheet",
-           "localize", "read_table", "relative_path", "write_csv", "write_workbook"]
+           "localize", "read_table", "relative_path", "write_csv", "write_sheets",
+           "write_workbook"]
 
 #: Chinese names of the English column keys (without a time-break suffix).
 BASE_HEADERS: dict[str, str] = {
@@ -274,10 +279,14 @@ def write_csv(table: pd.DataFrame, path: str | os.PathLike[str], *, lang: str) -
                             na_rep="", lineterminator="\n")
 
 
+#: Characters two columns wide in Excel (CJK and everything above U+2E80).
+_WIDE = re.compile("[\u2e81-\U0010ffff]")
+
+
 def _display_width(value: Any) -> int:
     text = "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
     # CJK characters take two columns in Excel
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+    return len(text) if text.isascii() else len(text) + len(_WIDE.findall(text))
 
 
 def format_sheet(sheet: Any, table: pd.DataFrame, *, max_width: int = 60) -> None:
@@ -326,6 +335,204 @@ def write_workbook(path: str | os.PathLike[str], sheets: Mapping[str, pd.DataFra
             table = excel_safe(raw)
             table.to_excel(writer, sheet_name=name[:31], index=False)
             format_sheet(writer.sheets[name[:31]], table)
+    return target
+
+
+#: Strings openpyxl writes as error values, not text.
+_XLSX_ERROR_CODES = frozenset(("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!",
+                               "#N/A"))
+#: Characters openpyxl refuses in a cell.
+_XLSX_ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+#: The longest text an Excel cell holds.
+_XLSX_MAX_TEXT = 32767
+
+
+class _NotPlainError(ValueError):
+    """A value that only openpyxl itself writes right (a date, a formula, an error code...)."""
+
+
+def _xlsx_text(ref: str, text: str) -> str:
+    """Return the ``<c>`` element openpyxl writes for a text cell."""
+    if not text:
+        return f'<c r="{ref}" t="inlineStr" />'
+    if (len(text) > _XLSX_MAX_TEXT or (len(text) > 1 and text[0] == "=")
+            or text in _XLSX_ERROR_CODES or _XLSX_ILLEGAL.search(text)):
+        raise _NotPlainError(text)
+    stripped = text.strip()
+    space = ' xml:space="preserve"' if stripped and stripped != text else ""
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return f'<c r="{ref}" t="inlineStr"><is><t{space}>{text}</t></is></c>'
+
+
+def _xlsx_cell(ref: str, value: Any) -> str:
+    """Return the ``<c>`` element openpyxl writes for a plain Python value (never None)."""
+    kind = type(value)
+    if kind is str:
+        return _xlsx_text(ref, value)
+    if kind is bool:
+        return f'<c r="{ref}" t="b"><v>{1 if value else 0}</v></c>'
+    if kind is int or kind is float:
+        try:
+            if math.isfinite(value):  # openpyxl: "%.16g"
+                return f'<c r="{ref}" t="n"><v>{value:.16g}</v></c>'
+        except OverflowError:  # an int beyond floats
+            pass
+    raise _NotPlainError(value)
+
+
+def _as_pandas_writes(value: Any) -> Any:
+    """Return what ``DataFrame.to_excel`` gives openpyxl (missing ``""``, infinite ``"inf"``)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        if math.isnan(number):
+            return ""
+        if math.isinf(number):
+            return "inf" if number > 0 else "-inf"
+        return number
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (datetime.date, datetime.time, datetime.timedelta, np.datetime64,
+                          np.timedelta64)):
+        raise _NotPlainError(value)
+    if pd.api.types.is_scalar(value) and pd.isna(value):
+        return ""
+    return str(value)
+
+
+def _xlsx_rows(table: pd.DataFrame, *, like: str) -> tuple[str, int]:
+    """Return a sheet's ``<sheetData>`` content and its number of rows, header included."""
+    from openpyxl.utils import get_column_letter
+
+    if table.shape[1] == 0 or any(not isinstance(c, str) for c in table.columns):
+        raise _NotPlainError(table.columns)
+    header = [str(c) for c in table.columns]
+    letters = [get_column_letter(j + 1) for j in range(len(header))]
+    if like == "pandas":
+        columns = [[_as_pandas_writes(v) for v in table.iloc[:, j].tolist()]
+                   for j in range(table.shape[1])]
+    else:  # as the write-only workbook gets them: missing values None, no cell
+        plain = table.astype(object).where(table.notna(), None)
+        columns = [plain.iloc[:, j].tolist() for j in range(table.shape[1])]
+    rows = ['<row r="1">' + "".join(_xlsx_cell(f"{letter}1", name)
+                                    for letter, name in zip(letters, header, strict=True))
+            + "</row>"]
+    for i, values in enumerate(zip(*columns, strict=True), start=2):
+        cells = "".join(_xlsx_cell(f"{letter}{i}", v)
+                        for letter, v in zip(letters, values, strict=True) if v is not None)
+        rows.append(f'<row r="{i}">{cells}</row>')
+    return "".join(rows), len(rows)
+
+
+def write_sheets(path: str | os.PathLike[str], sheets: Sequence[tuple[str, pd.DataFrame]], *,
+                 like: Literal["pandas", "write_only"]) -> Path:
+    """Write formatted sheets into a workbook, fast, exactly as openpyxl would write them.
+
+    openpyxl builds one object per cell and serialises each through an XML tree; here the
+    sheets (names, column widths, frozen header, filters: :func:`format_sheet`) still come
+    from openpyxl, empty, and their rows are written as text, the same bytes openpyxl writes.
+    A table holding a value openpyxl treats specially (a date, a formula, an error code, an
+    infinite number in ``write_only`` form, an illegal character, an over-long text) is
+    written by openpyxl itself, so files and errors stay exactly openpyxl's.
+
+    Parameters
+    ----------
+    path
+        The ``.xlsx`` file, written as it is (callers write atomically).
+    sheets
+        Sheet name -> table, already safe for Excel (:func:`~deyang_geo.io.files.excel_safe`,
+        string column names); at most 31 characters of each name are kept.
+    like
+        ``"pandas"``: as ``DataFrame.to_excel(writer, index=False)`` with pandas' openpyxl
+        writer (missing values as empty cells, infinities as text); ``"write_only"``: as
+        openpyxl's write-only workbook with a header row of the column names and a row per
+        record (missing values, which must be None, leave no cell).
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    from openpyxl import Workbook
+
+    target = Path(path)
+    named = [(name[:31], table) for name, table in sheets]
+    try:
+        bodies = [_xlsx_rows(table, like=like) for _, table in named]
+    except _NotPlainError:
+        return _write_sheets_openpyxl(target, named, like=like)
+    book = Workbook(write_only=like == "write_only")
+    if like == "pandas":
+        book.remove(book.worksheets[0])  # as pandas' writer does
+    for name, table in named:
+        format_sheet(book.create_sheet(title=name), table)
+    skeleton = io.BytesIO()
+    book.save(skeleton)
+    rows_xml = {f"xl/worksheets/sheet{k}.xml": (body, table.shape[1])
+                for k, (body, (_, table)) in enumerate(zip(bodies, named, strict=True), start=1)}
+    with zipfile.ZipFile(skeleton) as src, \
+            zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as out:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename in rows_xml:
+                (body, n_rows), n_columns = rows_xml[info.filename]
+                data = _filled_sheet(data.decode("utf-8"), body, n_rows=n_rows,
+                                     n_columns=n_columns, like=like).encode("utf-8")
+            copy = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+            copy.compress_type = info.compress_type
+            copy.external_attr = info.external_attr
+            copy.create_system = info.create_system
+            out.writestr(copy, data)
+    return target
+
+
+def _filled_sheet(xml: str, body: str, *, n_rows: int, n_columns: int, like: str) -> str:
+    """Put the rows (and, pandas' way, the used range) into an empty sheet's XML."""
+    from openpyxl.utils import get_column_letter
+
+    empty = "<sheetData></sheetData>"
+    if xml.count(empty) != 1:
+        msg = "openpyxl wrote an empty sheet in a form this writer does not know"
+        raise RuntimeError(msg)
+    if like == "pandas":
+        blank = '<dimension ref="A1:A1" />'
+        if xml.count(blank) != 1:
+            msg = "openpyxl wrote an empty sheet's range in a form this writer does not know"
+            raise RuntimeError(msg)
+        xml = xml.replace(blank, f'<dimension ref="A1:{get_column_letter(n_columns)}{n_rows}" />')
+    return xml.replace(empty, f"<sheetData>{body}</sheetData>")
+
+
+def _write_sheets_openpyxl(target: Path, sheets: list[tuple[str, pd.DataFrame]], *,
+                           like: str) -> Path:
+    """Write the sheets of :func:`write_sheets` with openpyxl itself (any value it takes)."""
+    from openpyxl import Workbook
+
+    if like == "pandas":
+        with pd.ExcelWriter(target, engine="openpyxl") as writer:
+            for name, table in sheets:
+                table.to_excel(writer, sheet_name=name, index=False)
+                format_sheet(writer.sheets[name], table)
+        return target
+    book = Workbook(write_only=True)
+    for name, table in sheets:
+        sheet = book.create_sheet(title=name)
+        format_sheet(sheet, table)  # widths, frozen header, filters (set before the rows)
+        sheet.append([str(c) for c in table.columns])
+        values = table.astype(object).where(table.notna(), None).to_numpy()
+        for row in values.tolist():
+            sheet.append(row)
+    book.save(target)
     return target
 
 

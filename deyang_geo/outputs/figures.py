@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
+import multiprocessing
 import os
+import struct
 import textwrap
-from collections.abc import Iterator, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,10 +38,14 @@ from deyang_geo.io.fonts import (
 from deyang_geo.outputs.webmap import coverage_view
 
 __all__ = [
+    "FigureFiles",
+    "FigureRun",
     "FontWarning",
+    "can_draw_in_background",
     "coverage_chart",
     "figure_language",
     "save_figure",
+    "start_figures",
     "study_figure",
     "write_figures",
 ]
@@ -506,10 +515,209 @@ def write_figures(
     list of Path
         The files written.
     """
+    return _draw_all(out_dir, stem=stem, formats=formats, categories=categories, dpi=dpi,
+                     preview=None, layers=layers).paths
+
+
+@dataclass(frozen=True)
+class FigureFiles:
+    """The figures written by :func:`start_figures`.
+
+    Attributes
+    ----------
+    paths
+        The files, in the order :func:`write_figures` writes them.
+    previews
+        PNG file -> the image an HTML report embeds (see ``preview`` of
+        :func:`start_figures`); empty without ``preview``.
+    """
+
+    paths: list[Path]
+    previews: dict[Path, bytes] = field(default_factory=dict)
+
+
+def _drawn_image(fig: Any, path: Path) -> Any:
+    """Return the PNG just written from ``fig`` as a PIL image, without decoding the file.
+
+    Agg keeps the pixels it wrote to the (lossless) PNG in its buffer; when the buffer does not
+    have the file's size (it was redrawn), the file is read instead.
+    """
+    from PIL import Image
+
+    pixels = np.asarray(fig.canvas.buffer_rgba())
+    with path.open("rb") as f:
+        head = f.read(24)
+    width, height = struct.unpack(">II", head[16:24])
+    if pixels.shape[:2] == (height, width):
+        return Image.fromarray(pixels)  # (height, width, 4) uint8: RGBA, as in the file
+    with Image.open(path) as image:
+        image.load()
+        return image
+
+
+def _draw_all(out_dir: str | os.PathLike[str], *, stem: str, formats: Sequence[str],
+              categories: Sequence[str | None], dpi: int | None,
+              preview: Callable[[Any], bytes | None] | None,
+              layers: Mapping[str, Any]) -> FigureFiles:
+    """Draw and write every figure in this process (see :func:`write_figures`)."""
     written: list[Path] = []
+    previews: dict[Path, bytes] = {}
     for category in categories:
         fig = study_figure(category=category, **layers)
         name = stem if category is None else f"{stem}_{category}"
-        written.extend(save_figure(fig, Path(out_dir) / f"{name}.{fmt}", dpi=dpi)
-                       for fmt in formats)
-    return written
+        for fmt in formats:
+            path = save_figure(fig, Path(out_dir) / f"{name}.{fmt}", dpi=dpi)
+            written.append(path)
+            if preview is not None and path.suffix == ".png":
+                small = preview(_drawn_image(fig, path))
+                previews[path] = small if small is not None else path.read_bytes()
+    return FigureFiles(paths=written, previews=previews)
+
+
+class FigureRun:
+    """Figures being drawn, in a background process or already done (:func:`start_figures`).
+
+    Call :meth:`result` for the files; :meth:`close` (or leaving a ``with`` block) stops a
+    background process whose result is no longer wanted.
+    """
+
+    def __init__(self, draw: Callable[[], FigureFiles], *, background: bool) -> None:
+        self._draw = draw
+        self._done: FigureFiles | None = None
+        self._process: Any = None
+        self._reader: Any = None
+        if background:
+            ctx = multiprocessing.get_context("fork")
+            self._reader, writer = ctx.Pipe(duplex=False)
+            self._process = ctx.Process(target=_figures_child, args=(draw, writer),
+                                        name="deyang-geo figures", daemon=True)
+            self._process.start()
+            writer.close()  # the child holds the only writing end: its death ends the pipe
+        else:
+            self._done = draw()
+
+    def result(self) -> FigureFiles:
+        """Wait for the figures and return them.
+
+        Warnings the background process gave are given again here. When it failed (or
+        died), the figures are drawn in this process, so its error is raised as it is.
+
+        Returns
+        -------
+        FigureFiles
+            The files written and the previews.
+        """
+        if self._done is not None:
+            return self._done
+        if self._reader is None:  # closed before its result was asked for: draw here
+            self._done = self._draw()
+            return self._done
+        message: Any = None
+        try:
+            message = self._reader.recv()
+        except EOFError:  # the process died before answering
+            message = None
+        self._stop(terminate=False)
+        if message is None or message[0] != "ok":
+            self._done = self._draw()
+            return self._done
+        _, paths, previews, caught = message
+        for category, text in caught:
+            warnings.warn(text, category, stacklevel=2)
+        self._done = FigureFiles(paths=[Path(p) for p in paths],
+                                 previews={Path(p): b for p, b in previews.items()})
+        return self._done
+
+    def close(self) -> None:
+        """Stop the background process if it is still drawing (its result is dropped)."""
+        self._stop(terminate=True)
+
+    def _stop(self, *, terminate: bool) -> None:
+        if self._process is not None:
+            if terminate and self._process.is_alive():
+                self._process.terminate()
+            self._process.join()
+            self._process.close()
+            self._process = None
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def __enter__(self) -> FigureRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _figures_child(draw: Callable[[], FigureFiles], writer: Any) -> None:
+    """Body of the background process: draw, then send the files, previews and warnings."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            files = draw()
+        writer.send(("ok", [str(p) for p in files.paths],
+                     {str(p): b for p, b in files.previews.items()},
+                     [(w.category, str(w.message)) for w in caught]))
+    except BaseException:  # the parent draws again and raises the real error
+        writer.send(("failed",))
+    finally:
+        writer.close()
+
+
+def can_draw_in_background() -> bool:
+    """Whether figures can be drawn in a background process here.
+
+    Needs ``fork`` (Linux: the process starts at once with the layers already in memory;
+    spawning a fresh interpreter would import matplotlib and geopandas again and cost more
+    than it saves) and at least two CPUs available to this process.
+
+    Returns
+    -------
+    bool
+        True on a multi-core Linux machine.
+    """
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (cpus or 1) >= 2
+
+
+def start_figures(
+    out_dir: str | os.PathLike[str],
+    *,
+    stem: str = "map",
+    formats: Sequence[str] = ("png", "pdf"),
+    categories: Sequence[str | None] = (None,),
+    dpi: int | None = None,
+    preview: Callable[[Any], bytes | None] | None = None,
+    background: bool | None = None,
+    **layers: Any,
+) -> FigureRun:
+    """Start writing the figures of :func:`write_figures`, in a background process if it pays.
+
+    The caller writes its other outputs meanwhile and calls :meth:`FigureRun.result` when it
+    needs the figures: the files are the same, byte for byte, as :func:`write_figures` writes.
+
+    Parameters
+    ----------
+    out_dir, stem, formats, categories, dpi, **layers
+        As for :func:`write_figures`.
+    preview
+        Called with each PNG as drawn (a PIL image) and returning the bytes to embed in a
+        report, or None to embed the PNG file as it is (e.g.
+        :func:`deyang_geo.outputs.report.reduced_png`): the print-size PNG is then never read
+        back.
+    background
+        Draw in a background process; None: when :func:`can_draw_in_background`.
+
+    Returns
+    -------
+    FigureRun
+        The figures being drawn; use it in a ``with`` block or call ``close``.
+    """
+    wanted = can_draw_in_background() if background is None else background
+    draw = functools.partial(_draw_all, out_dir, stem=stem, formats=tuple(formats),
+                             categories=tuple(categories), dpi=dpi, preview=preview,
+                             layers=layers)
+    return FigureRun(draw, background=wanted)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -131,6 +132,85 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
     synthetic = cfg.synthetic  # maps, figures and the report each say it prominently
     title = cfg.name
 
+    streets = _streets(cfg) if result.sites else None  # sites are named by their street
+    edges = result.network.edges_gdf()
+    walk_col = f"{cfg.analysis.mode}_s"
+    if walk_col in edges.columns:
+        edges = edges[edges[walk_col] < float("inf")]
+    edges = edges[["edge", "length_m", "geometry"]]
+    sites_layer = _sites_layer(result, site_candidates, streets)
+    coverage_tbl = result.coverage.communities
+    layers: dict[str, Any] = {
+        "divisions": result.inputs.divisions if len(result.inputs.divisions) else None,
+        "communities": result.inputs.communities,
+        "facilities": result.inputs.facilities,
+        "network_edges": edges,
+        "isochrones": result.isochrones,
+        "coverage": coverage_tbl,
+        "outside": result.coverage.outside,
+        "sites": sites_layer,
+        "context": result.inputs.context if len(result.inputs.context) else None,
+    }
+    # the printed figures are drawn meanwhile (a background process on a multi-core machine):
+    # one view per category with suggested sites (its coverage, its sites); without any, one
+    # overview; the report embeds the PNGs as drawn (reduced), never read back
+    figures = None
+    if "figures" in wanted:
+        cats: list[str | None] = [c for c in cfg.analysis.categories if c in result.sites]
+        figures = figmod.start_figures(out_dir / "figures", stem="map", categories=cats or [None],
+                                       preview=repmod.reduced_png, title=title,
+                                       synthetic=synthetic, lang=lang, catalog=catalog, **layers)
+    with figures or contextlib.nullcontext():
+        site_summaries = _write_tables_and_map(result, out_dir, written, catalog=catalog,
+                                               site_candidates=site_candidates,
+                                               streets=streets, layers=layers)
+        drawn = figures.result() if figures is not None else figmod.FigureFiles(paths=[])
+    for p in drawn.paths:
+        written[f"figure:{p.name}"] = p
+    if "report" in wanted:
+        sources = _sources(result)
+        parameters = _parameters(result)
+        sites_table = (pd.DataFrame(sites_layer.drop(columns="geometry"))
+                       if sites_layer is not None else None)
+        geo_layers = {k: v for k, v in layers.items()
+                      if isinstance(v, gpd.GeoDataFrame) and len(v)}
+        if "geopackage" not in wanted:
+            geo_layers = {}
+        figs: dict[str, Any] = {p.stem: drawn.previews.get(p, p) for p in drawn.paths
+                                if p.suffix == ".png"}
+        figs.update({f"Lorenz curve / 洛伦兹曲线 {p.stem[len('lorenz_'):]}": p
+                     for k, p in written.items()
+                     if k.startswith("graded:") and p.name.startswith("lorenz_")})
+        paths = repmod.build_report(
+            out_dir, title=title, parameters=parameters, sources=sources,
+            coverage=result.coverage, compliance=result.compliance, sites=sites_table,
+            site_summary=site_summaries or None, layers=geo_layers, figures=figs,
+            resolved=result.resolved.table() if result.resolved is not None else None,
+            tables=_graded_tables(result),
+            synthetic=synthetic, lang=lang, catalog=catalog,
+            links={"Interactive map / 交互地图": "map.html"} if "map" in written else None,
+        )
+        written["report"] = paths.html
+        if "report_pdf" in wanted:  # needs a Chromium-family browser on the machine
+            written["report_pdf"] = repmod.write_pdf(paths.html)
+        if paths.workbook is not None:
+            written["workbook"] = paths.workbook
+        if paths.geopackage is not None:
+            written["geopackage"] = paths.geopackage
+        for p in paths.csv:
+            written.setdefault(f"table:{p.name}", p)
+    return written
+
+
+def _write_tables_and_map(result: StudyResult, out_dir: Path, written: dict[str, Path], *,
+                          catalog: Catalog, site_candidates: dict[str, gpd.GeoDataFrame],
+                          streets: gpd.GeoDataFrame | None, layers: dict[str, Any]
+                          ) -> list[dict[str, Any]]:
+    """Write the tables, exports, site files and the map into ``written``; return site summaries."""
+    cfg = result.config
+    wanted = set(cfg.output.outputs)
+    lang = cast("Lang", cfg.output.lang)
+    synthetic = cfg.synthetic
     if "access" in wanted:
         written["access"] = write_access_csv(result.access, out_dir / "access.csv", lang=lang)
     if "isochrones" in wanted and len(result.isochrones):
@@ -151,10 +231,8 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
     if result.compliance is not None:
         for p in result.compliance.write(out_dir):
             written[f"compliance:{p.name}"] = p
-    graded_files = _write_graded(result, out_dir, lang=lang)
-    written.update(graded_files)
+    written.update(_write_graded(result, out_dir, lang=lang))
     site_summaries: list[dict[str, Any]] = []
-    streets = _streets(cfg) if result.sites else None  # sites are named by their street
     for category, res in result.sites.items():
         folder = out_dir / "sites" / category
         files = res.write(folder, candidates=site_candidates[category],
@@ -171,29 +249,10 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
             "greedy_objective": res.greedy_objective,
             "solve_time_s": round(res.solve_time_s, 2),
         })
-
-    edges = result.network.edges_gdf()
-    walk_col = f"{cfg.analysis.mode}_s"
-    if walk_col in edges.columns:
-        edges = edges[edges[walk_col] < float("inf")]
-    edges = edges[["edge", "length_m", "geometry"]]
-    sites_layer = _sites_layer(result, site_candidates, streets)
-    coverage_tbl = result.coverage.communities
-    layers: dict[str, Any] = {
-        "divisions": result.inputs.divisions if len(result.inputs.divisions) else None,
-        "communities": result.inputs.communities,
-        "facilities": result.inputs.facilities,
-        "network_edges": edges,
-        "isochrones": result.isochrones,
-        "coverage": coverage_tbl,
-        "outside": result.coverage.outside,
-        "sites": sites_layer,
-        "context": result.inputs.context if len(result.inputs.context) else None,
-    }
     if "map" in wanted:
         sited = [c for c in cfg.analysis.categories if c in result.sites]
         shown_first = sited + [c for c in cfg.analysis.categories if c not in result.sites]
-        m = _study_map(cfg, title=title, synthetic=synthetic, lang=lang, catalog=catalog,
+        m = _study_map(cfg, title=cfg.name, synthetic=synthetic, lang=lang, catalog=catalog,
                        categories=shown_first, layers=layers, scenario=_scenario_text(result),
                        study_area=result.inputs.study_area)
         if result.graded is not None:
@@ -201,48 +260,7 @@ def write_study_outputs(result: StudyResult, out_dir: Path, *, catalog: Catalog,
                                        equity=result.graded.equity.table,
                                        categories=list(cfg.analysis.categories), lang=lang)
         written["map"] = webmap.save_map(m, out_dir / "map.html")
-    figure_paths: list[Path] = []
-    if "figures" in wanted:
-        # one printable view per category with suggested sites (its coverage, its sites);
-        # without any, one overview
-        cats: list[str | None] = [c for c in cfg.analysis.categories if c in result.sites]
-        cats = cats or [None]
-        figure_paths = figmod.write_figures(out_dir / "figures", stem="map", categories=cats,
-                                            title=title, synthetic=synthetic, lang=lang,
-                                            catalog=catalog, **layers)
-        for p in figure_paths:
-            written[f"figure:{p.name}"] = p
-    if "report" in wanted:
-        sources = _sources(result)
-        parameters = _parameters(result)
-        sites_table = (pd.DataFrame(sites_layer.drop(columns="geometry"))
-                       if sites_layer is not None else None)
-        geo_layers = {k: v for k, v in layers.items()
-                      if isinstance(v, gpd.GeoDataFrame) and len(v)}
-        if "geopackage" not in wanted:
-            geo_layers = {}
-        figs = {p.stem: p for p in figure_paths if p.suffix == ".png"}
-        figs.update({f"Lorenz curve / 洛伦兹曲线 {p.stem[len('lorenz_'):]}": p
-                     for p in graded_files.values() if p.name.startswith("lorenz_")})
-        paths = repmod.build_report(
-            out_dir, title=title, parameters=parameters, sources=sources,
-            coverage=result.coverage, compliance=result.compliance, sites=sites_table,
-            site_summary=site_summaries or None, layers=geo_layers, figures=figs,
-            resolved=result.resolved.table() if result.resolved is not None else None,
-            tables=_graded_tables(result),
-            synthetic=synthetic, lang=lang, catalog=catalog,
-            links={"Interactive map / 交互地图": "map.html"} if "map" in written else None,
-        )
-        written["report"] = paths.html
-        if "report_pdf" in wanted:  # needs a Chromium-family browser on the machine
-            written["report_pdf"] = repmod.write_pdf(paths.html)
-        if paths.workbook is not None:
-            written["workbook"] = paths.workbook
-        if paths.geopackage is not None:
-            written["geopackage"] = paths.geopackage
-        for p in paths.csv:
-            written.setdefault(f"table:{p.name}", p)
-    return written
+    return site_summaries
 
 
 def _streets(cfg: Any) -> gpd.GeoDataFrame | None:
