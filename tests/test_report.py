@@ -268,3 +268,22 @@ def test_pdf_without_browser_is_a_clear_error(tmp_path):
     with pytest.raises(InputError, match="Chromium"):
         report.write_pdf(paths.html, browser=tmp_path / "no-such-browser")
     assert not (tmp_path / "report.pdf").exists()
+
+
+def test_summary_header_names_no_empty_minutes_when_each_category_has_its_own() -> None:
+    # found: the summary said "communities outside  min" when coverage carried each category's
+    # own threshold (unsuffixed columns)
+    import pandas as pd
+
+    from deyang_geo.outputs.report_summary import _coverage_lines
+
+    area = pd.DataFrame({"kind": ["all"], "category": ["fitness_station"], "communities": [10],
+                         "population": [1000], "covered_population": [900],
+                         "covered_share": [0.9], "outside_communities": [1],
+                         "threshold_minutes": [15.0]})
+    text = "".join(_coverage_lines(area, lambda zh, en: f"{zh} / {en}", "both", None))
+    assert "outside  min" not in text
+    assert "outside reach" in text
+    assert "(15 分钟 / min)" in text
+    assert "900" not in text
+    assert "100 (10%)" in text

@@ -92,8 +92,14 @@ def _coverage_lines(area: pd.DataFrame, t: Callable[[str, str], str], lang: Lang
         rows.append((outside_people, str(row["category"]), outside_communities, communities,
                      population))
     rows.sort(key=lambda r: -(r[0] if math.isfinite(r[0]) else -1.0))
+    thresholds = ({str(c): _num(v) for c, v in zip(table["category"], table["threshold_minutes"],
+                                                    strict=True)}
+                  if "threshold_minutes" in table.columns else {})
     for outside_people, category, outside_communities, communities, population in rows:
         name = html.escape(category_label(category, lang=lang, catalog=catalog))
+        if not minutes and math.isfinite(thresholds.get(category, math.nan)):
+            # each category at its own threshold: say which, since the header cannot
+            name += html.escape(f" ({thresholds[category]:g} {t('分钟', 'min')})")
         share = (100 * outside_people / population if population and math.isfinite(population)
                  else math.nan)
         share_text = f" ({share:.0f}%)" if math.isfinite(share) else ""
@@ -104,8 +110,12 @@ def _coverage_lines(area: pd.DataFrame, t: Callable[[str, str], str], lang: Lang
             f"<td class='num'>{html.escape(_people(outside_people))}{share_text}</td></tr>")
     if not lines:
         return []
-    comm_head = t(f"{minutes}分钟范围外社区", f"communities outside {minutes} min")
-    people_head = t(f"{minutes}分钟范围外人口", f"people outside {minutes} min")
+    if minutes:
+        comm_head = t(f"{minutes}分钟范围外社区", f"communities outside {minutes} min")
+        people_head = t(f"{minutes}分钟范围外人口", f"people outside {minutes} min")
+    else:  # each category at its own threshold (shown after its name)
+        comm_head = t("服务范围外社区", "communities outside reach")
+        people_head = t("服务范围外人口", "people outside reach")
     head = (f"<tr><th>{html.escape(t('设施类别', 'Category'))}</th>"
             f"<th>{html.escape(comm_head)}</th><th>{html.escape(people_head)}</th></tr>")
     body = "".join(lines)
