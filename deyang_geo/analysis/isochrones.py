@@ -370,6 +370,26 @@ def _tiles_polygon(tiles: NDArray[np.bool_], gx: NDArray[np.float64],
     return shapely.coverage_union_all(polys)
 
 
+@njit(cache=True, inline="always")
+def _cell_span(a: float, b: float, reach: float, size: float, n: int) -> tuple[int, int]:
+    """First and last grid index whose cell centre can be within ``reach`` of ``[a, b]``."""
+    lo = max(0, int(np.floor((min(a, b) - reach) / size - 0.5)))
+    hi = min(n - 1, int(np.ceil((max(a, b) + reach) / size - 0.5)))
+    return lo, hi
+
+
+@njit(cache=True, inline="always")
+def _within(  # noqa: PLR0917
+        ax: float, ay: float, dx: float, dy: float, ll: float, px: float, py: float,
+            r2: float) -> bool:
+    """Whether point ``(px, py)`` is within ``sqrt(r2)`` of the segment from ``(ax, ay)``."""
+    t = 0.0
+    if ll > 0:
+        t = min(1.0, max(0.0, ((px - ax) * dx + (py - ay) * dy) / ll))
+    ex, ey = ax + t * dx - px, ay + t * dy - py
+    return bool(ex * ex + ey * ey <= r2)
+
+
 @njit(cache=True)
 def _parts_near_open_tiles(  # noqa: PLR0917
     x: NDArray[np.float64], y: NDArray[np.float64], part: NDArray[np.int64], n_parts: int,
@@ -386,21 +406,14 @@ def _parts_near_open_tiles(  # noqa: PLR0917
         ax, ay, bx, by = x[k], y[k], x[k + 1], y[k + 1]
         dx, dy = bx - ax, by - ay
         ll = dx * dx + dy * dy
-        c0 = max(0, int(np.floor((min(ax, bx) - reach) / tile - 0.5)))
-        c1 = min(n_cols - 1, int(np.ceil((max(ax, bx) + reach) / tile - 0.5)))
-        r0 = max(0, int(np.floor((min(ay, by) - reach) / tile - 0.5)))
-        r1 = min(n_rows - 1, int(np.ceil((max(ay, by) + reach) / tile - 0.5)))
+        c0, c1 = _cell_span(ax, bx, reach, tile, n_cols)
+        r0, r1 = _cell_span(ay, by, reach, tile, n_rows)
         for r in range(r0, r1 + 1):
             py = (r + 0.5) * tile
             for c in range(c0, c1 + 1):
                 if covered[r, c]:
                     continue
-                px = (c + 0.5) * tile
-                t = 0.0
-                if ll > 0:
-                    t = min(1.0, max(0.0, ((px - ax) * dx + (py - ay) * dy) / ll))
-                ex, ey = ax + t * dx - px, ay + t * dy - py
-                if ex * ex + ey * ey <= r2:
+                if _within(ax, ay, dx, dy, ll, (c + 0.5) * tile, py, r2):
                     near[p] = True
                     break
             if near[p]:
@@ -422,21 +435,14 @@ def _mark_cells_near(  # noqa: PLR0917
         ax, ay, bx, by = x[k], y[k], x[k + 1], y[k + 1]
         dx, dy = bx - ax, by - ay
         ll = dx * dx + dy * dy
-        c0 = max(0, int(np.floor((min(ax, bx) - reach) / cell - 0.5)))
-        c1 = min(n_cols - 1, int(np.ceil((max(ax, bx) + reach) / cell - 0.5)))
-        r0 = max(0, int(np.floor((min(ay, by) - reach) / cell - 0.5)))
-        r1 = min(n_rows - 1, int(np.ceil((max(ay, by) + reach) / cell - 0.5)))
+        c0, c1 = _cell_span(ax, bx, reach, cell, n_cols)
+        r0, r1 = _cell_span(ay, by, reach, cell, n_rows)
         for r in range(r0, r1 + 1):
             py = (r + 0.5) * cell
             for c in range(c0, c1 + 1):
                 if covered[r, c]:
                     continue
-                px = (c + 0.5) * cell
-                t = 0.0
-                if ll > 0:
-                    t = min(1.0, max(0.0, ((px - ax) * dx + (py - ay) * dy) / ll))
-                ex, ey = ax + t * dx - px, ay + t * dy - py
-                if ex * ex + ey * ey <= r2:
+                if _within(ax, ay, dx, dy, ll, (c + 0.5) * cell, py, r2):
                     covered[r, c] = True
 
 
