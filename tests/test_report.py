@@ -287,3 +287,19 @@ def test_summary_header_names_no_empty_minutes_when_each_category_has_its_own() 
     assert "(15 分钟 / min)" in text
     assert "900" not in text
     assert "100 (10%)" in text
+
+
+def test_summary_says_which_line_of_a_target_is_missed() -> None:
+    # found: the summary listed "T2" twice (urban by travel time, urban by presence) with nothing
+    # telling the two lines apart
+    import pandas as pd
+
+    from deyang_geo.outputs.report_summary import _target_lines
+
+    targets = pd.DataFrame({"target_id": ["T2", "T2", "T7"], "scope": ["urban", "urban", "rural"],
+                            "reading": ["travel_time", "presence", "travel_time"],
+                            "met": [False, False, False], "description": ["x", "x", "y"]})
+    text = "".join(_target_lines(targets, lambda zh, en: f"{zh} / {en}", "both"))
+    assert "<b>T2</b> (城镇社区 / urban, 按出行时间 / by travel time)" in text
+    assert "<b>T2</b> (城镇社区 / urban, 按社区内建有 / by presence in the community)" in text
+    assert "<b>T7</b> (农村社区 / rural, 按出行时间 / by travel time)" in text

@@ -135,6 +135,20 @@ def _gap_words(row: Mapping[str, Any], t: Callable[[str, str], str]) -> str:
     return "; ".join(parts)
 
 
+_SCOPE_WORDS = {"urban": ("城镇社区", "urban"), "rural": ("农村社区", "rural")}
+_READING_WORDS = {"travel_time": ("按出行时间", "by travel time"),
+                  "presence": ("按社区内建有", "by presence in the community")}
+
+
+def _target_scope(row: Mapping[Any, Any], t: Callable[[str, str], str]) -> str:
+    """`` (urban, by travel time)``: which line of a target this is, when a target has several."""
+    words = [t(*_SCOPE_WORDS[str(row.get("scope"))])] if str(row.get("scope")) in _SCOPE_WORDS \
+        else []
+    if str(row.get("reading")) in _READING_WORDS:
+        words.append(t(*_READING_WORDS[str(row.get("reading"))]))
+    return f" ({', '.join(words)})" if words else ""
+
+
 def _target_lines(targets: pd.DataFrame, t: Callable[[str, str], str], lang: Lang) -> list[str]:
 
     table = canonical_table(targets)
@@ -153,7 +167,9 @@ def _target_lines(targets: pd.DataFrame, t: Callable[[str, str], str], lang: Lan
         en = row.get("description_en", zh)
         text = label(str(zh or ""), str(en or ""), lang) if not _missing(zh) else ""
         gap = _gap_words({str(k): v for k, v in row.items()}, t)
-        items.append(f"<li><b>{html.escape(str(row['target_id']))}</b> {html.escape(text)}"
+        which = _target_scope(row, t)
+        items.append(f"<li><b>{html.escape(str(row['target_id']))}</b>"
+                     f"{html.escape(which)} {html.escape(text)}"
                      + (f" — {html.escape(gap)}" if gap else "") + "</li>")
     head = html.escape(t(f"规划指标: {n_met} 项达标, {n_missed} 项未达标",
                          f"Plan targets: {n_met} met, {n_missed} missed"))
