@@ -30,7 +30,7 @@ from deyang_geo.core.errors import InputError
 from deyang_geo.core.standards import default_catalog_path, load_catalog
 from deyang_geo.io.tables_zh import read_table
 from deyang_geo.planning.compliance import evaluate_compliance, gap_summary
-from deyang_geo.planning.compliance_tables import HEADERS
+from deyang_geo.planning.compliance_tables import HEADERS, for_planners
 
 
 def _communities(**extra: list[object]) -> gpd.GeoDataFrame:
@@ -466,6 +466,83 @@ def test_workbook_text_never_becomes_a_formula(tmp_path: Path) -> None:
     assert sheet["A2"].data_type == "s"
     assert str(sheet["A2"].value).startswith("'=")
     assert sheet["A3"].value == "长乐社区"
+
+
+def _openpyxl_workbook(path: Path, sheets: list[tuple[str, pd.DataFrame]]) -> None:
+    """The compliance workbook as openpyxl's write-only mode wrote it before issue 13."""
+    from openpyxl import Workbook
+
+    from deyang_geo.io.files import excel_safe
+    from deyang_geo.io.tables_zh import format_sheet
+
+    book = Workbook(write_only=True)
+    for name, raw in sheets:
+        table = excel_safe(raw)
+        sheet = book.create_sheet(title=name[:31])
+        format_sheet(sheet, table)
+        sheet.append([str(c) for c in table.columns])
+        for row in table.astype(object).where(table.notna(), None).to_numpy().tolist():
+            sheet.append(row)
+    book.save(path)
+
+
+def _members(path: Path) -> list[tuple[object, ...]]:
+    import zipfile
+
+    with zipfile.ZipFile(path) as book:
+        return [(i.filename, i.compress_type, i.external_attr,
+                 b"" if i.filename == "docProps/core.xml" else book.read(i.filename))
+                for i in book.infolist()]
+
+
+def test_workbook_is_what_openpyxl_wrote(tmp_path: Path) -> None:
+    """Issue 13: the fast compliance workbook holds openpyxl's cells, formats and sheets."""
+    from openpyxl import load_workbook
+
+    res = _run(communities=_communities(name=['=HYPERLINK("http://x")', "长乐社区", "五里村"]))
+    res.write(tmp_path / "out")
+    ours = tmp_path / "out" / "compliance.xlsx"
+    tables = res.tables()
+    tables["community"] = res.community_wide()
+    names = ["全市 city", "区县 divisions", "街道乡镇 townships", "社区 communities",
+             "面积不足 undersized", "标准依据 standards", "参数 parameters"]
+    sheets = [(name, table if key == "parameters" else for_planners(table))
+              for name, (key, table) in zip(names, tables.items(), strict=True)]
+    _openpyxl_workbook(tmp_path / "reference.xlsx", sheets)
+    assert _members(ours) == _members(tmp_path / "reference.xlsx")
+    book = load_workbook(ours)
+    assert str(book["社区 communities"]["B2"].value).startswith("'=")
+
+
+def test_workbook_sheet_too_long_continues(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 13: a community sheet longer than Excel's limit continues on sheet (2), said in
+    the log; every community is in the workbook and the CSV."""
+    import logging
+
+    from openpyxl import load_workbook
+
+    from deyang_geo.io import tables_zh
+
+    res = _run()
+    wide = res.community_wide()
+    assert len(wide) == 3
+    monkeypatch.setattr(tables_zh, "EXCEL_MAX_ROWS", 3)  # a header and 2 communities
+    monkeypatch.setattr(logging.getLogger("deyang_geo"), "propagate", True)
+    with caplog.at_level(logging.INFO, logger="deyang_geo"):
+        res.write(tmp_path / "out")
+    assert ("compliance.xlsx: sheet 社区 communities has more rows than an Excel sheet holds; "
+            "it continues on sheet 社区 communities (2)") in caplog.text
+    book = load_workbook(tmp_path / "out" / "compliance.xlsx", read_only=True)
+    names = book.sheetnames
+    assert names[names.index("社区 communities") + 1] == "社区 communities (2)"
+    first = list(book["社区 communities"].iter_rows(values_only=True))
+    second = list(book["社区 communities (2)"].iter_rows(values_only=True))
+    book.close()
+    assert first[0] == second[0] == tuple(for_planners(wide).columns)
+    assert [r[0] for r in first[1:] + second[1:]] == wide["community_id"].tolist()
+    long = pd.read_csv(tmp_path / "out" / "compliance_communities.csv", encoding="utf-8-sig")
+    assert len(long) == len(res.by_community)
 
 
 # --------------------------------------------------------------------------------------------

@@ -123,18 +123,25 @@ def _hard_table() -> pd.DataFrame:
     }))
 
 
+@pytest.mark.parametrize("rows_per_block", [10_000, 3])
 @pytest.mark.parametrize("like", ["pandas", "write_only"])
 @pytest.mark.parametrize("extra", [None, "formula", "error_code", "date", "inf"])
-def test_fast_workbook_is_what_openpyxl_writes(tmp_path: Path, like: str,
-                                               extra: str | None) -> None:
+def test_fast_workbook_is_what_openpyxl_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               like: str, extra: str | None,
+                                               rows_per_block: int) -> None:
     """Issue 17: the rows written as text are the bytes openpyxl (and pandas) write.
 
     Values openpyxl treats specially (formulas, error codes, dates, infinities in write-only
-    form) make the whole workbook go through openpyxl itself: the same file either way.
+    form) make the whole workbook go through openpyxl itself: the same file either way. The
+    rows are streamed a block at a time (issue 13: bounded memory): any block size gives the
+    same file.
     """
     from openpyxl import Workbook
 
+    from deyang_geo.io import tables_zh
     from deyang_geo.io.tables_zh import write_sheets
+
+    monkeypatch.setattr(tables_zh, "_XLSX_ROWS_PER_BLOCK", rows_per_block)
 
     table = _hard_table()
     if extra is not None:
@@ -159,3 +166,29 @@ def test_fast_workbook_is_what_openpyxl_writes(tmp_path: Path, like: str,
                 sheet.append(row)
         book.save(reference)
     assert _members(ours) == _members(reference)
+
+
+def test_a_sheet_never_silently_cuts_rows_off(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 13: a table longer than a sheet continues on numbered sheets, or is refused."""
+    from deyang_geo.io import tables_zh
+    from deyang_geo.io.tables_zh import split_long_sheets, write_sheets
+
+    monkeypatch.setattr(tables_zh, "EXCEL_MAX_ROWS", 5)  # a header and 4 rows per sheet
+    table = pd.DataFrame({"id": [f"C{i}" for i in range(11)], "value": np.arange(11.0)})
+    with pytest.raises(ValueError, match="would have 12 rows; an Excel sheet holds 5"):
+        write_sheets(tmp_path / "refused.xlsx", [("t", table)], like="write_only")
+    assert not (tmp_path / "refused.xlsx").exists()
+    name = "sheet name of 31 characters ..."
+    assert len(name) == 31
+    pieces = split_long_sheets([(name, table), ("short", table.head(4))])
+    assert [(n, len(t)) for n, t in pieces] == [
+        (name, 4), ("sheet name of 31 characters (2)", 4), ("sheet name of 31 characters (3)", 3),
+        ("short", 4)]
+    path = write_sheets(tmp_path / "split.xlsx", pieces, like="write_only")
+    book = load_workbook(path, read_only=True)
+    assert book.sheetnames == [n for n, _ in pieces]
+    rows = [row for n in book.sheetnames[:3]
+            for row in list(book[n].iter_rows(values_only=True))[1:]]
+    book.close()
+    assert rows == list(table.itertuples(index=False, name=None))

@@ -21,8 +21,10 @@ import io
 import math
 import os
 import re
+import shutil
+import tempfile
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,9 +34,9 @@ import pandas as pd
 from deyang_geo.core.style import CATEGORY_STYLES
 from deyang_geo.io.files import atomic_path, excel_safe, write_csv_atomic
 
-__all__ = ["BASE_HEADERS", "CLASS_VALUES", "KIND_VALUES", "column_header", "format_sheet",
-           "localize", "read_table", "relative_path", "write_csv", "write_sheets",
-           "write_workbook"]
+__all__ = ["BASE_HEADERS", "CLASS_VALUES", "EXCEL_MAX_ROWS", "KIND_VALUES", "column_header",
+           "format_sheet", "localize", "read_table", "relative_path", "split_long_sheets",
+           "write_csv", "write_sheets", "write_workbook"]
 
 #: Chinese names of the English column keys (without a time-break suffix).
 BASE_HEADERS: dict[str, str] = {
@@ -410,28 +412,42 @@ def _as_pandas_writes(value: Any) -> Any:
     return str(value)
 
 
-def _xlsx_rows(table: pd.DataFrame, *, like: str) -> tuple[str, int]:
-    """Return a sheet's ``<sheetData>`` content and its number of rows, header included."""
+#: Excel's rows per sheet, the header row included.
+EXCEL_MAX_ROWS = 1_048_576
+#: Rows turned into sheet XML at a time by :func:`write_sheets`.
+_XLSX_ROWS_PER_BLOCK = 10_000
+
+
+def _xlsx_header(table: pd.DataFrame) -> tuple[str, list[str]]:
+    """Return a sheet's header ``<row>`` and its column letters."""
     from openpyxl.utils import get_column_letter
 
     if table.shape[1] == 0 or any(not isinstance(c, str) for c in table.columns):
         raise _NotPlainError(table.columns)
     header = [str(c) for c in table.columns]
     letters = [get_column_letter(j + 1) for j in range(len(header))]
-    if like == "pandas":
-        columns = [[_as_pandas_writes(v) for v in table.iloc[:, j].tolist()]
-                   for j in range(table.shape[1])]
-    else:  # as the write-only workbook gets them: missing values None, no cell
-        plain = table.astype(object).where(table.notna(), None)
-        columns = [plain.iloc[:, j].tolist() for j in range(table.shape[1])]
-    rows = ['<row r="1">' + "".join(_xlsx_cell(f"{letter}1", name)
-                                    for letter, name in zip(letters, header, strict=True))
-            + "</row>"]
-    for i, values in enumerate(zip(*columns, strict=True), start=2):
-        cells = "".join(_xlsx_cell(f"{letter}{i}", v)
-                        for letter, v in zip(letters, values, strict=True) if v is not None)
-        rows.append(f'<row r="{i}">{cells}</row>')
-    return "".join(rows), len(rows)
+    row = ('<row r="1">' + "".join(_xlsx_cell(f"{letter}1", name)
+                                   for letter, name in zip(letters, header, strict=True))
+           + "</row>")
+    return row, letters
+
+
+def _xlsx_row_blocks(table: pd.DataFrame, letters: list[str], *, like: str) -> Iterator[str]:
+    """Yield a sheet's data ``<row>`` elements, a block of rows at a time."""
+    for start in range(0, len(table), _XLSX_ROWS_PER_BLOCK):
+        block = table.iloc[start:start + _XLSX_ROWS_PER_BLOCK]
+        if like == "pandas":
+            columns = [[_as_pandas_writes(v) for v in block.iloc[:, j].tolist()]
+                       for j in range(block.shape[1])]
+        else:  # as the write-only workbook gets them: missing values None, no cell
+            plain = block.astype(object).where(block.notna(), None)
+            columns = [plain.iloc[:, j].tolist() for j in range(block.shape[1])]
+        rows = []
+        for i, values in enumerate(zip(*columns, strict=True), start=start + 2):
+            cells = "".join(_xlsx_cell(f"{letter}{i}", v)
+                            for letter, v in zip(letters, values, strict=True) if v is not None)
+            rows.append(f'<row r="{i}">{cells}</row>')
+        yield "".join(rows)
 
 
 def write_sheets(path: str | os.PathLike[str], sheets: Sequence[tuple[str, pd.DataFrame]], *,
@@ -440,10 +456,11 @@ def write_sheets(path: str | os.PathLike[str], sheets: Sequence[tuple[str, pd.Da
 
     openpyxl builds one object per cell and serialises each through an XML tree; here the
     sheets (names, column widths, frozen header, filters: :func:`format_sheet`) still come
-    from openpyxl, empty, and their rows are written as text, the same bytes openpyxl writes.
-    A table holding a value openpyxl treats specially (a date, a formula, an error code, an
-    infinite number in ``write_only`` form, an illegal character, an over-long text) is
-    written by openpyxl itself, so files and errors stay exactly openpyxl's.
+    from openpyxl, empty, and their rows are written as text, the same bytes openpyxl writes,
+    a block of rows at a time through a temporary file (memory stays bounded whatever the
+    number of rows). A table holding a value openpyxl treats specially (a date, a formula, an
+    error code, an infinite number in ``write_only`` form, an illegal character, an over-long
+    text) is written by openpyxl itself, so files and errors stay exactly openpyxl's.
 
     Parameters
     ----------
@@ -462,13 +479,24 @@ def write_sheets(path: str | os.PathLike[str], sheets: Sequence[tuple[str, pd.Da
     -------
     Path
         The written file.
+
+    Raises
+    ------
+    ValueError
+        A table has more rows than a sheet holds (:data:`EXCEL_MAX_ROWS` with its header):
+        nothing is cut off silently (split it first, e.g. :func:`split_long_sheets`).
     """
     from openpyxl import Workbook
 
     target = Path(path)
     named = [(name[:31], table) for name, table in sheets]
+    for name, table in named:
+        if len(table) + 1 > EXCEL_MAX_ROWS:
+            msg = (f"sheet {name!r} would have {len(table) + 1:,} rows; an Excel sheet holds "
+                   f"{EXCEL_MAX_ROWS:,}")
+            raise ValueError(msg)
     try:
-        bodies = [_xlsx_rows(table, like=like) for _, table in named]
+        headers = [_xlsx_header(table) for _, table in named]
     except _NotPlainError:
         return _write_sheets_openpyxl(target, named, like=like)
     book = Workbook(write_only=like == "write_only")
@@ -478,26 +506,71 @@ def write_sheets(path: str | os.PathLike[str], sheets: Sequence[tuple[str, pd.Da
         format_sheet(book.create_sheet(title=name), table)
     skeleton = io.BytesIO()
     book.save(skeleton)
-    rows_xml = {f"xl/worksheets/sheet{k}.xml": (body, table.shape[1])
-                for k, (body, (_, table)) in enumerate(zip(bodies, named, strict=True), start=1)}
-    with zipfile.ZipFile(skeleton) as src, \
-            zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as out:
-        for info in src.infolist():
-            data = src.read(info.filename)
-            if info.filename in rows_xml:
-                (body, n_rows), n_columns = rows_xml[info.filename]
-                data = _filled_sheet(data.decode("utf-8"), body, n_rows=n_rows,
-                                     n_columns=n_columns, like=like).encode("utf-8")
-            copy = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-            copy.compress_type = info.compress_type
-            copy.external_attr = info.external_attr
-            copy.create_system = info.create_system
-            out.writestr(copy, data)
+    del book
+    parts = {f"xl/worksheets/sheet{k}.xml": (header, table)
+             for k, (header, (_, table)) in enumerate(zip(headers, named, strict=True), start=1)}
+    try:
+        with zipfile.ZipFile(skeleton) as src, \
+                zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as out:
+            for info in src.infolist():
+                copy = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+                copy.compress_type = info.compress_type
+                copy.external_attr = info.external_attr
+                copy.create_system = info.create_system
+                data = src.read(info.filename)
+                if info.filename not in parts:
+                    out.writestr(copy, data)
+                    continue
+                (header_row, letters), table = parts[info.filename]
+                before, after = _filled_sheet(data.decode("utf-8"), n_rows=len(table) + 1,
+                                              n_columns=table.shape[1], like=like)
+                with tempfile.TemporaryFile(dir=target.parent) as body:
+                    body.write(f"{before}{header_row}".encode())
+                    for rows in _xlsx_row_blocks(table, letters, like=like):
+                        body.write(rows.encode())
+                    body.write(after.encode())
+                    copy.file_size = body.tell()  # decides ZIP64 as writestr would
+                    body.seek(0)
+                    with out.open(copy, "w") as member:
+                        shutil.copyfileobj(body, member, 1 << 20)
+    except _NotPlainError:
+        return _write_sheets_openpyxl(target, named, like=like)
     return target
 
 
-def _filled_sheet(xml: str, body: str, *, n_rows: int, n_columns: int, like: str) -> str:
-    """Put the rows (and, pandas' way, the used range) into an empty sheet's XML."""
+def split_long_sheets(sheets: Sequence[tuple[str, pd.DataFrame]]
+                      ) -> list[tuple[str, pd.DataFrame]]:
+    """Split tables longer than a sheet into numbered continuation sheets.
+
+    A table of more than ``EXCEL_MAX_ROWS - 1`` rows (one row is the header) becomes the sheet
+    ``name`` with the first rows, then ``name (2)``, ``name (3)``... with the next ones, each
+    with the header; sheet names are cut to leave room for the number (31 characters in all).
+
+    Parameters
+    ----------
+    sheets
+        Sheet name -> table.
+
+    Returns
+    -------
+    list of (str, pandas.DataFrame)
+        The sheets, in order, none longer than a sheet holds.
+    """
+    per_sheet = EXCEL_MAX_ROWS - 1
+    out: list[tuple[str, pd.DataFrame]] = []
+    for name, table in sheets:
+        if len(table) <= per_sheet:
+            out.append((name, table))
+            continue
+        for k, start in enumerate(range(0, len(table), per_sheet), start=1):
+            suffix = "" if k == 1 else f" ({k})"
+            out.append((name[:31 - len(suffix)].rstrip() + suffix,
+                        table.iloc[start:start + per_sheet]))
+    return out
+
+
+def _filled_sheet(xml: str, *, n_rows: int, n_columns: int, like: str) -> tuple[str, str]:
+    """Return an empty sheet's XML before and after its rows (pandas' way: with the range)."""
     from openpyxl.utils import get_column_letter
 
     empty = "<sheetData></sheetData>"
@@ -510,7 +583,8 @@ def _filled_sheet(xml: str, body: str, *, n_rows: int, n_columns: int, like: str
             msg = "openpyxl wrote an empty sheet's range in a form this writer does not know"
             raise RuntimeError(msg)
         xml = xml.replace(blank, f'<dimension ref="A1:{get_column_letter(n_columns)}{n_rows}" />')
-    return xml.replace(empty, f"<sheetData>{body}</sheetData>")
+    before, after = xml.split(empty)
+    return f"{before}<sheetData>", f"</sheetData>{after}"
 
 
 def _write_sheets_openpyxl(target: Path, sheets: list[tuple[str, pd.DataFrame]], *,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import warnings
@@ -25,6 +26,8 @@ from deyang_geo.io.files import atomic_path, write_csv_atomic
 from deyang_geo.io.tables_zh import relative_path
 from deyang_geo.io.validate import ProblemLog, parse_bools
 from deyang_geo.planning.compliance_tables import for_planners, write_compliance_workbook
+
+log = logging.getLogger("deyang_geo")
 
 __all__ = [
     "LEVELS",
@@ -223,7 +226,12 @@ class ComplianceResult:
             sheets.append((sheet, out))
         book = folder / "compliance.xlsx"
         with atomic_path(book) as tmp:
-            write_compliance_workbook(tmp, sheets)
+            pieces = write_compliance_workbook(tmp, sheets)
+        for names_written in pieces.values():
+            if len(names_written) > 1:  # never cut off: said where the rows continue
+                log.info("%s: sheet %s has more rows than an Excel sheet holds; it continues "
+                         "on sheet %s", book.name, names_written[0],
+                         ", ".join(names_written[1:]))
         written.append(book)
         return written
 

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from deyang_geo.io.files import excel_safe
-from deyang_geo.io.tables_zh import format_sheet
+from deyang_geo.io.tables_zh import split_long_sheets, write_sheets
 
 __all__ = [
     "HEADERS",
@@ -122,24 +122,30 @@ def for_planners(table: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns={c: HEADERS.get(c, c) for c in out.columns})
 
 
-#: Rows turned into Python values at a time when writing a sheet.
-_ROWS_PER_BLOCK = 10_000
+def write_compliance_workbook(path: Path, sheets: list[tuple[str, pd.DataFrame]]
+                              ) -> dict[str, list[str]]:
+    """Write tables into one workbook, as openpyxl's write-only mode would, fast.
 
+    Text that Excel would run as a formula is made safe first; a table longer than a sheet
+    continues on numbered sheets (``社区 communities (2)``...), each with the header row.
 
-def write_compliance_workbook(path: Path, sheets: list[tuple[str, pd.DataFrame]]) -> None:
-    """Write tables into one workbook with openpyxl's fast write-only mode."""
-    from openpyxl import Workbook
+    Parameters
+    ----------
+    path
+        The ``.xlsx`` file (callers write atomically).
+    sheets
+        Sheet name -> table.
 
-
-    book = Workbook(write_only=True)
+    Returns
+    -------
+    dict of str to list of str
+        Each sheet name given -> the names of the sheets its rows were written on, in order.
+    """
+    pieces: dict[str, list[str]] = {}
+    written: list[tuple[str, pd.DataFrame]] = []
     for name, raw in sheets:
-        table = excel_safe(raw)  # names from OSM or a planner's file never run as formulas
-        sheet = book.create_sheet(title=name[:31])
-        format_sheet(sheet, table)  # widths, frozen header, filters (set before the rows)
-        sheet.append([str(c) for c in table.columns])
-        for start in range(0, len(table), _ROWS_PER_BLOCK):  # a block at a time: bounded memory
-            block = table.iloc[start:start + _ROWS_PER_BLOCK]
-            for row in block.astype(object).where(block.notna(), None).to_numpy().tolist():
-                sheet.append(row)
-    book.save(path)
-
+        split = split_long_sheets([(name, excel_safe(raw))])  # names never run as formulas
+        pieces[name] = [piece[:31] for piece, _ in split]
+        written.extend(split)
+    write_sheets(path, written, like="write_only")
+    return pieces
