@@ -184,14 +184,17 @@ class CoverageResult:
             The files written.
         """
         folder = Path(out_dir)
-        outside = pd.DataFrame(self.outside.drop(columns=self.outside.geometry.name))
-        if len(self.outside) and self.outside.crs is not None:
-            points = self.outside.geometry.representative_point().to_crs("EPSG:4326")
-            outside["lon"] = points.x.round(6).to_numpy()
-            outside["lat"] = points.y.round(6).to_numpy()
-        else:
-            outside["lon"] = np.nan
-            outside["lat"] = np.nan
+        lon, lat = _outside_lon_lat(self.outside)
+        geometry = self.outside.geometry.name
+
+        def outside_block(rows: pd.DataFrame) -> pd.DataFrame:
+            # lon/lat of the block's rows (the table has a range index); no whole copy
+            block = pd.DataFrame(rows.drop(columns=geometry))
+            block["lon"] = lon[rows.index.to_numpy()]
+            block["lat"] = lat[rows.index.to_numpy()]
+            return block
+
+        outside = self.outside.reset_index(drop=True)
         tables: list[tuple[str, pd.DataFrame]] = [
             ("coverage.csv", self.communities),
             ("coverage_townships.csv", self.townships),
@@ -207,10 +210,14 @@ class CoverageResult:
         written = []
         for name, table in tables:
             if lang != "en":  # localized tables round once, as a planner reads them
-                written.append(write_csv(table, folder / name, lang=lang))
+                whole = outside_block(table) if table is outside else table
+                written.append(write_csv(whole, folder / name, lang=lang))
                 continue
             # rounded a block of rows at a time: no rounded copy of a big table held whole
-            written.append(write_csv_atomic(table, folder / name, prepare=_rounded))
+            written.append(write_csv_atomic(
+                table, folder / name,
+                prepare=(lambda rows: _rounded(outside_block(rows))) if table is outside
+                else _rounded))
         return written
 
 
@@ -660,6 +667,24 @@ def _outside(long: pd.DataFrame, outside_rows: npt.NDArray[np.intp],
         geometry = communities.geometry.array[positions]
         return gpd.GeoDataFrame(table, geometry=geometry, crs=communities.crs, copy=False)
     return gpd.GeoDataFrame(table, geometry=gpd.GeoSeries([None] * len(table)))
+
+
+def _outside_lon_lat(outside: gpd.GeoDataFrame
+                     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Return the WGS-84 lon/lat (6 decimals) of a point of each row's community.
+
+    A community outside for several categories has one geometry: its point is computed once.
+    """
+    n = len(outside)
+    if not n or outside.crs is None:
+        return np.full(n, np.nan), np.full(n, np.nan)
+    codes, firsts = pd.factorize(outside["community_id"])
+    del firsts
+    first_row = np.unique(codes, return_index=True)[1]
+    points = outside.geometry.iloc[first_row].representative_point().to_crs("EPSG:4326")
+    lon = points.x.round(6).to_numpy()[codes]
+    lat = points.y.round(6).to_numpy()[codes]
+    return lon, lat
 
 
 def _rounded(table: pd.DataFrame) -> pd.DataFrame:
