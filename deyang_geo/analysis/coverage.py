@@ -45,6 +45,8 @@ _MAX_LISTED_PROBLEMS = 20
 #: Class codes used while computing; the text (:data:`COVERED`...) is put in at the end.
 _COVERED_CODE, _PARTLY_CODE, _OUTSIDE_CODE = 0, 1, 2
 _CLASS_TEXT = np.array([COVERED, PARTLY, OUTSIDE], dtype=object)
+#: Position of each class code's text among the texts sorted.
+_CLASS_SORTED_CODE = np.argsort(np.argsort(_CLASS_TEXT))
 
 
 def coverage_column(quantity: str, minutes: float) -> str:
@@ -100,7 +102,10 @@ class CoverageResult:
         ``class_<b>min`` per break, and at its own threshold (``thresholds_minutes``, else
         ``threshold_minutes``) ``threshold_minutes``, ``covered_population``,
         ``covered_share`` and ``class``. A community without
-        population takes the unweighted share of its units within reach.
+        population takes the unweighted share of its units within reach. The text columns
+        (ids, names, kind, township, division, category, classes) are categoricals of their
+        distinct values, in sorted order (they sort as the text does): a million communities
+        times the categories stay a few hundred MB; ``astype(str)`` gives plain text.
     townships, divisions, study_area
         Aggregates per (``division``, ``township``), per ``division`` and for the whole area,
         each for ``kind`` ``"all"`` and then for every kind present (``urban``, ``rural``), per
@@ -109,8 +114,8 @@ class CoverageResult:
         ``outside_communities`` and ``covered_communities_share``.
     outside
         The (community, category) pairs classed ``outside`` at ``threshold_minutes``, with the
-        communities' geometry, sorted by ``uncovered_population_<t>min`` (descending), then
-        ``community_id`` and ``category``.
+        communities' geometry (text columns categorical, as in ``communities``), sorted by
+        ``uncovered_population_<t>min`` (descending), then ``community_id`` and ``category``.
     provenance
         Free key -> value notes on where the inputs came from (files, mode, speed), written
         with the parameters.
@@ -316,7 +321,7 @@ def compute_coverage(
     # --- per community and category (long: community-major, category-minor) ---------------
     # Everything is computed on numbers (class codes, integer group codes); the text columns
     # of the community table are built once, at the end, sharing the community's strings.
-    columns: dict[str, npt.NDArray[np.generic]] = {
+    columns: dict[str, npt.NDArray[np.generic] | pd.Categorical] = {
         "population": np.repeat(population, n_cat),
         "units": np.repeat(n_members.astype(np.int64), n_cat),
         "minutes": _weighted_median(minutes, cidx, weight, n_comm).ravel(),
@@ -373,10 +378,12 @@ def compute_coverage(
         for keys in (["division", "township"], ["division"], [])
     ]
     outside_rows = np.flatnonzero(class_codes[None] == _OUTSIDE_CODE)
+    # text columns as categoricals (codes into the distinct values, sorted: they sort as
+    # text): 1 to 4 bytes a row instead of an 8-byte reference, on n_comm * n_cat rows
     long = pd.DataFrame({
-        "community_id": np.repeat(comm["community_id"].to_numpy(), n_cat),
-        **{a: np.repeat(comm[a].to_numpy(), n_cat) for a in _COMMUNITY_ATTRIBUTES},
-        "category": np.tile(np.asarray(cats, dtype=object), n_comm),
+        "community_id": _repeated(comm["community_id"], n_cat),
+        **{a: _repeated(comm[a], n_cat) for a in _COMMUNITY_ATTRIBUTES},
+        "category": _tiled(cats, n_comm),
         **columns,
     }, copy=False)  # the arrays become the columns (no consolidated copy)
     del columns
@@ -399,9 +406,22 @@ def compute_coverage(
     )
 
 
-def _class_text(codes: npt.NDArray[np.int8]) -> npt.NDArray[np.object_]:
-    """Return the class names of class codes (one shared string object per class)."""
-    return _CLASS_TEXT[codes]  # type: ignore[no-any-return]
+def _class_text(codes: npt.NDArray[np.int8]) -> pd.Categorical:
+    """Return the class names of class codes, as a categorical of the names (sorted)."""
+    return pd.Categorical.from_codes(_CLASS_SORTED_CODE[codes],
+                                     categories=pd.Index(np.sort(_CLASS_TEXT)))
+
+
+def _repeated(values: pd.Series, times: int) -> pd.Categorical:
+    """Return each value ``times`` times in a row, as a categorical (sorted categories)."""
+    codes, uniques = pd.factorize(values, sort=True)
+    return pd.Categorical.from_codes(np.repeat(codes, times), categories=pd.Index(uniques))
+
+
+def _tiled(values: Sequence[str], times: int) -> pd.Categorical:
+    """Return ``values`` repeated ``times`` times, as a categorical (sorted categories)."""
+    codes, uniques = pd.factorize(pd.Index(list(values), dtype=object), sort=True)
+    return pd.Categorical.from_codes(np.tile(codes, times), categories=pd.Index(uniques))
 
 
 def _column(quantity: str, minutes: float | None) -> str:
@@ -569,7 +589,7 @@ def _weighted_median(
 
 def _aggregate(
     comm: pd.DataFrame, keys: list[str], *, cats: tuple[str, ...],
-    columns: Mapping[str, npt.NDArray[np.generic]],
+    columns: Mapping[str, npt.NDArray[np.generic] | pd.Categorical],
     class_codes: Mapping[float | None, npt.NDArray[np.int8]], breaks: tuple[float, ...],
 ) -> pd.DataFrame:
     """Sum the community table per ``keys`` and category, for all kinds and for each kind.

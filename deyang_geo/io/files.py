@@ -184,12 +184,26 @@ def formula_safe(table: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(table).copy(deep=False)
     for j in range(out.shape[1]):
         column = out.iloc[:, j]
-        if column.dtype == object or pd.api.types.is_string_dtype(column):
+        if isinstance(column.dtype, pd.CategoricalDtype) and not _needs_formula_safety(column):
+            continue  # a categorical left as it is (the text it holds is safe)
+        if (column.dtype == object or pd.api.types.is_string_dtype(column)
+                or isinstance(column.dtype, pd.CategoricalDtype)):
             safe = _formula_safe_column(column)
             if safe is not None:
                 out.isetitem(j, safe)
     out.columns = pd.Index([formula_safe_cell(c) for c in out.columns])
     return out
+
+
+def _needs_formula_safety(column: pd.Series) -> bool:
+    """Whether a categorical column holds a value that needs an apostrophe.
+
+    Only the categories its rows use are looked at: a block of rows of a table whose
+    categories are a million community ids looks at the block's ids only.
+    """
+    codes = column.cat.codes.to_numpy()
+    used = column.cat.categories.take(np.unique(codes[codes >= 0]))
+    return any(formula_safe_cell(value) is not value for value in used)
 
 
 def _formula_safe_column(column: pd.Series) -> np.ndarray[Any, np.dtype[np.object_]] | None:

@@ -218,11 +218,14 @@ class ComplianceResult:
         sheets: list[tuple[str, pd.DataFrame]] = []
         for key, table in self.tables().items():
             file_name, sheet = names[key]
+            if key == "community":  # the long table, translated a block of rows at a time
+                written.append(write_csv_atomic(table, folder / file_name,
+                                                prepare=for_planners))
+                sheets.append((sheet, for_planners(self.community_wide())))
+                continue
             # parameters keep plain headers (parameter, value), as every command writes them
             out = table if key == "parameters" else for_planners(table)
             written.append(write_csv_atomic(out, folder / file_name))
-            if key == "community":
-                out = for_planners(self.community_wide())
             sheets.append((sheet, out))
         book = folder / "compliance.xlsx"
         with atomic_path(book) as tmp:

@@ -11,7 +11,12 @@ Usage: python scripts/benchmarks/bench_memory.py [--rows 100000,1000000] [--time
        [--no-compliance] [--keep DIR]
 
 ``--keep DIR`` keeps the outputs (``DIR/<rows>/coverage``, ``DIR/<rows>/compliance``) and prints
-a SHA-256 of every CSV, to check that a change leaves the results byte-identical.
+a SHA-256 of every CSV, and of every workbook's sheets (its members but the creation time), to
+check that a change leaves the results byte-identical.
+
+At the end a Markdown table to paste: per size and step, the peak resident memory so far, the
+CPU seconds and wall seconds of the step, and the load average when the size started and ended
+(the machine may be shared: CPU seconds are the fairer figure).
 """
 
 from __future__ import annotations
@@ -167,6 +172,7 @@ def main() -> int:
                   with_compliance=not args.no_compliance)
         return 0
     print("synthetic data (benchmark only); the machine may be shared: figures are indicative")
+    results: list[tuple[int, list[dict[str, float | str]], float, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for rows in (int(r) for r in args.rows.split(",")):
@@ -175,6 +181,8 @@ def main() -> int:
             size_mb = com.stat().st_size / 1e6
             print(f"\n{rows:,} demand rows ({size_mb:.0f} MB CSV):", flush=True)
             env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            steps: list[dict[str, float | str]] = []
+            load_start = os.getloadavg()[0]
             with subprocess.Popen(
                     [sys.executable, __file__, "--child", str(com), str(fac),
                      str(out), *(["--no-compliance"] if args.no_compliance else [])],
@@ -182,17 +190,57 @@ def main() -> int:
                 assert proc.stdout is not None
                 for line in proc.stdout:  # each step as it ends
                     step = json.loads(line)
+                    steps.append(step)
                     print(f"  {step['step']:<11} peak {step['peak_rss_mb']:>6,} MB  "
                           f"at {step['elapsed_s']:>7.1f} s (CPU {step['cpu_s']:>7.1f} s)",
                           flush=True)
                 code = proc.wait(timeout=args.timeout_s)
             if code != 0:
                 print(f"  failed (exit {code})")
+                steps.append({"step": f"failed (exit {code})"})
+            results.append((rows, steps, load_start, os.getloadavg()[0]))
             if args.keep is not None:
-                for csv in sorted(out.rglob("*.csv")):
-                    digest = hashlib.sha256(csv.read_bytes()).hexdigest()
-                    print(f"  {digest[:16]}  {csv.relative_to(out)}")
+                for path in sorted([*out.rglob("*.csv"), *out.rglob("*.xlsx")]):
+                    print(f"  {_digest(path)[:16]}  {path.relative_to(out)}")
+    print()
+    print(_table(results))
     return 0
+
+
+def _digest(path: Path) -> str:
+    """SHA-256 of a CSV, or of a workbook's members (names, contents) but its creation time."""
+    if path.suffix != ".xlsx":
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    import zipfile
+
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(path) as book:
+        for info in book.infolist():
+            if info.filename != "docProps/core.xml":
+                digest.update(info.filename.encode() + b"\0" + book.read(info.filename))
+    return digest.hexdigest()
+
+
+def _table(results: list[tuple[int, list[dict[str, float | str]], float, float]]) -> str:
+    """Return the steps of every size as a Markdown table (CPU and wall seconds per step)."""
+    lines = [("| demand rows | step | peak RSS so far (MB) | step CPU (s) | step wall (s) "
+             "| load (1 min) start / end |"),
+             "|---:|---|---:|---:|---:|---|"]
+    for rows, steps, load_start, load_end in results:
+        cpu = wall = 0.0
+        for k, step in enumerate(steps):
+            load = f"{load_start:.1f} / {load_end:.1f}" if k == 0 else ""
+            if "peak_rss_mb" not in step:
+                lines.append(f"| {rows:,} | {step['step']} | | | | {load} |")
+                continue
+            lines.append(f"| {rows:,} | {step['step']} | {int(step['peak_rss_mb']):,} | "
+                         f"{float(step['cpu_s']) - cpu:.1f} | "
+                         f"{float(step['elapsed_s']) - wall:.1f} | {load} |")
+            cpu, wall = float(step["cpu_s"]), float(step["elapsed_s"])
+        if steps and "cpu_s" in steps[-1]:
+            lines.append(f"| {rows:,} | **whole run** | **{int(steps[-1]['peak_rss_mb']):,}** "
+                         f"| **{cpu:.1f}** | **{wall:.1f}** | |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
