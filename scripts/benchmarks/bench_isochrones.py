@@ -158,7 +158,7 @@ def run_case(name: str, net: RoutingNetwork, fac: Any, args: argparse.Namespace)
 
     G = nx_graph(net)
     fx, fy = fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()
-    ours(net, fac.iloc[:2])  # numba kernels compiled or loaded from cache, caches filled
+    ours(net, fac.iloc[:20])  # numba kernels compiled or loaded from cache, caches filled
     names = ["ours (street parts + walk-off)", "hull (lean: 1 Dijkstra/facility)"]
     if not args.skip_ego:
         names.append("hull (osmnx example: ego_graph)")
