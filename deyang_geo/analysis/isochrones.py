@@ -263,6 +263,8 @@ _CELLS_PER_WALKOFF = 8  # cell side = walkoff / 8 (6.25 m for the 50 m default)
 _MAX_CELLS = 30_000_000  # larger areas take coarser cells, up to half the walk-off
 _MIN_PARTS_FOR_CORE = 2_000
 _MAX_GRID_PER_SWEPT = 8  # no grid over 8 times the area the buffers can sweep
+# parts to buffer, covered cells (row, column), grid origin (x, y) and cell side
+_Core = tuple[NDArray[np.bool_], NDArray[np.bool_], tuple[float, float], float]
 
 
 def _buffer_unions(parts_by_break: list[NDArray[np.object_]],
@@ -277,8 +279,12 @@ def _buffer_unions(parts_by_break: list[NDArray[np.object_]],
     ``A_b = A_(b-1) | union(buffers of the parts in b and every later break, new in b)``.
     The same sets as the union of each break's buffers.
     """
-    if distance_m == 0 or any(_core(p, distance_m) is not None for p in parts_by_break):
-        return [_buffer_union(p, distance_m) for p in parts_by_break]
+    if distance_m == 0:
+        return [_buffer_union(p, 0.0) for p in parts_by_break]
+    cores = [_core(p, distance_m) for p in parts_by_break]
+    if any(c is not None for c in cores):
+        return [_buffer_union(p, distance_m, core=c) for p, c in zip(parts_by_break, cores,
+                                                                        strict=True)]
     keys = [shapely.to_wkb(p).tolist() for p in parts_by_break]
     out: list[shapely.Geometry] = []
     running: shapely.Geometry | None = None
@@ -300,7 +306,8 @@ def _buffer_unions(parts_by_break: list[NDArray[np.object_]],
     return out
 
 
-def _buffer_union(parts: NDArray[np.object_], distance_m: float) -> shapely.Geometry:
+def _buffer_union(parts: NDArray[np.object_], distance_m: float, *,
+                  core: _Core | None = None) -> shapely.Geometry:
     """Return the union of the LineStrings' buffers (``quad_segs=4``).
 
     The same set as ``union_all(buffer(parts))``, without buffering the parts deep inside it
@@ -315,7 +322,6 @@ def _buffer_union(parts: NDArray[np.object_], distance_m: float) -> shapely.Geom
         return shapely.Polygon()
     if distance_m == 0:
         return shapely.union_all(parts)
-    core = _core(parts, distance_m)
     if core is None:
         return shapely.union_all(shapely.buffer(parts, distance_m, quad_segs=4))
     keep, covered, origin, cell = core
@@ -326,8 +332,7 @@ def _buffer_union(parts: NDArray[np.object_], distance_m: float) -> shapely.Geom
     return out
 
 
-def _core(parts: NDArray[np.object_], distance_m: float) -> tuple[
-        NDArray[np.bool_], NDArray[np.bool_], tuple[float, float], float] | None:
+def _core(parts: NDArray[np.object_], distance_m: float) -> _Core | None:
     """Return the parts to buffer, the covered cells, the grid origin and cell side.
 
     A cell is covered when its centre lies within ``0.94 * distance - half the cell
@@ -358,10 +363,8 @@ def _core(parts: NDArray[np.object_], distance_m: float) -> tuple[
     covered = np.zeros((n_rows, n_cols), dtype=np.bool_)
     half_diagonal = cell * math.sqrt(0.5)
     _mark_covered(xs, ys, part, cell, distance_m * _INNER_SHARE - half_diagonal, covered)
-    open_before = np.zeros((n_rows, n_cols + 1), dtype=np.int32)
-    np.cumsum(~covered, axis=1, dtype=np.int32, out=open_before[:, 1:])
     keep = _parts_near_open_cells(xs, ys, part, parts.size, cell,
-                                  distance_m * _OUTER_SHARE + half_diagonal, open_before)
+                                  distance_m * _OUTER_SHARE + half_diagonal, covered)
     if keep.all():
         return None
     return keep, covered, (lo_x, lo_y), cell
@@ -488,14 +491,13 @@ def _mark_covered(  # noqa: PLR0917
 @njit(cache=True)
 def _parts_near_open_cells(  # noqa: PLR0917
     x: NDArray[np.float64], y: NDArray[np.float64], part: NDArray[np.int64], n_parts: int,
-    cell: float, reach: float, open_before: NDArray[np.int32],
+    cell: float, reach: float, covered: NDArray[np.bool_],
 ) -> NDArray[np.bool_]:
     """Flag the parts with a segment within ``reach`` of an uncovered cell's centre.
 
-    ``open_before[r, c]``: how many cells of row ``r`` left of column ``c`` are uncovered;
-    everything off the grid counts as uncovered.
+    Everything off the grid counts as uncovered.
     """
-    n_rows, n_cols = open_before.shape[0], open_before.shape[1] - 1
+    n_rows, n_cols = covered.shape
     near = np.zeros(n_parts, dtype=np.bool_)
     for k in range(x.size - 1):
         p = part[k]
@@ -515,7 +517,7 @@ def _parts_near_open_cells(  # noqa: PLR0917
             c1 = math.floor(hi / cell - 0.5)
             if c0 > c1:
                 continue
-            if c0 < 0 or c1 > n_cols - 1 or open_before[r, c1 + 1] > open_before[r, c0]:
+            if c0 < 0 or c1 > n_cols - 1 or not covered[r, c0:c1 + 1].all():
                 near[p] = True
                 break
     return near
@@ -556,8 +558,9 @@ def _candidate_edges(net: RoutingNetwork, mode: str,
         mask = np.zeros(net.n_edges, dtype=bool)
         mask[snap_index(net, mode)[0]] = True
         net._cache[key] = mask
-    canon = np.unique(canon).astype(np.int64)
-    found: NDArray[np.int64] = canon[mask[canon]]
+    hit = np.zeros(net.n_edges, dtype=bool)
+    hit[canon] = True  # the same as np.unique(canon), without sorting
+    found: NDArray[np.int64] = np.flatnonzero(hit & mask).astype(np.int64)
     return found
 
 
