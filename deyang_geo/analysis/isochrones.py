@@ -263,6 +263,21 @@ _CELLS_PER_WALKOFF = 8  # cell side = walkoff / 8 (6.25 m for the 50 m default)
 _MAX_CELLS = 30_000_000  # larger areas take coarser cells, up to half the walk-off
 _MIN_PARTS_FOR_CORE = 2_000
 _MAX_GRID_PER_SWEPT = 8  # no grid over 8 times the area the buffers can sweep
+
+
+def _union_all(polygons: NDArray[np.object_]) -> shapely.Geometry:
+    """Return ``shapely.union_all(polygons)``, merging each group of touching polygons alone.
+
+    ``disjoint_subset_union_all`` (shapely 2.1, GEOS 3.12) gives the same polygons about a
+    fifth faster on many separate service areas; older versions take ``union_all``.
+    """
+    merge = getattr(shapely, "disjoint_subset_union_all", None)
+    if merge is None or shapely.geos_version < (3, 12, 0):
+        return shapely.union_all(polygons)
+    merged: shapely.Geometry = merge(polygons)
+    return merged
+
+
 # parts to buffer, covered cells (row, column), grid origin (x, y) and cell side
 _Core = tuple[NDArray[np.bool_], NDArray[np.bool_], tuple[float, float], float]
 
@@ -296,11 +311,11 @@ def _buffer_unions(parts_by_break: list[NDArray[np.object_]],
                           count=len(key))
         before = stays
         if new.any():
-            add = shapely.union_all(shapely.buffer(parts[new], distance_m, quad_segs=4))
+            add = _union_all(shapely.buffer(parts[new], distance_m, quad_segs=4))
             running = add if running is None else shapely.union(running, add)
         poly = running
         if (~persist).any():
-            rest = shapely.union_all(shapely.buffer(parts[~persist], distance_m, quad_segs=4))
+            rest = _union_all(shapely.buffer(parts[~persist], distance_m, quad_segs=4))
             poly = rest if poly is None else shapely.union(poly, rest)
         out.append(shapely.Polygon() if poly is None or shapely.is_empty(poly) else poly)
     return out
@@ -323,12 +338,12 @@ def _buffer_union(parts: NDArray[np.object_], distance_m: float, *,
     if distance_m == 0:
         return shapely.union_all(parts)
     if core is None:
-        return shapely.union_all(shapely.buffer(parts, distance_m, quad_segs=4))
+        return _union_all(shapely.buffer(parts, distance_m, quad_segs=4))
     keep, covered, origin, cell = core
-    rim = shapely.union_all(shapely.buffer(parts[keep], distance_m, quad_segs=4))
+    rim = _union_all(shapely.buffer(parts[keep], distance_m, quad_segs=4))
     out = _rings_outside(rim, covered, origin, cell)
     if out is None:  # not expected: fall back to the definition
-        return shapely.union_all(shapely.buffer(parts, distance_m, quad_segs=4))
+        return _union_all(shapely.buffer(parts, distance_m, quad_segs=4))
     return out
 
 
