@@ -200,3 +200,60 @@ def test_without_walkoff_the_lines_themselves(tiles_always):
     (parts,) = _reached_parts(net, snap_points(net, fx, fy), fx, fy, mode="walk",
                               breaks_minutes=[3.0])
     assert got.geometry.iloc[0].equals(shapely.union_all(parts))
+
+
+def test_breaks_share_the_buffers_of_unchanged_parts(monkeypatch):
+    # running-union path: a whole edge reached at 4 minutes is buffered once, not per break
+    monkeypatch.setattr(iso_mod, "_MIN_PARTS_FOR_CORE", 10**9)
+    net = jittered_grid(16, seed=9)
+    fac = facilities(net, 3, 9)
+    fx, fy = fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()
+    breaks = [4.0, 6.0, 8.0]
+    parts = _reached_parts(net, snap_points(net, fx, fy), fx, fy, mode="walk",
+                           breaks_minutes=breaks)
+    buffered: list[int] = []
+    real_buffer = shapely.buffer
+
+    def counting_buffer(geoms, *args, **kwargs):
+        buffered.append(np.asarray(geoms).size)
+        return real_buffer(geoms, *args, **kwargs)
+
+    monkeypatch.setattr(iso_mod.shapely, "buffer", counting_buffer)
+    got = iso_mod._buffer_unions(parts, 40.0)
+    monkeypatch.setattr(iso_mod.shapely, "buffer", real_buffer)
+    # each part found in every later break is buffered once; the others once per break
+    keys = [shapely.to_wkb(p).tolist() for p in parts]
+    expected, before = 0, set()
+    for b, key in enumerate(keys):
+        stays = set(key).intersection(*keys[b + 1:])
+        expected += sum(k not in stays or k not in before for k in key)
+        before = stays
+    assert sum(buffered) == expected
+    assert sum(buffered) < 0.8 * sum(p.size for p in parts)
+    for g, p in zip(got, parts, strict=True):
+        want = shapely.union_all(shapely.buffer(p, 40.0, quad_segs=4))
+        assert shapely.symmetric_difference(g, want).area < 1e-6 * want.area
+
+
+def test_dense_path_merges_only_the_rim_and_never_the_core(monkeypatch, tiles_always):
+    # the covered cells are never turned into polygons and merged with the buffers: only the
+    # kept parts' buffers go through one union, and every other part is left unbuffered
+    net = jittered_grid(30, seed=12)
+    fac = facilities(net, 8, 12)
+    fx, fy = fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()
+    (parts,) = _reached_parts(net, snap_points(net, fx, fy), fx, fy, mode="walk",
+                              breaks_minutes=[12.0])
+    found = _core(parts, 50.0)
+    assert found is not None
+    merged: list[int] = []
+    real = iso_mod._union_all
+    monkeypatch.setattr(iso_mod, "_union_all",
+                        lambda polys: merged.append(len(polys)) or real(polys))
+    for name in ("union", "coverage_union_all"):
+        monkeypatch.setattr(iso_mod.shapely, name, None)  # would fail if called
+    got = iso_mod._buffer_union(parts, 50.0, core=found)
+    monkeypatch.undo()
+    assert merged == [int(found[0].sum())]
+    assert merged[0] < parts.size / 2
+    want = shapely.union_all(shapely.buffer(parts, 50.0, quad_segs=4))
+    assert shapely.symmetric_difference(got, want).area < 1e-6 * want.area
