@@ -116,10 +116,16 @@ def run(args: argparse.Namespace) -> int:
 
     from deyang_geo.analysis.routing import RoutingNetwork
     from deyang_geo.cli.analysis_options import resolve_args
-    from deyang_geo.cli.common import read_map_divisions, warnings_to_log
+    from deyang_geo.cli.common import (
+        check_facility_options,
+        facilities_label,
+        read_facility_options,
+        read_map_divisions,
+        warnings_to_log,
+    )
     from deyang_geo.core.standards import load_catalog
     from deyang_geo.io.categories import category_key
-    from deyang_geo.io.points import read_candidates, read_communities, read_facilities
+    from deyang_geo.io.points import read_candidates, read_communities
     from deyang_geo.network.osm_file import is_osm_path
     from deyang_geo.network.storage import read_network
     from deyang_geo.outputs.command_map import (
@@ -132,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
     from deyang_geo.study.pipeline import empty_points, rural_units, suggest_sites_for
 
     source = _check(args)
+    check_facility_options(args)
     resolve_tianditu_key(args.basemap, args.tianditu_key)  # a missing key fails before work
     category = category_key(args.category)
     out = Path(args.out)
@@ -142,8 +149,9 @@ def run(args: argparse.Namespace) -> int:
         resolved = resolve_args(args, catalog=catalog, categories=[category])
         urban = resolved.setting(category, "urban")
         minutes = urban.threshold_minutes
-        facilities = read_facilities(args.facilities, input_crs=args.input_crs)
+        # the quick checks of the planner's tables before the slow OSM read
         communities = read_communities(args.demand, input_crs=args.input_crs)
+        facilities, osm_note = read_facility_options(args, catalog=catalog)
         graph = (None if is_osm_path(args.network)
                  else read_network(args.network, modes=resolved.modes()))
         net = (read_routing_network(args.network, modes=resolved.modes()) if graph is None
@@ -171,7 +179,8 @@ def run(args: argparse.Namespace) -> int:
             walk_speed_kmh=args.walk_speed_kmh)
         if "time_limit_s" in result.parameters:  # the user's limit, not what was left of it
             result = replace(result, parameters={**result.parameters, "time_limit_s": limit_s})
-        extra = {"inputs": {"network": str(args.network), "facilities": str(args.facilities),
+        extra = {"inputs": {"network": str(args.network), "facilities": facilities_label(args),
+                            **({"osm_facilities": osm_note} if osm_note else {}),
                             "demand": str(args.demand),
                             "candidates": None if args.candidates is None
                             else str(args.candidates)},
