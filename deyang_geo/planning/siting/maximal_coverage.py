@@ -368,7 +368,7 @@ def _solve_mclp_exact(a: sp.csr_array, w: FloatArray, sites0: IntArray, p: int, 
             # the support's own bound proves nothing globally: stop at the global target
             s_sites, _, _, _ = _solve_mclp_mip(
                 mg.a, mg.weights, local0, p=p, costs=None, budget=None,
-                deadline=time.perf_counter() + max(left() / 4, 0.5), mip_gap=0.0,
+                deadline=min(deadline, time.perf_counter() + max(left() / 4, 0.5)), mip_gap=0.0,
                 stop_at=target(bound))
             inc_sites, inc = _keep_better(a, w, support[s_sites], inc_sites, inc)
     if inc >= bound - 1e-9 * max(1.0, total):
