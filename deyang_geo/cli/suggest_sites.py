@@ -64,7 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="lscp: share of the population to cover, 0-1 (e.g. 0.6 for a "
                         "plan target; default: everyone a candidate can reach)")
     parser.add_argument("--time-limit", type=float, default=None, metavar="S",
-                        help="solver time limit in seconds (default: "
+                        help="time limit of the whole command in seconds: reading, solving "
+                        "and writing (default: "
                         f"{settings.siting_time_limit_s:g})")
     parser.epilog = ("writes DIR/sites.csv and DIR/sites.geojson (site_id, longitude, latitude, "
                      "added_population, rank), DIR/alternatives.csv, DIR/summary.json "
