@@ -19,6 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from deyang_geo.core.crs import utm_crs
 from deyang_geo.core.errors import InputError
 from deyang_geo.core.style import (
     CATEGORY_STYLES,
@@ -213,7 +214,7 @@ context
         msg = "a figure needs at least one layer (divisions, communities, facilities...)"
         raise InputError(msg)
     base = layers[0] if layers[0].crs is not None else layers[0].set_crs(4326)
-    crs = base.to_crs(4326).estimate_utm_crs()
+    crs = utm_crs(base.to_crs(4326))
 
     def cat(key: str) -> str:
         return category_label(key, lang=lang, catalog=catalog)
