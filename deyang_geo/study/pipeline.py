@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -31,6 +32,7 @@ from deyang_geo.analysis.raster_demand import (
 from deyang_geo.analysis.routing import RoutingNetwork
 from deyang_geo.analysis.snapping import snap_points
 from deyang_geo.core.errors import InputError, Problem
+from deyang_geo.core.forked import ForkedCall, can_fork
 from deyang_geo.core.standards import load_catalog
 from deyang_geo.network.build import NetworkArrays, network_arrays_from_osm_file
 from deyang_geo.network.summary import network_summary
@@ -590,6 +592,13 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
             if changed is not built:
                 net = RoutingNetwork.from_graph(changed)
         summary = network_summary(G)
+    # the service areas need only the network and the facilities: on a multi-core machine
+    # they are computed meanwhile in a forked process (the same polygons, pickled back)
+    iso_call = functools.partial(compute_isochrones, net, inputs.facilities, resolved=resolved,
+                                 walkoff_m=a.isochrone_walkoff_m,
+                                 breaks_minutes=a.isochrone_breaks_minutes)
+    iso_run = (ForkedCall(iso_call, background=True, name="deyang-geo isochrones")
+               if can_fork() else None)
     with step("demand", "spreading population over demand units"):
         population: dict[str, str] = {}
         if config.inputs.population_raster is None:
@@ -603,9 +612,7 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
         access = compute_access(net, units, inputs.facilities,
                                 communities=inputs.communities, resolved=resolved)
     with step("isochrones", "service areas"):
-        iso = compute_isochrones(net, inputs.facilities, resolved=resolved,
-                                 walkoff_m=a.isochrone_walkoff_m,
-                                 breaks_minutes=a.isochrone_breaks_minutes)
+        iso = iso_call() if iso_run is None else None  # else collected after the sites
     with step("coverage", "coverage per community, township and division"):
         coverage = compute_study_coverage(access, units, inputs.communities, resolved=resolved,
                                           provenance={"study": config.name,
@@ -641,6 +648,9 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
                     for p in exc.problems]) from None
             sites[scenario.category] = res
             site_candidates[scenario.category] = cands
+    if iso_run is not None:
+        iso = iso_run.result()
+    assert iso is not None
     result = StudyResult(config=config, inputs=inputs, graph_source=G, network=net,
                          network_summary=summary, units=units, access=access, isochrones=iso,
                          coverage=coverage, compliance=compliance, sites=sites,
