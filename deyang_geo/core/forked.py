@@ -8,6 +8,7 @@ the child fails or dies, the call is made again in the caller, so its real error
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import warnings
@@ -58,7 +59,11 @@ class ForkedCall(Generic[_T]):
             self._reader, writer = ctx.Pipe(duplex=False)
             self._process = ctx.Process(target=_child, args=(call, writer), name=name,
                                         daemon=True)
-            self._process.start()
+            gc.freeze()  # the child's collector leaves the inherited objects (and pages) alone
+            try:
+                self._process.start()
+            finally:
+                gc.unfreeze()
             writer.close()  # the child holds the only writing end: its death ends the pipe
         else:
             self._finish(call())

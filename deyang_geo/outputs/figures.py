@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import math
 import multiprocessing
 import os
@@ -633,7 +634,11 @@ class _FigureJob:
             self._reader, writer = ctx.Pipe(duplex=False)
             self._process = ctx.Process(target=_figures_child, args=(draw, writer),
                                         name="deyang-geo figures", daemon=True)
-            self._process.start()
+            gc.freeze()  # the child's collector leaves the inherited objects (and pages) alone
+            try:
+                self._process.start()
+            finally:
+                gc.unfreeze()
             writer.close()  # the child holds the only writing end: its death ends the pipe
         else:
             self._done = draw()
