@@ -69,3 +69,22 @@ def test_closed_before_asked_calls_here() -> None:
     run.close()
     run.close()
     assert run.result()[0] == os.getpid()
+
+
+def test_a_study_runs_with_fewer_collections_and_restores_the_threshold() -> None:
+    import gc
+
+    from deyang_geo.study import pipeline
+
+    seen = []
+
+    @pipeline._fewer_collections
+    def run() -> int:
+        seen.append(gc.get_threshold()[0])
+        raise InputError("stop")
+
+    before = gc.get_threshold()
+    with pytest.raises(InputError, match="stop"):
+        run()
+    assert seen == [max(before[0], pipeline.GC_THRESHOLD)]
+    assert gc.get_threshold() == before
