@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,10 @@ from deyang_geo.cli.common import (
 from deyang_geo.core import settings
 
 NAME = "suggest-sites"
+
+#: What is left for the outputs once the model stops: this many times what reading the
+#: inputs took before it (the map, the tables and the reading all grow with the same inputs).
+OUTPUT_RESERVE_FACTOR = 2.0
 HELP = ("suggest new sites for a facility category (maximal covering, set covering or "
         "p-median, solved exactly) with a proven gap and alternatives")
 
@@ -58,7 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="lscp: share of the population to cover, 0-1 (e.g. 0.6 for a "
                         "plan target; default: everyone a candidate can reach)")
     parser.add_argument("--time-limit", type=float, default=None, metavar="S",
-                        help="solver time limit in seconds (default: "
+                        help="time limit of the whole command in seconds: reading, solving "
+                        "and writing (default: "
                         f"{settings.siting_time_limit_s:g})")
     parser.epilog = ("writes DIR/sites.csv and DIR/sites.geojson (site_id, longitude, latitude, "
                      "added_population, rank), DIR/alternatives.csv, DIR/summary.json "
@@ -101,16 +108,25 @@ def run(args: argparse.Namespace) -> int:
     """Run ``suggest-sites`` and return the exit code.
 
     The options are resolved like a study file and the step is the one ``deyang-geo run``
-    calls (:func:`deyang_geo.study.pipeline.suggest_sites_for`).
+    calls (:func:`deyang_geo.study.pipeline.suggest_sites_for`). ``--time-limit`` holds for
+    the whole command: reading the inputs counts against it, and the model stops early
+    enough to leave the outputs (tables, alternatives, map) twice as long as the reading took.
     """
+    started = time.perf_counter()
     import geopandas as gpd
 
     from deyang_geo.analysis.routing import RoutingNetwork
     from deyang_geo.cli.analysis_options import resolve_args
-    from deyang_geo.cli.common import read_map_divisions, warnings_to_log
+    from deyang_geo.cli.common import (
+        check_facility_options,
+        facilities_label,
+        read_facility_options,
+        read_map_divisions,
+        warnings_to_log,
+    )
     from deyang_geo.core.standards import load_catalog
     from deyang_geo.io.categories import category_key
-    from deyang_geo.io.points import read_candidates, read_communities, read_facilities
+    from deyang_geo.io.points import read_candidates, read_communities
     from deyang_geo.network.osm_file import is_osm_path
     from deyang_geo.network.storage import read_network
     from deyang_geo.outputs.command_map import (
@@ -123,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
     from deyang_geo.study.pipeline import empty_points, rural_units, suggest_sites_for
 
     source = _check(args)
+    check_facility_options(args)
     resolve_tianditu_key(args.basemap, args.tianditu_key)  # a missing key fails before work
     category = category_key(args.category)
     out = Path(args.out)
@@ -133,8 +150,9 @@ def run(args: argparse.Namespace) -> int:
         resolved = resolve_args(args, catalog=catalog, categories=[category])
         urban = resolved.setting(category, "urban")
         minutes = urban.threshold_minutes
-        facilities = read_facilities(args.facilities, input_crs=args.input_crs)
+        # the quick checks of the planner's tables before the slow OSM read
         communities = read_communities(args.demand, input_crs=args.input_crs)
+        facilities, osm_note = read_facility_options(args, catalog=catalog)
         graph = (None if is_osm_path(args.network)
                  else read_network(args.network, modes=resolved.modes()))
         net = (read_routing_network(args.network, modes=resolved.modes()) if graph is None
@@ -143,11 +161,13 @@ def run(args: argparse.Namespace) -> int:
         same = facilities[facilities["category"].astype(str) == category]
         planner = (read_candidates(args.candidates, input_crs=args.input_crs)
                    if args.candidates is not None else empty_points(["id", "name"]))
+        limit_s = float(args.time_limit if args.time_limit is not None
+                        else settings.siting_time_limit_s)
+        spent_s = time.perf_counter() - started
         scenario = SitingScenario(
             category=category, model=args.model, new_sites=args.new_sites, budget=args.budget,
             minutes=minutes, mode=urban.mode,
-            time_limit_s=float(args.time_limit if args.time_limit is not None
-                               else settings.siting_time_limit_s),
+            time_limit_s=max(limit_s - (1.0 + OUTPUT_RESERVE_FACTOR) * spent_s, limit_s / 10),
             candidates=source,
             candidate_spacing_m=float(args.candidate_spacing_m
                                       if args.candidate_spacing_m is not None
@@ -158,7 +178,10 @@ def run(args: argparse.Namespace) -> int:
             scenario, net=net, units=units, facilities=facilities, candidates=planner,
             resolved=resolved, rural=rural_units(units, communities),
             walk_speed_kmh=args.walk_speed_kmh)
-        extra = {"inputs": {"network": str(args.network), "facilities": str(args.facilities),
+        if "time_limit_s" in result.parameters:  # the user's limit, not what was left of it
+            result = replace(result, parameters={**result.parameters, "time_limit_s": limit_s})
+        extra = {"inputs": {"network": str(args.network), "facilities": facilities_label(args),
+                            **({"osm_facilities": osm_note} if osm_note else {}),
                             "demand": str(args.demand),
                             "candidates": None if args.candidates is None
                             else str(args.candidates)},
