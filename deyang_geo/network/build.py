@@ -98,6 +98,21 @@ class _Segments:
 EARTH_RADIUS_M = 6_371_009.0
 
 
+def unique_sorted(values: NDArray[Any]) -> NDArray[Any]:
+    """Return the sorted distinct values, as ``np.unique(values)``, by one sort.
+
+    numpy 2.4's ``np.unique`` without ``return_*`` options goes through a hash table that is
+    about 50x slower than sorting on a million OSM ids (1.1 s vs 0.02 s).
+    """
+    flat = np.sort(np.asarray(values).ravel())
+    if not len(flat):
+        return flat
+    keep = np.empty(len(flat), dtype=bool)
+    keep[0] = True
+    np.not_equal(flat[1:], flat[:-1], out=keep[1:])
+    return flat[keep]
+
+
 def great_circle_m(lat1: NDArray[np.float64], lon1: NDArray[np.float64],
                    lat2: NDArray[np.float64], lon2: NDArray[np.float64]) -> NDArray[np.float64]:
     """Return haversine distances in metres, the same formula and radius as osmnx uses.
@@ -213,7 +228,7 @@ class _NearTest:
         coords = np.stack([np.column_stack([xa, ya]), np.column_stack([xb, yb])], axis=1)
         tree = shapely.STRtree(np.asarray(shapely.linestrings(coords), dtype=object))
         hits = tree.query(self.geoms, predicate="dwithin", distance=self.distance_m)[1]
-        out[label[sel][np.unique(hits)]] = True
+        out[label[sel][unique_sorted(hits)]] = True
         return out
 
 
@@ -323,7 +338,7 @@ def _through_nodes_to_keep(segs: _Segments) -> NDArray[np.int64]:
     in_node = np.searchsorted(candidates, v[in_sel])
     b, m_out = head[in_node], out_mask[in_node]
     hit = (b >= 0) & (b != u[in_sel][:, None]) & (m_out != mask[in_sel][:, None])
-    return np.unique(candidates[in_node[hit.any(axis=1)]]).astype(np.int64)
+    return unique_sorted(candidates[in_node[hit.any(axis=1)]]).astype(np.int64)
 
 
 def edge_arrays(G: nx.MultiDiGraph) -> tuple[list[tuple[Any, Any, Any, dict[str, Any]]],
@@ -400,7 +415,7 @@ def _endpoints(iu: NDArray[np.int64], iv: NDArray[np.int64], n: int,
     loop = np.zeros(n, dtype=bool)
     loop[iu[iu == iv]] = True
     nonloop = iu != iv
-    pair_keys = np.unique(np.concatenate([iu[nonloop] * n + iv[nonloop],
+    pair_keys = unique_sorted(np.concatenate([iu[nonloop] * n + iv[nonloop],
                                           iv[nonloop] * n + iu[nonloop]]))
     neighbours = np.bincount(pair_keys // n, minlength=n)
     through = (neighbours == 2) & ((deg == 2) | (deg == 4))
@@ -831,7 +846,7 @@ def build_arrays(
     bwd = np.zeros(n_ways, dtype=np.int64)
     cache: dict[tuple[str | None, ...], tuple[int, int]] = {}
     for i, tags in enumerate(data.way_tags):
-        key = tuple(tags.get(k) for k in RULE_KEYS)
+        key = tuple(map(tags.get, RULE_KEYS))
         masks = cache.get(key)
         if masks is None:
             masks = way_modes(tags, modes, drive_highways=drive_set,
@@ -960,7 +975,7 @@ def build_arrays(
     if len(edges.u) == 0:
         msg = f"{source}: no roads usable by {', '.join(modes)} remain"
         raise NetworkError(msg)
-    used = np.unique(np.concatenate([edges.u, edges.v]))
+    used = unique_sorted(np.concatenate([edges.u, edges.v]))
     chosen = _choose_crs(lon[used], lat[used], crs)
     x, y = _project_xy(lon, lat, chosen)
     edge_xy, edge_xy_ptr = _edge_points(edges, iu, iv, x, y)
