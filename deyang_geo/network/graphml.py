@@ -74,8 +74,10 @@ def _escape_attribute(text: str) -> str:
 def _coordinate_text(values: NDArray[np.float64]) -> tuple[list[str], NDArray[np.bool_]]:
     """Coordinates as GEOS writes them, and which ones need GEOS itself."""
     plain = np.isfinite(values) & (np.abs(values) >= 1) & (np.abs(values) < 1e15)
-    texts = [repr(v) for v in np.where(plain, values, 1.0).tolist()]
-    texts = [t[:-2] if t.endswith(".0") else t for t in texts]
+    values = np.where(plain, values, 1.0)
+    texts = list(map(repr, values.tolist()))
+    for i in np.flatnonzero(values == np.floor(values)).tolist():
+        texts[i] = texts[i].removesuffix(".0")  # GEOS writes whole numbers without ".0"
     return texts, plain
 
 
@@ -96,7 +98,7 @@ def linestring_wkt(xy: NDArray[np.float64], ptr: NDArray[np.int64]) -> list[str]
     """
     xs, x_plain = _coordinate_text(np.ascontiguousarray(xy[:, 0]))
     ys, y_plain = _coordinate_text(np.ascontiguousarray(xy[:, 1]))
-    points = [f"{x} {y}" for x, y in zip(xs, ys, strict=True)]
+    points = list(map("{} {}".format, xs, ys))
     bounds = ptr.tolist()
     out = [f"LINESTRING ({', '.join(points[a:b])})"
            for a, b in itertools.pairwise(bounds)]
@@ -197,7 +199,7 @@ def _document(arrays: NetworkArrays, graph_text: dict[str, str], keys: _Keys, *,
     # an edge: its group's OSM attributes (text made once per group), then length, geometry
     # and the times of its modes (one template per set of modes)
     group_text: dict[int, str] = {}
-    mode_tpl: dict[int, str] = {}
+    mode_tpl: dict[int, tuple[str, list[list[float]]]] = {}
     time_attrs = [(f"travel_time_{m}", 1 << i) for i, m in enumerate(arrays.modes)]
     tail = arrays.node_ids[arrays.edge_u].tolist()
     head = arrays.node_ids[arrays.edge_v].tolist()
@@ -206,30 +208,42 @@ def _document(arrays: NetworkArrays, graph_text: dict[str, str], keys: _Keys, *,
     mask_l = arrays.mode_mask.tolist()
     length = arrays.length_m.tolist()
     time_l = [arrays.travel_time_s[m].tolist() for m in arrays.modes]
-    wkt = linestring_wkt(arrays.edge_xy, arrays.edge_xy_ptr)
-    for f in order.tolist():
-        g = group_l[f]
-        osm = group_text.get(g)
-        if osm is None:
-            osm = "".join(_data_line(ids[(name, "edge")], str(value), "      ")
-                          for name, value in groups[g].items())
-            group_text[g] = osm
-        m = mask_l[f]
-        tpl = mode_tpl.get(m)
-        if tpl is None:
-            tpl = "".join(f'      <data key="{ids[(name, "edge")]}">%s</data>\n'
-                          for name in ("length", "geometry"))
-            tpl += "".join(f'      <data key="{ids[(name, "edge")]}">%s</data>\n'
-                           for name, bit in time_attrs if m & bit)
-            mode_tpl[m] = tpl
-        values = [length[f], wkt[f]]
-        values += [time_l[i][f] for i, (_, bit) in enumerate(time_attrs) if m & bit]
-        yield (f'    <edge source="{tail[f]}" target="{head[f]}" id="{edge_key[f]}">\n'
-               + osm + tpl % tuple(values) + "    </edge>\n")
+    for start in range(0, len(order), _BLOCK_PARTS):
+        block = order[start:start + _BLOCK_PARTS]
+        wkt = _block_wkt(arrays, block)
+        for j, f in enumerate(block.tolist()):
+            g = group_l[f]
+            osm = group_text.get(g)
+            if osm is None:
+                osm = "".join(_data_line(ids[(name, "edge")], str(value), "      ")
+                              for name, value in groups[g].items())
+                group_text[g] = osm
+            m = mask_l[f]
+            known = mode_tpl.get(m)
+            if known is None:
+                tpl = "".join(f'      <data key="{ids[(name, "edge")]}">%s</data>\n'
+                              for name in ("length", "geometry"))
+                tpl += "".join(f'      <data key="{ids[(name, "edge")]}">%s</data>\n'
+                               for name, bit in time_attrs if m & bit)
+                known = (tpl, [time_l[i] for i, (_, bit) in enumerate(time_attrs) if m & bit])
+                mode_tpl[m] = known
+            tpl, columns_of_modes = known
+            values = [length[f], wkt[j], *[column[f] for column in columns_of_modes]]
+            yield (f'    <edge source="{tail[f]}" target="{head[f]}" id="{edge_key[f]}">\n'
+                   + osm + tpl % tuple(values) + "    </edge>\n")
     for name, text in graph_text.items():
         yield _data_line(ids[(name, "graph")], text, "    ")
     yield "  </graph>\n"
     yield "</graphml>\n"
+
+
+def _block_wkt(arrays: NetworkArrays, edges: NDArray[np.int64]) -> list[str]:
+    """Return the WKT of the given edges' lines."""
+    ptr = arrays.edge_xy_ptr
+    counts = ptr[edges + 1] - ptr[edges]
+    block_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    rows = np.repeat(ptr[edges] - block_ptr[:-1], counts) + np.arange(int(block_ptr[-1]))
+    return linestring_wkt(arrays.edge_xy[rows], block_ptr)
 
 
 def _write_lines(out: IO[str], parts: Iterable[str]) -> None:
