@@ -109,3 +109,20 @@ def test_result_write(tmp_path: Path) -> None:
     first = (tmp_path / "sites.csv").read_bytes()
     res.write(tmp_path, candidates=cands, communities=comms)
     assert (tmp_path / "sites.csv").read_bytes() == first
+
+
+def test_sites_csv_rounds_people_once(tmp_path: Path) -> None:
+    """Found: sites.csv rounded added_population to 1 decimal and then to whole persons,
+    so 12.51 people became 12.5 and then 12 (half to even) instead of 13."""
+    import pandas as pd
+
+    reach = sp.csr_array((np.array([1.0, 1.0]), (np.array([0, 1]), np.array([0, 1]))),
+                         shape=(2, 2))
+    res = mclp(reach, np.array([12.51, 3.0]), new_sites=1, candidate_ids=["A", "B"])
+    assert res.sites["added_population"].iloc[0] == pytest.approx(12.51)
+    res.write(tmp_path / "zh", lang="zh")
+    zh = pd.read_csv(tmp_path / "zh" / "sites.csv", encoding="utf-8-sig")
+    assert zh["新增覆盖人口"].tolist() == [13]
+    res.write(tmp_path / "en", lang="en")
+    en = pd.read_csv(tmp_path / "en" / "sites.csv", encoding="utf-8-sig")
+    assert en["added_population"].tolist() == [12.5]

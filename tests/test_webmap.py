@@ -215,3 +215,29 @@ def test_outside_taken_from_coverage_when_not_given(study_layers):
     # R1 is outside for both categories: once per category ("all categories" draws no gaps:
     # every category's gaps at once outlined almost every community)
     assert sorted(f["properties"]["t"] for f in outside) == ["五里村"] * 2
+
+
+def _legend(page_html: str) -> str:
+    """The legend's HTML, as the page's script sets it."""
+    found = re.search(r"div\.innerHTML = (\".*?\");\n", page_html)
+    assert found is not None
+    return str(json.loads(found.group(1)))
+
+
+def test_site_legend_uses_the_labels_drawn_on_the_map(study_layers):
+    """Found: the legend said "健1 / F1" while the map labelled its sites 站1-站3, and the
+    line was cut ("new site (F1 = categor…") with no way to read the rest."""
+    category = str(study_layers["sites"]["category"].iloc[0])
+    style = webmap.category_style(category)
+    text = _legend(webmap.render_map(webmap.study_map(title="t", **study_layers)))
+    ranks = sorted(study_layers["sites"]["rank"])
+    assert (f"{style.symbol_zh}{ranks[0]}–{style.symbol_zh}{ranks[-1]}: 新设施 (按排序) / "
+            "new sites, ranked · 社区便民服务站") in text
+    assert "F1 = " not in text
+    assert "健1 = " not in text
+    # every legend line carries its full text for hover, so a cut line can still be read
+    lines = re.findall(r'<div title="([^"]*)"><i[^>]*></i>([^<]*)</div>', text)
+    assert len(lines) > 5
+    assert all(title == body for title, body in lines)
+    en = _legend(webmap.render_map(webmap.study_map(title="t", lang="en", **study_layers)))
+    assert f"{style.symbol_en}{ranks[0]}–{style.symbol_en}{ranks[-1]}: new sites, ranked" in en

@@ -44,10 +44,15 @@ def run(args: argparse.Namespace) -> int:
     :func:`deyang_geo.study.pipeline.compute_study_coverage`).
     """
     from deyang_geo.cli.analysis_options import resolve_args
-    from deyang_geo.cli.common import read_map_divisions
+    from deyang_geo.cli.common import (
+        check_facility_options,
+        facilities_label,
+        read_facility_options,
+        read_map_divisions,
+    )
     from deyang_geo.core.standards import load_catalog
     from deyang_geo.io.exports import write_exports
-    from deyang_geo.io.points import read_communities, read_facilities
+    from deyang_geo.io.points import read_communities
     from deyang_geo.io.validate import warn_unreachable_categories
     from deyang_geo.outputs.command_map import (
         map_isochrones,
@@ -61,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         compute_study_coverage,
     )
 
+    check_facility_options(args)
     out = Path(args.out)
     resolve_tianditu_key(args.basemap, args.tianditu_key)  # a missing key fails before work
     with protected_outputs(command=NAME, out=out,
@@ -68,19 +74,21 @@ def run(args: argparse.Namespace) -> int:
                                    *raster_inputs(args)]), \
             warnings_to_log(quiet=args.quiet):
         catalog = load_catalog()
-        facilities = read_facilities(args.facilities, input_crs=args.input_crs)
+        # the quick checks of the planner's tables before the slow OSM read
+        communities = read_communities(args.demand, input_crs=args.input_crs)
+        facilities, osm_note = read_facility_options(args, catalog=catalog)
         resolved = resolve_args(args, catalog=catalog,
                                 categories=analysed_categories(None, facilities))
-        communities = read_communities(args.demand, input_crs=args.input_crs)
         net = read_routing_network(args.network, modes=resolved.modes())
         units, communities, population = demand_from_options(args, communities, crs=net.crs)
         access = compute_access(net, units, facilities, communities=communities,
                                 resolved=resolved, walk_speed_kmh=args.walk_speed_kmh)
-        warn_unreachable_categories(access, facilities_file=str(args.facilities))
+        warn_unreachable_categories(access, facilities_file=facilities_label(args))
         speed = "" if args.walk_speed_kmh is None else f", {args.walk_speed_kmh:g} km/h"
         coverage = compute_study_coverage(
             access, units, communities, resolved=resolved,
-            provenance={"network": str(args.network), "facilities": str(args.facilities),
+            provenance={"network": str(args.network), "facilities": facilities_label(args),
+                        **({"osm_facilities": osm_note} if osm_note else {}),
                         "demand": str(args.demand), "mode": args.mode,
                         "walk_speed_kmh": "" if args.walk_speed_kmh is None
                         else f"{args.walk_speed_kmh:g}", **population},

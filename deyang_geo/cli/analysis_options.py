@@ -36,7 +36,7 @@ def add_study_options(parser: argparse.ArgumentParser) -> None:
     and ``suggest-sites``, in this order in their ``--help``.
     """
     add_network_option(parser)
-    add_points_options(parser)
+    add_points_options(parser, osm_facilities=True)
     add_travel_options(parser)
     add_analysis_options(parser)
     add_out_option(parser)

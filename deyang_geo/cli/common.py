@@ -29,18 +29,34 @@ def add_network_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_points_options(parser: argparse.ArgumentParser, *, facilities: bool = True,
-                       demand: bool = True) -> None:
-    """Add ``--facilities``, ``--demand`` and ``--input-crs``."""
+                       demand: bool = True, osm_facilities: bool = False) -> None:
+    """Add ``--facilities``, ``--demand`` and ``--input-crs``.
+
+    With ``osm_facilities`` also ``--osm-facilities`` and ``--merge-distance-m``, and
+    ``--facilities`` may then be left out (facilities from the OSM file alone).
+    """
     if facilities:
         parser.add_argument(
-            "--facilities", required=True, type=Path, metavar="FAC",
-            help="facilities (GeoJSON, GeoPackage, Shapefile, CSV or Excel) with id and category",
+            "--facilities", required=not osm_facilities, type=Path, metavar="FAC",
+            help="facilities (GeoJSON, GeoPackage, Shapefile, CSV or Excel) with id and category"
+            + (" (or --osm-facilities, or both)" if osm_facilities else ""),
         )
     if demand:
         parser.add_argument(
             "--demand", required=True, type=Path, metavar="DEM",
             help="communities or demand points (GeoJSON, GeoPackage, Shapefile, CSV or Excel) "
             "with id and population",
+        )
+    if facilities and osm_facilities:
+        parser.add_argument(
+            "--osm-facilities", action="store_true",
+            help="also take facilities from the --network OSM file through the catalog's tag "
+            "mapping; the planner's facilities win over OSM ones of the same category nearby",
+        )
+        parser.add_argument(
+            "--merge-distance-m", type=float, default=50.0, metavar="M",
+            help="with --osm-facilities: an OSM facility this close to a planner's facility of "
+            "the same category is the same facility (default: 50)",
         )
     parser.add_argument(
         "--input-crs", default="wgs84", metavar="CRS",
@@ -647,3 +663,69 @@ def read_routing_network(path: Path, *, modes: Sequence[str]) -> RoutingNetwork:
     if is_osm_path(path):
         return RoutingNetwork.from_osm_file(path, modes=modes)
     return RoutingNetwork.from_graph(read_network(path, modes=modes))
+
+
+def check_facility_options(args: argparse.Namespace) -> None:
+    """Check ``--facilities``/``--osm-facilities`` before any work (exit 2 with the option).
+
+    Raises
+    ------
+    InputError
+        When neither is given, ``--merge-distance-m`` is negative, or ``--osm-facilities``
+        is asked with a ``--network`` that is not an OSM file.
+    """
+    from deyang_geo.core.errors import InputError
+    from deyang_geo.network.osm_file import is_osm_path
+
+    osm = bool(getattr(args, "osm_facilities", False))
+    if args.facilities is None and not osm:
+        msg = ("no facilities: give --facilities FILE (the planner's list), or "
+               "--osm-facilities to take them from the --network OSM file, or both")
+        raise InputError(msg)
+    distance = getattr(args, "merge_distance_m", 0.0)
+    if not distance >= 0:
+        msg = f"--merge-distance-m must be >= 0, got {distance:g}"
+        raise InputError(msg)
+    if osm and not is_osm_path(args.network):
+        msg = ("--osm-facilities needs --network to be an OSM file (.osm, .osm.gz, "
+               f".osm.bz2, .osm.pbf), got {args.network}")
+        raise InputError(msg)
+
+
+def read_facility_options(args: argparse.Namespace, *, catalog: Any) -> tuple[Any, str]:
+    """Read the facilities of ``--facilities`` and/or ``--osm-facilities``.
+
+    Returns
+    -------
+    tuple
+        The facilities (EPSG:4326; the planner's first) and a note on what came from OSM
+        (empty without ``--osm-facilities``).
+    """
+    from deyang_geo.analysis.facilities import facilities_from_osm, merge_facilities
+    from deyang_geo.core.errors import InputError
+    from deyang_geo.io.points import read_facilities
+    from deyang_geo.study.pipeline import empty_points
+
+    check_facility_options(args)
+    facilities = (read_facilities(args.facilities, input_crs=args.input_crs, catalog=catalog)
+                  if args.facilities is not None
+                  else empty_points(["id", "name", "category"]))
+    if not getattr(args, "osm_facilities", False):
+        return facilities, ""
+    osm = facilities_from_osm(args.network, catalog=catalog)
+    if args.facilities is None and not len(osm):
+        msg = (f"{args.network}: no facility of the catalog's categories is tagged in this OSM "
+               "file; give the planner's list with --facilities FILE")
+        raise InputError(msg)
+    merged = merge_facilities(facilities, osm, distance_m=args.merge_distance_m)
+    note = (f"{len(osm)} from OSM, {merged.n_merged} merged as duplicates "
+            f"within {args.merge_distance_m:g} m")
+    return merged.facilities, note
+
+
+def facilities_label(args: argparse.Namespace) -> str:
+    """Where the facilities came from, for provenance: the file, ``OSM``, or both."""
+    parts = [] if args.facilities is None else [str(args.facilities)]
+    if getattr(args, "osm_facilities", False):
+        parts.append(f"OSM tags of {args.network}")
+    return " + ".join(parts)

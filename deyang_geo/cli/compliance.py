@@ -31,7 +31,7 @@ HELP = ("check the plan's targets (coverage, floor area per household, sizes, at
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``compliance``."""
     add_network_option(parser)
-    add_points_options(parser)
+    add_points_options(parser, osm_facilities=True)
     add_travel_options(parser)
     add_analysis_options(parser)
     parser.add_argument(
@@ -42,16 +42,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--threshold", action="append", default=[], metavar="KEY=MIN",
         help="override a category's or a target's time threshold in minutes, repeatable "
         "(e.g. elderly_daycare=10, T7=15)",
-    )
-    parser.add_argument(
-        "--osm-facilities", action="store_true",
-        help="also take facilities from the --network OSM file through the catalog's tag "
-        "mapping; the planner's facilities win over OSM ones of the same category nearby",
-    )
-    parser.add_argument(
-        "--merge-distance-m", type=float, default=50.0, metavar="M",
-        help="with --osm-facilities: an OSM facility this close to a planner's facility of the "
-        "same category is the same facility (default: 50)",
     )
     add_out_option(parser)
     add_lang_option(parser)
@@ -90,12 +80,16 @@ def run(args: argparse.Namespace) -> int:
     The options are resolved like a study file's ``[analysis]`` and the step is the one
     ``deyang-geo run`` calls (:func:`deyang_geo.study.pipeline.compute_compliance`).
     """
-    from deyang_geo.analysis.facilities import facilities_from_osm, merge_facilities
     from deyang_geo.cli.analysis_options import resolve_args
-    from deyang_geo.cli.common import read_map_divisions, warnings_to_log
-    from deyang_geo.core.errors import InputError
+    from deyang_geo.cli.common import (
+        check_facility_options,
+        facilities_label,
+        read_facility_options,
+        read_map_divisions,
+        warnings_to_log,
+    )
     from deyang_geo.core.standards import load_catalog
-    from deyang_geo.io.points import read_communities, read_facilities
+    from deyang_geo.io.points import read_communities
     from deyang_geo.io.validate import warn_unreachable_categories
     from deyang_geo.outputs.command_map import resolve_tianditu_key, write_command_map
     from deyang_geo.planning.compliance import gap_summary
@@ -108,17 +102,8 @@ def run(args: argparse.Namespace) -> int:
         empty_points,
     )
 
-    if not args.merge_distance_m >= 0:
-        msg = f"--merge-distance-m must be >= 0, got {args.merge_distance_m:g}"
-        raise InputError(msg)
     thresholds = parse_thresholds(args.threshold)
-    if args.osm_facilities:
-        from deyang_geo.network.osm_file import is_osm_path
-
-        if not is_osm_path(args.network):
-            msg = ("--osm-facilities needs --network to be an OSM file (.osm, .osm.gz, "
-                   f".osm.bz2, .osm.pbf), got {args.network}")
-            raise InputError(msg)
+    check_facility_options(args)
     out = Path(args.out)
     resolve_tianditu_key(args.basemap, args.tianditu_key)  # a missing key fails before work
     with protected_outputs(command=NAME, out=out, inputs=[args.network, args.facilities,
@@ -126,22 +111,16 @@ def run(args: argparse.Namespace) -> int:
                                                           *raster_inputs(args)]), \
             warnings_to_log(quiet=args.quiet):
         catalog = load_catalog(args.standards)
-        facilities = read_facilities(args.facilities, input_crs=args.input_crs, catalog=catalog)
+        # the quick checks of the planner's tables before the slow OSM read
         communities = read_communities(args.demand, input_crs=args.input_crs)
-        merged_note = ""
-        if args.osm_facilities:
-            osm = facilities_from_osm(args.network, catalog=catalog)
-            merged = merge_facilities(facilities, osm, distance_m=args.merge_distance_m)
-            facilities = merged.facilities
-            merged_note = (f"{len(osm)} from OSM, {merged.n_merged} merged as duplicates "
-                           f"within {args.merge_distance_m:g} m")
+        facilities, merged_note = read_facility_options(args, catalog=catalog)
         resolved = resolve_args(args, catalog=catalog,
                                 categories=analysed_categories(None, facilities))
         net = read_routing_network(args.network, modes=resolved.modes())
         units, communities, population = demand_from_options(args, communities, crs=net.crs)
         access = compute_access(net, units, facilities, communities=communities,
                                 resolved=resolved, walk_speed_kmh=args.walk_speed_kmh)
-        warn_unreachable_categories(access, facilities_file=str(args.facilities))
+        warn_unreachable_categories(access, facilities_file=facilities_label(args))
         inputs = StudyInputs(divisions=empty_points(["name_zh", "name_en"]), study_area=None,
                              communities=communities, facilities=facilities,
                              candidates=empty_points(["id", "name"]),
@@ -150,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
             net, units, inputs, access=access, catalog=catalog, resolved=resolved,
             thresholds=thresholds, walk_speed_kmh=args.walk_speed_kmh,
             provenance={
-                "network": str(args.network), "facilities": str(args.facilities),
+                "network": str(args.network), "facilities": facilities_label(args),
                 "demand": str(args.demand), "input_crs": args.input_crs,
                 "walk_speed_kmh": f"{args.walk_speed_kmh or settings.walk_speed_kmh:g}",
                 "osm_facilities": merged_note, **population,

@@ -107,10 +107,16 @@ def run(args: argparse.Namespace) -> int:
 
     from deyang_geo.analysis.routing import RoutingNetwork
     from deyang_geo.cli.analysis_options import resolve_args
-    from deyang_geo.cli.common import read_map_divisions, warnings_to_log
+    from deyang_geo.cli.common import (
+        check_facility_options,
+        facilities_label,
+        read_facility_options,
+        read_map_divisions,
+        warnings_to_log,
+    )
     from deyang_geo.core.standards import load_catalog
     from deyang_geo.io.categories import category_key
-    from deyang_geo.io.points import read_candidates, read_communities, read_facilities
+    from deyang_geo.io.points import read_candidates, read_communities
     from deyang_geo.network.osm_file import is_osm_path
     from deyang_geo.network.storage import read_network
     from deyang_geo.outputs.command_map import (
@@ -123,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
     from deyang_geo.study.pipeline import empty_points, rural_units, suggest_sites_for
 
     source = _check(args)
+    check_facility_options(args)
     resolve_tianditu_key(args.basemap, args.tianditu_key)  # a missing key fails before work
     category = category_key(args.category)
     out = Path(args.out)
@@ -133,8 +140,9 @@ def run(args: argparse.Namespace) -> int:
         resolved = resolve_args(args, catalog=catalog, categories=[category])
         urban = resolved.setting(category, "urban")
         minutes = urban.threshold_minutes
-        facilities = read_facilities(args.facilities, input_crs=args.input_crs)
+        # the quick checks of the planner's tables before the slow OSM read
         communities = read_communities(args.demand, input_crs=args.input_crs)
+        facilities, osm_note = read_facility_options(args, catalog=catalog)
         graph = (None if is_osm_path(args.network)
                  else read_network(args.network, modes=resolved.modes()))
         net = (read_routing_network(args.network, modes=resolved.modes()) if graph is None
@@ -158,7 +166,8 @@ def run(args: argparse.Namespace) -> int:
             scenario, net=net, units=units, facilities=facilities, candidates=planner,
             resolved=resolved, rural=rural_units(units, communities),
             walk_speed_kmh=args.walk_speed_kmh)
-        extra = {"inputs": {"network": str(args.network), "facilities": str(args.facilities),
+        extra = {"inputs": {"network": str(args.network), "facilities": facilities_label(args),
+                            **({"osm_facilities": osm_note} if osm_note else {}),
                             "demand": str(args.demand),
                             "candidates": None if args.candidates is None
                             else str(args.candidates)},

@@ -40,6 +40,7 @@ __all__ = ["BASE_HEADERS", "CLASS_VALUES", "KIND_VALUES", "column_header", "form
 BASE_HEADERS: dict[str, str] = {
     "demand_id": "需求点编号", "unit_id": "需求点编号", "category": "设施类别",
     "minutes": "出行时间(分钟)", "facility_id": "最近设施编号", "mode": "出行方式",
+    "threshold_minutes": "时间阈值(分钟)", "unreachable_reason": "不可达原因",
     "community_id": "社区编号", "id": "编号", "name": "名称", "kind": "类型",
     "population": "人口", "households": "户数", "township": "街道/乡镇", "division": "区县",
     "class": "覆盖等级", "communities": "社区数", "units": "需求点数",

@@ -565,8 +565,9 @@ class _Builder:
             for kind, colour, text in entries:
                 shape = {"line": "height:3px;border:none;",
                          "dot": "border-radius:6px;"}.get(kind, "")
-                parts.append(f'<div><i style="background:{html.escape(colour)};{shape}"></i>'
-                             f"{html.escape(text)}</div>")
+                # a line cut by the legend's width shows in full on hover
+                parts.append(f'<div title="{html.escape(text)}"><i style="background:'
+                             f'{html.escape(colour)};{shape}"></i>{html.escape(text)}</div>')
             parts.append("</details>")
         body = "".join(parts)
         return f'<details open class="dy-legend-all">{body}</details>'
@@ -1053,9 +1054,31 @@ def _draw_sites(b: _Builder, sites: gpd.GeoDataFrame) -> None:
         b.add_category_layers(name, items, union=True, simplify=False)
     else:
         b.add_layer(name, gdf, props, styles, simplify=False)
-    b.add_legend(b.t("建议选址", "Proposed sites"),
-                 [("box", "#000000", b.t("新设施 (健1 = 类别+排序)",
-                                         "new site (F1 = category + rank)"))])
+    b.add_legend(b.t("建议选址", "Proposed sites"), _site_legend(b, gdf))
+
+
+def _site_legend(b: _Builder, sites: gpd.GeoDataFrame) -> list[tuple[str, str, str]]:
+    """Legend lines that use the labels drawn on the map: ``站1–站3: 新设施 (按排序)``."""
+    ranked = b.t("新设施 (按排序)", "new sites, ranked")
+    if "rank" in sites.columns:
+        ranks = pd.to_numeric(sites["rank"], errors="coerce").to_numpy(dtype=float)
+    else:
+        ranks = np.arange(1, len(sites) + 1, dtype=float)
+    cats = (sites["category"].astype(str).to_numpy() if "category" in sites.columns
+            else np.full(len(sites), "", dtype=object))
+    entries = []
+    for category in sorted(set(cats)):
+        style = category_style(category)
+        symbol = (style.symbol_en if b.lang == "en" else style.symbol_zh) if category else ""
+        own = ranks[(cats == category) & np.isfinite(ranks)]
+        if own.size == 0:
+            continue
+        low, high = _fmt_int(own.min()), _fmt_int(own.max())
+        labels = f"{symbol}{low}" if low == high else f"{symbol}{low}–{symbol}{high}"
+        text = f"{labels}: {ranked}" + (f" · {b.cat(category)}" if category else "")
+        # the label's look (black, category-coloured rim), the category after the reading
+        entries.append(("box", "#000000", text))
+    return entries
 
 
 def _alternatives(value: Any) -> Any:

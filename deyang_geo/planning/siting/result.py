@@ -170,8 +170,6 @@ class SitingResult:
         table = self.sites_table(candidates)
         alternatives = self.alternatives.copy()
         if candidates is not None and len(table) and "geometry" in table.columns:
-
-
             geo_communities = communities if isinstance(communities, gpd.GeoDataFrame) else None
             table = describe_sites(table, candidates, streets=streets,
                                    communities=geo_communities)
@@ -201,13 +199,15 @@ class SitingResult:
         if "services" in flat.columns:
             flat["services"] = [";".join(v) if isinstance(v, (list, tuple)) else v
                                 for v in flat["services"]]
+        # the Chinese table rounds people to whole persons itself: from the exact values, so
+        # 12.51 people is 13, not 12.5 and then 12 (rounding twice)
+        exact = flat.drop(columns=["geometry"], errors="ignore")
         for col in ("added_population", "assigned_population"):
             if col in flat.columns:  # people: one decimal is plenty (weights are fractional)
                 flat[col] = flat[col].astype(float).round(1)
         plain = flat.drop(columns=["geometry"], errors="ignore")
-
         if lang != "en":
-            written["sites.csv"] = write_csv(pd.DataFrame(plain), out / "sites.csv", lang=lang)
+            written["sites.csv"] = write_csv(pd.DataFrame(exact), out / "sites.csv", lang=lang)
         else:
             written["sites.csv"] = write_csv_atomic(pd.DataFrame(plain), out / "sites.csv")
         for col in ("objective_if_swapped", "objective_change"):
