@@ -6,6 +6,7 @@ import itertools
 import logging
 import os
 import sys
+import tempfile
 from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -138,10 +139,10 @@ def read_highways(
         raise NetworkError(Problem("the OSM file does not exist", file=str(file)))
     keys = _kept_keys(keep_tags)
     data = HighwayData()
-    # node refs of every way flat in an array('q'); their locations as WKB written by
-    # libosmium (one hex string per way, decoded a block of ways at a time with numpy): no
-    # Python object per node is kept, and the only Python step per node is reading its id
-    refs, counts = array("q"), array("q")
+    # the node refs of every way come from a second pass in libosmium (written as OPL text,
+    # parsed with numpy), their locations as WKB written by libosmium (one hex string per way,
+    # decoded a block of ways at a time): no Python step per node
+    counts = array("q")
     coords = _WayCoordinates()
     entities = osmium.osm.NODE | osmium.osm.WAY
     try:
@@ -160,7 +161,6 @@ def read_highways(
         for obj in processor:
             way: Any = obj
             nodes = way.nodes
-            refs.extend([nd.ref for nd in nodes])
             counts.append(len(nodes))
             try:
                 coords.add_wkb(wkb.create_linestring(way, all_nodes), len(nodes))
@@ -169,15 +169,52 @@ def read_highways(
                 coords.add_nodes(nodes)
             data.way_ids.append(way.id)
             data.way_tags.append(_way_tags(way.tags, keys))
+        refs, ref_counts = _way_refs(file)
     except RuntimeError as exc:
         problem = Problem(f"not an OSM file that can be read ({exc})", file=str(file))
         raise NetworkError(problem) from None
+    way_counts = np.frombuffer(counts, dtype=np.int64)
+    if not np.array_equal(ref_counts, way_counts):
+        problem = Problem("the file's ways changed between two reads", file=str(file))
+        raise NetworkError(problem)
     lon, lat = coords.arrays()
-    _set_way_nodes(data, np.frombuffer(refs, dtype=np.int64), lon, lat,
-                   counts=np.frombuffer(counts, dtype=np.int64), bbox=bbox)
+    _set_way_nodes(data, refs, lon, lat, counts=way_counts, bbox=bbox)
     log.debug("read %d highway ways and %d nodes from %s", len(data.way_ids),
               len(data.node_ids), file)
     return data
+
+
+def _way_refs(file: Path) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Return the node ids of every highway way (flat, file order) and the count per way.
+
+    libosmium filters the ways and writes them as OPL text (``w<id> ... N n1,n2,...``, one
+    line per way, the node list last) to a temporary file; numpy parses the ids. The ways
+    are those, and in the order, the reader's own pass sees.
+    """
+    import osmium
+
+    with tempfile.TemporaryDirectory(prefix="deyang_geo_ways_") as tmp:
+        opl = Path(tmp) / "ways.opl"
+        writer = osmium.SimpleWriter(osmium.io.File(str(opl), "opl"))
+        try:
+            osmium.apply(str(file), osmium.filter.EntityFilter(osmium.osm.WAY),
+                         osmium.filter.KeyFilter("highway"), writer)
+        finally:
+            writer.close()
+        text = opl.read_bytes()
+    lines = text.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    fields = [line[line.rfind(b" N") + 2:] for line in lines]
+    counts = np.fromiter((f.count(b",") + 1 if f else 0 for f in fields), dtype=np.int64,
+                         count=len(fields))
+    flat = b",".join(f for f in fields if f).replace(b"n", b"").decode("ascii")
+    refs = (np.fromstring(flat, dtype=np.int64, sep=",") if flat
+            else np.empty(0, dtype=np.int64))
+    if len(refs) != int(counts.sum()):
+        msg = "could not parse the node lists libosmium wrote"
+        raise RuntimeError(msg)
+    return refs, counts
 
 
 def _way_tags(tags: Any, keys: frozenset[str]) -> dict[str, str]:
