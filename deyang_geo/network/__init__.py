@@ -8,6 +8,7 @@ Modules, from the file to the graph:
 - ``build``: the one array-based builder every source funnels into (``graph_from_osm_file``);
 - ``online``: networks downloaded through osmnx (``graph_from_place`` / ``_polygon`` / ``_bbox``);
 - ``storage``: saved graphs (GraphML, GeoPackage) and ``read_network`` for any source;
+- ``graphml``: GraphML streamed straight from the builder's arrays (no networkx graph);
 - ``slope``: slope-aware walking times from a DEM;
 - ``summary``: nodes, edges and street kilometres per mode and per piece;
 - ``split``: per-area extracts of a province-sized OSM file (batch runs);
