@@ -113,12 +113,16 @@ MIXED_OSM = """<?xml version="1.0" encoding="UTF-8"?>
 <node id="1" lat="31.1300000" lon="104.3900000"/>
 <node id="2" lat="31.1300000" lon="104.3910000"/>
 <node id="4" lat="31.1310000" lon="104.3920000"/>
+<node id="6" lat="31.1320000" lon="104.3920000"><tag k="highway" v="traffic_signals"/></node>
 <way id="10"><nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="4"/>
 <tag k="highway" v="residential"/></way>
 <way id="11"><nd ref="2"/><tag k="highway" v="residential"/></way>
 <way id="12"><tag k="highway" v="residential"/></way>
 <way id="13"><nd ref="4"/><nd ref="1"/><nd ref="4"/><tag k="highway" v="footway"/>
-<tag k="a" v="1"/><tag k="b" v="2"/><tag k="c" v="3"/><tag k="foot" v="yes"/></way>
+<tag k="a" v="1"/><tag k="b" v="2 N 3"/><tag k="c" v="3"/><tag k="foot" v="yes"/></way>
+<way id="14"><nd ref="6"/><nd ref="4"/><tag k="name" v="no highway"/></way>
+<relation id="20"><member type="way" ref="10" role="outer"/>
+<tag k="highway" v="pedestrian"/><tag k="type" v="multipolygon"/></relation>
 </osm>
 """
 
@@ -147,6 +151,8 @@ def test_reader_matches_pyosmium_node_by_node(source: str, tmp_path: Path) -> No
             if nd.location.valid():
                 locations[nd.ref] = (nd.location.lon, nd.location.lat)
     assert data.way_nodes == ways
+    if source == "mixed":  # a tagged node, a way without highway, a relation: not ways read
+        assert data.way_ids == [10, 11, 12, 13]
     kept = {*RULE_TAGS, "foot", "b"}
     assert data.way_tags == [{k: v for k, v in t.items() if k in kept} for t in tags]
     assert data.node_ids.tolist() == sorted(locations)

@@ -202,10 +202,8 @@ def _way_refs(file: Path) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         finally:
             writer.close()
         text = opl.read_bytes()
-    lines = text.split(b"\n")
-    if lines and not lines[-1]:
-        lines.pop()
-    fields = [line[line.rfind(b" N") + 2:] for line in lines]
+    fields = [line[line.rfind(b" N") + 2:] for line in text.split(b"\n")
+              if line.startswith(b"w")]
     counts = np.fromiter((f.count(b",") + 1 if f else 0 for f in fields), dtype=np.int64,
                          count=len(fields))
     flat = b",".join(f for f in fields if f).replace(b"n", b"").decode("ascii")
