@@ -136,6 +136,8 @@ def test_suggest_sites_spends_one_budget_and_reports_the_users_limit(
     assert main([*base_args(files, out), "--new-sites", "2", "--candidates",
                  str(files["candidates"]), "--time-limit", "7"]) == 0
     assert len(seen) == 1
-    assert 7.0 / 20 <= seen[0] < 7.0
+    # the whole command's budget: what reading took, and twice that for the outputs, is
+    # taken off; the model gets at least a twentieth of the tenth kept for it
+    assert 7.0 / 200 - 1e-9 <= seen[0] < 7.0
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["parameters"]["time_limit_s"] == 7.0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,10 @@ from deyang_geo.cli.common import (
 from deyang_geo.core import settings
 
 NAME = "suggest-sites"
+
+#: What is left for the outputs once the model stops: this many times what reading the
+#: inputs took before it (the map, the tables and the reading all grow with the same inputs).
+OUTPUT_RESERVE_FACTOR = 2.0
 HELP = ("suggest new sites for a facility category (maximal covering, set covering or "
         "p-median, solved exactly) with a proven gap and alternatives")
 
@@ -58,7 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="lscp: share of the population to cover, 0-1 (e.g. 0.6 for a "
                         "plan target; default: everyone a candidate can reach)")
     parser.add_argument("--time-limit", type=float, default=None, metavar="S",
-                        help="solver time limit in seconds (default: "
+                        help="time limit of the whole command in seconds: reading, solving "
+                        "and writing (default: "
                         f"{settings.siting_time_limit_s:g})")
     parser.epilog = ("writes DIR/sites.csv and DIR/sites.geojson (site_id, longitude, latitude, "
                      "added_population, rank), DIR/alternatives.csv, DIR/summary.json "
@@ -101,8 +108,11 @@ def run(args: argparse.Namespace) -> int:
     """Run ``suggest-sites`` and return the exit code.
 
     The options are resolved like a study file and the step is the one ``deyang-geo run``
-    calls (:func:`deyang_geo.study.pipeline.suggest_sites_for`).
+    calls (:func:`deyang_geo.study.pipeline.suggest_sites_for`). ``--time-limit`` holds for
+    the whole command: reading the inputs counts against it, and the model stops early
+    enough to leave the outputs (tables, alternatives, map) twice as long as the reading took.
     """
+    started = time.perf_counter()
     import geopandas as gpd
 
     from deyang_geo.analysis.routing import RoutingNetwork
@@ -151,11 +161,13 @@ def run(args: argparse.Namespace) -> int:
         same = facilities[facilities["category"].astype(str) == category]
         planner = (read_candidates(args.candidates, input_crs=args.input_crs)
                    if args.candidates is not None else empty_points(["id", "name"]))
+        limit_s = float(args.time_limit if args.time_limit is not None
+                        else settings.siting_time_limit_s)
+        spent_s = time.perf_counter() - started
         scenario = SitingScenario(
             category=category, model=args.model, new_sites=args.new_sites, budget=args.budget,
             minutes=minutes, mode=urban.mode,
-            time_limit_s=float(args.time_limit if args.time_limit is not None
-                               else settings.siting_time_limit_s),
+            time_limit_s=max(limit_s - (1.0 + OUTPUT_RESERVE_FACTOR) * spent_s, limit_s / 10),
             candidates=source,
             candidate_spacing_m=float(args.candidate_spacing_m
                                       if args.candidate_spacing_m is not None
@@ -166,6 +178,8 @@ def run(args: argparse.Namespace) -> int:
             scenario, net=net, units=units, facilities=facilities, candidates=planner,
             resolved=resolved, rural=rural_units(units, communities),
             walk_speed_kmh=args.walk_speed_kmh)
+        if "time_limit_s" in result.parameters:  # the user's limit, not what was left of it
+            result = replace(result, parameters={**result.parameters, "time_limit_s": limit_s})
         extra = {"inputs": {"network": str(args.network), "facilities": facilities_label(args),
                             **({"osm_facilities": osm_note} if osm_note else {}),
                             "demand": str(args.demand),

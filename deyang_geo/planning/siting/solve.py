@@ -177,8 +177,9 @@ def solve(
     start
         A feasible column vector handed to HiGHS as the first incumbent.
     lp_method
-        LP algorithm when ``integer`` is ``None``: ``"ipm"`` (interior point, no crossover)
-        or ``"simplex"``.
+        LP algorithm when ``integer`` is ``None``: ``"ipm"`` (interior point, no crossover),
+        ``"simplex"`` or ``"pdlp"`` (first-order; stopped at its time limit it still returns
+        its current duals, approximate but finite).
     threads
         Worker threads for HiGHS (``None``: its default).
     stop_at
@@ -251,6 +252,10 @@ def solve(
     elif lp_method == "ipm":
         h.setOptionValue("solver", "ipm")
         h.setOptionValue("run_crossover", "off")
+    elif lp_method == "pdlp":
+        # first-order: interruptible only by its own time limit, and its duals at that
+        # point are still usable (callers evaluate a bound from them exactly)
+        h.setOptionValue("solver", "pdlp")
     else:
         h.setOptionValue("solver", "simplex")
     run_status = h.run()
@@ -284,8 +289,10 @@ def solve(
             bound = objective
     else:
         bound = objective if status == "optimal" else math.nan
+    dual_ok = bool(sol.dual_valid) or (lp_method == "pdlp" and status == "time_limit"
+                                       and len(sol.row_dual) == n_row)
     duals = (np.asarray(sol.row_dual, dtype=np.float64)
-             if not is_mip and bool(sol.dual_valid) else np.empty(0))
+             if not is_mip and dual_ok else np.empty(0))
     return MipSolution(
         x=x, objective=objective, bound=bound, gap=relative_gap(objective, bound),
         status=status, time_s=elapsed, row_duals=duals,
