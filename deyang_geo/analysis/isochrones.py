@@ -122,8 +122,7 @@ def isochrones(
         lines = _reached_parts(net, snapped.take(members), fx[members], fy[members],
                                mode=mode, breaks_minutes=breaks, walk_speed_kmh=walk_speed_kmh,
                                direction=direction)
-        for b, line in zip(breaks, lines, strict=True):
-            poly = _buffer_union(line, walkoff)
+        for b, poly in zip(breaks, _buffer_unions(lines, walkoff), strict=True):
             rows["minutes"].append(b)
             rows["geometry"].append(poly)
             if dissolve_by == "category":
@@ -256,194 +255,287 @@ def _reached_parts(
 
 # Buffers are drawn with quad_segs=4 (arcs cut into 22.5-degree chords) and GEOS may simplify
 # the line by 1 % of the distance first: every point within this share of the distance of a
-# line is inside that line's buffer polygon (cos(pi/16) = 0.9808, less 2 % to spare).
+# line is inside that line's buffer polygon (cos(pi/16) = 0.9808, less 2 % to spare), and no
+# point of the buffer is farther than ``_OUTER_SHARE`` times the distance from the line.
 _INNER_SHARE = math.cos(math.pi / 16) - 0.02
-_CELLS_PER_WALKOFF = 5  # cell side = walkoff / 5 (10 m for the 50 m default)
-_CELLS_PER_TILE = 4  # a tile is 4 x 4 cells
-_MAX_CELLS = 40_000_000
+_OUTER_SHARE = 1.02
+_CELLS_PER_WALKOFF = 8  # cell side = walkoff / 8 (6.25 m for the 50 m default)
+_MAX_CELLS = 30_000_000  # larger areas take coarser cells, up to half the walk-off
 _MIN_PARTS_FOR_CORE = 2_000
+_MAX_GRID_PER_SWEPT = 8  # no grid over 8 times the area the buffers can sweep
 
 
-def _buffer_union(parts: NDArray[np.object_], distance_m: float) -> shapely.Geometry:
+def _union_all(polygons: NDArray[np.object_]) -> shapely.Geometry:
+    """Return ``shapely.union_all(polygons)``, merging each group of touching polygons alone.
+
+    ``disjoint_subset_union_all`` (shapely 2.1, GEOS 3.12) gives the same polygons about a
+    fifth faster on many separate service areas; older versions take ``union_all``.
+    """
+    merge = getattr(shapely, "disjoint_subset_union_all", None)
+    if merge is None or shapely.geos_version < (3, 12, 0):
+        return shapely.union_all(polygons)
+    merged: shapely.Geometry = merge(polygons)
+    return merged
+
+
+# parts to buffer, covered cells (row, column), grid origin (x, y) and cell side
+_Core = tuple[NDArray[np.bool_], NDArray[np.bool_], tuple[float, float], float]
+
+
+def _buffer_unions(parts_by_break: list[NDArray[np.object_]],
+                   distance_m: float) -> list[shapely.Geometry]:
+    """Return, per break, the union of the parts' buffers (``quad_segs=4``).
+
+    On a dense network each break goes through :func:`_buffer_union` (covered cells and a
+    rim). Otherwise the breaks share work: the parts found unchanged in a break and every
+    later one (whole edges, mostly) are buffered once and merged into a running union, and
+    each break adds only its other parts (the partly walked edges):
+    ``U_b = A_b | union(buffers of the parts of b not in every later break)``, where
+    ``A_b = A_(b-1) | union(buffers of the parts in b and every later break, new in b)``.
+    The same sets as the union of each break's buffers.
+    """
+    if distance_m == 0:
+        return [_buffer_union(p, 0.0) for p in parts_by_break]
+    cores = [_core(p, distance_m) for p in parts_by_break]
+    if any(c is not None for c in cores):
+        return [_buffer_union(p, distance_m, core=c) for p, c in zip(parts_by_break, cores,
+                                                                        strict=True)]
+    keys = [shapely.to_wkb(p).tolist() for p in parts_by_break]
+    out: list[shapely.Geometry] = []
+    running: shapely.Geometry | None = None
+    before: set[bytes] = set()
+    for b, (parts, key) in enumerate(zip(parts_by_break, keys, strict=True)):
+        stays = set(key).intersection(*keys[b + 1:])
+        persist = np.fromiter((k in stays for k in key), dtype=bool, count=len(key))
+        new = np.fromiter((k in stays and k not in before for k in key), dtype=bool,
+                          count=len(key))
+        before = stays
+        if new.any():
+            add = _union_all(shapely.buffer(parts[new], distance_m, quad_segs=4))
+            running = add if running is None else shapely.union(running, add)
+        poly = running
+        if (~persist).any():
+            rest = _union_all(shapely.buffer(parts[~persist], distance_m, quad_segs=4))
+            poly = rest if poly is None else shapely.union(poly, rest)
+        out.append(shapely.Polygon() if poly is None or shapely.is_empty(poly) else poly)
+    return out
+
+
+def _buffer_union(parts: NDArray[np.object_], distance_m: float, *,
+                  core: _Core | None = None) -> shapely.Geometry:
     """Return the union of the LineStrings' buffers (``quad_segs=4``).
 
-    The same set as ``union_all(buffer(parts))``, without buffering and merging the parts
-    deep inside it (most of them on a dense network): the tiles every point of which is
-    surely inside some part's buffer (see :func:`_core`) are taken whole, and only the parts
-    whose buffer reaches a tile outside them are buffered and merged with those tiles.
+    The same set as ``union_all(buffer(parts))``, without buffering the parts deep inside it
+    (most of them on a dense network) and without merging anything with the inside: on a grid
+    of small cells, the cells surely covered by some buffer form a core (see :func:`_core`);
+    only the parts whose buffer can reach a cell outside the core are buffered and merged
+    (the rim). The core's edge lies strictly inside the rim, so the union of core and rim
+    has for boundary exactly the rim's rings that lie outside the core (see
+    :func:`_rings_outside`): no overlay with the core is needed.
     """
     if parts.size == 0:
         return shapely.Polygon()
     if distance_m == 0:
         return shapely.union_all(parts)
-    keep, core = _core(parts, distance_m)
-    buffers = shapely.buffer(parts[keep], distance_m, quad_segs=4)
     if core is None:
-        return shapely.union_all(buffers)
-    return shapely.union_all(np.concatenate([np.array([core], dtype=object), buffers]))
+        return _union_all(shapely.buffer(parts, distance_m, quad_segs=4))
+    keep, covered, origin, cell = core
+    rim = _union_all(shapely.buffer(parts[keep], distance_m, quad_segs=4))
+    out = _rings_outside(rim, covered, origin, cell)
+    if out is None:  # not expected: fall back to the definition
+        return _union_all(shapely.buffer(parts, distance_m, quad_segs=4))
+    return out
 
 
-def _core(parts: NDArray[np.object_],
-          distance_m: float) -> tuple[NDArray[np.bool_], shapely.Geometry | None]:
-    """Return which parts to buffer, and the tiles surely covered (``None``: buffer all).
+def _core(parts: NDArray[np.object_], distance_m: float) -> _Core | None:
+    """Return the parts to buffer, the covered cells, the grid origin and cell side.
 
-    On a grid of cells a fifth of the distance, a cell is covered when its centre lies within
-    ``0.96 * distance - half the cell diagonal`` of a segment: then every point of the cell is
-    inside that part's buffer polygon (its arcs are chords of 22.5 degrees). A tile (4 x 4
-    cells) is covered when all its cells are. A part is left out when every tile its buffer
-    can touch is covered; its buffer then lies inside the covered tiles, so the covered tiles
-    plus the other parts' buffers make exactly the union of all the buffers.
+    A cell is covered when its centre lies within ``0.94 * distance - half the cell
+    diagonal`` of a segment: then every point of the cell is inside that part's buffer
+    polygon (its arcs are chords of 22.5 degrees), with 1 % of the distance to spare. A part
+    is kept when a segment of it lies within ``1.02 * distance + half the cell diagonal`` of
+    the centre of an uncovered cell, that is when its buffer can reach an uncovered cell; the
+    parts left out have their buffers inside the covered cells. ``None``: buffer every part
+    (few parts, or nothing left out).
     """
-    everything = np.ones(parts.size, dtype=bool)
     if parts.size < _MIN_PARTS_FOR_CORE:
-        return everything, None
-    cell = distance_m / _CELLS_PER_WALKOFF
-    tile = cell * _CELLS_PER_TILE
+        return None
     bounds = shapely.bounds(parts)
-    x0 = float(np.floor((np.nanmin(bounds[:, 0]) - distance_m) / tile) * tile)
-    y0 = float(np.floor((np.nanmin(bounds[:, 1]) - distance_m) / tile) * tile)
-    n_tx = int(np.ceil((np.nanmax(bounds[:, 2]) + distance_m - x0) / tile)) + 1
-    n_ty = int(np.ceil((np.nanmax(bounds[:, 3]) + distance_m - y0) / tile)) + 1
-    if n_tx * n_ty * _CELLS_PER_TILE**2 > _MAX_CELLS:
-        return everything, None
+    pad = distance_m * _OUTER_SHARE * 1.1
+    lo_x, lo_y = float(np.nanmin(bounds[:, 0])) - pad, float(np.nanmin(bounds[:, 1])) - pad
+    span_x = float(np.nanmax(bounds[:, 2])) + pad - lo_x
+    span_y = float(np.nanmax(bounds[:, 3])) + pad - lo_y
+    cell = max(distance_m / _CELLS_PER_WALKOFF, math.sqrt(span_x * span_y / _MAX_CELLS))
+    if cell > distance_m / 2:
+        return None
+    n_cols, n_rows = int(np.ceil(span_x / cell)) + 1, int(np.ceil(span_y / cell)) + 1
+    # a sparse layout (a few valleys in a large box) would fill a grid mostly empty
+    swept_m2 = float(shapely.length(parts).sum()) * 2 * distance_m + math.pi * distance_m**2
+    if n_cols * n_rows * cell * cell > _MAX_GRID_PER_SWEPT * swept_m2:
+        return None
     coords, part = shapely.get_coordinates(parts, return_index=True)
-    # a cell is covered when its centre is within the inner distance less half its diagonal
-    reach = distance_m * _INNER_SHARE - cell * math.sqrt(0.5)
-    covered = np.zeros((n_ty * _CELLS_PER_TILE, n_tx * _CELLS_PER_TILE), dtype=np.bool_)
-    _mark_cells_near(coords[:, 0] - x0, coords[:, 1] - y0, part.astype(np.int64), cell,
-                     reach, covered)
-    k = _CELLS_PER_TILE
-    tiles: NDArray[np.bool_] = np.asarray(covered.reshape(n_ty, k, n_tx, k).all(axis=(1, 3)))
-    if not tiles.any():
-        return everything, None
-    # a part is left out when every tile its buffer can reach is covered (GEOS may simplify
-    # the line by 1 % of the distance first: 2 % to spare)
-    keep = _parts_near_open_tiles(coords[:, 0] - x0, coords[:, 1] - y0, part.astype(np.int64),
-                                  parts.size, tile, distance_m * 1.02 + tile * math.sqrt(0.5),
-                                  tiles)
+    xs, ys, part = coords[:, 0] - lo_x, coords[:, 1] - lo_y, part.astype(np.int64)
+    covered = np.zeros((n_rows, n_cols), dtype=np.bool_)
+    half_diagonal = cell * math.sqrt(0.5)
+    _mark_covered(xs, ys, part, cell, distance_m * _INNER_SHARE - half_diagonal, covered)
+    keep = _parts_near_open_cells(xs, ys, part, parts.size, cell,
+                                  distance_m * _OUTER_SHARE + half_diagonal, covered)
     if keep.all():
-        return everything, None
-    gx = x0 + np.arange(n_tx + 1, dtype=np.float64) * tile
-    gy = y0 + np.arange(n_ty + 1, dtype=np.float64) * tile
-    return keep, _tiles_polygon(tiles, gx, gy)
+        return None
+    return keep, covered, (lo_x, lo_y), cell
 
 
-def _tiles_polygon(tiles: NDArray[np.bool_], gx: NDArray[np.float64],
-                   gy: NDArray[np.float64]) -> shapely.Geometry:
-    """Return the union of the marked tiles (row ``j``, column ``i``) as polygons.
+def _rings_outside(rim: shapely.Geometry, covered: NDArray[np.bool_],
+                   origin: tuple[float, float], cell: float) -> shapely.Geometry | None:
+    """Return the union of the covered cells and ``rim`` from the rim's rings alone.
 
-    Each row's runs of tiles become one rectangle carrying, on its lower and upper sides, the
-    run ends of the rows below and above: the rectangles then share exact vertices and merge
-    as a coverage.
+    Every point of the covered cells' edge is inside a kept part's buffer by at least 1 % of
+    the walk-off, so each ring of ``rim`` lies wholly inside the covered cells (it is then no
+    boundary of the union: dropped) or wholly outside them (a boundary: kept), and one vertex
+    tells which. Kept outer rings are the union's shells with their kept holes; a kept hole
+    whose own shell was dropped (a hole inside the core's ring of rim) goes to the smallest
+    kept shell around it. ``None`` when a hole finds no shell (not expected).
     """
-    padded = np.zeros((tiles.shape[0], tiles.shape[1] + 2), dtype=np.int8)
-    padded[:, 1:-1] = tiles
-    step = np.diff(padded, axis=1)
-    row, a = np.nonzero(step == 1)
-    b = np.nonzero(step == -1)[1]  # both in row-major order: the runs pair up
-    if row.size == 0:
+    polys = shapely.get_parts(rim)
+    if polys.size == 0:
         return shapely.Polygon()
-    width = tiles.shape[1] + 2
-    ends = np.unique(np.concatenate([row * width + a, row * width + b]))  # sorted row by row
-    # run ends of the row below (above) strictly inside each run, ascending
-    lo_b = np.searchsorted(ends, (row - 1) * width + a, side="right")
-    n_b = np.searchsorted(ends, (row - 1) * width + b, side="left") - lo_b
-    lo_t = np.searchsorted(ends, (row + 1) * width + a, side="right")
-    n_t = np.searchsorted(ends, (row + 1) * width + b, side="left") - lo_t
-    count = n_b + n_t + 5
-    first = np.cumsum(count) - count
-    xs = np.empty(int(count.sum()), dtype=np.int64)
-    ys = np.empty_like(xs)
-    # ring: (a, j), lower ends, (b, j), (b, j+1), upper ends backwards, (a, j+1), (a, j)
-    for offset, x_of, y_of in ((0, a, row), (n_b + 1, b, row), (n_b + 2, b, row + 1),
-                               (n_b + n_t + 3, a, row + 1), (n_b + n_t + 4, a, row)):
-        xs[first + offset] = x_of
-        ys[first + offset] = y_of
-    for n_k, lo, drow, base in ((n_b, lo_b, -1, first + 1), (n_t, lo_t, 1, first + n_b + 3)):
-        run = np.repeat(np.arange(row.size), n_k)
-        i = np.arange(run.size) - np.repeat(np.cumsum(n_k) - n_k, n_k)
-        pick = lo[run] + (i if drow < 0 else n_k[run] - 1 - i)
-        xs[base[run] + i] = ends[pick] - (row[run] + drow) * width
-        ys[base[run] + i] = row[run] + (drow > 0)  # on the run's own lower or upper side
-    polys = shapely.polygons(shapely.linearrings(
-        np.stack([gx[xs], gy[ys]], axis=1), indices=np.repeat(np.arange(row.size), count)))
-    return shapely.coverage_union_all(polys)
+    rings, owner = shapely.get_rings(polys, return_index=True)
+    is_shell = np.r_[True, owner[1:] != owner[:-1]]
+    first = shapely.get_coordinates(shapely.get_point(rings, 0))
+    col = np.floor((first[:, 0] - origin[0]) / cell).astype(np.int64)
+    row = np.floor((first[:, 1] - origin[1]) / cell).astype(np.int64)
+    inside = (col >= 0) & (col < covered.shape[1]) & (row >= 0) & (row < covered.shape[0])
+    inside[inside] = covered[row[inside], col[inside]]
+    kept = ~inside
+    shell_kept = np.zeros(polys.size, dtype=bool)
+    shell_kept[owner[is_shell]] = kept[is_shell]
+    shells = np.flatnonzero(is_shell & kept)  # ring index of each kept shell
+    if shells.size == 0:
+        return shapely.Polygon()
+    shell_of_poly = np.full(polys.size, -1, dtype=np.int64)
+    shell_of_poly[owner[shells]] = np.arange(shells.size)
+    holes = np.flatnonzero(~is_shell & kept)
+    target = shell_of_poly[owner[holes]]
+    orphan = target < 0
+    if orphan.any():
+        found = _smallest_shell_around(rings[shells], rings[holes[orphan]])
+        if found is None:
+            return None
+        target[orphan] = found
+    ring_geoms = np.concatenate([rings[shells], rings[holes]])
+    ring_shell = np.concatenate([np.arange(shells.size), target])
+    order = np.lexsort((np.r_[np.zeros(shells.size), np.ones(holes.size)], ring_shell))
+    out: NDArray[np.object_] = np.asarray(
+        shapely.polygons(ring_geoms[order], indices=ring_shell[order]))
+    if out.size == 1:
+        first_poly: shapely.Geometry = out[0]
+        return first_poly
+    return shapely.MultiPolygon(out.tolist())
+
+
+def _smallest_shell_around(shells: NDArray[np.object_],
+                           holes: NDArray[np.object_]) -> NDArray[np.int64] | None:
+    """Return the index of the smallest shell around each hole (``None`` if one has none)."""
+    shell_polys: NDArray[np.object_] = np.asarray(shapely.polygons(shells))
+    hole_polys: NDArray[np.object_] = np.asarray(shapely.polygons(holes))
+    shell_i, hole_i = shapely.STRtree(hole_polys).query(shell_polys, predicate="contains")
+    if np.unique(hole_i).size != holes.size:
+        return None
+    area = np.asarray(shapely.area(shell_polys))[shell_i]
+    order = np.lexsort((shell_i, area, hole_i))  # per hole: smallest area first (ties: index)
+    first = np.r_[True, hole_i[order][1:] != hole_i[order][:-1]]
+    found: NDArray[np.int64] = shell_i[order][first].astype(np.int64)
+    return found
 
 
 @njit(cache=True, inline="always")
-def _cell_span(a: float, b: float, reach: float, size: float, n: int) -> tuple[int, int]:
-    """First and last grid index whose cell centre can be within ``reach`` of ``[a, b]``."""
-    lo = max(0, int(np.floor((min(a, b) - reach) / size - 0.5)))
-    hi = min(n - 1, int(np.ceil((max(a, b) + reach) / size - 0.5)))
+def _row_span(ax: float, ay: float, bx: float, by: float, yc: float,  # noqa: PLR0917
+              reach: float) -> tuple[float, float]:
+    """Return the x-range of row ``yc`` within ``reach`` of segment a-b (lo > hi: none).
+
+    The points within ``reach`` of a segment form a convex capsule: its cut by the row is the
+    hull of the cuts of its end discs and of its rectangle.
+    """
+    lo, hi = np.inf, -np.inf
+    for cx, cy in ((ax, ay), (bx, by)):
+        h = reach * reach - (yc - cy) * (yc - cy)
+        if h >= 0:
+            s = math.sqrt(h)
+            lo, hi = min(lo, cx - s), max(hi, cx + s)
+    dx, dy = bx - ax, by - ay
+    length = math.sqrt(dx * dx + dy * dy)
+    if length > 0:
+        nx, ny = -dy / length * reach, dx / length * reach
+        px = (ax + nx, bx + nx, bx - nx, ax - nx)
+        py = (ay + ny, by + ny, by - ny, ay - ny)
+        for i in range(4):
+            j = (i + 1) % 4
+            if (py[i] - yc) * (py[j] - yc) > 0:
+                continue
+            if py[i] == py[j]:
+                lo, hi = min(lo, px[i], px[j]), max(hi, px[i], px[j])
+            else:
+                x = px[i] + (yc - py[i]) * (px[j] - px[i]) / (py[j] - py[i])
+                lo, hi = min(lo, x), max(hi, x)
     return lo, hi
 
 
-@njit(cache=True, inline="always")
-def _within(  # noqa: PLR0917
-        ax: float, ay: float, dx: float, dy: float, ll: float, px: float, py: float,
-            r2: float) -> bool:
-    """Whether point ``(px, py)`` is within ``sqrt(r2)`` of the segment from ``(ax, ay)``."""
-    t = 0.0
-    if ll > 0:
-        t = min(1.0, max(0.0, ((px - ax) * dx + (py - ay) * dy) / ll))
-    ex, ey = ax + t * dx - px, ay + t * dy - py
-    return bool(ex * ex + ey * ey <= r2)
-
-
 @njit(cache=True)
-def _parts_near_open_tiles(  # noqa: PLR0917
-    x: NDArray[np.float64], y: NDArray[np.float64], part: NDArray[np.int64], n_parts: int,
-    tile: float, reach: float, covered: NDArray[np.bool_],
-) -> NDArray[np.bool_]:
-    """Flag the parts with a segment within ``reach`` of the centre of an uncovered tile."""
-    n_rows, n_cols = covered.shape
-    near = np.zeros(n_parts, dtype=np.bool_)
-    r2 = reach * reach
-    for k in range(x.size - 1):
-        p = part[k]
-        if p != part[k + 1] or near[p]:
-            continue
-        ax, ay, bx, by = x[k], y[k], x[k + 1], y[k + 1]
-        dx, dy = bx - ax, by - ay
-        ll = dx * dx + dy * dy
-        c0, c1 = _cell_span(ax, bx, reach, tile, n_cols)
-        r0, r1 = _cell_span(ay, by, reach, tile, n_rows)
-        for r in range(r0, r1 + 1):
-            py = (r + 0.5) * tile
-            for c in range(c0, c1 + 1):
-                if covered[r, c]:
-                    continue
-                if _within(ax, ay, dx, dy, ll, (c + 0.5) * tile, py, r2):
-                    near[p] = True
-                    break
-            if near[p]:
-                break
-    return near
-
-
-@njit(cache=True)
-def _mark_cells_near(  # noqa: PLR0917
+def _mark_covered(  # noqa: PLR0917
     x: NDArray[np.float64], y: NDArray[np.float64], part: NDArray[np.int64], cell: float,
     reach: float, covered: NDArray[np.bool_],
 ) -> None:
     """Mark the cells whose centre is within ``reach`` of a segment of the same part."""
     n_rows, n_cols = covered.shape
-    r2 = reach * reach
+    if reach <= 0:
+        return
     for k in range(x.size - 1):
         if part[k] != part[k + 1]:
             continue
         ax, ay, bx, by = x[k], y[k], x[k + 1], y[k + 1]
-        dx, dy = bx - ax, by - ay
-        ll = dx * dx + dy * dy
-        c0, c1 = _cell_span(ax, bx, reach, cell, n_cols)
-        r0, r1 = _cell_span(ay, by, reach, cell, n_rows)
+        r0 = max(0, math.ceil((min(ay, by) - reach) / cell - 0.5))
+        r1 = min(n_rows - 1, math.floor((max(ay, by) + reach) / cell - 0.5))
         for r in range(r0, r1 + 1):
-            py = (r + 0.5) * cell
+            lo, hi = _row_span(ax, ay, bx, by, (r + 0.5) * cell, reach)
+            c0 = max(0, math.ceil(lo / cell - 0.5))
+            c1 = min(n_cols - 1, math.floor(hi / cell - 0.5))
             for c in range(c0, c1 + 1):
-                if covered[r, c]:
-                    continue
-                if _within(ax, ay, dx, dy, ll, (c + 0.5) * cell, py, r2):
-                    covered[r, c] = True
+                covered[r, c] = True
+
+
+@njit(cache=True)
+def _parts_near_open_cells(  # noqa: PLR0917
+    x: NDArray[np.float64], y: NDArray[np.float64], part: NDArray[np.int64], n_parts: int,
+    cell: float, reach: float, covered: NDArray[np.bool_],
+) -> NDArray[np.bool_]:
+    """Flag the parts with a segment within ``reach`` of an uncovered cell's centre.
+
+    Everything off the grid counts as uncovered.
+    """
+    n_rows, n_cols = covered.shape
+    near = np.zeros(n_parts, dtype=np.bool_)
+    for k in range(x.size - 1):
+        p = part[k]
+        if p != part[k + 1] or near[p]:
+            continue
+        ax, ay, bx, by = x[k], y[k], x[k + 1], y[k + 1]
+        r0 = math.ceil((min(ay, by) - reach) / cell - 0.5)
+        r1 = math.floor((max(ay, by) + reach) / cell - 0.5)
+        if r0 < 0 or r1 > n_rows - 1:
+            near[p] = True
+            continue
+        for r in range(r0, r1 + 1):
+            lo, hi = _row_span(ax, ay, bx, by, (r + 0.5) * cell, reach)
+            if lo > hi:
+                continue
+            c0 = math.ceil(lo / cell - 0.5)
+            c1 = math.floor(hi / cell - 0.5)
+            if c0 > c1:
+                continue
+            if c0 < 0 or c1 > n_cols - 1 or not covered[r, c0:c1 + 1].all():
+                near[p] = True
+                break
+    return near
 
 
 def _reach_fraction(rest_s: NDArray[np.float64], w: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -481,8 +573,9 @@ def _candidate_edges(net: RoutingNetwork, mode: str,
         mask = np.zeros(net.n_edges, dtype=bool)
         mask[snap_index(net, mode)[0]] = True
         net._cache[key] = mask
-    canon = np.unique(canon).astype(np.int64)
-    found: NDArray[np.int64] = canon[mask[canon]]
+    hit = np.zeros(net.n_edges, dtype=bool)
+    hit[canon] = True  # the same as np.unique(canon), without sorting
+    found: NDArray[np.int64] = np.flatnonzero(hit & mask).astype(np.int64)
     return found
 
 

@@ -21,7 +21,6 @@ from typing import Any, Literal, overload
 
 import numpy as np
 import pyproj
-import shapely
 from numpy.typing import ArrayLike, NDArray
 from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
@@ -484,6 +483,9 @@ def geometry_to_wgs84(geometry: Any, *, input_crs: str) -> Any:
     shapely.Geometry or numpy.ndarray
         New geometries of the same kind with WGS-84 coordinates.
     """
+    # shapely only here: the OSM-file path uses this module without geometries
+    import shapely  # noqa: PLC0415
+
     _normalise_crs_name(input_crs)  # fail early, even on empty input
 
     def _convert(coords: FloatArray) -> FloatArray:

@@ -11,7 +11,9 @@ For each case and each of ``--runs`` paired runs (ours, then the recipes, back t
 times:
 
 - ours: :func:`deyang_geo.analysis.isochrones.isochrones` (the polygon is every street part reached,
-  buffered by the walk-off distance: 0 % off-street area by definition);
+  buffered by the walk-off distance: 0 % off-street area by definition; built from covered
+  cells and a rim of buffers on dense networks, from a running union shared by the breaks on
+  sparse ones, the same polygons either way);
 - ``hull (lean)``: one Dijkstra per facility (networkx, cut off at the largest break), the
   convex hull of the nodes reached per break, union per break (the cheapest form of the recipe);
 - ``hull (osmnx example)``: the osmnx example as written, ``nx.ego_graph(G, node, radius,
@@ -158,7 +160,7 @@ def run_case(name: str, net: RoutingNetwork, fac: Any, args: argparse.Namespace)
 
     G = nx_graph(net)
     fx, fy = fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()
-    ours(net, fac.iloc[:2])  # numba kernels compiled or loaded from cache, caches filled
+    ours(net, fac.iloc[:20])  # numba kernels compiled or loaded from cache, caches filled
     names = ["ours (street parts + walk-off)", "hull (lean: 1 Dijkstra/facility)"]
     if not args.skip_ego:
         names.append("hull (osmnx example: ego_graph)")
@@ -195,7 +197,7 @@ def run_case(name: str, net: RoutingNetwork, fac: Any, args: argparse.Namespace)
     if args.skip_check:
         return
     w_ref, c_ref, ref = timed(reference, net, fac)
-    print(f"  check against union_all of every part's buffer (the way before tiles, one run: "
+    print(f"  check against union_all of every part's buffer (the definition, one run: "
           f"{w_ref:.2f} s wall, {c_ref:.2f} s cpu):")
     for b, poly, r in zip(BREAKS_MINUTES, mine, ref, strict=True):
         sym = shapely.symmetric_difference(poly, r).area / r.area
