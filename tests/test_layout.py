@@ -208,3 +208,27 @@ def test_help_does_not_load_the_engine() -> None:
                           cwd=ROOT, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"
+
+
+def test_network_command_file_path_loads_no_heavy_library(tmp_path: Path) -> None:
+    """``deyang-geo network --osm F --out G.graphml`` runs on arrays and numpy only.
+
+    Found in issue 17: the command imported the whole network stage (geopandas, shapely,
+    networkx, pandas) and networkx's GraphML writer held the whole XML tree (6.6 GB on a
+    160,000-node network). The file path now loads none of them, nor numba or osmnx.
+    """
+    out = tmp_path / "net.graphml"
+    code = (
+        "import sys\n"
+        "from deyang_geo.cli import main\n"
+        "rc = main(['--quiet', 'network', '--osm', 'tests/fixtures/net_basic.osm', '--out',"
+        f" {str(out)!r}])\n"
+        "assert rc == 0\n"
+        "print(sorted(m for m in ('geopandas', 'shapely', 'networkx', 'pandas', 'numba',\n"
+        "                         'osmnx', 'folium', 'matplotlib') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert out.stat().st_size > 0

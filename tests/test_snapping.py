@@ -141,3 +141,55 @@ def test_connector_speed():
     assert connector_speed_kmh(net.with_speed("walk", 3.0), "drive", None) == 3.0
     with pytest.raises(InputError):
         connector_speed_kmh(net, "walk", -1.0)
+
+
+def _fields(s):
+    return (s.edge, s.fraction, s.distance_m, s.snapped)
+
+
+def test_the_same_points_are_snapped_once(monkeypatch):
+    """Issue 17: a study snapped its demand units in access, compliance and siting (3x)."""
+    from deyang_geo.analysis import snapping
+
+    net = grid_network()
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(-50, 550, 300), rng.uniform(-50, 550, 300)
+    calls = []
+    real = snapping._snap
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["mode"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(snapping, "_snap", counting)
+    first = snap_points(net, x, y, mode="walk", max_snap_m=40)
+    again = snap_points(net, x.copy(), list(y), mode="walk", max_snap_m=40)
+    assert calls == ["walk"]
+    for a, b in zip(_fields(first), _fields(again), strict=True):
+        np.testing.assert_array_equal(a, b)
+    first.edge[:] = -7  # a caller changing its result does not change the next one
+    assert (snap_points(net, x, y, mode="walk", max_snap_m=40).edge != -7).any()
+    # another mode, limit or point set is snapped anew, and equals a fresh network's answer
+    snap_points(net, x, y, mode="drive", max_snap_m=40)
+    snap_points(net, x, y, mode="walk", max_snap_m=10)
+    moved = y.copy()
+    moved[0] += 1.0
+    snap_points(net, x, moved, mode="walk", max_snap_m=40)
+    assert calls == ["walk", "drive", "walk", "walk"]
+    fresh = real(grid_network(), x, moved, mode="walk", limit=40.0)
+    for a, b in zip(_fields(fresh), _fields(snap_points(net, x, moved, mode="walk",
+                                                          max_snap_m=40)), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_snapping_keeps_a_bounded_number_of_points(monkeypatch):
+    from deyang_geo.analysis import snapping
+
+    net = grid_network()
+    monkeypatch.setattr(snapping, "SNAP_CACHE_POINTS", 250)
+    rng = np.random.default_rng(6)
+    for _ in range(3):
+        snap_points(net, rng.uniform(0, 500, 100), rng.uniform(0, 500, 100))
+    assert sum(len(v) for v in net._cache["snapped"].values()) == 200
+    snap_points(net, rng.uniform(0, 500, 300), rng.uniform(0, 500, 300))  # alone too many
+    assert net._cache["snapped"] == {}

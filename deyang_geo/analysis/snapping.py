@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
@@ -113,6 +115,31 @@ def snap_points(
     if xa.shape != ya.shape:
         msg = f"x and y differ in length ({xa.size} and {ya.size})"
         raise InputError(msg)
+    # the same points are snapped by access, compliance, siting and graded access: once
+    key = (mode, float(limit), xa.size,
+           hashlib.blake2b(xa.tobytes() + ya.tobytes(), digest_size=16).digest())
+    recent: dict[Any, Snapped] = net._cache.setdefault("snapped", {})
+    found = recent.pop(key, None)
+    if found is None:
+        found = _snap(net, xa, ya, mode=mode, limit=float(limit))
+    recent[key] = found  # the most recently used last
+    while recent and (len(recent) > SNAP_CACHE_ENTRIES or sum(
+            len(v) for v in recent.values()) > SNAP_CACHE_POINTS):
+        del recent[next(iter(recent))]
+    # copies: a caller changing its result cannot change the next caller's
+    return Snapped(found.edge.copy(), found.fraction.copy(), found.distance_m.copy(),
+                   found.snapped.copy())
+
+
+#: How many snapping results a network keeps, the most recently used (each point set keyed
+#: by its coordinates, mode and distance limit), and how many points in all (25 bytes each).
+SNAP_CACHE_ENTRIES = 16
+SNAP_CACHE_POINTS = 2_000_000
+
+
+def _snap(net: RoutingNetwork, xa: NDArray[np.float64], ya: NDArray[np.float64], *,
+          mode: str, limit: float) -> Snapped:
+    """Snap points (see :func:`snap_points`), without looking for an earlier result."""
     n = xa.size
     edge = np.full(n, -1, dtype=np.int64)
     fraction = np.full(n, np.nan)

@@ -93,11 +93,11 @@ def _parse_bbox(text: str) -> tuple[float, float, float, float]:
 
 def run(args: argparse.Namespace) -> int:
     """Build the network, save it to ``--out`` and print its summary."""
-    from deyang_geo import network
     from deyang_geo.core.errors import InputError
+    from deyang_geo.network.graphml import GRAPH_SUFFIXES
 
     out: Path = args.out
-    if out.suffix.lower() not in network.GRAPH_SUFFIXES:
+    if out.suffix.lower() not in GRAPH_SUFFIXES:
         msg = f"--out must end in .graphml or .gpkg, got {out}"
         raise InputError(msg)
     check_outputs(command=NAME, out=out, inputs=[args.osm, args.boundary, args.dem],
@@ -112,6 +112,10 @@ def run(args: argparse.Namespace) -> int:
         "speeds_kmh": speeds,
         "exclude_trunk": args.exclude_trunk,
     }
+    if args.osm is not None and args.dem is None and out.suffix.lower() == ".graphml":
+        return _run_arrays(args, out, options)
+    from deyang_geo import network
+
     if args.osm is not None:
         G = network.graph_from_osm_file(args.osm, boundary=args.boundary, dem=args.dem,
                                         **options)
@@ -133,4 +137,20 @@ def run(args: argparse.Namespace) -> int:
     network.save_graph(G, out)
     echo(str(network.network_summary(G)))
     echo(f"wrote {out} ({G.number_of_nodes():,} nodes, {G.number_of_edges():,} edges)")
+    return 0
+
+
+def _run_arrays(args: argparse.Namespace, out: Path, options: dict[str, Any]) -> int:
+    """Write an OSM file's network as GraphML straight from the builder's arrays.
+
+    No networkx graph, no shapely geometries, no geopandas (unless ``--boundary`` needs it).
+    """
+    from deyang_geo.network.build import network_arrays_from_osm_file
+    from deyang_geo.network.graphml import write_graphml
+    from deyang_geo.network.summary import network_summary
+
+    arrays = network_arrays_from_osm_file(args.osm, boundary=args.boundary, **options)
+    write_graphml(arrays, out)
+    echo(str(network_summary(arrays)))
+    echo(f"wrote {out} ({len(arrays.node_ids):,} nodes, {len(arrays.edge_u):,} edges)")
     return 0

@@ -21,7 +21,6 @@ from typing import Any, Literal, overload
 
 import numpy as np
 import pyproj
-import shapely
 from numpy.typing import ArrayLike, NDArray
 from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
@@ -39,6 +38,8 @@ __all__ = [
     "local_metric_crs",
     "out_of_china",
     "to_wgs84",
+    "utm_crs",
+    "utm_epsg",
     "wgs84_to_bd09",
     "wgs84_to_gcj02",
 ]
@@ -482,6 +483,9 @@ def geometry_to_wgs84(geometry: Any, *, input_crs: str) -> Any:
     shapely.Geometry or numpy.ndarray
         New geometries of the same kind with WGS-84 coordinates.
     """
+    # shapely only here: the OSM-file path uses this module without geometries
+    import shapely  # noqa: PLC0415
+
     _normalise_crs_name(input_crs)  # fail early, even on empty input
 
     def _convert(coords: FloatArray) -> FloatArray:
@@ -541,10 +545,7 @@ def local_metric_crs(
     centre_lat = 0.5 * (float(lat_f.min()) + float(lat_f.max()))
     if kind == "utm":
         # pyproj's UTM zone query at the centre, as geopandas' estimate_utm_crs() does
-
-        zones = query_utm_crs_info(datum_name="WGS 84", area_of_interest=AreaOfInterest(
-            centre_lon, centre_lat, centre_lon, centre_lat))
-        return f"EPSG:{zones[0].code}"
+        return f"EPSG:{utm_epsg(centre_lon, centre_lat)}"
     if kind == "cgcs2000_gk3":
         central_meridian = 3 * round(centre_lon / 3.0)
         if not 75 <= central_meridian <= 135:
@@ -557,3 +558,106 @@ def local_metric_crs(
         return f"EPSG:{4534 + (central_meridian - 75) // 3}"
     msg = f"unknown kind {kind!r}: use 'utm' or 'cgcs2000_gk3'"
     raise InputError(msg)
+
+
+#: Within this many degrees of a UTM band's edge (a multiple of 6 degrees of longitude, the
+#: equator, 80 S, 84 N) pyproj is asked every time; elsewhere once per band and process.
+_UTM_BAND_EDGE_DEG = 1e-6
+_UTM_BANDS: dict[tuple[int, bool], int] = {}
+
+
+def _utm_band(lon: float, lat: float) -> tuple[int, bool] | None:
+    """Return the UTM band (zone, north) strictly inside which a point lies, else None."""
+    if not (math.isfinite(lon) and math.isfinite(lat)) or not -80.0 < lat < 84.0:
+        return None
+    shifted = (lon + 180.0) / 6.0
+    zone = math.floor(shifted)
+    edge = min(shifted - zone, zone + 1 - shifted) * 6.0
+    if edge < _UTM_BAND_EDGE_DEG or abs(lat) < _UTM_BAND_EDGE_DEG or not 0 <= zone < 60:
+        return None
+    if 84.0 - lat < _UTM_BAND_EDGE_DEG or lat + 80.0 < _UTM_BAND_EDGE_DEG:
+        return None
+    return zone + 1, lat > 0
+
+
+def _query_utm_epsg(lon: float, lat: float) -> int:
+    zones = query_utm_crs_info(datum_name="WGS 84", area_of_interest=AreaOfInterest(
+        lon, lat, lon, lat))
+    if not zones:
+        msg = f"no WGS-84 UTM zone found at longitude {lon:g}, latitude {lat:g}"
+        raise InputError(msg)
+    return int(zones[0].code)
+
+
+def utm_epsg(lon: float, lat: float) -> int:
+    """Return the EPSG code of the WGS-84 UTM zone at a point, as pyproj's query gives it.
+
+    pyproj's database query (what geopandas' ``estimate_utm_crs`` runs) takes about 0.1 s; its
+    answer is kept for the rest of the process for every point well inside the same band
+    (zone and hemisphere), and asked again near a band's edge, so the answer is always
+    pyproj's.
+
+    Parameters
+    ----------
+    lon, lat
+        WGS-84 degrees.
+
+    Returns
+    -------
+    int
+        E.g. 32648 (zone 48 N, Deyang).
+
+    Raises
+    ------
+    InputError
+        If pyproj knows no UTM zone there.
+    """
+    band = _utm_band(float(lon), float(lat))
+    if band is None:
+        return _query_utm_epsg(float(lon), float(lat))
+    code = _UTM_BANDS.get(band)
+    if code is None:
+        code = _UTM_BANDS[band] = _query_utm_epsg(float(lon), float(lat))
+    return code
+
+
+def utm_crs(layer: Any) -> pyproj.CRS:
+    """Return the UTM CRS of a GeoSeries or GeoDataFrame: geopandas' ``estimate_utm_crs()``.
+
+    The same centre (the middle of the layer's bounds in WGS-84, across the antimeridian too)
+    and the same zone as geopandas, without asking pyproj's database again for a band already
+    asked (see :func:`utm_epsg`).
+
+    Parameters
+    ----------
+    layer
+        A GeoSeries or GeoDataFrame with a CRS.
+
+    Returns
+    -------
+    pyproj.CRS
+        The zone's CRS, e.g. EPSG:32648.
+
+    Raises
+    ------
+    InputError
+        If the layer has no CRS.
+    """
+    crs = layer.crs
+    if not crs:
+        msg = "a layer needs a CRS before its UTM zone can be chosen"
+        raise InputError(msg)
+    minx, miny, maxx, maxy = (float(v) for v in layer.total_bounds)
+    crs = pyproj.CRS(crs)
+    if crs.is_geographic:
+        x_center, y_center = float(np.mean([minx, maxx])), float(np.mean([miny, maxy]))
+    else:
+        transformer = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+        minx, miny, maxx, maxy = transformer.transform_bounds(minx, miny, maxx, maxy)
+        y_center = float(np.mean([miny, maxy]))
+        if minx > maxx:  # across the antimeridian
+            maxx += 360
+            x_center = ((float(np.mean([minx, maxx])) + 180) % 360) - 180
+        else:
+            x_center = float(np.mean([minx, maxx]))
+    return pyproj.CRS.from_epsg(utm_epsg(x_center, y_center))

@@ -15,26 +15,64 @@ Modules:
 
 from __future__ import annotations
 
-from deyang_geo.io.categories import (
-    category_key,
-)
-from deyang_geo.io.files import (
-    atomic_path,
-    formula_safe,
-    formula_safe_cell,
-    write_bytes_atomic,
-    write_csv_atomic,
-    write_text_atomic,
-)
-from deyang_geo.io.points import (
-    read_candidates,
-    read_communities,
-    read_facilities,
-)
-from deyang_geo.io.tables import (
-    COLUMN_ALIASES,
-    read_table,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from deyang_geo.io.categories import (
+        category_key,
+    )
+    from deyang_geo.io.files import (
+        atomic_path,
+        formula_safe,
+        formula_safe_cell,
+        write_bytes_atomic,
+        write_csv_atomic,
+        write_text_atomic,
+    )
+    from deyang_geo.io.points import (
+        read_candidates,
+        read_communities,
+        read_facilities,
+    )
+    from deyang_geo.io.tables import (
+        COLUMN_ALIASES,
+        read_table,
+    )
+
+#: Where each re-exported name lives: loaded on first use, so importing ``io.files`` alone does
+#: not import the point readers and their libraries (geopandas).
+_EXPORTS: dict[str, str] = {
+    "category_key": "deyang_geo.io.categories",
+    "atomic_path": "deyang_geo.io.files",
+    "formula_safe": "deyang_geo.io.files",
+    "formula_safe_cell": "deyang_geo.io.files",
+    "write_bytes_atomic": "deyang_geo.io.files",
+    "write_csv_atomic": "deyang_geo.io.files",
+    "write_text_atomic": "deyang_geo.io.files",
+    "read_candidates": "deyang_geo.io.points",
+    "read_communities": "deyang_geo.io.points",
+    "read_facilities": "deyang_geo.io.points",
+    "COLUMN_ALIASES": "deyang_geo.io.tables",
+    "read_table": "deyang_geo.io.tables",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a re-exported name from its module on first use (PEP 562)."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        try:  # a module of the package not imported yet
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            msg = f"module {__name__!r} has no attribute {name!r}"
+            raise AttributeError(msg) from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "COLUMN_ALIASES",

@@ -25,6 +25,7 @@ from deyang_geo.io.files import write_text_atomic
 __all__ = ["to_gcj02", "write_exports", "write_gcj02_geojson", "write_kml"]
 
 _DECIMALS = 6
+_LABEL_COLUMNS = ("name", "site_id", "community_id", "id", "category")
 
 
 def _wgs84(layer: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -47,7 +48,11 @@ def to_gcj02(layer: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     geopandas.GeoDataFrame
         The same rows; coordinates in GCJ-02 (the frame has no CRS: GCJ-02 has no EPSG code).
     """
-    wgs = _wgs84(layer)
+    return _shifted(_wgs84(layer))
+
+
+def _shifted(wgs: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return a WGS-84 layer (empty geometries dropped) with its coordinates in GCJ-02."""
 
     def shift(coords: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         lon, lat = wgs84_to_gcj02(coords[:, 0], coords[:, 1])
@@ -73,10 +78,37 @@ def _plain(value: Any) -> Any:
 
 
 def _rounded(geom: Any) -> dict[str, Any]:
-    mapped: dict[str, Any] = shapely.geometry.mapping(
-        shapely.transform(geom, lambda c: np.round(c, _DECIMALS)))
+    """Return the GeoJSON mapping of ``geom`` with coordinates rounded to 6 decimals.
+
+    Points, lines and polygons (single or multi, 2-D) take their coordinates from numpy in one
+    step per ring; anything else goes through shapely's ``mapping``. Both give the same JSON.
+    """
+    rounded = shapely.transform(geom, lambda c: np.round(c, _DECIMALS))
+    kind = rounded.geom_type
+    if not shapely.has_z(rounded) and kind in _ARRAY_KINDS:
+        return {"type": kind, "coordinates": _coordinates(rounded, kind)}
+    mapped: dict[str, Any] = shapely.geometry.mapping(rounded)
     plain: dict[str, Any] = json.loads(json.dumps(mapped))
     return plain
+
+
+_ARRAY_KINDS = frozenset(("Point", "LineString", "Polygon", "MultiPoint", "MultiLineString",
+                          "MultiPolygon"))
+
+
+def _coordinates(geom: Any, kind: str) -> Any:
+    """Return the nested coordinate lists of a 2-D point, line or polygon (single or multi)."""
+    if kind == "Point":
+        return shapely.get_coordinates(geom)[0].tolist() if not geom.is_empty else []
+    if kind == "LineString":
+        return shapely.get_coordinates(geom).tolist()
+    if kind == "Polygon":
+        if geom.is_empty:
+            return []
+        rings = [geom.exterior, *geom.interiors]
+        return [shapely.get_coordinates(r).tolist() for r in rings]
+    part_kind = kind[len("Multi"):]
+    return [_coordinates(g, part_kind) for g in shapely.get_parts(geom)]
 
 
 def write_gcj02_geojson(layer: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> Path:
@@ -94,7 +126,11 @@ def write_gcj02_geojson(layer: gpd.GeoDataFrame, path: str | os.PathLike[str]) -
     Path
         The written file; its ``crs_note`` member says the coordinates are GCJ-02.
     """
-    shifted = to_gcj02(layer)
+    return _write_geojson(_wgs84(layer), path)
+
+
+def _write_geojson(wgs: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> Path:
+    shifted = _shifted(wgs)
     features = []
     for row, geom in zip(shifted.drop(columns=shifted.geometry.name).to_dict("records"),
                          shifted.geometry, strict=True):
@@ -108,8 +144,12 @@ def write_gcj02_geojson(layer: gpd.GeoDataFrame, path: str | os.PathLike[str]) -
 
 
 def _kml_coords(coords: Any) -> str:
-    return " ".join(f"{x:.{_DECIMALS}f},{y:.{_DECIMALS}f}" for x, y in
-                    np.asarray(coords)[:, :2])
+    xy = np.asarray(coords, dtype=np.float64)[:, :2]
+    if not len(xy):
+        return ""
+    # one %-format of every pair at once: the same text as f"{x:.6f},{y:.6f}" per pair
+    pair = f"%.{_DECIMALS}f,%.{_DECIMALS}f"
+    return " ".join([pair] * len(xy)) % tuple(xy.ravel().tolist())
 
 
 def _kml_geometry(geom: Any) -> str:
@@ -130,7 +170,7 @@ def _kml_geometry(geom: Any) -> str:
 
 
 def write_kml(layer: gpd.GeoDataFrame, path: str | os.PathLike[str], *, name: str,
-              label_columns: Sequence[str] = ("name", "site_id", "community_id", "id", "category"),
+              label_columns: Sequence[str] = _LABEL_COLUMNS,
               ) -> Path:
     """Write ``layer`` as KML (WGS-84, for Google Earth, Tianditu and Amap imports), atomically.
 
@@ -150,7 +190,11 @@ def write_kml(layer: gpd.GeoDataFrame, path: str | os.PathLike[str], *, name: st
     Path
         The written file; every attribute is in the placemark's ``ExtendedData`` (escaped).
     """
-    wgs = _wgs84(layer)
+    return _write_kml(_wgs84(layer), path, name=name, label_columns=label_columns)
+
+
+def _write_kml(wgs: gpd.GeoDataFrame, path: str | os.PathLike[str], *, name: str,
+               label_columns: Sequence[str]) -> Path:
     label = next((c for c in label_columns if c in wgs.columns), None)
     marks = []
     for row, geom in zip(wgs.drop(columns=wgs.geometry.name).to_dict("records"),
@@ -189,5 +233,7 @@ def write_exports(layer: gpd.GeoDataFrame | None, stem: str | os.PathLike[str], 
     if layer is None or not len(layer) or not isinstance(layer, gpd.GeoDataFrame):
         return []
     base = Path(stem)
-    return [write_kml(layer, base.with_name(base.name + ".kml"), name=name),
-            write_gcj02_geojson(layer, base.with_name(base.name + "_gcj02.geojson"))]
+    wgs = _wgs84(layer)  # projected once for both files
+    return [_write_kml(wgs, base.with_name(base.name + ".kml"), name=name,
+                       label_columns=_LABEL_COLUMNS),
+            _write_geojson(wgs, base.with_name(base.name + "_gcj02.geojson"))]

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 if TYPE_CHECKING:
-    pass
+    import pandas as pd
+
+# pandas (0.3-0.5 s to import) is imported by the functions that take tables, so the atomic
+# writers alone (the OSM file -> GraphML path) do not load it.
 
 
 
@@ -181,6 +183,8 @@ def formula_safe(table: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         The safe copy.
     """
+    import pandas as pd  # noqa: PLC0415
+
     out = pd.DataFrame(table).copy(deep=False)
     for j in range(out.shape[1]):
         column = out.iloc[:, j]
@@ -208,6 +212,8 @@ def _needs_formula_safety(column: pd.Series) -> bool:
 
 def _formula_safe_column(column: pd.Series) -> np.ndarray[Any, np.dtype[np.object_]] | None:
     """Return the column's values made safe, or None when no cell needs it."""
+    import pandas as pd  # noqa: PLC0415
+
     values = column.to_numpy(dtype=object)
     changed = {}
     for value in pd.unique(values):
@@ -297,6 +303,8 @@ def excel_safe(table: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         The safe copy.
     """
+    import pandas as pd  # noqa: PLC0415
+
     out = pd.DataFrame(table).copy()
     # geometry columns (geopandas' "geometry" dtype) dropped without importing geopandas here
     out = out.drop(columns=[c for c in out.columns if str(out[c].dtype) == "geometry"])

@@ -20,6 +20,7 @@ import pandas as pd
 import shapely
 from shapely.geometry import LineString, Polygon
 
+from deyang_geo.core.crs import utm_crs
 from deyang_geo.core.errors import NetworkError, Problem
 
 log = logging.getLogger("deyang_geo")
@@ -123,7 +124,7 @@ def background_from_osm(path: str | os.PathLike[str], *,
     if clip is not None:
         frame = frame[frame.intersects(clip)]
         near = gpd.GeoSeries([clip], crs=4326)
-        utm = near.estimate_utm_crs()
+        utm = utm_crs(near)
         reach = near.to_crs(utm).buffer(2 * _BUILTUP_BUFFER_M).to_crs(4326).iloc[0]
         street_lines = street_lines[street_lines.intersects(reach)].reset_index(drop=True)
     if "builtup" not in kinds and len(street_lines):
@@ -161,7 +162,7 @@ def background_from_edges(edges: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def _with_builtup(frame: gpd.GeoDataFrame, lines: gpd.GeoSeries) -> gpd.GeoDataFrame:
     lines = lines.set_crs(4326) if lines.crs is None else lines
-    metric = lines.to_crs(lines.to_crs(4326).estimate_utm_crs())
+    metric = lines.to_crs(utm_crs(lines.to_crs(4326)))
     band = shapely.union_all(shapely.buffer(metric.to_numpy(), _BUILTUP_BUFFER_M,
                                             quad_segs=2))
     band = shapely.simplify(band, 30.0)

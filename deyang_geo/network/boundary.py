@@ -12,6 +12,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from deyang_geo.core.crs import utm_crs
 from deyang_geo.core.errors import NetworkError, Problem
 
 __all__ = [
@@ -79,7 +80,7 @@ def buffer_wgs84(polygon: BaseGeometry, distance_m: float) -> Polygon | MultiPol
     ``utils_geo.buffer_geometry`` does too, without importing osmnx on the file path).
     """
     series = gpd.GeoSeries([polygon], crs="EPSG:4326")
-    out = series.to_crs(series.estimate_utm_crs()).buffer(distance_m).to_crs("EPSG:4326").iloc[0]
+    out = series.to_crs(utm_crs(series)).buffer(distance_m).to_crs("EPSG:4326").iloc[0]
     assert isinstance(out, (Polygon, MultiPolygon))
     return out
 

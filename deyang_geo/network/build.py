@@ -29,25 +29,19 @@ import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
-import networkx as nx
 import numpy as np
-import pandas as pd
 import pyproj
-import shapely
 from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from shapely.geometry.base import BaseGeometry
 
 from deyang_geo.core import settings
 from deyang_geo.core.crs import local_metric_crs
 from deyang_geo.core.errors import NetworkError, Problem
-from deyang_geo.network.boundary import BOUNDARY_BUFFER_M, Boundary, buffer_wgs84, read_boundary
 from deyang_geo.network.osm_file import (
     HighwayData,
     file_bounds,
@@ -63,7 +57,17 @@ from deyang_geo.network.rules import (
     oneway_direction,
     way_modes,
 )
-from deyang_geo.network.slope import add_slope_walk_times
+
+if TYPE_CHECKING:
+    import networkx as nx
+    from shapely.geometry.base import BaseGeometry
+
+    from deyang_geo.network.boundary import Boundary
+
+# The OSM-file path to arrays (and to GraphML, network/graphml.py) imports neither networkx,
+# shapely, geopandas nor pandas (tests/test_layout.py): they are imported inside the functions
+# that need them (a boundary, points to keep near, a networkx graph, shapely geometries),
+# which PLC0415 is told case by case.
 
 log = logging.getLogger("deyang_geo")
 
@@ -94,6 +98,21 @@ class _Segments:
 EARTH_RADIUS_M = 6_371_009.0
 
 
+def unique_sorted(values: NDArray[Any]) -> NDArray[Any]:
+    """Return the sorted distinct values, as ``np.unique(values)``, by one sort.
+
+    numpy 2.4's ``np.unique`` without ``return_*`` options goes through a hash table that is
+    about 50x slower than sorting on a million OSM ids (1.1 s vs 0.02 s).
+    """
+    flat = np.sort(np.asarray(values).ravel())
+    if not len(flat):
+        return flat
+    keep = np.empty(len(flat), dtype=bool)
+    keep[0] = True
+    np.not_equal(flat[1:], flat[:-1], out=keep[1:])
+    return flat[keep]
+
+
 def great_circle_m(lat1: NDArray[np.float64], lon1: NDArray[np.float64],
                    lat2: NDArray[np.float64], lon2: NDArray[np.float64]) -> NDArray[np.float64]:
     """Return haversine distances in metres, the same formula and radius as osmnx uses.
@@ -113,9 +132,9 @@ def _segments(data: HighwayData, fwd: NDArray[np.int64], bwd: NDArray[np.int64],
               boundary: BaseGeometry | None) -> tuple[_Segments, int]:
     """Directed edges (osmnx order: per way, forward segments then reversed ones)."""
     kept = np.flatnonzero((fwd | bwd) != 0)
-    lens = np.fromiter((len(data.way_nodes[i]) for i in kept), dtype=np.int64, count=len(kept))
-    flat = np.fromiter(chain.from_iterable(data.way_nodes[i] for i in kept), dtype=np.int64,
-                       count=int(lens.sum()))
+    all_lens = np.diff(data.way_ptr)
+    lens = all_lens[kept]
+    flat = data.refs[np.repeat((fwd | bwd) != 0, all_lens)]
     way_of = np.repeat(kept, lens)
     within = np.ones(len(flat), dtype=bool)
     within[np.cumsum(lens) - 1] = False  # the last node of each way starts no segment
@@ -132,6 +151,8 @@ def _segments(data: HighwayData, fwd: NDArray[np.int64], bwd: NDArray[np.int64],
     if missing:
         log.info("left out %d way segments whose nodes lie outside the file's extract", missing)
     if boundary is not None and known.any():
+        import shapely  # noqa: PLC0415 - only with a boundary
+
         inside_u = shapely.contains_xy(boundary, data.node_lon[iu], data.node_lat[iu])
         inside_v = shapely.contains_xy(boundary, data.node_lon[iv], data.node_lat[iv])
         known &= inside_u & inside_v
@@ -181,6 +202,8 @@ class _NearTest:
     """
 
     def __init__(self, geoms: NDArray[np.object_], distance_m: float, crs: str) -> None:
+        import shapely  # noqa: PLC0415 - only with points to keep near
+
         self.distance_m = distance_m
         self.crs = crs
         self._tr = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
@@ -198,17 +221,22 @@ class _NearTest:
         sel = candidates[label]
         if not sel.any() or not len(self.geoms):
             return out
+        import shapely  # noqa: PLC0415 - only with points to keep near
+
         xa, ya = self._tr.transform(lon_a[sel], lat_a[sel])
         xb, yb = self._tr.transform(lon_b[sel], lat_b[sel])
         coords = np.stack([np.column_stack([xa, ya]), np.column_stack([xb, yb])], axis=1)
         tree = shapely.STRtree(np.asarray(shapely.linestrings(coords), dtype=object))
         hits = tree.query(self.geoms, predicate="dwithin", distance=self.distance_m)[1]
-        out[label[sel][np.unique(hits)]] = True
+        out[label[sel][unique_sorted(hits)]] = True
         return out
 
 
 def _keep_near_geoms(keep_near: Any) -> NDArray[np.object_]:
     """WGS-84 geometries of ``keep_near``: a (lon, lat) pair of arrays or a GeoSeries."""
+    import geopandas as gpd  # noqa: PLC0415 - only with points to keep near
+    import shapely  # noqa: PLC0415 - only with points to keep near
+
     if isinstance(keep_near, (gpd.GeoSeries, gpd.GeoDataFrame)):
         gs = keep_near.geometry if isinstance(keep_near, gpd.GeoDataFrame) else keep_near
         if gs.crs is not None:
@@ -283,17 +311,34 @@ def _largest_weak(segs: _Segments, min_piece_km: float = math.inf,
 
 
 def _through_nodes_to_keep(segs: _Segments) -> NDArray[np.int64]:
-    """Nodes where the set of modes changes along a street: simplification must stop there."""
+    """Nodes where the set of modes changes along a street: simplification must stop there.
+
+    A node of 2 or 4 segment ends is kept when a segment into it and a segment out of it
+    lead to different neighbours and carry different modes.
+    """
     u, v, mask = segs.u, segs.v, segs.mask
     nodes, counts = np.unique(np.concatenate([u, v]), return_counts=True)
     candidates = nodes[(counts == 2) | (counts == 4)]
-    ins = pd.DataFrame({"n": v, "a": u, "m_in": mask})
-    outs = pd.DataFrame({"n": u, "b": v, "m_out": mask})
-    ins = ins[np.isin(ins["n"].to_numpy(), candidates)]
-    outs = outs[np.isin(outs["n"].to_numpy(), candidates)]
-    pairs = ins.merge(outs, on="n")
-    pairs = pairs[(pairs["a"] != pairs["b"]) & (pairs["m_in"] != pairs["m_out"])]
-    return np.unique(pairs["n"].to_numpy(dtype=np.int64))
+    if not len(candidates):
+        return np.empty(0, dtype=np.int64)
+    # the (at most 4) segments out of each candidate, side by side
+    out_sel = np.flatnonzero(np.isin(u, candidates))
+    out_node = np.searchsorted(candidates, u[out_sel])
+    order = np.argsort(out_node, kind="stable")
+    out_sel, out_node = out_sel[order], out_node[order]
+    first = np.searchsorted(out_node, np.arange(len(candidates)))
+    slot = np.arange(len(out_node)) - first[out_node]
+    width = int(slot.max()) + 1 if len(slot) else 1
+    head = np.full((len(candidates), width), -1, dtype=np.int64)
+    out_mask = np.zeros((len(candidates), width), dtype=np.int64)
+    head[out_node, slot] = v[out_sel]
+    out_mask[out_node, slot] = mask[out_sel]
+    # every segment into a candidate against every segment out of it
+    in_sel = np.flatnonzero(np.isin(v, candidates))
+    in_node = np.searchsorted(candidates, v[in_sel])
+    b, m_out = head[in_node], out_mask[in_node]
+    hit = (b >= 0) & (b != u[in_sel][:, None]) & (m_out != mask[in_sel][:, None])
+    return unique_sorted(candidates[in_node[hit.any(axis=1)]]).astype(np.int64)
 
 
 def edge_arrays(G: nx.MultiDiGraph) -> tuple[list[tuple[Any, Any, Any, dict[str, Any]]],
@@ -370,7 +415,7 @@ def _endpoints(iu: NDArray[np.int64], iv: NDArray[np.int64], n: int,
     loop = np.zeros(n, dtype=bool)
     loop[iu[iu == iv]] = True
     nonloop = iu != iv
-    pair_keys = np.unique(np.concatenate([iu[nonloop] * n + iv[nonloop],
+    pair_keys = unique_sorted(np.concatenate([iu[nonloop] * n + iv[nonloop],
                                           iv[nonloop] * n + iu[nonloop]]))
     neighbours = np.bincount(pair_keys // n, minlength=n)
     through = (neighbours == 2) & ((deg == 2) | (deg == 4))
@@ -546,17 +591,31 @@ def _merge_values(values: list[Any]) -> Any:
     return sorted(distinct, key=str)
 
 
-def _edge_base_attrs(data: HighwayData, segs: _Segments, edges: _Edges,
-                     keep_tags: Sequence[str]) -> list[dict[str, Any]]:
-    """OSM attributes of each final edge: its way's tags, merged osmnx-style across ways."""
+def _edge_attr_groups(data: HighwayData, segs: _Segments, edges: _Edges,
+                      keep_tags: Sequence[str],
+                      ) -> tuple[NDArray[np.int64], list[dict[str, Any]]]:
+    """OSM attributes of the final edges: its way's tags, merged osmnx-style across ways.
+
+    Edges from one way in one direction share their attributes: returns the group of each
+    edge and each group's attributes (one group per merged edge).
+    """
     tag_keys = [k for k in keep_tags if k != "oneway"]
     ways = segs.way[edges.seg]
     revs = segs.reversed_[edges.seg].astype(np.int64)
     starts = edges.ptr[:-1]
+    n_edges = len(starts)
     single = (np.minimum.reduceat(ways, starts) == np.maximum.reduceat(ways, starts)) & (
-        np.minimum.reduceat(revs, starts) == np.maximum.reduceat(revs, starts))
-    first_way = ways[starts].tolist()
-    first_rev = revs[starts].astype(bool).tolist()
+        np.minimum.reduceat(revs, starts) == np.maximum.reduceat(revs, starts)) \
+        if n_edges else np.zeros(0, dtype=bool)
+    group = np.empty(n_edges, dtype=np.int64)
+    # single-way edges: one group per (way, direction), numbered in order of first edge
+    one = np.flatnonzero(single)
+    sig = ways[starts[one]] * 2 + revs[starts[one]]
+    uniq, first, inv = np.unique(sig, return_index=True, return_inverse=True)
+    rank = np.empty(len(uniq), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(uniq))
+    group[one] = rank[inv.ravel()]
+    by_rank = uniq[np.argsort(first, kind="stable")].tolist()
 
     base: dict[int, dict[str, Any]] = {}
 
@@ -571,23 +630,24 @@ def _edge_base_attrs(data: HighwayData, segs: _Segments, edges: _Edges,
             base[w] = attrs
         return attrs
 
-    out: list[dict[str, Any]] = []
+    groups: list[dict[str, Any]] = []
+    for key in by_rank:
+        d = dict(way_attrs(key // 2))
+        d["reversed"] = bool(key % 2)
+        groups.append(d)
     ptr = edges.ptr.tolist()
-    for f, is_single in enumerate(single.tolist()):
-        if is_single:
-            d = dict(way_attrs(first_way[f]))
-            d["reversed"] = first_rev[f]
-        else:
-            collected: dict[str, list[Any]] = {}
-            pairs = dict.fromkeys(zip(ways[ptr[f]:ptr[f + 1]].tolist(),
-                                      revs[ptr[f]:ptr[f + 1]].tolist(), strict=True))
-            for w, r in pairs:
-                for key, value in way_attrs(w).items():
-                    collected.setdefault(key, []).append(value)
-                collected.setdefault("reversed", []).append(bool(r))
-            d = {key: _merge_values(values) for key, values in collected.items()}
-        out.append(d)
-    return out
+    merged = np.flatnonzero(~single)
+    group[merged] = len(groups) + np.arange(len(merged))
+    for f in merged.tolist():
+        collected: dict[str, list[Any]] = {}
+        pairs = dict.fromkeys(zip(ways[ptr[f]:ptr[f + 1]].tolist(),
+                                  revs[ptr[f]:ptr[f + 1]].tolist(), strict=True))
+        for w, r in pairs:
+            for key, value in way_attrs(w).items():
+                collected.setdefault(key, []).append(value)
+            collected.setdefault("reversed", []).append(bool(r))
+        groups.append({key: _merge_values(values) for key, values in collected.items()})
+    return group, groups
 
 
 @dataclass(frozen=True)
@@ -599,8 +659,14 @@ class _OsmAttrs:
     edges: _Edges
     keep_tags: tuple[str, ...]
 
+    def groups(self) -> tuple[NDArray[np.int64], list[dict[str, Any]]]:
+        """Return the attribute group of each edge and each group's attributes (shared)."""
+        return _edge_attr_groups(self.data, self.segs, self.edges, self.keep_tags)
+
     def build(self) -> list[dict[str, Any]]:
-        return _edge_base_attrs(self.data, self.segs, self.edges, self.keep_tags)
+        """Return a fresh attribute dict per edge."""
+        group, groups = self.groups()
+        return [dict(groups[g]) for g in group.tolist()]
 
 
 @dataclass(frozen=True, eq=False)
@@ -631,8 +697,12 @@ class NetworkArrays:
         Per edge, bit ``i`` set when ``graph_attrs["modes"][i]`` may use it in its direction.
     travel_time_s
         Per mode, the seconds of each edge (meaningful where the mode's bit is set).
-    geometry
-        LineStrings from tail to head, in metres.
+    edge_xy
+        The points of every edge's line from tail to head, in metres, flat: edge ``f`` runs
+        through ``edge_xy[edge_xy_ptr[f]:edge_xy_ptr[f + 1]]`` (:attr:`geometry` makes the
+        shapely LineStrings from them on first use).
+    edge_xy_ptr
+        Where each edge's points start in ``edge_xy`` (one more entry than edges).
     graph_attrs
         The graph attributes: ``crs``, ``modes``, ``speeds_kmh``, ``source``, ``simplified``,
         ``components``, ``disconnected``, ``dropped_pieces``.
@@ -650,9 +720,63 @@ class NetworkArrays:
     length_m: NDArray[np.float64]
     mode_mask: NDArray[np.int64]
     travel_time_s: Mapping[str, NDArray[np.float64]]
-    geometry: NDArray[np.object_]
+    edge_xy: NDArray[np.float64]
+    edge_xy_ptr: NDArray[np.int64]
     graph_attrs: Mapping[str, Any]
     osm_attrs: _OsmAttrs = field(repr=False)
+
+    @cached_property
+    def geometry(self) -> NDArray[np.object_]:
+        """LineStrings from tail to head, in metres (built with shapely on first use)."""
+        import shapely  # noqa: PLC0415 - only when geometries are asked for
+
+        line = np.repeat(np.arange(len(self.edge_u)), np.diff(self.edge_xy_ptr))
+        return np.asarray(shapely.linestrings(self.edge_xy[:, 0], self.edge_xy[:, 1],
+                                              indices=line), dtype=object)
+
+    def graph_attributes(self) -> dict[str, Any]:
+        """Return the graph attributes of :meth:`graph`, in its order (fresh copies)."""
+        ga = self.graph_attrs
+        return {"crs": ga["crs"], "modes": self.modes, "speeds_kmh": dict(ga["speeds_kmh"]),
+                "source": ga["source"], "simplified": ga["simplified"],
+                "components": dict(ga["components"]),
+                "disconnected": {k: dict(v) for k, v in ga["disconnected"].items()},
+                "dropped_pieces": dict(ga["dropped_pieces"])}
+
+    def edge_attributes(self, *, geometry: Sequence[Any] | None = None,
+                        ) -> list[dict[str, Any]]:
+        """Return each edge's attributes as :meth:`graph` sets them, in edge order.
+
+        The OSM attributes, ``length``, ``geometry`` (a shapely LineString, or the value of
+        ``geometry`` given, e.g. its WKT) and the ``travel_time_{mode}`` of each mode allowed.
+        """
+        attrs = self.osm_attrs.build()
+        modes = self.modes
+        mode_bits = [(f"travel_time_{m}", 1 << i) for i, m in enumerate(modes)]
+        mask_l = self.mode_mask.tolist()
+        len_l = self.length_m.tolist()
+        times_l = {m: t.tolist() for m, t in self.travel_time_s.items()}
+        geoms = self.geometry if geometry is None else geometry
+        for f, d in enumerate(attrs):
+            d["length"] = len_l[f]
+            d["geometry"] = geoms[f]
+            mask = mask_l[f]
+            for (attr, bit), mode in zip(mode_bits, modes, strict=True):
+                if mask & bit:
+                    d[attr] = times_l[mode][f]
+        return attrs
+
+    def graph_edge_order(self) -> NDArray[np.int64]:
+        """Return the edge indices in the order networkx iterates :meth:`graph`'s edges.
+
+        By tail (node order), then head in order of the first edge between them, then key.
+        """
+        n = len(self.node_ids)
+        m = len(self.edge_u)
+        pair = self.edge_u * max(n, 1) + self.edge_v
+        _, first, inv = np.unique(pair, return_index=True, return_inverse=True)
+        order: NDArray[np.int64] = np.lexsort((np.arange(m), first[inv.ravel()], self.edge_u))
+        return order
 
     @property
     def modes(self) -> tuple[str, ...]:
@@ -676,34 +800,17 @@ class NetworkArrays:
             ``street_count``, ``lon``, ``lat``; edge OSM attributes, ``length``, ``geometry``
             and ``travel_time_{mode}`` for each mode allowed.
         """
-        ga = self.graph_attrs
-        modes = self.modes
-        G = nx.MultiDiGraph(crs=ga["crs"], modes=modes, speeds_kmh=dict(ga["speeds_kmh"]),
-                            source=ga["source"], simplified=ga["simplified"],
-                            components=dict(ga["components"]),
-                            disconnected={k: dict(v) for k, v in ga["disconnected"].items()},
-                            dropped_pieces=dict(ga["dropped_pieces"]))
+        import networkx as nx  # noqa: PLC0415 - only when a graph is asked for
+
+        G = nx.MultiDiGraph(**self.graph_attributes())
         G.add_nodes_from(
             (node, {"y": yy, "x": xx, "street_count": sc, "lon": lo, "lat": la})
             for node, yy, xx, sc, lo, la in zip(
                 self.node_ids.tolist(), self.y.tolist(), self.x.tolist(),
                 self.street_count.tolist(), self.lon.tolist(), self.lat.tolist(), strict=True))
-        attrs = self.osm_attrs.build()
-        mode_bits = [(f"travel_time_{m}", 1 << i) for i, m in enumerate(modes)]
-        mask_l = self.mode_mask.tolist()
-        len_l = self.length_m.tolist()
-        times_l = {m: t.tolist() for m, t in self.travel_time_s.items()}
-        geoms = self.geometry
-        for f, d in enumerate(attrs):
-            d["length"] = len_l[f]
-            d["geometry"] = geoms[f]
-            mask = mask_l[f]
-            for (attr, bit), mode in zip(mode_bits, modes, strict=True):
-                if mask & bit:
-                    d[attr] = times_l[mode][f]
         G.add_edges_from(zip(self.node_ids[self.edge_u].tolist(),
-                             self.node_ids[self.edge_v].tolist(), self.edge_key.tolist(), attrs,
-                             strict=True))
+                             self.node_ids[self.edge_v].tolist(), self.edge_key.tolist(),
+                             self.edge_attributes(), strict=True))
         return G
 
 
@@ -739,14 +846,21 @@ def build_arrays(
     bwd = np.zeros(n_ways, dtype=np.int64)
     cache: dict[tuple[str | None, ...], tuple[int, int]] = {}
     for i, tags in enumerate(data.way_tags):
-        key = tuple(tags.get(k) for k in RULE_KEYS)
+        key = tuple(map(tags.get, RULE_KEYS))
         masks = cache.get(key)
         if masks is None:
             masks = way_modes(tags, modes, drive_highways=drive_set,
                               exclude_trunk=exclude_trunk)
             cache[key] = masks
         fwd[i], bwd[i] = masks
-    buffered = buffer_wgs84(boundary, BOUNDARY_BUFFER_M) if boundary is not None else None
+    buffered = None
+    if boundary is not None:
+        from deyang_geo.network.boundary import (  # noqa: PLC0415 - geopandas, with a boundary
+            BOUNDARY_BUFFER_M,
+            buffer_wgs84,
+        )
+
+        buffered = buffer_wgs84(boundary, BOUNDARY_BUFFER_M)
     segs, _ = _segments(data, fwd, bwd, buffered)
     if len(segs.u) == 0:
         where = " inside the study area" if boundary is not None else ""
@@ -792,6 +906,8 @@ def build_arrays(
     lon, lat = data.node_lon[idx], data.node_lat[idx]
     street_count = _street_count(edges, f_len, n)
     if boundary is not None:
+        import shapely  # noqa: PLC0415 - only with a boundary
+
         inside = shapely.contains_xy(boundary, lon, lat)
         sel = inside[edges.u] & inside[edges.v]
         edges, f_len = _select(edges, sel), f_len[sel]
@@ -859,10 +975,10 @@ def build_arrays(
     if len(edges.u) == 0:
         msg = f"{source}: no roads usable by {', '.join(modes)} remain"
         raise NetworkError(msg)
-    used = np.unique(np.concatenate([edges.u, edges.v]))
+    used = unique_sorted(np.concatenate([edges.u, edges.v]))
     chosen = _choose_crs(lon[used], lat[used], crs)
     x, y = _project_xy(lon, lat, chosen)
-    geoms = _edge_geometries(edges, iu, iv, x, y)
+    edge_xy, edge_xy_ptr = _edge_points(edges, iu, iv, x, y)
     times = {m: f_drive if m == "drive" else f_len * 3.6 / speeds[m] for m in modes}
     position = np.full(n, -1, dtype=np.int64)
     position[used] = np.arange(len(used), dtype=np.int64)
@@ -876,7 +992,7 @@ def build_arrays(
         node_ids=nodes[used], x=x[used], y=y[used], lon=lon[used], lat=lat[used],
         street_count=street_count[used], edge_u=position[edges.u], edge_v=position[edges.v],
         edge_key=_edge_keys(edges), length_m=f_len, mode_mask=f_mask, travel_time_s=times,
-        geometry=geoms, graph_attrs=graph_attrs,
+        edge_xy=edge_xy, edge_xy_ptr=edge_xy_ptr, graph_attrs=graph_attrs,
         osm_attrs=_OsmAttrs(data, segs, edges, tuple(keep_tags)))
 
 
@@ -944,17 +1060,18 @@ def _project_xy(lon: NDArray[np.float64], lat: NDArray[np.float64],
     return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
 
 
-def _edge_geometries(edges: _Edges, iu: NDArray[np.int64], iv: NDArray[np.int64],
-                     x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.object_]:
-    """LineStrings u -> v through the merged nodes, built in one vectorised call."""
+def _edge_points(edges: _Edges, iu: NDArray[np.int64], iv: NDArray[np.int64],
+                 x: NDArray[np.float64], y: NDArray[np.float64],
+                 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Return the points of each edge's line u -> v (flat, through merged nodes), starts."""
     n_edges = len(edges.u)
     counts = np.diff(edges.ptr)
     owner = np.repeat(np.arange(n_edges), counts)
     seq = np.empty(len(edges.seg) + n_edges, dtype=np.int64)
     seq[np.arange(len(edges.seg)) + owner] = iu[edges.seg]
     seq[edges.ptr[1:] + np.arange(n_edges)] = iv[edges.seg[edges.ptr[1:] - 1]]
-    line = np.repeat(np.arange(n_edges), counts + 1)
-    return np.asarray(shapely.linestrings(x[seq], y[seq], indices=line), dtype=object)
+    ptr = np.concatenate([[0], np.cumsum(counts + 1)]).astype(np.int64)
+    return np.column_stack([x[seq], y[seq]]), ptr
 
 
 def way_tags_kept() -> tuple[str, ...]:
@@ -1047,6 +1164,10 @@ def graph_from_osm_file(
         keep_near_m=keep_near_m)
     G = arrays.graph()
     if dem is not None:
+        from deyang_geo.network.slope import (  # noqa: PLC0415 - networkx, only with a DEM
+            add_slope_walk_times,
+        )
+
         walk_modes = tuple(m for m in arrays.modes if MODE_KIND[m] == "walk")
         if walk_modes:
             G = add_slope_walk_times(G, dem, modes=walk_modes)
@@ -1088,9 +1209,16 @@ def network_arrays_from_osm_file(
     mode_t = check_modes(modes)
     speeds = mode_speeds(mode_t, speeds_kmh)
     file = Path(path)
-    poly = read_boundary(boundary) if boundary is not None else None
+    poly = None
     bbox = None
-    if poly is not None:
+    if boundary is not None:
+        from deyang_geo.network.boundary import (  # noqa: PLC0415 - geopandas, with a boundary
+            BOUNDARY_BUFFER_M,
+            buffer_wgs84,
+            read_boundary,
+        )
+
+        poly = read_boundary(boundary)
         buffered = buffer_wgs84(poly, BOUNDARY_BUFFER_M)
         bbox = buffered.bounds
     keep = way_tags_kept()
@@ -1117,6 +1245,8 @@ def _check_extent(file: Path, bounds: tuple[float, float, float, float] | None,
                   poly: BaseGeometry) -> None:
     if bounds is None:
         return
+    import shapely  # noqa: PLC0415 - only with a boundary
+
     extent = shapely.box(*bounds)
     if not extent.intersects(poly):
         w, s, e, n = bounds
@@ -1129,12 +1259,23 @@ def _check_extent(file: Path, bounds: tuple[float, float, float, float] | None,
 
 def street_length_km(iu: NDArray[np.int64], iv: NDArray[np.int64], length: NDArray[np.float64],
                sel: NDArray[np.bool_]) -> float:
-    """Km of street among the selected directed edges, a street usable both ways counted once."""
-    df = pd.DataFrame({"a": iu[sel], "b": iv[sel], "cm": np.round(length[sel] * 100)})
-    rev = df.rename(columns={"a": "b", "b": "a"}).drop_duplicates()
-    twins = df.merge(rev, on=["a", "b", "cm"], how="left", indicator=True)
-    is_twin = (twins["_merge"] == "both").to_numpy()
+    """Km of street among the selected directed edges, a street usable both ways counted once.
+
+    An edge ``a -> b`` is a twin when a selected edge ``b -> a`` has the same length to the
+    centimetre; twins count half each.
+    """
+    a, b = iu[sel], iv[sel]
     lengths = length[sel]
+    cm = np.round(lengths * 100)
+    # (tail, head, cm) and its reverse as small integers, then membership of one in the other
+    _, pair_id = np.unique(np.concatenate([a, b]) * (int(max(a.max(initial=0),
+                                                              b.max(initial=0))) + 1)
+                           + np.concatenate([b, a]), return_inverse=True)
+    _, cm_id = np.unique(cm, return_inverse=True)
+    n_cm = int(cm_id.max(initial=-1)) + 1
+    m = len(a)
+    key = pair_id[:m].astype(np.int64) * n_cm + cm_id
+    rev_key = pair_id[m:].astype(np.int64) * n_cm + cm_id
+    is_twin = np.isin(rev_key, key)
     total = lengths[~is_twin].sum() + lengths[is_twin].sum() / 2.0
     return round(float(total) / 1000.0, 3)
-

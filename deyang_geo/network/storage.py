@@ -18,6 +18,7 @@ from deyang_geo.core.errors import NetworkError, Problem
 from deyang_geo.io.files import atomic_path, fixed_file_dates
 from deyang_geo.network.boundary import Boundary, clip_to_boundary
 from deyang_geo.network.build import graph_from_osm_file
+from deyang_geo.network.graphml import GRAPH_SUFFIXES
 from deyang_geo.network.osm_file import (
     is_osm_path,
 )
@@ -29,8 +30,6 @@ __all__ = [
     "save_graph",
 ]
 
-#: Suffixes of saved graphs :func:`load_graph` reads.
-GRAPH_SUFFIXES: tuple[str, ...] = (".graphml", ".gpkg")
 
 
 # --------------------------------------------------------------------------- saved graphs

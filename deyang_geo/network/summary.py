@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
 
 from deyang_geo.network.build import (
@@ -15,6 +14,9 @@ from deyang_geo.network.build import (
     mode_components,
     street_length_km,
 )
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = [
     "NetworkSummary",
@@ -155,9 +157,7 @@ def _arrays_summary(a: NetworkArrays) -> NetworkSummary:
     m = len(a.edge_u)
     # networkx iterates edges by tail (node order), then head in order of first insertion,
     # then key: the same order here, so float sums come out bit for bit the same
-    pair = a.edge_u * max(n, 1) + a.edge_v
-    _, first, inv = np.unique(pair, return_index=True, return_inverse=True)
-    order = np.lexsort((np.arange(m), first[inv.ravel()], a.edge_u))
+    order = a.graph_edge_order()
     iu, iv = a.edge_u[order], a.edge_v[order]
     length = np.asarray(a.length_m[order], dtype=np.float64)
     mask = a.mode_mask[order]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import math
 import multiprocessing
 import os
@@ -19,6 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from deyang_geo.core.crs import utm_crs
 from deyang_geo.core.errors import InputError
 from deyang_geo.core.style import (
     CATEGORY_STYLES,
@@ -33,6 +35,7 @@ from deyang_geo.io.fonts import (
     FontWarning,
     english_only,
     figure_language,
+    find_cjk_font,
     save_figure,
 )
 from deyang_geo.outputs.webmap import coverage_view
@@ -213,7 +216,7 @@ context
         msg = "a figure needs at least one layer (divisions, communities, facilities...)"
         raise InputError(msg)
     base = layers[0] if layers[0].crs is not None else layers[0].set_crs(4326)
-    crs = base.to_crs(4326).estimate_utm_crs()
+    crs = utm_crs(base.to_crs(4326))
 
     def cat(key: str) -> str:
         return category_label(key, lang=lang, catalog=catalog)
@@ -575,11 +578,51 @@ def _draw_all(out_dir: str | os.PathLike[str], *, stem: str, formats: Sequence[s
 
 
 class FigureRun:
-    """Figures being drawn, in a background process or already done (:func:`start_figures`).
+    """Figures being drawn, in background processes or already done (:func:`start_figures`).
 
-    Call :meth:`result` for the files; :meth:`close` (or leaving a ``with`` block) stops a
-    background process whose result is no longer wanted.
+    Call :meth:`result` for the files; :meth:`close` (or leaving a ``with`` block) stops the
+    background processes whose result is no longer wanted.
     """
+
+    def __init__(self, draw: Callable[[], FigureFiles] | Sequence[Callable[[], FigureFiles]],
+                 *, background: bool) -> None:
+        draws = [draw] if callable(draw) else list(draw)
+        self._jobs = [_FigureJob(d, background=background) for d in draws]
+
+    def result(self) -> FigureFiles:
+        """Wait for the figures and return them.
+
+        Warnings the background processes gave are given again here. When one failed (or
+        died), its figures are drawn in this process, so its error is raised as it is.
+
+        Returns
+        -------
+        FigureFiles
+            The files written (in the order :func:`write_figures` writes them) and the
+            previews.
+        """
+        paths: list[Path] = []
+        previews: dict[Path, bytes] = {}
+        for job in self._jobs:
+            files = job.result()
+            paths.extend(files.paths)
+            previews.update(files.previews)
+        return FigureFiles(paths=paths, previews=previews)
+
+    def close(self) -> None:
+        """Stop the background processes still drawing (their results are dropped)."""
+        for job in self._jobs:
+            job.stop(terminate=True)
+
+    def __enter__(self) -> FigureRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _FigureJob:
+    """One group of figures drawn in a background process (or here)."""
 
     def __init__(self, draw: Callable[[], FigureFiles], *, background: bool) -> None:
         self._draw = draw
@@ -591,22 +634,16 @@ class FigureRun:
             self._reader, writer = ctx.Pipe(duplex=False)
             self._process = ctx.Process(target=_figures_child, args=(draw, writer),
                                         name="deyang-geo figures", daemon=True)
-            self._process.start()
+            gc.freeze()  # the child's collector leaves the inherited objects (and pages) alone
+            try:
+                self._process.start()
+            finally:
+                gc.unfreeze()
             writer.close()  # the child holds the only writing end: its death ends the pipe
         else:
             self._done = draw()
 
     def result(self) -> FigureFiles:
-        """Wait for the figures and return them.
-
-        Warnings the background process gave are given again here. When it failed (or
-        died), the figures are drawn in this process, so its error is raised as it is.
-
-        Returns
-        -------
-        FigureFiles
-            The files written and the previews.
-        """
         if self._done is not None:
             return self._done
         if self._reader is None:  # closed before its result was asked for: draw here
@@ -617,22 +654,18 @@ class FigureRun:
             message = self._reader.recv()
         except EOFError:  # the process died before answering
             message = None
-        self._stop(terminate=False)
+        self.stop(terminate=False)
         if message is None or message[0] != "ok":
             self._done = self._draw()
             return self._done
         _, paths, previews, caught = message
         for category, text in caught:
-            warnings.warn(text, category, stacklevel=2)
+            warnings.warn(text, category, stacklevel=3)
         self._done = FigureFiles(paths=[Path(p) for p in paths],
                                  previews={Path(p): b for p, b in previews.items()})
         return self._done
 
-    def close(self) -> None:
-        """Stop the background process if it is still drawing (its result is dropped)."""
-        self._stop(terminate=True)
-
-    def _stop(self, *, terminate: bool) -> None:
+    def stop(self, *, terminate: bool) -> None:
         if self._process is not None:
             if terminate and self._process.is_alive():
                 self._process.terminate()
@@ -642,12 +675,6 @@ class FigureRun:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
-
-    def __enter__(self) -> FigureRun:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _figures_child(draw: Callable[[], FigureFiles], writer: Any) -> None:
@@ -709,7 +736,8 @@ def start_figures(
         :func:`deyang_geo.outputs.report.reduced_png`): the print-size PNG is then never read
         back.
     background
-        Draw in a background process; None: when :func:`can_draw_in_background`.
+        Draw in background processes, one per category (each figure's PNG, preview and PDF
+        in one process); None: when :func:`can_draw_in_background`.
 
     Returns
     -------
@@ -717,7 +745,23 @@ def start_figures(
         The figures being drawn; use it in a ``with`` block or call ``close``.
     """
     wanted = can_draw_in_background() if background is None else background
-    draw = functools.partial(_draw_all, out_dir, stem=stem, formats=tuple(formats),
-                             categories=tuple(categories), dpi=dpi, preview=preview,
-                             layers=layers)
-    return FigureRun(draw, background=wanted)
+    groups = [(c,) for c in categories] if wanted else [tuple(categories)]
+    if wanted and len(groups) > 1:
+        _warm_up()  # once here, not once per process
+    draws = [functools.partial(_draw_all, out_dir, stem=stem, formats=tuple(formats),
+                               categories=group, dpi=dpi, preview=preview, layers=layers)
+             for group in groups]
+    return FigureRun(draws, background=wanted)
+
+
+def _warm_up() -> None:
+    """Import the drawing libraries and find the CJK font before forking the figure processes.
+
+    Each forked process inherits them instead of importing matplotlib and reading the font
+    list again (about 0.5 s of CPU each).
+    """
+    import matplotlib.backends.backend_agg
+    import matplotlib.backends.backend_pdf
+    import matplotlib.figure  # noqa: F401
+
+    find_cjk_font()  # the processes warn when there is none, where the caller sees it

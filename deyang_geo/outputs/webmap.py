@@ -21,7 +21,7 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from deyang_geo.core import settings
-from deyang_geo.core.crs import wgs84_to_gcj02
+from deyang_geo.core.crs import utm_crs, wgs84_to_gcj02
 from deyang_geo.core.errors import InputError
 from deyang_geo.core.style import (
     CLASS_STYLES,
@@ -91,7 +91,7 @@ def to_wgs84(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _metric(gdf_wgs84: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    return gdf_wgs84.to_crs(gdf_wgs84.estimate_utm_crs())
+    return gdf_wgs84.to_crs(utm_crs(gdf_wgs84))
 
 
 def _prepare_geometry(geoms: np.ndarray[Any, Any], *, simplify_m: float, gcj02: bool

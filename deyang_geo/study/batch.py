@@ -31,6 +31,7 @@ import pandas as pd
 import shapely
 
 from deyang_geo import __version__, io
+from deyang_geo.core.crs import utm_crs
 from deyang_geo.core.errors import ConfigError, InputError, Problem
 from deyang_geo.core.standards import load_catalog
 from deyang_geo.io.files import atomic_path, dumps_json, fixed_file_dates, write_text_atomic
@@ -292,7 +293,7 @@ def _write_gpkg(gdf: gpd.GeoDataFrame, path: Path) -> Path:
 
 def _buffer_m(geom: Any, distance_m: float) -> Any:
     s = gpd.GeoSeries([geom], crs="EPSG:4326")
-    metric = s.estimate_utm_crs()
+    metric = utm_crs(s)
     return s.to_crs(metric).buffer(distance_m).to_crs("EPSG:4326").iloc[0]
 
 

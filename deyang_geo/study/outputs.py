@@ -11,6 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from deyang_geo.core.crs import utm_crs
 from deyang_geo.io.exports import write_exports
 from deyang_geo.io.files import atomic_path, fixed_file_dates, write_csv_atomic
 from deyang_geo.io.tables_zh import write_csv
@@ -284,7 +285,7 @@ def _study_background(cfg: Any, roads: Any, study_area: Any) -> gpd.GeoDataFrame
     if study_area is None or study_area.is_empty:
         return offline_background(cfg.network.osm, roads)
     area = gpd.GeoSeries([study_area], crs="EPSG:4326")
-    clip = area.to_crs(area.estimate_utm_crs()).buffer(BACKGROUND_MARGIN_M).to_crs(
+    clip = area.to_crs(utm_crs(area)).buffer(BACKGROUND_MARGIN_M).to_crs(
         "EPSG:4326").iloc[0]
     return offline_background(cfg.network.osm, roads, clip=clip)
 

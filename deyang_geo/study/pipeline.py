@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import gc
 import logging
 import os
 import time
@@ -31,6 +33,7 @@ from deyang_geo.analysis.raster_demand import (
 from deyang_geo.analysis.routing import RoutingNetwork
 from deyang_geo.analysis.snapping import snap_points
 from deyang_geo.core.errors import InputError, Problem
+from deyang_geo.core.forked import ForkedCall, can_fork
 from deyang_geo.core.standards import load_catalog
 from deyang_geo.network.build import NetworkArrays, network_arrays_from_osm_file
 from deyang_geo.network.summary import network_summary
@@ -538,6 +541,32 @@ def resolve(config: StudyConfig, catalog: Catalog, facilities: pd.DataFrame
     return resolve_study(config, catalog, analysed_categories(config, facilities))
 
 
+def _fewer_collections(run: Callable[..., StudyResult]) -> Callable[..., StudyResult]:
+    """Run with the garbage collector's first threshold raised (restored after).
+
+    A study allocates millions of short-lived objects (rows, geometries, map elements); at
+    Python's default threshold (700) the collector runs over a thousand times in the demo,
+    about 1 s of CPU.
+    """
+
+    @functools.wraps(run)
+    def fewer(*args: Any, **kwargs: Any) -> StudyResult:
+        before = gc.get_threshold()
+        gc.set_threshold(max(before[0], GC_THRESHOLD), *before[1:])
+        try:
+            return run(*args, **kwargs)
+        finally:
+            gc.set_threshold(*before)
+
+    return fewer
+
+
+#: The collector's first threshold (new container objects between collections) while a
+#: study runs.
+GC_THRESHOLD = 20_000
+
+
+@_fewer_collections
 def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = None,
               on_step: Callable[[str], None] | None = None,
               proposal: Scenario | None = None) -> StudyResult:
@@ -590,6 +619,13 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
             if changed is not built:
                 net = RoutingNetwork.from_graph(changed)
         summary = network_summary(G)
+    # the service areas need only the network and the facilities: on a multi-core machine
+    # they are computed meanwhile in a forked process (the same polygons, pickled back)
+    iso_call = functools.partial(compute_isochrones, net, inputs.facilities, resolved=resolved,
+                                 walkoff_m=a.isochrone_walkoff_m,
+                                 breaks_minutes=a.isochrone_breaks_minutes)
+    iso_run = (ForkedCall(iso_call, background=True, name="deyang-geo isochrones")
+               if can_fork() else None)
     with step("demand", "spreading population over demand units"):
         population: dict[str, str] = {}
         if config.inputs.population_raster is None:
@@ -603,9 +639,7 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
         access = compute_access(net, units, inputs.facilities,
                                 communities=inputs.communities, resolved=resolved)
     with step("isochrones", "service areas"):
-        iso = compute_isochrones(net, inputs.facilities, resolved=resolved,
-                                 walkoff_m=a.isochrone_walkoff_m,
-                                 breaks_minutes=a.isochrone_breaks_minutes)
+        iso = iso_call() if iso_run is None else None  # else collected after the sites
     with step("coverage", "coverage per community, township and division"):
         coverage = compute_study_coverage(access, units, inputs.communities, resolved=resolved,
                                           provenance={"study": config.name,
@@ -641,6 +675,9 @@ def run_study(config: StudyConfig, *, out_dir: str | os.PathLike[str] | None = N
                     for p in exc.problems]) from None
             sites[scenario.category] = res
             site_candidates[scenario.category] = cands
+    if iso_run is not None:
+        iso = iso_run.result()
+    assert iso is not None
     result = StudyResult(config=config, inputs=inputs, graph_source=G, network=net,
                          network_summary=summary, units=units, access=access, isochrones=iso,
                          coverage=coverage, compliance=compliance, sites=sites,

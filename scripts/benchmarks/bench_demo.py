@@ -6,7 +6,9 @@ Times, after one warm-up run that is not counted (files in the page cache, fonts
           median of ``--repeat`` runs
   steps   one in-process run (``--steps``), wall and CPU seconds per study step and per part
           of the outputs step (tables, map, figures, report images, workbooks...), so a slow
-          part shows where the time goes
+          part shows where the time goes. The service areas and the figures are computed in
+          forked processes on a multi-core machine: their CPU counts once they are waited for
+          (a process's CPU is known when it ends), their wait shows how far they lag behind
 
 No anchor tool runs this study; the issue's measurement before the work (11.8 s warm, of which
 6.5 s writing outputs) is printed beside ours. The machine is shared: print ``os.getloadavg``
@@ -19,6 +21,7 @@ differs. Known to change from run to run: a workbook's creation time
 ``sites_summary`` table and sheet) and ``manifest.json``'s hashes of those files.
 
 Usage: python scripts/benchmarks/bench_demo.py [--repeat 3] [--steps] [--work DIR]
+       python scripts/benchmarks/bench_demo.py --base TREE --repeat 3   # paired with TREE
        python scripts/benchmarks/bench_demo.py --compare BEFORE_DIR AFTER_DIR
 """
 
@@ -48,9 +51,9 @@ sys.path.insert(0, str(ROOT))
 BEFORE_S = 11.8
 
 
-def run_cli(out: Path) -> tuple[float, float]:
-    """Run the demo in a fresh process; return its wall and CPU seconds."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def run_cli(out: Path, root: Path = ROOT) -> tuple[float, float]:
+    """Run the demo of the source tree ``root`` in a fresh process; return wall and CPU s."""
+    env = dict(os.environ, PYTHONPATH=str(root))
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "deyang_geo", "-q", "demo", "--out",
@@ -115,7 +118,9 @@ def run_steps(out: Path) -> _Clock:
             (outmod, "write_exports", "  GeoJSON/KML exports"),
             (outmod, "_study_map", "  map: build"),
             (outmod.webmap, "save_map", "  map: save"),
-            (outmod.figmod, "write_figures", "  figures (PNG + PDF)"),
+            (outmod.figmod, "start_figures", "  figures: start (one process per category)"),
+            (outmod.figmod.FigureRun, "result", "  figures: wait for their processes"),
+            (pipeline.ForkedCall, "result", "isochrones: wait for their process"),
             (outmod, "_streets", "  street names (sites)"),
             (outmod, "_sites_layer", "  sites layer"),
             (compmod.ComplianceResult, "write", "  compliance tables + workbook"),
@@ -201,6 +206,26 @@ def compare_folders(before: Path, after: Path) -> int:
     return status
 
 
+def paired(base: Path, work: Path, repeat: int) -> int:
+    """Run the base tree's demo and ours alternately; print medians and compare the files."""
+    trees = {"base": base.resolve(), "ours": ROOT}
+    runs: dict[str, list[tuple[float, float, float]]] = {k: [] for k in trees}
+    for name, root in trees.items():
+        run_cli(work / f"warmup_{name}", root)
+    for i in range(repeat):
+        for name, root in trees.items():
+            load = os.getloadavg()[0]
+            wall, cpu = run_cli(work / f"{name}{i}", root)
+            runs[name].append((wall, cpu, load))
+            print(f"  {name} run {i + 1}: {wall:.2f} s wall, {cpu:.2f} s CPU (load {load:.1f})")
+    for name, values in runs.items():
+        loads = [v[2] for v in values]
+        print(f"{name}: median {statistics.median(v[0] for v in values):.2f} s wall, "
+              f"{statistics.median(v[1] for v in values):.2f} s CPU "
+              f"(load {min(loads):.1f}-{max(loads):.1f})")
+    return compare_folders(work / "base0", work / "ours0")
+
+
 def main() -> None:
     """Time the demo and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -208,6 +233,9 @@ def main() -> None:
     parser.add_argument("--steps", action="store_true",
                         help="also time each step in one in-process run")
     parser.add_argument("--work", type=Path, default=None, help="folder for the outputs")
+    parser.add_argument("--base", type=Path, default=None, metavar="TREE",
+                        help="paired runs: the demo of this source tree (e.g. `git archive main "
+                             "| tar -x -C TREE`) and ours alternately, then --compare")
     parser.add_argument("--compare", type=Path, nargs=2, metavar=("BEFORE", "AFTER"),
                         help="compare two demo output folders instead of timing")
     args = parser.parse_args()
@@ -216,6 +244,8 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_demo_"))
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
           f"on {os.cpu_count()} cores")
+    if args.base is not None:
+        raise SystemExit(paired(args.base, work, args.repeat))
     run_cli(work / "warmup")
     walls, cpus = [], []
     for i in range(args.repeat):

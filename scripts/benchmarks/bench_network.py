@@ -3,7 +3,8 @@
 Usage::
 
     python scripts/benchmarks/bench_network.py [--andorra PATH] [--rounds 3]
-        [--grid-nodes 160000] [--big-nodes 0] [--skip-pyrosm] [--with-graph-path]
+        [--grid-nodes 160000] [--big-nodes 0] [--big-file PBF] [--big-case CASE]
+        [--skip-pyrosm] [--with-graph-path] [--only andorra|helsinki|grid|big]
 
 Every case runs in a fresh interpreter: the time is the whole process, from start to exit
 (imports counted), the memory the process's peak resident set size (``wait4``), so both
@@ -17,6 +18,8 @@ Cases:
 - ``RoutingNetwork.from_osm_file``: the routing arrays straight from the builder's arrays,
   no networkx graph (what ``run``, ``demo``, ``access``, ``isochrones``, ``compliance`` and
   ``suggest-sites`` do with an OSM file);
+- ``network_arrays_from_osm_file``: the builder's arrays alone (nodes, edges, lengths, times
+  per mode), what the ``network`` command writes its GraphML from;
 - ``graph + from_graph`` (``--with-graph-path``): the detour the arrays path replaced;
 - ``pyrosm get_network + to_graph``: ``OSM(path).get_network("all", nodes=True)`` then
   ``to_graph(..., graph_type="networkx")`` (simplified MultiDiGraph, osmnx-compatible);
@@ -47,6 +50,7 @@ DEFAULT_ANDORRA = ROOT.parent / "shared" / "data" / "andorra.osm.pbf"
 
 OURS_NETWORK = "deyang-geo network (GraphML)"
 OURS_ARRAYS = "RoutingNetwork.from_osm_file"
+OURS_BUILD = "network_arrays_from_osm_file"
 OURS_DETOUR = "graph_from_osm_file + from_graph"
 PYROSM_GRAPH = "pyrosm get_network + to_graph"
 PYROSM_CSR = "pyrosm get_network + CSR"
@@ -60,6 +64,11 @@ CODE = {
         "import sys\nfrom deyang_geo.analysis.routing import RoutingNetwork\n"
         "net = RoutingNetwork.from_osm_file(sys.argv[1])\n"
         "print(net.n_nodes, net.n_edges)"
+    ),
+    OURS_BUILD: (
+        "import sys\nfrom deyang_geo.network.build import network_arrays_from_osm_file\n"
+        "a = network_arrays_from_osm_file(sys.argv[1])\n"
+        "print(len(a.node_ids), len(a.edge_u))"
     ),
     OURS_DETOUR: (
         "import sys\nfrom deyang_geo.analysis.routing import RoutingNetwork\n"
@@ -144,7 +153,8 @@ def bench(title: str, path: Path, cases: list[str], rounds: int, tmp: Path) -> N
         listed = " ".join(f"{x:.2f}" for x in walls)
         print(f"{case:<36}{med[case][0]:8.2f}{med[case][1]:8.2f}{med[case][2]:9.0f}  "
               f"{listed:<22}{sizes[case]}")
-    for ours, ref in ((OURS_NETWORK, PYROSM_GRAPH), (OURS_ARRAYS, PYROSM_CSR),
+    for ours, ref in ((OURS_NETWORK, PYROSM_GRAPH), (OURS_BUILD, PYROSM_CSR),
+                      (OURS_ARRAYS, PYROSM_CSR),
                       (OURS_ARRAYS, PYROSM_GRAPH), (OURS_ARRAYS, OURS_DETOUR)):
         if ours in med and ref in med:
             (w1, c1, m1), (w2, c2, m2) = med[ours], med[ref]
@@ -162,13 +172,17 @@ def main() -> int:
                         help="nodes of a big synthetic grid measured once, ours only (0: skip)")
     parser.add_argument("--big-file", type=Path, default=None,
                         help="an already written big grid PBF (instead of writing one)")
+    parser.add_argument("--big-case", dest="big_cases", action="append",
+                        choices=(OURS_BUILD, OURS_ARRAYS, OURS_NETWORK),
+                        help=f"cases run on the big grid (default: {OURS_ARRAYS})")
     parser.add_argument("--skip-pyrosm", action="store_true")
     parser.add_argument("--with-graph-path", action="store_true",
                         help="also time the networkx detour (graph, then from_graph)")
     parser.add_argument("--only", choices=("helsinki", "andorra", "grid", "big"),
                         action="append", help="run only these data sets")
     args = parser.parse_args()
-    ours = [OURS_NETWORK, OURS_ARRAYS] + ([OURS_DETOUR] if args.with_graph_path else [])
+    ours = [OURS_NETWORK, OURS_BUILD, OURS_ARRAYS] + (
+        [OURS_DETOUR] if args.with_graph_path else [])
     theirs = [] if args.skip_pyrosm else [PYROSM_GRAPH, PYROSM_CSR]
     only = set(args.only or ("helsinki", "andorra", "grid", "big"))
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load average "
@@ -196,7 +210,7 @@ def main() -> int:
                 side = round(math.sqrt(args.big_nodes))
                 big = tmp / f"grid_{side}x{side}.osm.pbf"
                 write_grid(big, side * side)
-            bench("SYNTHETIC big street grid", big, [OURS_ARRAYS], 1, tmp)
+            bench("SYNTHETIC big street grid", big, args.big_cases or [OURS_ARRAYS], 1, tmp)
     return 0
 
 

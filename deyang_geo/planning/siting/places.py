@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from shapely.geometry import LineString
 
-from deyang_geo.core.crs import wgs84_to_gcj02
+from deyang_geo.core.crs import utm_crs, wgs84_to_gcj02
 from deyang_geo.core.errors import NetworkError, Problem
 
 __all__ = ["COORD_DECIMALS", "alternative_words", "describe_alternatives", "describe_points",
@@ -120,7 +120,7 @@ def describe_points(points: gpd.GeoDataFrame, *, streets: gpd.GeoDataFrame | Non
     lat = geom.y.to_numpy(float)
     glon, glat = wgs84_to_gcj02(lon, lat)
     out = pd.DataFrame(index=points.index)
-    metric_crs = wgs.estimate_utm_crs() if len(wgs) else "EPSG:32648"
+    metric_crs = utm_crs(wgs) if len(wgs) else "EPSG:32648"
     metric = gpd.GeoSeries(geom, crs=4326).to_crs(metric_crs)
     out["street"] = ""
     out["street_distance_m"] = np.nan
