@@ -88,3 +88,35 @@ def test_a_study_runs_with_fewer_collections_and_restores_the_threshold() -> Non
         run()
     assert seen == [max(before[0], pipeline.GC_THRESHOLD)]
     assert gc.get_threshold() == before
+
+
+def _in_daemon(queue: object) -> None:
+    """Body of a daemonic process (as a Dask worker is): a forked call and a figure job."""
+    from deyang_geo.outputs.figures import can_draw_in_background
+
+    with ForkedCall(_pid_and_layer, background=True) as run:
+        pid, layer = run.result()
+    auto = ForkedCall(_pid_and_layer)
+    queue.put((os.getpid(), pid, len(layer), can_fork(), can_draw_in_background(),  # type: ignore[attr-defined]
+               auto.result()[0]))
+
+
+@pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(),
+                    reason="needs fork")
+def test_a_daemonic_process_calls_here() -> None:
+    """Found: a study in a Dask worker (a daemonic process) failed with "daemonic processes
+    are not allowed to have children": every area of `deyang-geo batch` failed."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_in_daemon, args=(queue,), daemon=True)
+    proc.start()
+    own, forced, rows, forkable, figures, auto = queue.get(timeout=60)
+    proc.join(timeout=60)
+    assert proc.exitcode == 0
+    assert forced == own  # asked for a child, called here instead
+    assert rows == 2
+    assert not forkable
+    assert not figures
+    assert auto == own

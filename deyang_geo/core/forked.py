@@ -21,7 +21,10 @@ _T = TypeVar("_T")
 
 
 def can_fork() -> bool:
-    """Whether a call can run in a forked process here (``fork`` available, two or more CPUs).
+    """Whether a call can run in a forked process here.
+
+    ``fork`` must be available, two or more CPUs free for this process, and this process
+    allowed to have children (a daemonic one, such as a Dask worker's, is not).
 
     Returns
     -------
@@ -29,6 +32,9 @@ def can_fork() -> bool:
         True on a multi-core Linux machine.
     """
     if "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    if multiprocessing.current_process().daemon:
+        # a daemonic process (a Dask worker, a multiprocessing pool) may not have children
         return False
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return (cpus or 1) >= 2
@@ -62,9 +68,15 @@ class ForkedCall(Generic[_T]):
             gc.freeze()  # the child's collector leaves the inherited objects (and pages) alone
             try:
                 self._process.start()
+            except (AssertionError, OSError):  # no child possible here: call it here instead
+                self._process = None
+                self._reader.close()
+                self._reader = None
             finally:
                 gc.unfreeze()
             writer.close()  # the child holds the only writing end: its death ends the pipe
+            if self._process is None:
+                self._finish(call())
         else:
             self._finish(call())
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from deyang_geo.core.crs import utm_crs
 from deyang_geo.core.errors import InputError
+from deyang_geo.core.forked import can_fork
 from deyang_geo.core.style import (
     CATEGORY_STYLES,
     CLASS_STYLES,
@@ -637,9 +638,15 @@ class _FigureJob:
             gc.freeze()  # the child's collector leaves the inherited objects (and pages) alone
             try:
                 self._process.start()
+            except (AssertionError, OSError):  # no child possible here: draw here instead
+                self._process = None
+                self._reader.close()
+                self._reader = None
             finally:
                 gc.unfreeze()
             writer.close()  # the child holds the only writing end: its death ends the pipe
+            if self._process is None:
+                self._done = draw()
         else:
             self._done = draw()
 
@@ -697,17 +704,16 @@ def can_draw_in_background() -> bool:
 
     Needs ``fork`` (Linux: the process starts at once with the layers already in memory;
     spawning a fresh interpreter would import matplotlib and geopandas again and cost more
-    than it saves) and at least two CPUs available to this process.
+    than it saves), at least two CPUs available to this process, and a process that may
+    have children (not a daemonic one such as a Dask worker): see
+    :func:`deyang_geo.core.forked.can_fork`.
 
     Returns
     -------
     bool
         True on a multi-core Linux machine.
     """
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return False
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (cpus or 1) >= 2
+    return can_fork()
 
 
 def start_figures(
