@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import math
-import multiprocessing
 import os
 import struct
 import textwrap
-import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +19,7 @@ import pandas as pd
 
 from deyang_geo.core.crs import utm_crs
 from deyang_geo.core.errors import InputError
-from deyang_geo.core.forked import can_fork
+from deyang_geo.core.forked import ForkedCall, can_fork
 from deyang_geo.core.style import (
     CATEGORY_STYLES,
     CLASS_STYLES,
@@ -588,7 +585,8 @@ class FigureRun:
     def __init__(self, draw: Callable[[], FigureFiles] | Sequence[Callable[[], FigureFiles]],
                  *, background: bool) -> None:
         draws = [draw] if callable(draw) else list(draw)
-        self._jobs = [_FigureJob(d, background=background) for d in draws]
+        self._jobs = [ForkedCall(d, background=background, name="deyang-geo figures")
+                      for d in draws]
 
     def result(self) -> FigureFiles:
         """Wait for the figures and return them.
@@ -613,90 +611,13 @@ class FigureRun:
     def close(self) -> None:
         """Stop the background processes still drawing (their results are dropped)."""
         for job in self._jobs:
-            job.stop(terminate=True)
+            job.close()
 
     def __enter__(self) -> FigureRun:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class _FigureJob:
-    """One group of figures drawn in a background process (or here)."""
-
-    def __init__(self, draw: Callable[[], FigureFiles], *, background: bool) -> None:
-        self._draw = draw
-        self._done: FigureFiles | None = None
-        self._process: Any = None
-        self._reader: Any = None
-        if background:
-            ctx = multiprocessing.get_context("fork")
-            self._reader, writer = ctx.Pipe(duplex=False)
-            self._process = ctx.Process(target=_figures_child, args=(draw, writer),
-                                        name="deyang-geo figures", daemon=True)
-            gc.freeze()  # the child's collector leaves the inherited objects (and pages) alone
-            try:
-                self._process.start()
-            except (AssertionError, OSError):  # no child possible here: draw here instead
-                self._process = None
-                self._reader.close()
-                self._reader = None
-            finally:
-                gc.unfreeze()
-            writer.close()  # the child holds the only writing end: its death ends the pipe
-            if self._process is None:
-                self._done = draw()
-        else:
-            self._done = draw()
-
-    def result(self) -> FigureFiles:
-        if self._done is not None:
-            return self._done
-        if self._reader is None:  # closed before its result was asked for: draw here
-            self._done = self._draw()
-            return self._done
-        message: Any = None
-        try:
-            message = self._reader.recv()
-        except EOFError:  # the process died before answering
-            message = None
-        self.stop(terminate=False)
-        if message is None or message[0] != "ok":
-            self._done = self._draw()
-            return self._done
-        _, paths, previews, caught = message
-        for category, text in caught:
-            warnings.warn(text, category, stacklevel=3)
-        self._done = FigureFiles(paths=[Path(p) for p in paths],
-                                 previews={Path(p): b for p, b in previews.items()})
-        return self._done
-
-    def stop(self, *, terminate: bool) -> None:
-        if self._process is not None:
-            if terminate and self._process.is_alive():
-                self._process.terminate()
-            self._process.join()
-            self._process.close()
-            self._process = None
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
-
-
-def _figures_child(draw: Callable[[], FigureFiles], writer: Any) -> None:
-    """Body of the background process: draw, then send the files, previews and warnings."""
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            files = draw()
-        writer.send(("ok", [str(p) for p in files.paths],
-                     {str(p): b for p, b in files.previews.items()},
-                     [(w.category, str(w.message)) for w in caught]))
-    except BaseException:  # the parent draws again and raises the real error
-        writer.send(("failed",))
-    finally:
-        writer.close()
 
 
 def can_draw_in_background() -> bool:
